@@ -1,0 +1,120 @@
+//! From plans to reports: runs every plan's steps in one engine run (so batches span
+//! components), gathers the facts gates need, decides, and builds one report per component.
+//! Shared by `promote` and everything else that needs a verdict.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{Local, NaiveDateTime, SecondsFormat};
+
+use crate::config::Config;
+use crate::engine::{self, RunContext, StepId};
+use crate::gates::{self, Facts};
+use crate::maturity;
+use crate::plan::{ComponentPlan, GateKind};
+use crate::readme;
+use crate::report::PromotionReport;
+use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
+use crate::stage::Stage;
+
+/// Runs the plans and returns their reports in plan order.
+pub fn assess(ctx: &RunContext<'_>, plans: &[ComponentPlan]) -> Result<Vec<PromotionReport>> {
+    let requests: Vec<StepId> = plans
+        .iter()
+        .flat_map(|plan| {
+            plan.steps
+                .iter()
+                .map(|kind| (plan.component.clone(), *kind))
+        })
+        .collect();
+    let mut results = engine::run_steps(ctx, &requests);
+    let now = Local::now().naive_local();
+    plans
+        .iter()
+        .map(|plan| {
+            let steps: BTreeMap<_, _> = plan
+                .steps
+                .iter()
+                .filter_map(|kind| {
+                    results
+                        .remove(&(plan.component.clone(), *kind))
+                        .map(|result| (*kind, result))
+                })
+                .collect();
+            build_report(ctx.config, plan, steps, now)
+        })
+        .collect()
+}
+
+/// The facts a plan's gates need that do not come from tools.
+pub fn facts(config: &Config, plan: &ComponentPlan) -> Result<Facts> {
+    let component = config.require_component(&plan.component)?;
+    let mut facts = Facts::default();
+    if plan.gates.contains(&GateKind::Docs) {
+        let text = std::fs::read_to_string(config.project_path(&component.readme)).ok();
+        facts.readme = Some(readme::check(
+            &component.readme,
+            text.as_deref(),
+            &config.policy.readme_sections,
+        ));
+    }
+    if plan.gates.contains(&GateKind::Dependencies) {
+        for name in &component.depends_on {
+            let dependency = config.require_component(name)?;
+            facts
+                .dependencies
+                .push((name.clone(), maturity::read(config, dependency)?.stage));
+        }
+    }
+    if plan.gates.contains(&GateKind::Observation) {
+        let state = maturity::read(config, component)?;
+        facts.staging_since = state
+            .text
+            .as_deref()
+            .and_then(|text| maturity::entered(text, Stage::Staging));
+    }
+    Ok(facts)
+}
+
+fn build_report(
+    config: &Config,
+    plan: &ComponentPlan,
+    steps: BTreeMap<crate::tools::StepKind, crate::engine::result::StepResult>,
+    now: NaiveDateTime,
+) -> Result<PromotionReport> {
+    let component = config.require_component(&plan.component)?;
+    let facts = facts(config, plan)?;
+    let decision = gates::decide(plan, component, config, &steps, &facts, now);
+    let ordered: Vec<_> = plan
+        .steps
+        .iter()
+        .filter_map(|kind| steps.get(kind).cloned())
+        .collect();
+    let coverage = ordered.iter().find_map(|s| s.coverage.map(|c| c.percent));
+    let passed = decision.all_passed();
+    Ok(PromotionReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        component: component.name.clone(),
+        display_name: component.display_name.clone(),
+        group: component.group.clone(),
+        from_stage: plan.from,
+        to_stage: plan.to,
+        phases: plan.phases.0.iter().map(|p| *p as u8).collect(),
+        promotable: passed && plan.phases.decides_promotion(),
+        passed,
+        generated_at: chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        quality_gates: decision
+            .gates
+            .into_iter()
+            .map(|(kind, gate)| (kind.id().to_owned(), gate))
+            .collect(),
+        blockers: decision.blockers,
+        summary: RunSummary {
+            steps: ordered.len(),
+            cached_steps: ordered.iter().filter(|s| s.cached).count(),
+            findings: ordered.iter().map(|s| s.findings.len()).sum(),
+            coverage,
+        },
+        steps: ordered,
+    })
+}

@@ -1,0 +1,406 @@
+//! The result cache: one file per step result, named by the step's key, written atomically and
+//! carrying its own digest so that a torn, truncated or tampered entry reads as a miss.
+//!
+//! Layout: `<dir>/entries/<aa>/<key>.json` and `<dir>/stats.jsonl` (one line per run). An entry
+//! is `xtask-cache v1 <sha256 of payload>\n<payload>`. A hit touches the entry's mtime, which is
+//! what least-recently-used eviction sorts by.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::engine::inputs::hex;
+use crate::engine::result::StepResult;
+use crate::fsutil;
+
+/// Bump when the meaning of a key or the shape of a payload changes: old entries then miss.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const MAGIC: &str = "xtask-cache v1";
+
+pub enum Lookup {
+    Hit(Box<StepResult>),
+    Miss,
+    /// The entry exists but cannot be trusted; it is a miss, and the caller says why.
+    Corrupt(String),
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub stored: u64,
+}
+
+pub struct Cache {
+    dir: PathBuf,
+    max_bytes: u64,
+    /// First write error only: a read-only cache warns once, not once per step.
+    write_warning: Mutex<Option<String>>,
+    stats: Mutex<RunStats>,
+}
+
+impl Cache {
+    pub fn open(dir: &Path, max_bytes: u64) -> Cache {
+        Cache {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            write_warning: Mutex::new(None),
+            stats: Mutex::new(RunStats::default()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn entries_dir(&self) -> PathBuf {
+        self.dir.join("entries")
+    }
+
+    fn entry_path(&self, key: &str) -> PathBuf {
+        self.entries_dir()
+            .join(&key[..2.min(key.len())])
+            .join(format!("{key}.json"))
+    }
+
+    pub fn get(&self, key: &str) -> Lookup {
+        let path = self.entry_path(key);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                self.count(|s| s.misses += 1);
+                return Lookup::Miss;
+            }
+        };
+        match decode(&bytes) {
+            Ok(result) => {
+                // Recency for eviction; failure (read-only cache) only weakens LRU order.
+                if let Ok(file) = std::fs::File::options().write(true).open(&path) {
+                    let _ = file.set_modified(SystemTime::now());
+                }
+                self.count(|s| s.hits += 1);
+                Lookup::Hit(Box::new(result))
+            }
+            Err(reason) => {
+                self.count(|s| s.misses += 1);
+                Lookup::Corrupt(format!(
+                    "cache entry {} is unusable ({reason})",
+                    path.display()
+                ))
+            }
+        }
+    }
+
+    /// Stores a verdict; returns a warning the first time the cache cannot be written.
+    pub fn put(&self, key: &str, result: &StepResult) -> Option<String> {
+        debug_assert!(result.cacheable());
+        let written =
+            encode(result).and_then(|bytes| fsutil::write_atomic(&self.entry_path(key), &bytes));
+        match written {
+            Ok(()) => {
+                self.count(|s| s.stored += 1);
+                None
+            }
+            Err(error) => {
+                let mut warned = self.write_warning.lock().unwrap_or_else(|e| e.into_inner());
+                if warned.is_some() {
+                    return None;
+                }
+                let message = format!(
+                    "results are not cached: cannot write to {} ({error:#}); set XTASK_CACHE_DIR to a writable folder",
+                    self.dir.display()
+                );
+                *warned = Some(message.clone());
+                Some(message)
+            }
+        }
+    }
+
+    fn count(&self, update: impl FnOnce(&mut RunStats)) {
+        update(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    pub fn run_stats(&self) -> RunStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends this run's hit counts to the stats log and enforces the size cap. Both are best
+    /// effort: a cache that cannot be maintained still served this run.
+    pub fn finish_run(&self) {
+        let stats = self.run_stats();
+        if stats.hits + stats.misses == 0 {
+            return;
+        }
+        let line = serde_json::json!({
+            "at": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            "hits": stats.hits,
+            "misses": stats.misses,
+            "stored": stats.stored,
+        });
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("stats.jsonl"))
+        {
+            // One short line per write: O_APPEND keeps concurrent runs' lines whole.
+            let _ = file.write_all(format!("{line}\n").as_bytes());
+        }
+        if stats.stored > 0 {
+            let _ = self.evict_to(self.max_bytes);
+        }
+    }
+
+    /// Every entry file with its size and last use.
+    fn entries(&self) -> Vec<(PathBuf, u64, SystemTime)> {
+        let mut entries = Vec::new();
+        let Ok(shards) = std::fs::read_dir(self.entries_dir()) else {
+            return entries;
+        };
+        for shard in shards.flatten() {
+            let Ok(files) = std::fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name();
+                if !name.to_string_lossy().ends_with(".json") {
+                    continue;
+                }
+                if let Ok(metadata) = file.metadata() {
+                    entries.push((
+                        file.path(),
+                        metadata.len(),
+                        metadata.modified().unwrap_or(UNIX_EPOCH),
+                    ));
+                }
+            }
+        }
+        entries
+    }
+
+    /// Deletes least recently used entries until the cache holds at most `max_bytes`.
+    pub fn evict_to(&self, max_bytes: u64) -> Result<u64> {
+        let mut entries = self.entries();
+        let mut total: u64 = entries.iter().map(|(_, size, _)| size).sum();
+        entries.sort_by_key(|(_, _, used)| *used);
+        let mut removed = 0;
+        for (path, size, _) in entries {
+            if total <= max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total -= size;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    pub fn summary(&self) -> CacheSummary {
+        let entries = self.entries();
+        let history: Vec<RunStats> = std::fs::read_to_string(self.dir.join("stats.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        let recent = &history[history.len().saturating_sub(20)..];
+        let hits: u64 = recent.iter().map(|s| s.hits).sum();
+        let lookups: u64 = recent.iter().map(|s| s.hits + s.misses).sum();
+        CacheSummary {
+            dir: self.dir.clone(),
+            entries: entries.len() as u64,
+            bytes: entries.iter().map(|(_, size, _)| size).sum(),
+            max_bytes: self.max_bytes,
+            recent_runs: recent.len() as u64,
+            recent_hit_rate: (lookups > 0).then(|| hits as f64 / lookups as f64),
+        }
+    }
+
+    /// Removes every entry and the stats log.
+    pub fn clean(&self) -> Result<u64> {
+        let count = self.entries().len() as u64;
+        if self.entries_dir().exists() {
+            std::fs::remove_dir_all(self.entries_dir())
+                .with_context(|| format!("failed to remove {}", self.entries_dir().display()))?;
+        }
+        let _ = std::fs::remove_file(self.dir.join("stats.jsonl"));
+        Ok(count)
+    }
+
+    /// Rechecks every entry's digest; returns the paths of bad entries, removed when `repair`.
+    pub fn verify(&self, repair: bool) -> (u64, Vec<(PathBuf, String)>) {
+        let mut bad = Vec::new();
+        let entries = self.entries();
+        for (path, _, _) in &entries {
+            let outcome = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| decode(&bytes).map(|_| ()));
+            if let Err(reason) = outcome {
+                if repair {
+                    let _ = std::fs::remove_file(path);
+                }
+                bad.push((path.clone(), reason));
+            }
+        }
+        (entries.len() as u64, bad)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CacheSummary {
+    pub dir: PathBuf,
+    pub entries: u64,
+    pub bytes: u64,
+    pub max_bytes: u64,
+    pub recent_runs: u64,
+    pub recent_hit_rate: Option<f64>,
+}
+
+fn encode(result: &StepResult) -> Result<Vec<u8>> {
+    let mut stored = result.clone();
+    stored.cached = false;
+    let payload = serde_json::to_vec(&stored).context("failed to serialise a cache entry")?;
+    let digest = hex(&Sha256::digest(&payload));
+    let mut bytes = format!("{MAGIC} {digest}\n").into_bytes();
+    bytes.extend_from_slice(&payload);
+    Ok(bytes)
+}
+
+fn decode(bytes: &[u8]) -> Result<StepResult, String> {
+    let newline = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or("no header line")?;
+    let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not text")?;
+    let digest = header
+        .strip_prefix(MAGIC)
+        .map(str::trim)
+        .ok_or("unknown header")?;
+    let payload = &bytes[newline + 1..];
+    if hex(&Sha256::digest(payload)) != digest {
+        return Err("digest mismatch".to_owned());
+    }
+    let mut result: StepResult =
+        serde_json::from_slice(payload).map_err(|e| format!("invalid payload: {e}"))?;
+    if !result.cacheable() {
+        return Err("entry holds an error, which is never cached".to_owned());
+    }
+    result.cached = true;
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::result::StepStatus;
+    use crate::tools::{StepKind, Tool};
+
+    fn result() -> StepResult {
+        StepResult {
+            name: StepKind::RuffCheck,
+            tool: Tool::Ruff,
+            version: "0.17.5".into(),
+            command: vec!["ruff".into(), "check".into()],
+            status: StepStatus::Passed,
+            cached: false,
+            duration_ms: 12,
+            findings: vec![],
+            error: None,
+            tests: None,
+            coverage: None,
+        }
+    }
+
+    const KEY: &str = "ab0123456789";
+
+    #[test]
+    fn round_trips_and_marks_hits_as_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), u64::MAX);
+        assert!(matches!(cache.get(KEY), Lookup::Miss));
+        assert!(cache.put(KEY, &result()).is_none());
+        let Lookup::Hit(hit) = cache.get(KEY) else {
+            panic!("expected a hit")
+        };
+        assert!(hit.cached);
+        assert_eq!(
+            StepResult {
+                cached: false,
+                ..*hit
+            },
+            result()
+        );
+        assert_eq!(
+            cache.run_stats(),
+            RunStats {
+                hits: 1,
+                misses: 1,
+                stored: 1
+            }
+        );
+    }
+
+    #[test]
+    fn damaged_entries_are_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), u64::MAX);
+        cache.put(KEY, &result());
+        let path = cache.entry_path(KEY);
+        let good = std::fs::read(&path).unwrap();
+
+        let mut flipped = good.clone();
+        let last = flipped.len() - 3;
+        flipped[last] ^= 0x20;
+        for bad in [
+            flipped,
+            Vec::new(),
+            b"{not json".to_vec(),
+            good[..good.len() / 2].to_vec(),
+        ] {
+            std::fs::write(&path, &bad).unwrap();
+            assert!(matches!(cache.get(KEY), Lookup::Corrupt(_)));
+        }
+        let (checked, broken) = cache.verify(true);
+        assert_eq!((checked, broken.len()), (1, 1));
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn eviction_drops_least_recently_used_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), u64::MAX);
+        for key in ["aa01", "aa02", "aa03"] {
+            cache.put(key, &result());
+        }
+        let old = SystemTime::now() - std::time::Duration::from_secs(3600);
+        for key in ["aa01", "aa03"] {
+            std::fs::File::options()
+                .write(true)
+                .open(cache.entry_path(key))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        // A hit refreshes aa03, so aa01 is the oldest.
+        assert!(matches!(cache.get("aa03"), Lookup::Hit(_)));
+        let size = std::fs::metadata(cache.entry_path("aa02")).unwrap().len();
+        cache.evict_to(size * 2).unwrap();
+        assert!(!cache.entry_path("aa01").exists());
+        assert!(cache.entry_path("aa02").exists() && cache.entry_path("aa03").exists());
+    }
+
+    #[test]
+    fn a_read_only_cache_warns_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("file-not-folder");
+        std::fs::write(&blocked, b"").unwrap();
+        let cache = Cache::open(&blocked, u64::MAX);
+        assert!(cache.put(KEY, &result()).is_some());
+        assert!(cache.put("cd0123", &result()).is_none());
+    }
+}

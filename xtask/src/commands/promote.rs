@@ -1,0 +1,263 @@
+//! `cargo xtask promote COMPONENT... [--phase] [--target] [--fix] ...`: plan, refuse unsafe
+//! edits, bootstrap missing tools, run, decide, write reports, print, pick the exit code.
+
+use anyhow::{Context, Result};
+
+use crate::assess;
+use crate::cache::Cache;
+use crate::cli::{GlobalArgs, OutputFormat, PromoteArgs};
+use crate::config::{Config, SourceKind};
+use crate::engine::RunContext;
+use crate::errors::{exit, usage};
+use crate::fsutil;
+use crate::git;
+use crate::maturity;
+use crate::plan::{self, ComponentPlan, GateKind, Phase};
+use crate::progress;
+use crate::readme;
+use crate::render;
+use crate::report::{self, PromotionReport};
+use crate::toolchain::{Toolchain, setup};
+use crate::ui;
+
+pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
+    let config = super::load_config(global)?;
+    if args.phase.contains(Phase::Deploy) {
+        return Err(usage(
+            "phase 5 (deploy) is not available yet: run --phase all to validate the component",
+        ));
+    }
+    let mut plans = Vec::new();
+    let mut seen = Vec::new();
+    for name in &args.components {
+        let component = config.require_component(name)?;
+        if seen.contains(&component.name) {
+            continue;
+        }
+        seen.push(component.name.clone());
+        let state = maturity::read(&config, component)?;
+        if let Some(warning) = &state.warning {
+            ui::warn(warning);
+        }
+        plans.push(plan::plan_component(
+            component,
+            state.stage,
+            &args.phase,
+            args.target,
+            args.fix,
+        )?);
+    }
+
+    if args.fix && !args.allow_dirty {
+        refuse_dirty(&config, &plans)?;
+    }
+    if args.fix {
+        scaffold_readmes(&config, &plans)?;
+    }
+
+    let toolchain = prepare_toolchain(&config, &plans)?;
+    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
+    for plan in &plans {
+        report::clear(&config.component_reports_dir(&plan.component))?;
+    }
+    let listener = progress::listener();
+    let ctx = RunContext::new(
+        &config,
+        &toolchain,
+        Some(&cache),
+        listener.as_ref(),
+        super::jobs(args.jobs),
+        args.no_cache,
+    );
+    let reports = assess::assess(&ctx, &plans)?;
+    drop(listener);
+    for report in &reports {
+        report::write(&config.component_reports_dir(&report.component), report)?;
+    }
+    print(&reports, args.format)?;
+    Ok(exit_code(&reports))
+}
+
+/// The worst outcome over all reports: interrupted, then infrastructure, then gates.
+pub fn exit_code(reports: &[PromotionReport]) -> u8 {
+    if reports.iter().any(PromotionReport::interrupted) {
+        exit::INTERRUPTED
+    } else if reports.iter().any(PromotionReport::infrastructure_error) {
+        exit::INFRASTRUCTURE
+    } else if reports.iter().all(|r| r.passed) {
+        exit::OK
+    } else {
+        exit::GATE_FAILED
+    }
+}
+
+fn print(reports: &[PromotionReport], format: OutputFormat) -> Result<()> {
+    match format {
+        OutputFormat::Json => {
+            let text = if let [single] = reports {
+                report::json::render(single)?
+            } else {
+                let mut text = serde_json::to_string_pretty(reports)?;
+                text.push('\n');
+                text
+            };
+            print!("{text}");
+        }
+        OutputFormat::Text => {
+            let show_all = ui::verbosity() >= ui::Verbosity::Verbose;
+            for (index, report) in reports.iter().enumerate() {
+                if index > 0 {
+                    println!();
+                }
+                if ui::verbosity() == ui::Verbosity::Quiet {
+                    println!(
+                        "{}: {}",
+                        report.component,
+                        if report.promotable {
+                            "promotable"
+                        } else if report.passed {
+                            "passed"
+                        } else {
+                            "not promotable"
+                        }
+                    );
+                } else {
+                    print!("{}", report::text::render(report, show_all));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Files `--fix` may edit: the component's code and its README.
+fn fix_scope(config: &Config, plan: &ComponentPlan) -> Vec<String> {
+    let component = config
+        .component(&plan.component)
+        .expect("planned components exist");
+    vec![component.source.clone(), component.readme.clone()]
+}
+
+/// Like `cargo fix`: refuse to edit files with changes git does not have, so our edits can
+/// always be reviewed and undone on their own.
+fn refuse_dirty(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
+    let scope: Vec<String> = plans.iter().flat_map(|p| fix_scope(config, p)).collect();
+    let dirty = git::dirty_files(&config.project.root, &scope)?;
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    let listed = dirty
+        .iter()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Err(usage(format!(
+        "--fix would edit files that have uncommitted changes:\n{listed}\ncommit or stash them first, or pass --allow-dirty to edit them anyway"
+    )))
+}
+
+/// Phase 3 with `--fix`: writes a README scaffold where there is none, or appends the missing
+/// sections to an existing one, keeping every byte the user wrote.
+fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
+    for plan in plans.iter().filter(|p| p.gates.contains(&GateKind::Docs)) {
+        let component = config.require_component(&plan.component)?;
+        let path = config.project_path(&component.readme);
+        let existing = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(e).with_context(|| format!("failed to read {}", path.display()));
+            }
+        };
+        let check = readme::check(
+            &component.readme,
+            existing.as_deref(),
+            &config.policy.readme_sections,
+        );
+        if check.passed() {
+            continue;
+        }
+        let entry = config.project_path(&readme::entry_file(component));
+        let entry_text = std::fs::read_to_string(&entry).unwrap_or_default();
+        let facts = readme::code_facts(component, &entry_text);
+        let scaffold = render::component_readme(component, &facts)?;
+        let text = match existing {
+            None => scaffold,
+            Some(mut text) => {
+                // Append only the sections it lacks, taken from the scaffold, in its order.
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                for section in &check.missing_sections {
+                    if let Some(body) = section_of(&scaffold, section) {
+                        text.push('\n');
+                        text.push_str(&body);
+                    }
+                }
+                text
+            }
+        };
+        fsutil::write_atomic(&path, text.as_bytes())?;
+        ui::status(
+            "Scaffolded",
+            format!(
+                "{} ({})",
+                component.readme,
+                if component.source_kind == SourceKind::Module {
+                    "module component"
+                } else {
+                    "package"
+                }
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The `## section` of a Markdown text, heading included, up to the next `## `.
+fn section_of(text: &str, section: &str) -> Option<String> {
+    let heading = format!("## {section}");
+    let start = text.find(&format!("\n{heading}\n"))? + 1;
+    let rest = &text[start + heading.len()..];
+    let end = rest
+        .find("\n## ")
+        .map_or(text.len(), |i| start + heading.len() + i + 1);
+    Some(text[start..end].to_owned())
+}
+
+/// Loads the toolchain and, when the venv lacks the pinned tools the plans need, installs
+/// them first and says so: a fresh clone runs with nothing installed by hand.
+fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
+    let toolchain = Toolchain::load(config)?;
+    let needs_tools = plans.iter().any(|p| !p.steps.is_empty());
+    let bootstrap_allowed = std::env::var_os("XTASK_NO_BOOTSTRAP").is_none_or(|v| v.is_empty());
+    if !needs_tools || !bootstrap_allowed {
+        return Ok(toolchain);
+    }
+    let gaps = setup::gaps(config, &toolchain)?;
+    if gaps.is_empty() {
+        return Ok(toolchain);
+    }
+    ui::status(
+        "Bootstrap",
+        format!(
+            "pinned tools are missing; installing {} (this is `cargo xtask setup`)",
+            gaps.describe()
+        ),
+    );
+    setup::install(config)?;
+    Toolchain::load(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_cut_at_the_next_heading() {
+        let text = "# T\n\n## Overview\n\nA\n\n## Usage\n\nB\n\n## API\n\nC\n";
+        assert_eq!(section_of(text, "Usage").unwrap(), "## Usage\n\nB\n\n");
+        assert_eq!(section_of(text, "API").unwrap(), "## API\n\nC\n");
+        assert!(section_of(text, "Testing").is_none());
+    }
+}

@@ -1,0 +1,147 @@
+//! The dependency graph between components: refused when cyclic, walked for transitive
+//! dependencies (cache keys), dependents (affected components) and a topological order.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+
+use super::Component;
+use crate::errors::usage;
+
+#[derive(Debug, Clone)]
+pub struct DependencyGraph {
+    names: Vec<String>,
+    /// `edges[i]` are the indices component `i` depends on, in file order.
+    edges: Vec<Vec<usize>>,
+}
+
+impl DependencyGraph {
+    /// Builds the graph; a cycle is a usage error naming every component on it.
+    pub fn new(components: &[Component]) -> Result<Self> {
+        let names: Vec<String> = components.iter().map(|c| c.name.clone()).collect();
+        let index = |name: &str| names.iter().position(|n| n == name);
+        let edges = components
+            .iter()
+            .map(|c| c.depends_on.iter().filter_map(|d| index(d)).collect())
+            .collect();
+        let graph = DependencyGraph { names, edges };
+        if let Some(cycle) = graph.find_cycle() {
+            return Err(usage(format!(
+                "dependency cycle in xtask.toml: {}; remove one of these `depends_on` entries",
+                cycle.join(" -> ")
+            )));
+        }
+        Ok(graph)
+    }
+
+    /// The first cycle found by a depth-first walk, as names with the start repeated at the end.
+    fn find_cycle(&self) -> Option<Vec<String>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            OnPath,
+            Done,
+        }
+        let mut marks = vec![Mark::New; self.names.len()];
+        let mut path: Vec<usize> = Vec::new();
+
+        fn visit(
+            node: usize,
+            graph: &DependencyGraph,
+            marks: &mut [Mark],
+            path: &mut Vec<usize>,
+        ) -> Option<Vec<String>> {
+            marks[node] = Mark::OnPath;
+            path.push(node);
+            for &next in &graph.edges[node] {
+                match marks[next] {
+                    Mark::OnPath => {
+                        let start = path.iter().position(|&n| n == next).unwrap_or(0);
+                        let mut cycle: Vec<String> = path[start..]
+                            .iter()
+                            .map(|&n| graph.names[n].clone())
+                            .collect();
+                        cycle.push(graph.names[next].clone());
+                        return Some(cycle);
+                    }
+                    Mark::New => {
+                        if let Some(cycle) = visit(next, graph, marks, path) {
+                            return Some(cycle);
+                        }
+                    }
+                    Mark::Done => {}
+                }
+            }
+            path.pop();
+            marks[node] = Mark::Done;
+            None
+        }
+
+        (0..self.names.len()).find_map(|start| {
+            if marks[start] == Mark::New {
+                visit(start, self, &mut marks, &mut path)
+            } else {
+                None
+            }
+        })
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Every component `name` depends on, directly or not, sorted by name.
+    pub fn transitive_dependencies(&self, name: &str) -> Vec<String> {
+        let Some(start) = self.index(name) else {
+            return Vec::new();
+        };
+        let mut seen = BTreeSet::new();
+        let mut stack = self.edges[start].clone();
+        while let Some(node) = stack.pop() {
+            if seen.insert(self.names[node].clone()) {
+                stack.extend(&self.edges[node]);
+            }
+        }
+        seen.into_iter().collect()
+    }
+
+    /// Every component that depends on `name`, directly or not, sorted by name.
+    #[allow(dead_code)] // read by `affected` (workflows) once it lands
+    pub fn transitive_dependents(&self, name: &str) -> Vec<String> {
+        let Some(target) = self.index(name) else {
+            return Vec::new();
+        };
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![target];
+        while let Some(node) = stack.pop() {
+            for (other, deps) in self.edges.iter().enumerate() {
+                if deps.contains(&node) && seen.insert(self.names[other].clone()) {
+                    stack.push(other);
+                }
+            }
+        }
+        seen.into_iter().collect()
+    }
+
+    /// Names ordered so that every component comes after all of its dependencies; ties keep
+    /// file order, so the result is stable.
+    #[allow(dead_code)] // read by the status report's rollout plan once it lands
+    pub fn topological_order(&self) -> Vec<String> {
+        let mut placed = vec![false; self.names.len()];
+        let mut order = Vec::with_capacity(self.names.len());
+        while order.len() < self.names.len() {
+            let before = order.len();
+            for node in 0..self.names.len() {
+                if !placed[node] && self.edges[node].iter().all(|&d| placed[d]) {
+                    placed[node] = true;
+                    order.push(self.names[node].clone());
+                }
+            }
+            // The graph is acyclic by construction; this guard only stops an infinite loop.
+            if order.len() == before {
+                break;
+            }
+        }
+        order
+    }
+}

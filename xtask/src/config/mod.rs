@@ -1,0 +1,587 @@
+//! `xtask.toml`: the component registry and settings, loaded and validated into `Config`.
+//!
+//! Every mistake in the file is a usage error (exit 2) that names the file, line and column,
+//! so the registry can stay the single source of truth without becoming a trap.
+
+mod graph;
+mod raw;
+
+use std::path::{Component as PathPart, Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::errors::usage;
+use crate::stage::Stage;
+
+pub use graph::DependencyGraph;
+
+/// The file name looked for when `--config` is not given.
+pub const CONFIG_FILE_NAME: &str = "xtask.toml";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Absolute path of the xtask.toml this came from.
+    pub path: PathBuf,
+    /// The folder holding xtask.toml; `.xtask/` and `reports/` live here.
+    pub workspace_root: PathBuf,
+    pub project: Project,
+    pub thresholds: Thresholds,
+    pub policy: Policy,
+    pub tools: ToolPins,
+    pub timeouts: Timeouts,
+    pub cache_max_bytes: u64,
+    /// The functional groups, in report order.
+    #[allow(dead_code)] // read by the status report and the issue form once they land
+    pub groups: Vec<String>,
+    /// In file order, which is also the order of every report.
+    pub components: Vec<Component>,
+    pub graph: DependencyGraph,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Absolute path of the monorepo's root.
+    pub root: PathBuf,
+    /// The monorepo's interpreter, absolute; `None` means the tool venv's python.
+    pub python: Option<PathBuf>,
+    pub install: bool,
+    pub extras: Vec<String>,
+    /// Absolute path of the reports folder.
+    pub reports_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Thresholds {
+    pub development: f64,
+    pub staging: f64,
+    pub production: f64,
+}
+
+impl Thresholds {
+    /// The minimum coverage, in percent, for a component to enter `stage`.
+    pub fn coverage_for(&self, stage: Stage) -> f64 {
+        match stage {
+            Stage::Development => self.development,
+            Stage::Staging => self.staging,
+            Stage::Production => self.production,
+        }
+    }
+}
+
+/// Bandit severities, ordered; the security gate fails at or above the configured one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecuritySeverity {
+    Low,
+    Medium,
+    High,
+}
+
+impl SecuritySeverity {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "low" => Some(Self::Low),
+            "medium" => Some(Self::Medium),
+            "high" => Some(Self::High),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Policy {
+    pub observation_days: u32,
+    pub security_fail_on: SecuritySeverity,
+    pub readme_sections: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolPins {
+    pub ruff: String,
+    pub pyright: String,
+    pub bandit: String,
+    pub pytest: String,
+    pub pytest_cov: String,
+    pub uv: Option<String>,
+}
+
+impl ToolPins {
+    /// `(PyPI distribution, version)` for every tool `setup` installs.
+    pub fn packages(&self) -> [(&'static str, &str); 5] {
+        [
+            ("ruff", &self.ruff),
+            ("pyright", &self.pyright),
+            ("bandit", &self.bandit),
+            ("pytest", &self.pytest),
+            ("pytest-cov", &self.pytest_cov),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub ruff: Duration,
+    pub pyright: Duration,
+    pub bandit: Duration,
+    pub pytest: Duration,
+    pub setup: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A folder with an `__init__.py`.
+    Package,
+    /// A single `<name>_component.py` file.
+    Module,
+}
+
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub display_name: String,
+    pub group: String,
+    /// Relative to the project root, with `/` separators.
+    pub source: String,
+    pub source_kind: SourceKind,
+    /// Relative to the project root.
+    pub tests: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub readme: String,
+    pub maturity: String,
+}
+
+impl Component {
+    /// The folder that holds the component's code: the package itself, or a module's parent.
+    /// Coverage is measured over this folder because `--cov=file.py` measures nothing.
+    pub fn coverage_root(&self) -> &str {
+        match self.source_kind {
+            SourceKind::Package => &self.source,
+            SourceKind::Module => self
+                .source
+                .rsplit_once('/')
+                .map_or(".", |(parent, _)| parent),
+        }
+    }
+
+    /// Whether `path` (relative to the project root) is part of this component's code.
+    pub fn owns(&self, path: &str) -> bool {
+        match self.source_kind {
+            SourceKind::Module => path == self.source,
+            SourceKind::Package => path
+                .strip_prefix(self.source.as_str())
+                .is_some_and(|rest| rest.starts_with('/')),
+        }
+    }
+}
+
+impl Config {
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// Looks a component up by its exact registry name; a miss is a usage error that lists the
+    /// closest names, so a typo costs one glance instead of a trip to xtask.toml.
+    pub fn require_component(&self, name: &str) -> Result<&Component> {
+        if let Some(component) = self.component(name) {
+            return Ok(component);
+        }
+        let suggestions = closest_names(name, self.components.iter().map(|c| c.name.as_str()));
+        let hint = if suggestions.is_empty() {
+            format!(
+                "known components: {}",
+                self.components
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            format!("did you mean {}?", suggestions.join(", "))
+        };
+        Err(usage(format!(
+            "unknown component `{}` in {}: {hint}",
+            name.escape_debug(),
+            self.path.display()
+        )))
+    }
+
+    pub fn tool_venv(&self) -> PathBuf {
+        self.workspace_root.join(".xtask").join("venv")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.workspace_root.join(".xtask")
+    }
+
+    /// The cache folder; `XTASK_CACHE_DIR` overrides it so CI and tests can point elsewhere.
+    pub fn cache_dir(&self) -> PathBuf {
+        match std::env::var_os("XTASK_CACHE_DIR") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => self.state_dir().join("cache"),
+        }
+    }
+
+    pub fn component_reports_dir(&self, component: &str) -> PathBuf {
+        self.project.reports_dir.join(component)
+    }
+
+    /// A path relative to the project root, made absolute.
+    pub fn project_path(&self, relative: &str) -> PathBuf {
+        self.project.root.join(relative)
+    }
+}
+
+/// Up to three registry names close to `wanted`, best first: prefix and substring matches, then
+/// small edit distances. Underscores count as hyphens, as users type module names.
+pub fn closest_names<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let wanted = wanted.to_ascii_lowercase().replace('_', "-");
+    let mut scored: Vec<(usize, &str)> = names
+        .filter_map(|name| {
+            let score = if name.contains(&wanted) || (wanted.len() >= 3 && wanted.contains(name)) {
+                0
+            } else {
+                let distance = strsim::levenshtein(&wanted, name);
+                if distance > name.len().max(wanted.len()) / 3 + 1 {
+                    return None;
+                }
+                distance
+            };
+            Some((score, name))
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, n)| format!("`{n}`"))
+        .collect()
+}
+
+/// Finds the xtask.toml to use: the explicit path, else the nearest one above the current
+/// folder, else the one in the workspace this binary was built from.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            return Err(usage(format!(
+                "config file {} does not exist: pass an existing file to --config",
+                path.display()
+            )));
+        }
+        return Ok(path.to_path_buf());
+    }
+    let cwd = std::env::current_dir().context("failed to read the current folder")?;
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(CONFIG_FILE_NAME);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(|root| root.join(CONFIG_FILE_NAME));
+    match built_in {
+        Some(path) if path.is_file() => Ok(path),
+        _ => Err(usage(format!(
+            "no {CONFIG_FILE_NAME} found above {}: run `cargo xtask init` to write one, or pass --config",
+            cwd.display()
+        ))),
+    }
+}
+
+/// Reads and validates `path`.
+pub fn load(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let path = std::path::absolute(path)
+        .with_context(|| format!("failed to resolve {}", path.display()))?;
+    parse(&text, &path)
+}
+
+/// Validates the text of an xtask.toml that lives at `path` (absolute).
+pub fn parse(text: &str, path: &Path) -> Result<Config> {
+    let located = Locator { text, path };
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|error| {
+        let at = error
+            .span()
+            .map(|span| located.position(span.start))
+            .unwrap_or_else(|| path.display().to_string());
+        usage(format!(
+            "malformed config at {at}: {}",
+            error.message().trim()
+        ))
+    })?;
+    let workspace_root = path
+        .parent()
+        .map(Path::to_path_buf)
+        .context("config path has no parent folder")?;
+    build(raw, &located, workspace_root)
+}
+
+/// Turns byte offsets into `file:line:column` for error messages.
+struct Locator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Locator<'_> {
+    fn position(&self, offset: usize) -> String {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{}:{line}:{column}", self.path.display())
+    }
+
+    fn error<T>(&self, spanned: &toml::Spanned<T>, message: String) -> anyhow::Error {
+        usage(format!(
+            "{}: {message}",
+            self.position(spanned.span().start)
+        ))
+    }
+}
+
+fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Result<Config> {
+    let project_root = workspace_root.join(relative_path(&raw.project.root, "project.root")?);
+    if !project_root.is_dir() {
+        return Err(usage(format!(
+            "{}: project.root `{}` is not a folder",
+            at.path.display(),
+            raw.project.root
+        )));
+    }
+    let python = match &raw.project.python {
+        // An interpreter outside the project (a system python) may be given absolute.
+        Some(python) if Path::new(python).is_absolute() => Some(PathBuf::from(python)),
+        Some(python) => Some(project_root.join(relative_path(python, "project.python")?)),
+        None => None,
+    };
+    let reports_dir = workspace_root.join(relative_path(
+        raw.project.reports.as_deref().unwrap_or("reports"),
+        "project.reports",
+    )?);
+
+    let thresholds = Thresholds {
+        development: raw.thresholds.development,
+        staging: raw.thresholds.staging,
+        production: raw.thresholds.production,
+    };
+    for (stage, value) in [
+        ("development", thresholds.development),
+        ("staging", thresholds.staging),
+        ("production", thresholds.production),
+    ] {
+        if !(0.0..=100.0).contains(&value) {
+            return Err(usage(format!(
+                "{}: thresholds.{stage} = {value} is not a percentage between 0 and 100",
+                at.path.display()
+            )));
+        }
+    }
+    let security_fail_on =
+        SecuritySeverity::parse(&raw.policy.security_fail_on).ok_or_else(|| {
+            usage(format!(
+                "{}: policy.security_fail_on = `{}`: expected low, medium or high",
+                at.path.display(),
+                raw.policy.security_fail_on
+            ))
+        })?;
+
+    if raw.groups.is_empty() {
+        return Err(usage(format!(
+            "{}: `groups` is empty: list the functional groups components belong to",
+            at.path.display()
+        )));
+    }
+
+    let mut components = Vec::with_capacity(raw.components.len());
+    for (name, spanned) in &raw.components {
+        components.push(build_component(name, spanned, &raw.groups, at)?);
+    }
+    check_dependencies(&raw, at)?;
+    let graph = DependencyGraph::new(&components)?;
+
+    Ok(Config {
+        path: at.path.to_path_buf(),
+        workspace_root,
+        project: Project {
+            root: project_root,
+            python,
+            install: raw.project.install,
+            extras: raw.project.extras,
+            reports_dir,
+        },
+        thresholds,
+        policy: Policy {
+            observation_days: raw.policy.observation_days,
+            security_fail_on,
+            readme_sections: raw.policy.readme_sections,
+        },
+        tools: ToolPins {
+            ruff: raw.tools.ruff,
+            pyright: raw.tools.pyright,
+            bandit: raw.tools.bandit,
+            pytest: raw.tools.pytest,
+            pytest_cov: raw.tools.pytest_cov,
+            uv: raw.tools.uv,
+        },
+        timeouts: Timeouts {
+            ruff: Duration::from_secs(raw.timeouts.ruff),
+            pyright: Duration::from_secs(raw.timeouts.pyright),
+            bandit: Duration::from_secs(raw.timeouts.bandit),
+            pytest: Duration::from_secs(raw.timeouts.pytest),
+            setup: Duration::from_secs(raw.timeouts.setup),
+        },
+        cache_max_bytes: raw.cache.max_size_mb.saturating_mul(1024 * 1024),
+        groups: raw.groups,
+        components,
+        graph,
+    })
+}
+
+/// Component names end up in paths, labels, workflow matrices and issue titles: keep them to a
+/// small alphabet so none of those places ever needs escaping.
+fn valid_component_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && !name.ends_with('-')
+}
+
+fn build_component(
+    name: &str,
+    spanned: &toml::Spanned<raw::RawComponent>,
+    groups: &[String],
+    at: &Locator<'_>,
+) -> Result<Component> {
+    let raw = spanned.get_ref();
+    if !valid_component_name(name) {
+        return Err(at.error(
+            spanned,
+            format!(
+                "component name `{}` must be lowercase letters, digits and hyphens, starting with a letter",
+                name.escape_debug()
+            ),
+        ));
+    }
+    if !groups.contains(raw.group.get_ref()) {
+        return Err(at.error(
+            &raw.group,
+            format!(
+                "component `{name}` is in group `{}`, which is not listed in `groups` ({})",
+                raw.group.get_ref(),
+                groups.join(", ")
+            ),
+        ));
+    }
+    let source = relative_path(raw.source.get_ref(), "source")
+        .map_err(|e| at.error(&raw.source, format!("component `{name}`: {e}")))?;
+    let source = unix(&source);
+    let source_kind = if source.ends_with(".py") {
+        SourceKind::Module
+    } else {
+        SourceKind::Package
+    };
+    let tests = raw
+        .tests
+        .iter()
+        .map(|test| {
+            relative_path(test.get_ref(), "tests")
+                .map(|p| unix(&p))
+                .map_err(|e| at.error(test, format!("component `{name}`: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let docs_home = match source_kind {
+        SourceKind::Package => source.clone(),
+        SourceKind::Module => format!("docs/components/{name}"),
+    };
+    let doc_path = |explicit: &Option<String>, file: &str, key: &str| -> Result<String> {
+        match explicit {
+            Some(path) => relative_path(path, key)
+                .map(|p| unix(&p))
+                .map_err(|e| at.error(spanned, format!("component `{name}`: {e}"))),
+            None => Ok(format!("{docs_home}/{file}")),
+        }
+    };
+    Ok(Component {
+        name: name.to_owned(),
+        display_name: raw.display_name.clone(),
+        group: raw.group.get_ref().clone(),
+        source,
+        source_kind,
+        tests,
+        depends_on: raw.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
+        readme: doc_path(&raw.readme, "README.md", "readme")?,
+        maturity: doc_path(&raw.maturity, "MATURITY.md", "maturity")?,
+    })
+}
+
+fn check_dependencies(raw: &raw::RawConfig, at: &Locator<'_>) -> Result<()> {
+    for (name, component) in &raw.components {
+        for dependency in &component.get_ref().depends_on {
+            let wanted = dependency.get_ref();
+            if wanted == name {
+                return Err(at.error(dependency, format!("component `{name}` depends on itself")));
+            }
+            if !raw.components.contains_key(wanted) {
+                let suggestions = closest_names(wanted, raw.components.keys().map(String::as_str));
+                let hint = if suggestions.is_empty() {
+                    String::new()
+                } else {
+                    format!(": did you mean {}?", suggestions.join(", "))
+                };
+                return Err(at.error(
+                    dependency,
+                    format!("component `{name}` depends on unknown component `{wanted}`{hint}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A relative path that stays inside its base: no absolute paths, no `..`.
+fn relative_path(text: &str, key: &str) -> Result<PathBuf> {
+    let path = Path::new(text);
+    if text.is_empty() {
+        return Err(usage(format!("{key} is empty")));
+    }
+    for part in path.components() {
+        match part {
+            PathPart::Normal(_) | PathPart::CurDir => {}
+            PathPart::ParentDir => {
+                return Err(usage(format!(
+                    "{key} `{text}` leaves its base folder with `..`"
+                )));
+            }
+            PathPart::RootDir | PathPart::Prefix(_) => {
+                return Err(usage(format!(
+                    "{key} `{text}` must be relative, not absolute"
+                )));
+            }
+        }
+    }
+    Ok(path.components().collect())
+}
+
+/// A relative path written with `/`, the form used in keys, reports and findings.
+pub fn unix(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .filter_map(|part| match part {
+            PathPart::Normal(p) => Some(p.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+//! The serde shape of `xtask.toml`, exactly as written; `config::load` validates it into `Config`.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub project: RawProject,
+    #[serde(default)]
+    pub thresholds: RawThresholds,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    pub tools: RawTools,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    #[serde(default)]
+    pub cache: RawCache,
+    pub groups: Vec<String>,
+    pub components: IndexMap<String, Spanned<RawComponent>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProject {
+    /// The monorepo's root, relative to the folder holding xtask.toml.
+    pub root: String,
+    /// The monorepo's interpreter, relative to `root`; default: the tool venv's python.
+    pub python: Option<String>,
+    /// Whether `setup` installs the project itself (editable) into the tool venv.
+    #[serde(default)]
+    pub install: bool,
+    /// Extras installed with the project, e.g. `["test"]`.
+    #[serde(default)]
+    pub extras: Vec<String>,
+    /// Where reports go, relative to the folder holding xtask.toml.
+    pub reports: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholds {
+    #[serde(default = "default_development")]
+    pub development: f64,
+    #[serde(default = "default_staging")]
+    pub staging: f64,
+    #[serde(default = "default_production")]
+    pub production: f64,
+}
+
+fn default_development() -> f64 {
+    60.0
+}
+fn default_staging() -> f64 {
+    70.0
+}
+fn default_production() -> f64 {
+    80.0
+}
+
+impl Default for RawThresholds {
+    fn default() -> Self {
+        RawThresholds {
+            development: default_development(),
+            staging: default_staging(),
+            production: default_production(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    #[serde(default = "default_observation_days")]
+    pub observation_days: u32,
+    #[serde(default = "default_security_fail_on")]
+    pub security_fail_on: String,
+    #[serde(default = "default_readme_sections")]
+    pub readme_sections: Vec<String>,
+}
+
+fn default_observation_days() -> u32 {
+    7
+}
+fn default_security_fail_on() -> String {
+    "medium".to_owned()
+}
+fn default_readme_sections() -> Vec<String> {
+    ["Overview", "Usage", "API", "Testing"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        RawPolicy {
+            observation_days: default_observation_days(),
+            security_fail_on: default_security_fail_on(),
+            readme_sections: default_readme_sections(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTools {
+    pub ruff: String,
+    pub pyright: String,
+    pub bandit: String,
+    pub pytest: String,
+    #[serde(rename = "pytest-cov")]
+    pub pytest_cov: String,
+    /// The uv version `setup` may use; informative when uv is already on PATH.
+    pub uv: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    #[serde(default = "default_ruff_timeout")]
+    pub ruff: u64,
+    #[serde(default = "default_pyright_timeout")]
+    pub pyright: u64,
+    #[serde(default = "default_bandit_timeout")]
+    pub bandit: u64,
+    #[serde(default = "default_pytest_timeout")]
+    pub pytest: u64,
+    #[serde(default = "default_setup_timeout")]
+    pub setup: u64,
+}
+
+fn default_ruff_timeout() -> u64 {
+    120
+}
+fn default_pyright_timeout() -> u64 {
+    600
+}
+fn default_bandit_timeout() -> u64 {
+    300
+}
+fn default_pytest_timeout() -> u64 {
+    1800
+}
+fn default_setup_timeout() -> u64 {
+    900
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        RawTimeouts {
+            ruff: default_ruff_timeout(),
+            pyright: default_pyright_timeout(),
+            bandit: default_bandit_timeout(),
+            pytest: default_pytest_timeout(),
+            setup: default_setup_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// Size cap in megabytes; least recently used entries go first.
+    #[serde(default = "default_cache_max_mb")]
+    pub max_size_mb: u64,
+}
+
+fn default_cache_max_mb() -> u64 {
+    256
+}
+
+impl Default for RawCache {
+    fn default() -> Self {
+        RawCache {
+            max_size_mb: default_cache_max_mb(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComponent {
+    pub display_name: String,
+    pub group: Spanned<String>,
+    /// A package folder or a single `<name>_component.py` module, relative to the project root.
+    pub source: Spanned<String>,
+    #[serde(default)]
+    pub tests: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub depends_on: Vec<Spanned<String>>,
+    /// Where the component's README lives; default beside a package, or docs/components/<name>/.
+    pub readme: Option<String>,
+    /// Where the component's MATURITY.md lives; default as for the README.
+    pub maturity: Option<String>,
+}

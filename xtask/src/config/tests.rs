@@ -1,0 +1,191 @@
+//! Tests of xtask.toml validation: spans in errors, cycles, names, paths.
+
+use super::*;
+
+fn sample(components: &str) -> String {
+    format!(
+        r#"
+groups = ["Core Infrastructure", "AI/Agent Systems"]
+
+[project]
+root = "."
+
+[tools]
+ruff = "0.17.5"
+pyright = "1.1.414"
+bandit = "1.9.4"
+pytest = "9.2.0"
+pytest-cov = "7.1.0"
+{components}"#
+    )
+}
+
+fn parse_here(text: &str) -> Result<Config> {
+    let dir = std::env::temp_dir();
+    parse(text, &dir.join("xtask.toml"))
+}
+
+fn error_of(text: &str) -> String {
+    format!("{:#}", parse_here(text).unwrap_err())
+}
+
+const TWO: &str = r#"
+[components.neo4j]
+display_name = "Neo4j"
+group = "Core Infrastructure"
+source = "src/components/neo4j_component.py"
+tests = ["tests/test_neo4j_component.py"]
+
+[components.narrative-arc-orchestrator]
+display_name = "Narrative Arc Orchestrator"
+group = "AI/Agent Systems"
+source = "src/components/narrative_arc_orchestrator"
+depends_on = ["neo4j"]
+"#;
+
+#[test]
+fn a_valid_registry_loads_with_defaults() {
+    let config = parse_here(&sample(TWO)).unwrap();
+    assert_eq!(config.components.len(), 2);
+    assert_eq!(config.thresholds.staging, 70.0);
+    assert_eq!(config.policy.observation_days, 7);
+    let neo4j = config.component("neo4j").unwrap();
+    assert_eq!(neo4j.source_kind, SourceKind::Module);
+    assert_eq!(neo4j.coverage_root(), "src/components");
+    assert_eq!(neo4j.readme, "docs/components/neo4j/README.md");
+    let nao = config.component("narrative-arc-orchestrator").unwrap();
+    assert_eq!(
+        nao.maturity,
+        "src/components/narrative_arc_orchestrator/MATURITY.md"
+    );
+    assert!(nao.owns("src/components/narrative_arc_orchestrator/arcs.py"));
+    assert!(!nao.owns("src/components/narrative_arc_orchestrator_old/arcs.py"));
+    assert!(neo4j.owns("src/components/neo4j_component.py"));
+}
+
+#[test]
+fn malformed_toml_names_file_line_and_column() {
+    let text = sample(TWO).replace("display_name = \"Neo4j\"", "display_name = Neo4j");
+    let message = error_of(&text);
+    let line = text.lines().position(|l| l.contains("= Neo4j")).unwrap() + 1;
+    assert!(
+        message.contains(&format!("xtask.toml:{line}:")),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_position() {
+    let text = sample(TWO).replace("tests = [", "test_paths = [");
+    let message = error_of(&text);
+    assert!(message.contains("test_paths"), "{message}");
+    assert!(message.contains("xtask.toml:"), "{message}");
+}
+
+#[test]
+fn a_dependency_cycle_is_refused_naming_it() {
+    let text = sample(
+        r#"
+[components.gameplay-loop]
+display_name = "Gameplay Loop"
+group = "Core Infrastructure"
+source = "src/components/gameplay_loop"
+depends_on = ["therapeutic-systems"]
+
+[components.therapeutic-systems]
+display_name = "Therapeutic Systems"
+group = "Core Infrastructure"
+source = "src/components/therapeutic_systems"
+depends_on = ["gameplay-loop"]
+"#,
+    );
+    let error = parse_here(&text).unwrap_err();
+    assert_eq!(
+        crate::errors::exit_code_of(&error),
+        crate::errors::exit::USAGE
+    );
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("gameplay-loop -> therapeutic-systems -> gameplay-loop"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unknown_dependency_suggests_the_closest_name() {
+    let text = sample(TWO).replace("depends_on = [\"neo4j\"]", "depends_on = [\"neo4\"]");
+    let message = error_of(&text);
+    assert!(message.contains("unknown component `neo4`"), "{message}");
+    assert!(message.contains("`neo4j`"), "{message}");
+}
+
+#[test]
+fn paths_may_not_escape_the_project() {
+    let text = sample(TWO).replace("src/components/narrative_arc_orchestrator", "../elsewhere");
+    assert!(error_of(&text).contains("leaves its base folder"));
+    let text = sample(TWO).replace("src/components/narrative_arc_orchestrator", "/etc");
+    assert!(error_of(&text).contains("must be relative"));
+}
+
+#[test]
+fn hostile_component_names_are_refused() {
+    for name in ["\"a$(id)\"", "\"A-upper\"", "\"x/../y\"", "\"trailing-\""] {
+        let text = sample(TWO).replace("[components.neo4j]", &format!("[components.{name}]"));
+        let text = text.replace("depends_on = [\"neo4j\"]", "");
+        assert!(error_of(&text).contains("must be lowercase"), "{name}");
+    }
+}
+
+#[test]
+fn groups_must_be_declared() {
+    let text = sample(TWO).replace("group = \"AI/Agent Systems\"", "group = \"AI Systems\"");
+    assert!(error_of(&text).contains("not listed in `groups`"));
+}
+
+#[test]
+fn closest_names_prefers_substrings_then_edit_distance() {
+    let names = [
+        "narrative-arc-orchestrator",
+        "narrative-coherence",
+        "neo4j",
+        "llm",
+    ];
+    assert_eq!(
+        closest_names("narrative", names.into_iter()),
+        vec!["`narrative-arc-orchestrator`", "`narrative-coherence`"]
+    );
+    assert_eq!(
+        closest_names("narrative_coherence", names.into_iter()),
+        vec!["`narrative-coherence`"]
+    );
+    assert_eq!(closest_names("lmm", names.into_iter()), vec!["`llm`"]);
+    assert!(closest_names("zzzzzz", names.into_iter()).is_empty());
+}
+
+#[test]
+fn graph_orders_dependencies_first_and_walks_both_ways() {
+    let text = sample(
+        r#"
+[components.a]
+display_name = "A"
+group = "Core Infrastructure"
+source = "a"
+depends_on = ["b"]
+
+[components.b]
+display_name = "B"
+group = "Core Infrastructure"
+source = "b"
+depends_on = ["c"]
+
+[components.c]
+display_name = "C"
+group = "Core Infrastructure"
+source = "c"
+"#,
+    );
+    let config = parse_here(&text).unwrap();
+    assert_eq!(config.graph.topological_order(), vec!["c", "b", "a"]);
+    assert_eq!(config.graph.transitive_dependencies("a"), vec!["b", "c"]);
+    assert_eq!(config.graph.transitive_dependents("c"), vec!["a", "b"]);
+}

@@ -1,0 +1,376 @@
+//! The files a step reads, and their content digests: the raw material of cache keys.
+//!
+//! Inputs are walked fresh on every run (files appear, vanish and get renamed) but each file is
+//! hashed at most once per run. Output that tools write into the tree (`__pycache__`, tool
+//! caches, coverage data) is never an input: otherwise a tool's own run would look like a
+//! change and its result could never be stored.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::{Component, Config, SourceKind};
+
+/// Config files that change how some tool behaves, looked for at the project root.
+pub const CONFIG_FILES: &[&str] = &[
+    "pyproject.toml",
+    "ruff.toml",
+    ".ruff.toml",
+    "pyrightconfig.json",
+    ".bandit",
+    "setup.cfg",
+    "uv.lock",
+    "tox.ini",
+    "pytest.ini",
+    ".coveragerc",
+    "conftest.py",
+];
+
+/// Folder and file names that tools write; never inputs.
+const GENERATED: &[&str] = &[
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".hypothesis",
+    ".coverage",
+    "htmlcov",
+];
+
+fn is_generated(name: &str) -> bool {
+    GENERATED.contains(&name)
+        || name.ends_with(".pyc")
+        || name.ends_with(".egg-info")
+        || name.starts_with(".coverage.")
+        || name.starts_with(".xtask-tmp-")
+}
+
+pub type FileDigest = [u8; 32];
+
+/// Per-run memo of file walks and digests; shared by every step of the run.
+pub struct InputIndex {
+    root: PathBuf,
+    digests: Mutex<HashMap<PathBuf, Option<FileDigest>>>,
+    walks: Mutex<HashMap<String, std::sync::Arc<OnceLock<Vec<String>>>>>,
+}
+
+impl InputIndex {
+    pub fn new(root: &Path) -> Self {
+        InputIndex {
+            root: root.to_path_buf(),
+            digests: Mutex::new(HashMap::new()),
+            walks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Files under `relative` (a folder or a single file), relative to the root, sorted.
+    /// Honours .gitignore files even outside a git checkout (temp copies).
+    pub fn files_under(&self, relative: &str) -> Vec<String> {
+        let cell = {
+            let mut walks = self.walks.lock().unwrap_or_else(|e| e.into_inner());
+            walks.entry(relative.to_owned()).or_default().clone()
+        };
+        cell.get_or_init(|| walk(&self.root, relative)).clone()
+    }
+
+    /// The digest of a file's bytes, once per run; `None` for a file that cannot be read.
+    pub fn digest(&self, relative: &str) -> Option<FileDigest> {
+        let path = self.root.join(relative);
+        if let Some(known) = self
+            .digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&path)
+        {
+            return *known;
+        }
+        let digest = hash_file(&path);
+        self.digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path, digest);
+        digest
+    }
+
+    /// Digests read again from disk, bypassing the memo: to notice files changed while a tool ran.
+    pub fn fresh_digests(&self, files: &[String]) -> Vec<Option<FileDigest>> {
+        files
+            .iter()
+            .map(|f| hash_file(&self.root.join(f)))
+            .collect()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn hash_file(path: &Path) -> Option<FileDigest> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(Sha256::digest(&bytes).into())
+}
+
+fn walk(root: &Path, relative: &str) -> Vec<String> {
+    let start = root.join(relative);
+    if start.is_file() {
+        return vec![relative.to_owned()];
+    }
+    if !start.is_dir() {
+        return Vec::new();
+    }
+    let mut files = Vec::new();
+    let walker = ignore::WalkBuilder::new(&start)
+        .hidden(false)
+        .require_git(false)
+        .parents(true)
+        .filter_entry(|entry| !is_generated(&entry.file_name().to_string_lossy()))
+        .build();
+    for entry in walker.flatten() {
+        if entry.file_type().is_some_and(|t| t.is_file())
+            && let Ok(rel) = entry.path().strip_prefix(root)
+        {
+            files.push(crate::config::unix(rel));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A test module by pytest's default naming; everything else in a tests folder is a helper.
+fn is_test_module(name: &str) -> bool {
+    (name.starts_with("test_") && name.ends_with(".py")) || name.ends_with("_test.py")
+}
+
+/// The files a step of `kind` reads for `component`, by role, each list sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepInputs {
+    pub sources: Vec<String>,
+    pub tests: Vec<String>,
+    pub dependencies: Vec<String>,
+    pub configs: Vec<String>,
+}
+
+impl StepInputs {
+    pub fn all(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .sources
+            .iter()
+            .chain(&self.tests)
+            .chain(&self.dependencies)
+            .chain(&self.configs)
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// The component's own code.
+pub fn sources(index: &InputIndex, component: &Component) -> Vec<String> {
+    index.files_under(&component.source)
+}
+
+/// The test modules listed for the component, the helpers beside them (not other components'
+/// test modules), and every `conftest.py` and `__init__.py` from their folders up to the root.
+pub fn tests(index: &InputIndex, component: &Component) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut folders = Vec::new();
+    for test in &component.tests {
+        files.extend(index.files_under(test));
+        let folder = if index.root().join(test).is_dir() {
+            test.as_str()
+        } else {
+            test.rsplit_once('/').map_or("", |(parent, _)| parent)
+        };
+        if !folders.contains(&folder) {
+            folders.push(folder);
+        }
+    }
+    for folder in &folders {
+        // Helpers next to the tests (fixtures, fakes), but not sibling test modules.
+        let path = index.root().join(folder);
+        if let Ok(entries) = std::fs::read_dir(&path) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.file_type().is_ok_and(|t| t.is_file())
+                    && !is_test_module(&name)
+                    && !is_generated(&name)
+                {
+                    files.push(join(folder, &name));
+                }
+            }
+        }
+        // conftest.py and package markers on the way up change how pytest imports the tests.
+        let mut current = *folder;
+        loop {
+            for marker in ["conftest.py", "__init__.py"] {
+                let candidate = join(current, marker);
+                if index.root().join(&candidate).is_file() {
+                    files.push(candidate);
+                }
+            }
+            if current.is_empty() {
+                break;
+            }
+            current = current.rsplit_once('/').map_or("", |(parent, _)| parent);
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+fn join(folder: &str, name: &str) -> String {
+    if folder.is_empty() || folder == "." {
+        name.to_owned()
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+/// Config files present at the project root.
+pub fn configs(index: &InputIndex) -> Vec<String> {
+    CONFIG_FILES
+        .iter()
+        .filter(|name| index.root().join(name).is_file())
+        .map(|name| (*name).to_owned())
+        .collect()
+}
+
+/// The sources of every component `component` depends on, transitively; and for a module
+/// component inside a package, that package's `__init__.py` files, which run on import.
+pub fn dependency_sources(
+    index: &InputIndex,
+    config: &Config,
+    component: &Component,
+) -> Vec<String> {
+    let mut files = Vec::new();
+    for name in config.graph.transitive_dependencies(&component.name) {
+        if let Some(dependency) = config.component(&name) {
+            files.extend(index.files_under(&dependency.source));
+        }
+    }
+    files.extend(package_markers(index, component));
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// `__init__.py` files of the packages enclosing the component: importing it runs them.
+fn package_markers(index: &InputIndex, component: &Component) -> Vec<String> {
+    let mut markers = Vec::new();
+    let mut current = match component.source_kind {
+        SourceKind::Module => component.coverage_root(),
+        SourceKind::Package => component
+            .source
+            .rsplit_once('/')
+            .map_or("", |(parent, _)| parent),
+    };
+    while !current.is_empty() {
+        let candidate = join(current, "__init__.py");
+        if index.root().join(&candidate).is_file() {
+            markers.push(candidate);
+        }
+        current = current.rsplit_once('/').map_or("", |(parent, _)| parent);
+    }
+    markers
+}
+
+/// Digests of `files` in order; a file that vanished between walk and read gets a marker digest
+/// so the key still differs from any state in which it existed.
+pub fn digest_list(index: &InputIndex, files: &[String]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|f| {
+            let hex = match index.digest(f) {
+                Some(d) => hex(&d),
+                None => "unreadable".to_owned(),
+            };
+            (f.clone(), hex)
+        })
+        .collect()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, path: &str, text: &str) {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+
+    #[test]
+    fn walks_skip_generated_and_ignored_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "src/pkg/a.py", "x = 1");
+        write(root, "src/pkg/__pycache__/a.cpython-311.pyc", "");
+        write(root, "src/pkg/build/out.py", "");
+        write(root, "src/pkg/.gitignore", "build/\n");
+        let index = InputIndex::new(root);
+        assert_eq!(
+            index.files_under("src/pkg"),
+            vec!["src/pkg/.gitignore", "src/pkg/a.py"]
+        );
+        assert_eq!(index.files_under("src/pkg/a.py"), vec!["src/pkg/a.py"]);
+        assert!(index.files_under("missing").is_empty());
+    }
+
+    #[test]
+    fn test_inputs_take_helpers_and_conftests_but_not_other_tests() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "conftest.py", "");
+        write(root, "tests/conftest.py", "");
+        write(root, "tests/helpers.py", "");
+        write(root, "tests/test_a.py", "");
+        write(root, "tests/test_b.py", "");
+        let index = InputIndex::new(root);
+        let component = Component {
+            name: "a".into(),
+            display_name: "A".into(),
+            group: "g".into(),
+            source: "src/a.py".into(),
+            source_kind: SourceKind::Module,
+            tests: vec!["tests/test_a.py".into()],
+            depends_on: vec![],
+            readme: "README.md".into(),
+            maturity: "MATURITY.md".into(),
+        };
+        assert_eq!(
+            tests(&index, &component),
+            vec![
+                "conftest.py",
+                "tests/conftest.py",
+                "tests/helpers.py",
+                "tests/test_a.py"
+            ]
+        );
+    }
+
+    #[test]
+    fn digests_are_memoised_but_fresh_digests_see_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.py", "one");
+        let index = InputIndex::new(dir.path());
+        let first = index.digest("a.py");
+        write(dir.path(), "a.py", "two");
+        assert_eq!(index.digest("a.py"), first);
+        assert_ne!(index.fresh_digests(&["a.py".into()])[0], first);
+    }
+}

@@ -1,0 +1,103 @@
+//! What one step produced for one component: the data reports, gates and the cache share.
+
+use serde::{Deserialize, Serialize};
+
+use crate::tools::pytest::{Coverage, TestCounts};
+use crate::tools::{Finding, StepKind, Tool, ToolFailure};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+/// Why a step could not give a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    NotFound,
+    Crashed,
+    TimedOut,
+    BadOutput,
+    NoTests,
+    Interrupted,
+}
+
+impl ErrorKind {
+    /// Errors of the machine rather than of the component: they make the exit code 3.
+    pub fn is_infrastructure(self) -> bool {
+        !matches!(self, ErrorKind::NoTests)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl StepError {
+    pub fn from_failure(failure: &ToolFailure) -> Self {
+        StepError {
+            kind: match failure {
+                ToolFailure::Crashed { .. } => ErrorKind::Crashed,
+                ToolFailure::BadOutput { .. } => ErrorKind::BadOutput,
+                ToolFailure::NoTests { .. } => ErrorKind::NoTests,
+            },
+            message: failure.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    pub name: StepKind,
+    pub tool: Tool,
+    pub version: String,
+    /// The command for this component alone, as a user would run it from the project root.
+    pub command: Vec<String>,
+    pub status: StepStatus,
+    pub cached: bool,
+    pub duration_ms: u64,
+    pub findings: Vec<Finding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<StepError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestCounts>,
+    /// `None` for pytest means pytest-cov measured none of the component's files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+}
+
+impl StepResult {
+    /// A result that carries only an error: the tool is missing, crashed, hung or lied.
+    pub fn error(
+        name: StepKind,
+        version: &str,
+        command: Vec<String>,
+        error: StepError,
+        duration_ms: u64,
+    ) -> Self {
+        StepResult {
+            name,
+            tool: name.tool(),
+            version: version.to_owned(),
+            command,
+            status: StepStatus::Error,
+            cached: false,
+            duration_ms,
+            findings: Vec::new(),
+            error: Some(error),
+            tests: None,
+            coverage: None,
+        }
+    }
+
+    /// Whether this result may be stored: only verdicts, never errors of any kind.
+    pub fn cacheable(&self) -> bool {
+        matches!(self.status, StepStatus::Passed | StepStatus::Failed) && self.error.is_none()
+    }
+}

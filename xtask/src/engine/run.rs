@@ -1,0 +1,397 @@
+//! Running one job: building the tool's command over its members' paths, spawning it through
+//! the process API, interpreting its output and splitting findings back per component.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use super::result::{ErrorKind, StepError, StepResult, StepStatus};
+use super::{Job, Prepared, RunContext, StepId};
+use crate::config::{Component, Config};
+use crate::events::Event;
+use crate::process::{self, RunError, ToolCommand};
+use crate::toolchain::ResolvedTool;
+use crate::tools::{self, Finding, Severity, StepKind, Tool, ToolFailure};
+
+/// Stands for this run's fresh output folder in keys and displayed commands.
+pub const RUN_DIR: &str = "$XTASK_RUN_DIR";
+
+pub fn timeout_for(config: &Config, tool: Tool) -> Duration {
+    match tool {
+        Tool::Ruff => config.timeouts.ruff,
+        Tool::Pyright => config.timeouts.pyright,
+        Tool::Bandit => config.timeouts.bandit,
+        Tool::Pytest => config.timeouts.pytest,
+    }
+}
+
+/// `pyproject.toml` if it configures bandit.
+pub fn bandit_config(root: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    table
+        .get("tool")
+        .and_then(|t| t.get("bandit"))
+        .map(|_| "pyproject.toml".to_owned())
+}
+
+fn args_for(
+    ctx: &RunContext<'_>,
+    kind: StepKind,
+    paths: &[String],
+    component: &Component,
+) -> Vec<String> {
+    match kind {
+        StepKind::RuffCheck => tools::ruff::check_args(paths),
+        StepKind::RuffFormat => tools::ruff::format_check_args(paths),
+        StepKind::RuffFix => tools::ruff::fix_args(paths),
+        StepKind::RuffFormatApply => tools::ruff::format_apply_args(paths),
+        StepKind::Pyright => tools::pyright::args(&ctx.toolchain.python, paths),
+        StepKind::Bandit => tools::bandit::args(paths, ctx.bandit_config.as_deref()),
+        StepKind::Pytest => {
+            tools::pytest::args(RUN_DIR, component.coverage_root(), &component.tests)
+        }
+    }
+}
+
+/// Arguments for `component` alone.
+pub fn argv(ctx: &RunContext<'_>, kind: StepKind, component: &Component) -> Vec<String> {
+    args_for(
+        ctx,
+        kind,
+        std::slice::from_ref(&component.source),
+        component,
+    )
+}
+
+/// The command as the report shows it: the tool's name, then its arguments.
+pub fn command_line(kind: StepKind, argv: &[String]) -> Vec<String> {
+    let program = match kind.tool() {
+        Tool::Pytest => "python",
+        tool => tool.name(),
+    };
+    std::iter::once(program.to_owned())
+        .chain(argv.iter().cloned())
+        .collect()
+}
+
+fn tool_command(ctx: &RunContext<'_>, tool: &ResolvedTool, args: Vec<String>) -> ToolCommand {
+    ToolCommand::new(
+        &tool.program,
+        &ctx.config.project.root,
+        timeout_for(ctx.config, tool.tool),
+    )
+    .args(args)
+    .env("PATH", ctx.toolchain.tool_path_env())
+    .env("NO_COLOR", "1")
+    .env("PY_COLORS", "0")
+    // ruff's own cache stays out of the user's tree.
+    .env("RUFF_CACHE_DIR", ctx.config.state_dir().join("ruff-cache"))
+    // The PyPI wrapper of pyright otherwise asks PyPI for a newer version on every start.
+    .env("PYRIGHT_PYTHON_IGNORE_WARNINGS", "1")
+}
+
+/// A step error from a process that did not run to its end.
+fn run_error(error: &RunError) -> StepError {
+    StepError {
+        kind: match error {
+            RunError::NotFound { .. } => ErrorKind::NotFound,
+            RunError::TimedOut { .. } => ErrorKind::TimedOut,
+            RunError::Interrupted => ErrorKind::Interrupted,
+            RunError::Spawn { .. } => ErrorKind::Crashed,
+        },
+        message: match error {
+            RunError::TimedOut { .. } => format!(
+                "{error}; raise its limit under [timeouts] in xtask.toml if the work is genuinely that long"
+            ),
+            RunError::NotFound { .. } => format!("{error}: run `cargo xtask setup`"),
+            _ => error.to_string(),
+        },
+    }
+}
+
+/// Runs one job and returns a result per member, in member order.
+pub(crate) fn execute<'j, 'c>(
+    ctx: &RunContext<'_>,
+    job: &'j Job<'c>,
+) -> Vec<(&'j Prepared<'c>, StepResult)> {
+    if job.kind == StepKind::Pytest {
+        return job
+            .members
+            .iter()
+            .map(|member| (member, run_pytest(ctx, member)))
+            .collect();
+    }
+    let tool = &job.members[0].tool;
+    let paths: Vec<String> = job
+        .members
+        .iter()
+        .map(|m| m.component.source.clone())
+        .collect();
+    let names: Vec<String> = job
+        .members
+        .iter()
+        .map(|m| m.component.name.clone())
+        .collect();
+    let args = args_for(ctx, job.kind, &paths, job.members[0].component);
+    let command = tool_command(ctx, tool, args);
+    let display = command.display();
+    ctx.listener.event(&Event::ToolStarted {
+        kind: job.kind,
+        components: &names,
+        command: &display,
+    });
+    let outcome = process::run(&command);
+    let duration_ms = match &outcome {
+        Ok(done) => done.duration.as_millis() as u64,
+        Err(RunError::TimedOut { duration, .. }) => duration.as_millis() as u64,
+        Err(_) => 0,
+    };
+    let verdict: Result<Vec<Finding>, StepError> = match &outcome {
+        Err(error) => Err(run_error(error)),
+        Ok(done) => match job.kind {
+            StepKind::RuffCheck | StepKind::RuffFormat => {
+                tools::ruff::interpret(done, &ctx.normalizer)
+            }
+            StepKind::Pyright => tools::pyright::interpret(done, &ctx.normalizer),
+            StepKind::Bandit => tools::bandit::interpret(done, &ctx.normalizer),
+            _ => unreachable!("only batchable kinds reach here"),
+        }
+        .map_err(|failure| StepError::from_failure(&failure)),
+    };
+    job.members
+        .iter()
+        .map(|member| {
+            let command = command_line(job.kind, &member.argv);
+            let result = match &verdict {
+                Err(error) => StepResult::error(
+                    job.kind,
+                    &member.tool.version,
+                    command,
+                    error.clone(),
+                    duration_ms,
+                ),
+                Ok(findings) => {
+                    let mine = split_findings(findings, member.component, &job.members);
+                    verdict_result(job.kind, &member.tool, command, mine, duration_ms)
+                }
+            };
+            (member, result)
+        })
+        .collect()
+}
+
+/// A member's share of a batch's findings: those in its files, plus any that belong to no
+/// member (a config problem, say), which every member gets so none of them passes by mistake.
+fn split_findings(
+    findings: &[Finding],
+    component: &Component,
+    members: &[Prepared<'_>],
+) -> Vec<Finding> {
+    findings
+        .iter()
+        .filter(|f| component.owns(&f.file) || !members.iter().any(|m| m.component.owns(&f.file)))
+        .cloned()
+        .collect()
+}
+
+fn verdict_result(
+    kind: StepKind,
+    tool: &ResolvedTool,
+    command: Vec<String>,
+    mut findings: Vec<Finding>,
+    duration_ms: u64,
+) -> StepResult {
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.code).cmp(&(&b.file, b.line, b.column, &b.code))
+    });
+    // pyright's exit code counts errors only; warnings are shown but do not fail the step.
+    let failed = match kind {
+        StepKind::Pyright => findings.iter().any(|f| f.severity == Severity::Error),
+        _ => !findings.is_empty(),
+    };
+    StepResult {
+        name: kind,
+        tool: kind.tool(),
+        version: tool.version.clone(),
+        command,
+        status: if failed {
+            StepStatus::Failed
+        } else {
+            StepStatus::Passed
+        },
+        cached: false,
+        duration_ms,
+        findings,
+        error: None,
+        tests: None,
+        coverage: None,
+    }
+}
+
+fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> StepResult {
+    let component = member.component;
+    let command = command_line(StepKind::Pytest, &member.argv);
+    let error = |kind: ErrorKind, message: String, duration_ms: u64| {
+        StepResult::error(
+            StepKind::Pytest,
+            &member.tool.version,
+            command.clone(),
+            StepError { kind, message },
+            duration_ms,
+        )
+    };
+    if component.tests.is_empty() {
+        // Running pytest with no paths would run every test in the project.
+        return error(
+            ErrorKind::NoTests,
+            format!(
+                "{} has no tests: write tests and list them under `tests` for the component in xtask.toml",
+                component.name
+            ),
+            0,
+        );
+    }
+    // A folder of this run's own: a report left by an earlier run can never be read as ours.
+    let run_dir = match tempfile::Builder::new().prefix("xtask-pytest-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            return error(
+                ErrorKind::Crashed,
+                format!("failed to create a temp folder for pytest: {e}"),
+                0,
+            );
+        }
+    };
+    let dir_text = run_dir.path().display().to_string();
+    let args: Vec<String> = member
+        .argv
+        .iter()
+        .map(|a| a.replace(RUN_DIR, &dir_text))
+        .collect();
+    let command_to_run = tool_command(ctx, &member.tool, args)
+        // Coverage data of concurrent runs would otherwise collide in the project root.
+        .env("COVERAGE_FILE", run_dir.path().join(".coverage"))
+        .env("PYTHONDONTWRITEBYTECODE", OsString::from("1"));
+    let names = [component.name.clone()];
+    let display = command_to_run.display();
+    ctx.listener.event(&Event::ToolStarted {
+        kind: StepKind::Pytest,
+        components: &names,
+        command: &display,
+    });
+    let done = match process::run(&command_to_run) {
+        Ok(done) => done,
+        Err(e) => {
+            let duration = match &e {
+                RunError::TimedOut { duration, .. } => duration.as_millis() as u64,
+                _ => 0,
+            };
+            let step_error = run_error(&e);
+            return error(step_error.kind, step_error.message, duration);
+        }
+    };
+    let duration_ms = done.duration.as_millis() as u64;
+    let junit = std::fs::read(run_dir.path().join(tools::pytest::JUNIT_FILE)).ok();
+    let coverage = std::fs::read(run_dir.path().join(tools::pytest::COVERAGE_FILE)).ok();
+    let run = match tools::pytest::interpret(
+        &done,
+        junit.as_deref(),
+        coverage.as_deref(),
+        &ctx.normalizer,
+        &component.tests,
+    ) {
+        Ok(run) => run,
+        Err(failure) => {
+            let step_error = StepError::from_failure(&failure);
+            let kind = if matches!(failure, ToolFailure::NoTests { .. }) {
+                ErrorKind::NoTests
+            } else {
+                step_error.kind
+            };
+            return error(kind, step_error.message, duration_ms);
+        }
+    };
+    let coverage = run
+        .coverage
+        .as_ref()
+        .and_then(|report| report.for_files(|path| component.owns(path)));
+    let failed = run.tests.failed + run.tests.errors > 0;
+    StepResult {
+        name: StepKind::Pytest,
+        tool: Tool::Pytest,
+        version: member.tool.version.clone(),
+        command,
+        status: if failed {
+            StepStatus::Failed
+        } else {
+            StepStatus::Passed
+        },
+        cached: false,
+        duration_ms,
+        findings: run.failures,
+        error: None,
+        tests: Some(run.tests),
+        coverage,
+    }
+}
+
+/// Runs a fixing step over `members` at once; never cached.
+pub(crate) fn fix(
+    ctx: &RunContext<'_>,
+    kind: StepKind,
+    tool: &ResolvedTool,
+    members: &[&Component],
+) -> Vec<(StepId, StepResult)> {
+    let paths: Vec<String> = members.iter().map(|c| c.source.clone()).collect();
+    let names: Vec<String> = members.iter().map(|c| c.name.clone()).collect();
+    let command = tool_command(ctx, tool, args_for(ctx, kind, &paths, members[0]));
+    let display = command.display();
+    for name in &names {
+        ctx.listener.event(&Event::StepStarted {
+            component: name,
+            kind,
+        });
+    }
+    ctx.listener.event(&Event::ToolStarted {
+        kind,
+        components: &names,
+        command: &display,
+    });
+    let outcome = process::run(&command);
+    members
+        .iter()
+        .map(|component| {
+            let command = command_line(kind, &argv(ctx, kind, component));
+            let result = match &outcome {
+                Err(error) => StepResult::error(kind, &tool.version, command, run_error(error), 0),
+                Ok(done) => match tools::ruff::interpret_fix(done) {
+                    Ok(()) => StepResult {
+                        name: kind,
+                        tool: Tool::Ruff,
+                        version: tool.version.clone(),
+                        command,
+                        status: StepStatus::Passed,
+                        cached: false,
+                        duration_ms: done.duration.as_millis() as u64,
+                        findings: Vec::new(),
+                        error: None,
+                        tests: None,
+                        coverage: None,
+                    },
+                    Err(failure) => StepResult::error(
+                        kind,
+                        &tool.version,
+                        command,
+                        StepError::from_failure(&failure),
+                        done.duration.as_millis() as u64,
+                    ),
+                },
+            };
+            ctx.listener.event(&Event::StepFinished {
+                component: &component.name,
+                result: &result,
+            });
+            ((component.name.clone(), kind), result)
+        })
+        .collect()
+}

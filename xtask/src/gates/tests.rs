@@ -1,0 +1,412 @@
+//! Unit tests of every gate rule, on hand-built step results.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::*;
+use crate::config::Config;
+use crate::engine::result::{StepError, StepResult, StepStatus};
+use crate::plan::{PhaseSelection, plan_component};
+use crate::tools::pytest::{Coverage, TestCounts};
+use crate::tools::{Finding, Tool};
+
+fn config() -> Config {
+    let text = r#"
+groups = ["Core Infrastructure"]
+[project]
+root = "."
+[tools]
+ruff = "0.17.5"
+pyright = "1.1.414"
+bandit = "1.9.4"
+pytest = "9.2.0"
+pytest-cov = "7.1.0"
+[components.llm]
+display_name = "LLM"
+group = "Core Infrastructure"
+source = "src/components/llm"
+tests = ["tests/test_llm.py"]
+depends_on = ["model-management"]
+[components.model-management]
+display_name = "Model Management"
+group = "Core Infrastructure"
+source = "src/components/model_management"
+"#;
+    crate::config::parse(text, &std::env::temp_dir().join("xtask.toml")).unwrap()
+}
+
+fn finding(code: &str, severity: Severity, fixable: bool) -> Finding {
+    Finding {
+        file: "src/components/llm/client.py".into(),
+        line: Some(3),
+        column: Some(1),
+        code: code.into(),
+        message: "m".into(),
+        severity,
+        fixable,
+    }
+}
+
+fn step(kind: StepKind, findings: Vec<Finding>) -> StepResult {
+    StepResult {
+        name: kind,
+        tool: kind.tool(),
+        version: "1".into(),
+        command: vec![kind.tool().name().into()],
+        status: if findings.is_empty() {
+            StepStatus::Passed
+        } else {
+            StepStatus::Failed
+        },
+        cached: false,
+        duration_ms: 1,
+        findings,
+        error: None,
+        tests: None,
+        coverage: None,
+    }
+}
+
+fn pytest(percent: Option<f64>, failed: u64) -> StepResult {
+    let mut result = step(StepKind::Pytest, vec![]);
+    result.tool = Tool::Pytest;
+    result.tests = Some(TestCounts {
+        total: 10,
+        passed: 10 - failed,
+        failed,
+        errors: 0,
+        skipped: 0,
+    });
+    result.coverage = percent.map(|percent| Coverage {
+        percent,
+        covered: 1,
+        total: 2,
+        files: 1,
+        branch: true,
+    });
+    if failed > 0 {
+        result.status = StepStatus::Failed;
+    }
+    result
+}
+
+fn clean_steps() -> BTreeMap<StepKind, StepResult> {
+    [
+        step(StepKind::RuffCheck, vec![]),
+        step(StepKind::RuffFormat, vec![]),
+        step(StepKind::Pyright, vec![]),
+        step(StepKind::Bandit, vec![]),
+        pytest(Some(75.0), 0),
+    ]
+    .into_iter()
+    .map(|s| (s.name, s))
+    .collect()
+}
+
+fn clean_facts() -> Facts {
+    Facts {
+        readme: Some(crate::readme::ReadmeCheck {
+            path: "README.md".into(),
+            exists: true,
+            missing_sections: vec![],
+        }),
+        dependencies: vec![("model-management".into(), Stage::Staging)],
+        staging_since: None,
+    }
+}
+
+fn noon(y: i32, m: u32, d: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(y, m, d)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+}
+
+fn decide_with(
+    from: Stage,
+    target: Option<Stage>,
+    steps: &BTreeMap<StepKind, StepResult>,
+    facts: &Facts,
+) -> Decision {
+    let config = config();
+    let component = config.component("llm").unwrap().clone();
+    let plan = plan_component(
+        &component,
+        from,
+        &PhaseSelection::parse("all").unwrap(),
+        target,
+        false,
+    )
+    .unwrap();
+    decide(&plan, &component, &config, steps, facts, noon(2026, 11, 21))
+}
+
+fn gate(decision: &Decision, kind: GateKind) -> &GateResult {
+    &decision.gates.iter().find(|(k, _)| *k == kind).unwrap().1
+}
+
+#[test]
+fn everything_clean_passes_every_gate() {
+    let decision = decide_with(Stage::Development, None, &clean_steps(), &clean_facts());
+    assert!(decision.all_passed(), "{:?}", decision.blockers);
+    assert!(decision.blockers.is_empty());
+}
+
+#[test]
+fn fixable_lint_findings_point_at_phase_one_fix() {
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::RuffCheck,
+        step(
+            StepKind::RuffCheck,
+            vec![
+                finding("F401", Severity::Error, true),
+                finding("B006", Severity::Error, false),
+            ],
+        ),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    assert!(!gate(&decision, GateKind::Lint).passed);
+    let blocker = decision.blockers.iter().find(|b| b.gate == "lint").unwrap();
+    assert!(
+        blocker
+            .fix
+            .contains("cargo xtask promote llm --phase 1 --fix"),
+        "{}",
+        blocker.fix
+    );
+    assert!(
+        blocker.fix.contains("remaining 1 by hand"),
+        "{}",
+        blocker.fix
+    );
+}
+
+#[test]
+fn a_step_error_fails_its_gate_never_passes_it() {
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::Pyright,
+        StepResult::error(
+            StepKind::Pyright,
+            "1.1.414",
+            vec!["pyright".into()],
+            StepError {
+                kind: ErrorKind::TimedOut,
+                message: "pyright did not finish within 600s".into(),
+            },
+            600_000,
+        ),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    assert!(!gate(&decision, GateKind::Types).passed);
+    assert!(
+        decision
+            .blockers
+            .iter()
+            .any(|b| b.gate == "types" && b.fix.contains("[timeouts]"))
+    );
+}
+
+#[test]
+fn type_gate_counts_errors_not_warnings() {
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::Pyright,
+        step(
+            StepKind::Pyright,
+            vec![finding("reportUnusedVariable", Severity::Warning, false)],
+        ),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    assert!(gate(&decision, GateKind::Types).passed);
+}
+
+#[test]
+fn security_gate_fails_at_or_above_the_configured_severity() {
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::Bandit,
+        step(
+            StepKind::Bandit,
+            vec![finding("B403", Severity::Info, false)],
+        ),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    assert!(gate(&decision, GateKind::Security).passed);
+    steps.insert(
+        StepKind::Bandit,
+        step(
+            StepKind::Bandit,
+            vec![finding("B301", Severity::Warning, false)],
+        ),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    assert!(!gate(&decision, GateKind::Security).passed);
+}
+
+#[test]
+fn coverage_threshold_is_inclusive_and_names_the_gap() {
+    let mut steps = clean_steps();
+    steps.insert(StepKind::Pytest, pytest(Some(70.0), 0));
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    assert!(gate(&decision, GateKind::Coverage).passed);
+    steps.insert(StepKind::Pytest, pytest(Some(31.25), 0));
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "coverage")
+        .unwrap();
+    assert!(blocker.message.contains("31.25%"), "{}", blocker.message);
+    assert!(blocker.fix.contains("+38.75 points"), "{}", blocker.fix);
+}
+
+#[test]
+fn no_coverage_data_fails_with_a_message_never_zero() {
+    let mut steps = clean_steps();
+    steps.insert(StepKind::Pytest, pytest(None, 0));
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    let coverage = gate(&decision, GateKind::Coverage);
+    assert!(!coverage.passed);
+    assert!(coverage.measured.is_null());
+    assert!(
+        decision
+            .blockers
+            .iter()
+            .any(|b| b.message.contains("no coverage data"))
+    );
+}
+
+#[test]
+fn no_tests_fail_the_tests_and_coverage_gates() {
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::Pytest,
+        StepResult::error(
+            StepKind::Pytest,
+            "9.2.0",
+            vec![],
+            StepError {
+                kind: ErrorKind::NoTests,
+                message: "llm has no tests".into(),
+            },
+            0,
+        ),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    assert!(!gate(&decision, GateKind::Tests).passed);
+    assert!(!gate(&decision, GateKind::Coverage).passed);
+}
+
+#[test]
+fn failing_tests_fail_the_tests_gate() {
+    let mut steps = clean_steps();
+    steps.insert(StepKind::Pytest, pytest(Some(90.0), 2));
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    assert!(!gate(&decision, GateKind::Tests).passed);
+    assert!(
+        decision
+            .blockers
+            .iter()
+            .any(|b| b.message == "2 of 10 tests failed")
+    );
+}
+
+#[test]
+fn a_missing_readme_points_at_the_scaffold() {
+    let mut facts = clean_facts();
+    facts.readme = Some(crate::readme::check(
+        "README.md",
+        None,
+        &["Overview".into()],
+    ));
+    let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
+    assert!(!gate(&decision, GateKind::Docs).passed);
+    assert!(
+        decision
+            .blockers
+            .iter()
+            .any(|b| b.fix.contains("--phase 3 --fix"))
+    );
+}
+
+#[test]
+fn dependencies_below_the_target_are_named() {
+    let mut facts = clean_facts();
+    facts.dependencies = vec![("model-management".into(), Stage::Development)];
+    let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "dependencies")
+        .unwrap();
+    assert_eq!(
+        blocker.message,
+        "dependency model-management is in Development, below Staging"
+    );
+    assert!(
+        blocker
+            .fix
+            .contains("cargo xtask promote model-management --target staging")
+    );
+}
+
+#[test]
+fn stages_cannot_be_skipped_or_repeated() {
+    let decision = decide_with(
+        Stage::Development,
+        Some(Stage::Production),
+        &clean_steps(),
+        &clean_facts(),
+    );
+    assert!(!gate(&decision, GateKind::Stage).passed);
+    assert!(
+        decision
+            .blockers
+            .iter()
+            .any(|b| b.message.contains("cannot be skipped"))
+    );
+    let decision = decide_with(
+        Stage::Staging,
+        Some(Stage::Staging),
+        &clean_steps(),
+        &clean_facts(),
+    );
+    assert!(!gate(&decision, GateKind::Stage).passed);
+    assert!(
+        decision
+            .blockers
+            .iter()
+            .any(|b| b.message.contains("not a promotion"))
+    );
+}
+
+#[test]
+fn observation_needs_full_days_in_staging() {
+    let mut steps = clean_steps();
+    steps.insert(StepKind::Pytest, pytest(Some(85.0), 0));
+    let mut facts = clean_facts();
+    facts.dependencies = vec![("model-management".into(), Stage::Production)];
+    // `now` is 2026-11-21 12:00; entering Staging on 2026-11-15 00:00 is 6 days 12 hours.
+    facts.staging_since = NaiveDate::from_ymd_opt(2026, 11, 15);
+    let decision = decide_with(Stage::Staging, None, &steps, &facts);
+    assert!(!gate(&decision, GateKind::Observation).passed);
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "observation")
+        .unwrap();
+    assert!(blocker.fix.contains("2026-11-22 00:00"), "{}", blocker.fix);
+    facts.staging_since = NaiveDate::from_ymd_opt(2026, 11, 14);
+    let decision = decide_with(Stage::Staging, None, &steps, &facts);
+    assert!(
+        gate(&decision, GateKind::Observation).passed,
+        "{:?}",
+        decision.blockers
+    );
+    facts.staging_since = None;
+    let decision = decide_with(Stage::Staging, None, &steps, &facts);
+    assert!(!gate(&decision, GateKind::Observation).passed);
+}

@@ -1,0 +1,308 @@
+//! From flags to work: which phases, which steps and which gates, for which component and
+//! target. Reads nothing but the config and the stage it is given; spawns nothing.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::Component;
+use crate::errors::usage;
+use crate::stage::Stage;
+use crate::tools::StepKind;
+
+/// The users' promotion phases (their promote script's `--phase N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "u8")]
+pub enum Phase {
+    Lint = 1,
+    Types = 2,
+    Docs = 3,
+    Validate = 4,
+    Deploy = 5,
+}
+
+impl From<Phase> for u8 {
+    fn from(phase: Phase) -> u8 {
+        phase as u8
+    }
+}
+
+impl Phase {
+    pub fn title(self) -> &'static str {
+        match self {
+            Phase::Lint => "lint",
+            Phase::Types => "type check",
+            Phase::Docs => "documentation",
+            Phase::Validate => "validate",
+            Phase::Deploy => "deploy",
+        }
+    }
+}
+
+/// What `--phase` selected: one phase, or `all` (1-4; deploy runs only when asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseSelection(pub Vec<Phase>);
+
+impl PhaseSelection {
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let phases = match text.trim().to_ascii_lowercase().as_str() {
+            "all" => vec![Phase::Lint, Phase::Types, Phase::Docs, Phase::Validate],
+            "1" => vec![Phase::Lint],
+            "2" => vec![Phase::Types],
+            "3" => vec![Phase::Docs],
+            "4" => vec![Phase::Validate],
+            "5" => vec![Phase::Deploy],
+            other => {
+                return Err(usage(format!(
+                    "unknown phase `{}`: expected 1 (lint), 2 (types), 3 (docs), 4 (validate), 5 (deploy) or all",
+                    other.escape_debug()
+                )));
+            }
+        };
+        Ok(PhaseSelection(phases))
+    }
+
+    pub fn contains(&self, phase: Phase) -> bool {
+        self.0.contains(&phase)
+    }
+
+    /// Whether the selection decides promotability: validation (phase 4) runs every gate.
+    pub fn decides_promotion(&self) -> bool {
+        self.contains(Phase::Validate)
+    }
+}
+
+impl fmt::Display for PhaseSelection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let numbers: Vec<String> = self.0.iter().map(|p| (*p as u8).to_string()).collect();
+        f.write_str(&numbers.join(","))
+    }
+}
+
+/// The quality gates, in the order reports list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateKind {
+    Stage,
+    Lint,
+    Types,
+    Docs,
+    Security,
+    Tests,
+    Coverage,
+    Dependencies,
+    Observation,
+}
+
+impl GateKind {
+    pub fn id(self) -> &'static str {
+        match self {
+            GateKind::Stage => "stage",
+            GateKind::Lint => "lint",
+            GateKind::Types => "types",
+            GateKind::Docs => "docs",
+            GateKind::Security => "security",
+            GateKind::Tests => "tests",
+            GateKind::Coverage => "coverage",
+            GateKind::Dependencies => "dependencies",
+            GateKind::Observation => "observation",
+        }
+    }
+}
+
+impl fmt::Display for GateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentPlan {
+    pub component: String,
+    pub from: Stage,
+    pub to: Stage,
+    pub phases: PhaseSelection,
+    /// Fixing steps first, then checks, each once.
+    pub steps: Vec<StepKind>,
+    pub gates: Vec<GateKind>,
+    pub fix: bool,
+}
+
+/// Plans one component. `current` is its stage from MATURITY.md; `target` the `--target`
+/// flag, else the next stage. A component at the top stage with no target has nothing to do.
+pub fn plan_component(
+    component: &Component,
+    current: Stage,
+    phases: &PhaseSelection,
+    target: Option<Stage>,
+    fix: bool,
+) -> anyhow::Result<ComponentPlan> {
+    let to = match target.or_else(|| current.next()) {
+        Some(to) => to,
+        None => {
+            return Err(usage(format!(
+                "{} is already in {current}, the last stage: there is nothing to promote it to",
+                component.name
+            )));
+        }
+    };
+    let mut steps = Vec::new();
+    let mut gates = Vec::new();
+    let add_step = |kind: StepKind, steps: &mut Vec<StepKind>| {
+        if !steps.contains(&kind) {
+            steps.push(kind);
+        }
+    };
+    if fix && (phases.contains(Phase::Lint) || phases.contains(Phase::Validate)) {
+        add_step(StepKind::RuffFix, &mut steps);
+        add_step(StepKind::RuffFormatApply, &mut steps);
+    }
+    for phase in &phases.0 {
+        match phase {
+            Phase::Lint => {
+                add_step(StepKind::RuffCheck, &mut steps);
+                add_step(StepKind::RuffFormat, &mut steps);
+                gates.push(GateKind::Lint);
+            }
+            Phase::Types => {
+                add_step(StepKind::Pyright, &mut steps);
+                gates.push(GateKind::Types);
+            }
+            Phase::Docs => gates.push(GateKind::Docs),
+            Phase::Validate => {
+                for kind in [
+                    StepKind::RuffCheck,
+                    StepKind::RuffFormat,
+                    StepKind::Pyright,
+                    StepKind::Bandit,
+                    StepKind::Pytest,
+                ] {
+                    add_step(kind, &mut steps);
+                }
+                gates.extend([
+                    GateKind::Stage,
+                    GateKind::Lint,
+                    GateKind::Types,
+                    GateKind::Docs,
+                    GateKind::Security,
+                    GateKind::Tests,
+                    GateKind::Coverage,
+                    GateKind::Dependencies,
+                ]);
+                if to == Stage::Production {
+                    gates.push(GateKind::Observation);
+                }
+            }
+            Phase::Deploy => {}
+        }
+    }
+    gates.sort();
+    gates.dedup();
+    Ok(ComponentPlan {
+        component: component.name.clone(),
+        from: current,
+        to,
+        phases: phases.clone(),
+        steps,
+        gates,
+        fix,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceKind;
+
+    fn component() -> Component {
+        Component {
+            name: "narrative-arc-orchestrator".into(),
+            display_name: "Narrative Arc Orchestrator".into(),
+            group: "AI/Agent Systems".into(),
+            source: "src/components/narrative_arc_orchestrator".into(),
+            source_kind: SourceKind::Package,
+            tests: vec![],
+            depends_on: vec![],
+            readme: "README.md".into(),
+            maturity: "MATURITY.md".into(),
+        }
+    }
+
+    #[test]
+    fn phase_selection_parses_numbers_and_all() {
+        assert_eq!(PhaseSelection::parse("2").unwrap().0, vec![Phase::Types]);
+        assert_eq!(PhaseSelection::parse("all").unwrap().0.len(), 4);
+        let error = PhaseSelection::parse("6").unwrap_err();
+        assert_eq!(
+            crate::errors::exit_code_of(&error),
+            crate::errors::exit::USAGE
+        );
+    }
+
+    #[test]
+    fn phase_two_runs_only_pyright() {
+        let plan = plan_component(
+            &component(),
+            Stage::Development,
+            &PhaseSelection::parse("2").unwrap(),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(plan.steps, vec![StepKind::Pyright]);
+        assert_eq!(plan.gates, vec![GateKind::Types]);
+        assert_eq!(plan.to, Stage::Staging);
+    }
+
+    #[test]
+    fn all_runs_every_check_once_and_fixes_first() {
+        let plan = plan_component(
+            &component(),
+            Stage::Development,
+            &PhaseSelection::parse("all").unwrap(),
+            None,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.steps,
+            vec![
+                StepKind::RuffFix,
+                StepKind::RuffFormatApply,
+                StepKind::RuffCheck,
+                StepKind::RuffFormat,
+                StepKind::Pyright,
+                StepKind::Bandit,
+                StepKind::Pytest
+            ]
+        );
+        assert!(!plan.gates.contains(&GateKind::Observation));
+    }
+
+    #[test]
+    fn production_adds_the_observation_gate() {
+        let plan = plan_component(
+            &component(),
+            Stage::Staging,
+            &PhaseSelection::parse("4").unwrap(),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(plan.to, Stage::Production);
+        assert!(plan.gates.contains(&GateKind::Observation));
+    }
+
+    #[test]
+    fn nothing_above_production() {
+        let error = plan_component(
+            &component(),
+            Stage::Production,
+            &PhaseSelection::parse("all").unwrap(),
+            None,
+            false,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("last stage"));
+    }
+}

@@ -1,0 +1,136 @@
+//! Listeners that show a run's progress: a live bar on a terminal, one plain line per finished
+//! step in CI and pipes, nothing with `-q`. Warnings always get through.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use console::style;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::result::{StepResult, StepStatus};
+use crate::events::{Event, Listener};
+use crate::ui::{self, Verbosity};
+
+pub fn listener() -> Box<dyn Listener> {
+    if ui::interactive() {
+        Box::new(Bar::new())
+    } else {
+        Box::new(Lines)
+    }
+}
+
+fn outcome(result: &StepResult) -> String {
+    let status = match result.status {
+        StepStatus::Passed => style("passed").green().to_string(),
+        StepStatus::Failed => style("failed").red().to_string(),
+        StepStatus::Error => style("error").red().bold().to_string(),
+        StepStatus::Skipped => style("skipped").dim().to_string(),
+    };
+    let timing = if result.cached {
+        "cached".to_owned()
+    } else {
+        format!("{:.1}s", result.duration_ms as f64 / 1000.0)
+    };
+    format!("{status} ({timing})")
+}
+
+/// One line per finished step: readable in CI logs, where redraws become noise.
+pub struct Lines;
+
+impl Listener for Lines {
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::StepFinished { component, result } => {
+                if ui::verbosity() >= Verbosity::Normal {
+                    eprintln!(
+                        "{:>12} {} {} {}",
+                        style("Checked").green().bold(),
+                        component,
+                        result.name,
+                        outcome(result)
+                    );
+                }
+            }
+            Event::ToolStarted { command, .. } => ui::verbose(*command),
+            Event::Warning { message } => ui::warn(*message),
+            Event::StepStarted { component, kind } => {
+                ui::verbose(format!("checking {component} {kind}"));
+            }
+            Event::Planned { .. } => {}
+        }
+    }
+}
+
+/// A progress bar over the run's steps, with the running tool in its message.
+pub struct Bar {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bar {
+    fn new() -> Self {
+        Bar {
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn with(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            f(bar);
+        }
+    }
+}
+
+impl Listener for Bar {
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::Planned { steps } => {
+                let bar = ProgressBar::new(*steps as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner:.green} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {wide_msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.enable_steady_tick(Duration::from_millis(120));
+                *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+            }
+            Event::ToolStarted {
+                kind, components, ..
+            } => self.with(|bar| {
+                let who = if components.len() == 1 {
+                    components[0].clone()
+                } else {
+                    format!("{} components", components.len())
+                };
+                bar.set_message(format!("running {kind} on {who}"));
+            }),
+            Event::StepFinished { component, result } => self.with(|bar| {
+                bar.inc(1);
+                if ui::verbosity() >= Verbosity::Verbose
+                    || matches!(result.status, StepStatus::Error)
+                {
+                    bar.println(format!("  {component} {} {}", result.name, outcome(result)));
+                }
+                if bar.position() >= bar.length().unwrap_or(0) {
+                    bar.finish_and_clear();
+                }
+            }),
+            Event::Warning { message } => {
+                let guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+                match guard.as_ref() {
+                    Some(bar) => bar.suspend(|| ui::warn(*message)),
+                    None => ui::warn(*message),
+                }
+            }
+            Event::StepStarted { .. } => {}
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}

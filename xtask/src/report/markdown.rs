@@ -1,0 +1,142 @@
+//! `summary.md`: the report as GitHub-flavoured Markdown, for the step summary and for people
+//! reading the reports folder.
+
+use std::fmt::Write;
+
+use super::PromotionReport;
+use crate::engine::result::StepStatus;
+
+/// Findings listed per step before the rest are summarised.
+const FINDINGS_PER_STEP: usize = 25;
+
+/// Escapes what would break a table cell or start Markdown formatting.
+pub fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('`', "'")
+}
+
+pub fn render(report: &PromotionReport) -> String {
+    let mut out = String::new();
+    let verdict = if report.promotable {
+        "✅ promotable"
+    } else if report.passed {
+        "✅ passed"
+    } else {
+        "❌ not promotable"
+    };
+    let _ = writeln!(
+        out,
+        "# {} — {} → {}\n\n**{verdict}** · phases {} · {} of {} steps from cache\n",
+        report.display_name,
+        report.from_stage,
+        report.to_stage,
+        report
+            .phases
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        report.summary.cached_steps,
+        report.summary.steps
+    );
+
+    if !report.quality_gates.is_empty() {
+        out.push_str("## Quality gates\n\n| Gate | Result | Measured | Threshold | Summary |\n|---|---|---|---|---|\n");
+        for (id, gate) in &report.quality_gates {
+            let _ = writeln!(
+                out,
+                "| {id} | {} | {} | {} | {} |",
+                if gate.passed { "✅ pass" } else { "❌ fail" },
+                cell(&value_text(&gate.measured)),
+                cell(&value_text(&gate.threshold)),
+                cell(&gate.summary)
+            );
+        }
+        out.push('\n');
+    }
+
+    if !report.blockers.is_empty() {
+        out.push_str("## Blockers\n\n");
+        for blocker in &report.blockers {
+            let _ = writeln!(
+                out,
+                "- **{}**: {}  \n  _fix_: {}",
+                blocker.gate,
+                cell(&blocker.message),
+                blocker.fix.replace('\n', " ")
+            );
+        }
+        out.push('\n');
+    }
+
+    out.push_str(
+        "## Steps\n\n| Step | Tool | Status | Cached | Findings |\n|---|---|---|---|---|\n",
+    );
+    for step in &report.steps {
+        let status = match step.status {
+            StepStatus::Passed => "passed",
+            StepStatus::Failed => "failed",
+            StepStatus::Error => "error",
+            StepStatus::Skipped => "skipped",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} {} | {status} | {} | {} |",
+            step.name,
+            step.tool.name(),
+            cell(&step.version),
+            if step.cached { "yes" } else { "no" },
+            step.findings.len()
+        );
+    }
+    out.push('\n');
+
+    for step in report.steps.iter().filter(|s| !s.findings.is_empty()) {
+        let _ = writeln!(
+            out,
+            "<details><summary>{} findings of {}</summary>\n",
+            step.findings.len(),
+            step.name
+        );
+        for finding in step.findings.iter().take(FINDINGS_PER_STEP) {
+            let _ = writeln!(
+                out,
+                "- `{}` **{}** {}",
+                finding.location().replace('`', "'"),
+                cell(&finding.code),
+                cell(&finding.message)
+            );
+        }
+        if step.findings.len() > FINDINGS_PER_STEP {
+            let _ = writeln!(
+                out,
+                "- … {} more in `promotion.json`",
+                step.findings.len() - FINDINGS_PER_STEP
+            );
+        }
+        out.push_str("\n</details>\n\n");
+    }
+    out
+}
+
+fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "—".to_owned(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                serde_json::Value::Object(map) => format!(
+                    "{} ({})",
+                    map.get("component").and_then(|v| v.as_str()).unwrap_or("?"),
+                    map.get("stage").and_then(|v| v.as_str()).unwrap_or("?")
+                ),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}

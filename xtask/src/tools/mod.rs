@@ -1,0 +1,244 @@
+//! The tools we drive: what each step is, the findings they produce, and the pure parsers that
+//! turn a tool's machine-readable output into findings.
+//!
+//! Parsers never spawn and never read files: they take bytes and return data or a reason the
+//! bytes are not what the tool promises. Deciding what an exit code means lives here too, per
+//! tool, because only the tool's documentation can say it.
+
+pub mod bandit;
+pub mod pyright;
+pub mod pytest;
+pub mod ruff;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One problem a tool reported, with its location relative to the project root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Relative path with `/` separators; empty when the finding is not about a file.
+    pub file: String,
+    /// 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    pub code: String,
+    pub message: String,
+    pub severity: Severity,
+    /// Whether the tool can fix it safely on its own (`--fix`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fixable: bool,
+}
+
+impl Finding {
+    /// `path:line:col`, the form editors and terminals turn into links.
+    pub fn location(&self) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => format!("{}:{line}:{column}", self.file),
+            (Some(line), None) => format!("{}:{line}", self.file),
+            _ => self.file.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// The executables we drive, each installed from PyPI under the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tool {
+    Ruff,
+    Pyright,
+    Bandit,
+    Pytest,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Ruff => "ruff",
+            Tool::Pyright => "pyright",
+            Tool::Bandit => "bandit",
+            Tool::Pytest => "pytest",
+        }
+    }
+}
+
+/// One kind of tool run for one component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    /// `ruff check --fix`: applies safe fixes (only with `--fix`).
+    RuffFix,
+    /// `ruff format`: rewrites files (only with `--fix`).
+    RuffFormatApply,
+    RuffCheck,
+    RuffFormat,
+    Pyright,
+    Bandit,
+    Pytest,
+}
+
+impl StepKind {
+    pub fn id(self) -> &'static str {
+        match self {
+            StepKind::RuffFix => "ruff-fix",
+            StepKind::RuffFormatApply => "ruff-format-apply",
+            StepKind::RuffCheck => "ruff-check",
+            StepKind::RuffFormat => "ruff-format",
+            StepKind::Pyright => "pyright",
+            StepKind::Bandit => "bandit",
+            StepKind::Pytest => "pytest",
+        }
+    }
+
+    pub fn tool(self) -> Tool {
+        match self {
+            StepKind::RuffFix
+            | StepKind::RuffFormatApply
+            | StepKind::RuffCheck
+            | StepKind::RuffFormat => Tool::Ruff,
+            StepKind::Pyright => Tool::Pyright,
+            StepKind::Bandit => Tool::Bandit,
+            StepKind::Pytest => Tool::Pytest,
+        }
+    }
+
+    /// Steps that change files: never cached, always run before the checks.
+    pub fn modifies_files(self) -> bool {
+        matches!(self, StepKind::RuffFix | StepKind::RuffFormatApply)
+    }
+
+    /// Steps whose findings depend only on each file itself and its imports, so one run over
+    /// many components can be split back per component.
+    pub fn batchable(self) -> bool {
+        matches!(
+            self,
+            StepKind::RuffCheck | StepKind::RuffFormat | StepKind::Pyright | StepKind::Bandit
+        )
+    }
+
+    /// Whether the step reads the sources of the components this one depends on (imports are
+    /// resolved and type-checked, or executed).
+    pub fn reads_dependencies(self) -> bool {
+        matches!(self, StepKind::Pyright | StepKind::Pytest)
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Why a tool's run cannot be read as a verdict. Each of these makes the step an error.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ToolFailure {
+    #[error("{tool} failed with {exit}{}", detail(tail))]
+    Crashed {
+        tool: &'static str,
+        exit: String,
+        tail: String,
+    },
+    #[error(
+        "{tool} printed output that is not what it documents: {reason}{}",
+        detail(tail)
+    )]
+    BadOutput {
+        tool: &'static str,
+        reason: String,
+        tail: String,
+    },
+    #[error("pytest collected no tests from {paths}")]
+    NoTests { paths: String },
+}
+
+fn detail(tail: &str) -> String {
+    if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!(":\n{tail}")
+    }
+}
+
+/// Turns the paths tools print (absolute, `./`-prefixed, or relative to the project root) into
+/// project-relative paths with `/` separators.
+#[derive(Debug, Clone)]
+pub struct PathNormalizer {
+    /// Absolute spellings of the project root, each ending with `/`.
+    roots: Vec<String>,
+}
+
+impl PathNormalizer {
+    pub fn new(root: &std::path::Path) -> Self {
+        let mut roots = vec![format!("{}/", root.display())];
+        if let Ok(canonical) = std::fs::canonicalize(root) {
+            let canonical = format!("{}/", canonical.display());
+            if !roots.contains(&canonical) {
+                roots.push(canonical);
+            }
+        }
+        PathNormalizer { roots }
+    }
+
+    /// A normalizer for parser tests, with fixed root spellings.
+    #[cfg(test)]
+    pub fn fixed(roots: &[&str]) -> Self {
+        PathNormalizer {
+            roots: roots
+                .iter()
+                .map(|r| format!("{}/", r.trim_end_matches('/')))
+                .collect(),
+        }
+    }
+
+    pub fn normalize(&self, path: &str) -> String {
+        let path = path.strip_prefix("file://").unwrap_or(path);
+        let relative = self
+            .roots
+            .iter()
+            .find_map(|root| path.strip_prefix(root.as_str()))
+            .unwrap_or(path);
+        let relative = relative.trim_start_matches("./");
+        crate::config::unix(std::path::Path::new(relative))
+    }
+}
+
+/// Lossy text of the last lines of a stream, for failure messages.
+pub(crate) fn tail_of(bytes: &[u8]) -> String {
+    crate::process::tail_lines(&String::from_utf8_lossy(bytes), 15)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizer_strips_every_root_spelling() {
+        let n = PathNormalizer::fixed(&["/work/tta", "/real/tta"]);
+        assert_eq!(n.normalize("/work/tta/src/a.py"), "src/a.py");
+        assert_eq!(n.normalize("/real/tta/src/a.py"), "src/a.py");
+        assert_eq!(n.normalize("file:///work/tta/src/a.py"), "src/a.py");
+        assert_eq!(n.normalize("./src/a.py"), "src/a.py");
+        assert_eq!(n.normalize("src/a.py"), "src/a.py");
+    }
+}

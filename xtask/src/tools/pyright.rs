@@ -1,0 +1,166 @@
+//! pyright: the argument list (pointed at the monorepo's interpreter) and the parser of
+//! `--outputjson`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{Finding, PathNormalizer, Severity, ToolFailure, tail_of};
+use crate::process::Finished;
+
+/// `--pythonpath` makes pyright resolve imports in the monorepo's own environment; without it
+/// every first-party import would be "missing" on a machine where that env is not active.
+pub fn args(python: &Path, paths: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "--outputjson".to_owned(),
+        "--pythonpath".to_owned(),
+        python.display().to_string(),
+    ];
+    args.extend(paths.iter().cloned());
+    args
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawReport {
+    general_diagnostics: Vec<RawDiagnostic>,
+    summary: RawSummary,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSummary {
+    error_count: u64,
+}
+
+#[derive(Deserialize)]
+struct RawDiagnostic {
+    #[serde(default)]
+    file: String,
+    severity: String,
+    message: String,
+    range: Option<RawRange>,
+    rule: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawRange {
+    start: RawPosition,
+}
+
+#[derive(Deserialize)]
+struct RawPosition {
+    line: u32,
+    character: u32,
+}
+
+/// Parses pyright's JSON report. Positions are 0-based there and 1-based in findings.
+pub fn parse(stdout: &[u8], paths: &PathNormalizer) -> Result<Vec<Finding>, String> {
+    let report: RawReport =
+        serde_json::from_slice(stdout).map_err(|e| format!("invalid JSON from pyright: {e}"))?;
+    let findings: Vec<Finding> = report
+        .general_diagnostics
+        .into_iter()
+        .map(|d| Finding {
+            file: paths.normalize(&d.file),
+            line: d.range.as_ref().map(|r| r.start.line + 1),
+            column: d.range.as_ref().map(|r| r.start.character + 1),
+            code: d.rule.unwrap_or_else(|| "pyright".to_owned()),
+            // Pyright wraps explanations over indented lines; one line reads better in a list.
+            message: d
+                .message
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" "),
+            severity: match d.severity.as_str() {
+                "error" => Severity::Error,
+                "warning" => Severity::Warning,
+                _ => Severity::Info,
+            },
+            fixable: false,
+        })
+        .collect();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count() as u64;
+    if errors != report.summary.error_count {
+        return Err(format!(
+            "summary says {} errors but {errors} error diagnostics were listed",
+            report.summary.error_count
+        ));
+    }
+    Ok(findings)
+}
+
+/// Exit 0: no errors; 1: errors; 2 fatal, 3 config error, 4 bad command line: failures.
+pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>, ToolFailure> {
+    match done.code {
+        Some(0) | Some(1) => {
+            let findings = parse(&done.stdout, paths).map_err(|reason| ToolFailure::BadOutput {
+                tool: "pyright",
+                reason,
+                tail: tail_of(&done.stderr),
+            })?;
+            let has_errors = findings.iter().any(|f| f.severity == Severity::Error);
+            if has_errors != (done.code == Some(1)) {
+                return Err(ToolFailure::BadOutput {
+                    tool: "pyright",
+                    reason: format!("{} does not match the diagnostics", done.describe_exit()),
+                    tail: tail_of(&done.stderr),
+                });
+            }
+            Ok(findings)
+        }
+        _ => {
+            // Pyright prints its fatal messages on stdout even with --outputjson.
+            let mut tail = tail_of(&done.stderr);
+            if tail.is_empty() {
+                tail = tail_of(&done.stdout);
+            }
+            Err(ToolFailure::Crashed {
+                tool: "pyright",
+                exit: done.describe_exit(),
+                tail,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn normalizer() -> PathNormalizer {
+        PathNormalizer::fixed(&["/work/main/examples/tta"])
+    }
+
+    #[test]
+    fn parses_captured_output_with_one_based_positions() {
+        let bytes = include_bytes!("../../test_data/pyright.json");
+        let findings = parse(bytes, &normalizer()).unwrap();
+        assert!(findings.iter().all(|f| f.line.unwrap() >= 1));
+        insta::assert_yaml_snapshot!(findings);
+    }
+
+    #[test]
+    fn a_summary_that_disagrees_with_the_list_is_bad_output() {
+        let bytes = br#"{"generalDiagnostics":[],"summary":{"errorCount":2}}"#;
+        assert!(parse(bytes, &normalizer()).is_err());
+    }
+
+    #[test]
+    fn fatal_exit_codes_are_crashes() {
+        let done = Finished {
+            code: Some(4),
+            signal: None,
+            stdout: b"File or directory \"/x\" does not exist".to_vec(),
+            stderr: Vec::new(),
+            duration: Duration::ZERO,
+        };
+        let failure = interpret(&done, &normalizer()).unwrap_err();
+        assert!(failure.to_string().contains("does not exist"), "{failure}");
+    }
+}

@@ -1,0 +1,234 @@
+//! ruff: argument lists for `check`, `format --check` and their fixing forms, and the parser
+//! of `--output-format json` (the same shape for both subcommands).
+
+use serde::Deserialize;
+
+use super::{Finding, PathNormalizer, Severity, ToolFailure, tail_of};
+use crate::process::Finished;
+
+/// `ruff check` that never edits: `--no-fix` beats a `fix = true` in the project's config, and
+/// `--force-exclude` keeps the project's `exclude` even though we pass paths explicitly.
+pub fn check_args(paths: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "check",
+        "--no-fix",
+        "--force-exclude",
+        "--output-format",
+        "json",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    args.extend(paths.iter().cloned());
+    args
+}
+
+pub fn format_check_args(paths: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "format",
+        "--check",
+        "--force-exclude",
+        "--output-format",
+        "json",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    args.extend(paths.iter().cloned());
+    args
+}
+
+/// Safe fixes only, whatever the project's `unsafe-fixes` setting says: `--fix` must never
+/// change what the code means.
+pub fn fix_args(paths: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "check",
+        "--fix",
+        "--no-unsafe-fixes",
+        "--force-exclude",
+        "--output-format",
+        "json",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    args.extend(paths.iter().cloned());
+    args
+}
+
+pub fn format_apply_args(paths: &[String]) -> Vec<String> {
+    let mut args = vec!["format", "--force-exclude"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    args.extend(paths.iter().cloned());
+    args
+}
+
+#[derive(Deserialize)]
+struct RawDiagnostic {
+    code: Option<String>,
+    message: String,
+    filename: String,
+    location: Option<RawLocation>,
+    fix: Option<RawFix>,
+}
+
+#[derive(Deserialize)]
+struct RawLocation {
+    row: u32,
+    column: u32,
+}
+
+#[derive(Deserialize)]
+struct RawFix {
+    applicability: String,
+}
+
+/// Parses ruff's JSON array of diagnostics.
+pub fn parse(stdout: &[u8], paths: &PathNormalizer) -> Result<Vec<Finding>, String> {
+    let raw: Vec<RawDiagnostic> =
+        serde_json::from_slice(stdout).map_err(|e| format!("invalid JSON from ruff: {e}"))?;
+    Ok(raw
+        .into_iter()
+        .map(|d| Finding {
+            file: paths.normalize(&d.filename),
+            line: d.location.as_ref().map(|l| l.row),
+            column: d.location.as_ref().map(|l| l.column),
+            code: d.code.unwrap_or_else(|| "ruff".to_owned()),
+            message: d.message,
+            severity: Severity::Error,
+            fixable: d.fix.is_some_and(|f| f.applicability == "safe"),
+        })
+        .collect())
+}
+
+/// Reads a `check` or `format --check` run: exit 0 is clean, 1 has findings. Exit 2 is an
+/// error, except for `format`, which uses it for files it cannot parse: those are the user's
+/// syntax errors, findings like any other, as long as ruff says nothing else went wrong.
+pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>, ToolFailure> {
+    let bad_output = |reason: String| ToolFailure::BadOutput {
+        tool: "ruff",
+        reason,
+        tail: tail_of(&done.stderr),
+    };
+    match done.code {
+        Some(0) | Some(1) => {
+            let findings = parse(&done.stdout, paths).map_err(bad_output)?;
+            if done.code == Some(0) && !findings.is_empty() {
+                return Err(bad_output("exit code 0 with findings".to_owned()));
+            }
+            if done.code == Some(1) && findings.is_empty() {
+                return Err(bad_output("exit code 1 without findings".to_owned()));
+            }
+            Ok(findings)
+        }
+        Some(2) => match parse(&done.stdout, paths) {
+            Ok(findings)
+                if !findings.is_empty()
+                    && findings
+                        .iter()
+                        .all(|f| f.code == "invalid-syntax" || f.code == "unformatted") =>
+            {
+                Ok(findings)
+            }
+            _ => Err(crashed(done)),
+        },
+        _ => Err(crashed(done)),
+    }
+}
+
+/// Reads a fixing run (`check --fix` or `format`): any exit other than 0 or 1 is a failure;
+/// what is left unfixed is found again by the checks that follow.
+pub fn interpret_fix(done: &Finished) -> Result<(), ToolFailure> {
+    match done.code {
+        Some(0) | Some(1) => Ok(()),
+        _ => Err(crashed(done)),
+    }
+}
+
+fn crashed(done: &Finished) -> ToolFailure {
+    let mut tail = tail_of(&done.stderr);
+    if tail.is_empty() {
+        tail = tail_of(&done.stdout);
+    }
+    ToolFailure::Crashed {
+        tool: "ruff",
+        exit: done.describe_exit(),
+        tail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn normalizer() -> PathNormalizer {
+        PathNormalizer::fixed(&["/work/main/examples/tta"])
+    }
+
+    fn finished(code: i32, stdout: &[u8]) -> Finished {
+        Finished {
+            code: Some(code),
+            signal: None,
+            stdout: stdout.to_vec(),
+            stderr: b"ruff failed\n  Cause: boom".to_vec(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn parses_captured_check_output() {
+        let bytes = include_bytes!("../../test_data/ruff_check.json");
+        let findings = parse(bytes, &normalizer()).unwrap();
+        insta::assert_yaml_snapshot!(findings);
+    }
+
+    #[test]
+    fn parses_captured_format_check_output() {
+        let bytes = include_bytes!("../../test_data/ruff_format_check.json");
+        let findings = parse(bytes, &normalizer()).unwrap();
+        assert!(!findings.is_empty());
+        assert!(findings.iter().all(|f| f.code == "unformatted"));
+        insta::assert_yaml_snapshot!(findings);
+    }
+
+    #[test]
+    fn exit_codes_are_checked_against_the_output() {
+        let clean = finished(0, b"[]");
+        assert_eq!(interpret(&clean, &normalizer()).unwrap(), vec![]);
+        let lying = finished(1, b"[]");
+        assert!(matches!(
+            interpret(&lying, &normalizer()),
+            Err(ToolFailure::BadOutput { .. })
+        ));
+        let garbage = finished(1, b"Segmentation fault");
+        assert!(matches!(
+            interpret(&garbage, &normalizer()),
+            Err(ToolFailure::BadOutput { .. })
+        ));
+        let error = finished(2, b"");
+        assert!(matches!(
+            interpret(&error, &normalizer()),
+            Err(ToolFailure::Crashed { .. })
+        ));
+    }
+
+    #[test]
+    fn format_syntax_errors_are_findings_but_io_errors_are_not() {
+        let syntax = br#"[{"code":"invalid-syntax","message":"unexpected EOF","filename":"/work/main/examples/tta/a.py","location":{"row":2,"column":1},"fix":null}]"#;
+        let findings = interpret(&finished(2, syntax), &normalizer()).unwrap();
+        assert_eq!(findings[0].file, "a.py");
+        let io = br#"[{"code":"io","message":"No such file","filename":"/x","location":null,"fix":null}]"#;
+        assert!(interpret(&finished(2, io), &normalizer()).is_err());
+    }
+
+    #[test]
+    fn check_never_fixes_and_fix_is_safe_only() {
+        let paths = vec!["src/a".to_owned()];
+        assert!(check_args(&paths).contains(&"--no-fix".to_owned()));
+        assert!(fix_args(&paths).contains(&"--no-unsafe-fixes".to_owned()));
+        assert_eq!(check_args(&paths).last().unwrap(), "src/a");
+    }
+}
