@@ -1,0 +1,7 @@
+//! The one integration-test binary: real tools on temp copies of `examples/tta`, fake tools on
+//! PATH only for faults the real ones cannot produce on demand.
+
+mod support;
+
+mod faults;
+mod promote;
