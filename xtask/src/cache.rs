@@ -101,7 +101,10 @@ impl Cache {
     pub fn put(&self, key: &str, result: &StepResult) -> Option<String> {
         debug_assert!(result.cacheable());
         let written =
-            encode(result).and_then(|bytes| fsutil::write_atomic(&self.entry_path(key), &bytes));
+            // Entries carry their digest: a torn entry after a power loss reads as a miss.
+            encode(result).and_then(|bytes| {
+                fsutil::write_atomic_regenerable(&self.entry_path(key), &bytes)
+            });
         match written {
             Ok(()) => {
                 self.count(|s| s.stored += 1);

@@ -54,6 +54,7 @@ pub struct InputIndex {
     root: PathBuf,
     digests: Mutex<HashMap<PathBuf, Option<FileDigest>>>,
     walks: Mutex<HashMap<String, std::sync::Arc<OnceLock<Vec<String>>>>>,
+    configs: OnceLock<Vec<String>>,
 }
 
 impl InputIndex {
@@ -62,6 +63,7 @@ impl InputIndex {
             root: root.to_path_buf(),
             digests: Mutex::new(HashMap::new()),
             walks: Mutex::new(HashMap::new()),
+            configs: OnceLock::new(),
         }
     }
 
@@ -231,13 +233,18 @@ fn join(folder: &str, name: &str) -> String {
     }
 }
 
-/// Config files present at the project root.
+/// Config files present at the project root, looked for once per run.
 pub fn configs(index: &InputIndex) -> Vec<String> {
-    CONFIG_FILES
-        .iter()
-        .filter(|name| index.root().join(name).is_file())
-        .map(|name| (*name).to_owned())
-        .collect()
+    index
+        .configs
+        .get_or_init(|| {
+            CONFIG_FILES
+                .iter()
+                .filter(|name| index.root().join(name).is_file())
+                .map(|name| (*name).to_owned())
+                .collect()
+        })
+        .clone()
 }
 
 /// The sources of every component `component` depends on, transitively; and for a module

@@ -219,7 +219,7 @@ impl Toolchain {
         known.insert(key, version.clone());
         if let Ok(bytes) = serde_json::to_vec_pretty(&known) {
             // Best effort: a read-only state folder only costs a process start next time.
-            let _ = fsutil::write_atomic(&file, &bytes);
+            let _ = fsutil::write_atomic_regenerable(&file, &bytes);
         }
         Some(version)
     }
@@ -286,7 +286,7 @@ pub fn write_record(venv: &Path, packages: &BTreeMap<String, String>) -> Result<
     };
     let bytes =
         serde_json::to_vec_pretty(&record).context("failed to serialise the toolchain record")?;
-    fsutil::write_atomic(&venv.join(RECORD_FILE), &bytes)
+    fsutil::write_atomic_regenerable(&venv.join(RECORD_FILE), &bytes)
 }
 
 /// What identifies an interpreter for cache keys: where it really is, how its venv was made,

@@ -201,7 +201,13 @@ fn a_run_killed_midway_leaves_no_report_of_an_earlier_run() {
     assert_eq!(first.code, 0, "{}", first.all());
     let report = sandbox.report_path("carbon", "promotion.json");
     assert!(report.exists());
-    fake(&bin, "ruff", "0.17.5", "sleep 300");
+    let pid_file = sandbox.root().join("ruff.pid");
+    fake(
+        &bin,
+        "ruff",
+        "0.17.5",
+        &format!("echo $$ > {}\nexec sleep 300", pid_file.display()),
+    );
     let mut child = sandbox
         .command()
         .args(["promote", "carbon", "--phase", "1", "--no-cache"])
@@ -219,9 +225,12 @@ fn a_run_killed_midway_leaves_no_report_of_an_earlier_run() {
         !report.exists(),
         "the earlier run's report survived into this run"
     );
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "sleep 300"])
-        .status();
+    // SIGKILL gives xtask no chance to stop its tools; stop this test's own fake only.
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status();
+    }
 }
 
 fn unsafe_sigint(pid: u32) {
