@@ -63,3 +63,118 @@ impl<'a> KeyMaterial<'a> {
         inputs::hex(&Sha256::digest(&bytes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecuritySeverity;
+
+    fn policy() -> Policy {
+        Policy {
+            observation_days: 7,
+            security_fail_on: SecuritySeverity::Medium,
+            readme_sections: vec!["Overview".into()],
+        }
+    }
+
+    const THRESHOLDS: Thresholds = Thresholds {
+        development: 60.0,
+        staging: 70.0,
+        production: 80.0,
+    };
+
+    fn digest_with(
+        version: &str,
+        argv: &[String],
+        interpreter: &str,
+        thresholds: &Thresholds,
+        policy: &Policy,
+    ) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), b"x = 1\n").unwrap();
+        let index = InputIndex::new(dir.path());
+        let files = StepInputs {
+            sources: vec!["a.py".into()],
+            ..StepInputs::default()
+        };
+        KeyMaterial::new(
+            KeyParts {
+                step: "ruff-check",
+                tool: "ruff",
+                version,
+                argv,
+                interpreter,
+                thresholds,
+                policy,
+            },
+            &index,
+            &files,
+        )
+        .digest()
+    }
+
+    #[test]
+    fn every_non_file_ingredient_changes_the_key() {
+        let argv = vec!["check".to_owned(), "src".to_owned()];
+        let base = digest_with("0.17.5", &argv, "py-a", &THRESHOLDS, &policy());
+        assert_eq!(
+            base,
+            digest_with("0.17.5", &argv, "py-a", &THRESHOLDS, &policy())
+        );
+        assert_ne!(
+            base,
+            digest_with("0.17.6", &argv, "py-a", &THRESHOLDS, &policy())
+        );
+        let other_argv = vec!["check".to_owned(), "--fix".to_owned(), "src".to_owned()];
+        assert_ne!(
+            base,
+            digest_with("0.17.5", &other_argv, "py-a", &THRESHOLDS, &policy())
+        );
+        assert_ne!(
+            base,
+            digest_with("0.17.5", &argv, "py-b", &THRESHOLDS, &policy())
+        );
+        let stricter = Thresholds {
+            staging: 75.0,
+            ..THRESHOLDS
+        };
+        assert_ne!(
+            base,
+            digest_with("0.17.5", &argv, "py-a", &stricter, &policy())
+        );
+        let mut sections = policy();
+        sections.readme_sections.push("API".into());
+        assert_ne!(
+            base,
+            digest_with("0.17.5", &argv, "py-a", &THRESHOLDS, &sections)
+        );
+    }
+
+    #[test]
+    fn a_file_moving_between_roles_changes_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), b"x = 1\n").unwrap();
+        let index = InputIndex::new(dir.path());
+        let parts = || KeyParts {
+            step: "pytest",
+            tool: "pytest",
+            version: "9.2.0",
+            argv: &[],
+            interpreter: "py",
+            thresholds: &THRESHOLDS,
+            policy: Box::leak(Box::new(policy())),
+        };
+        let as_source = StepInputs {
+            sources: vec!["a.py".into()],
+            ..StepInputs::default()
+        };
+        let as_test = StepInputs {
+            tests: vec!["a.py".into()],
+            ..StepInputs::default()
+        };
+        assert_ne!(
+            KeyMaterial::new(parts(), &index, &as_source).digest(),
+            KeyMaterial::new(parts(), &index, &as_test).digest()
+        );
+    }
+}

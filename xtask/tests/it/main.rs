@@ -3,5 +3,6 @@
 
 mod support;
 
+mod cache;
 mod faults;
 mod promote;
