@@ -49,6 +49,8 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Inspect and maintain the result cache
     Cache(CacheArgs),
+    /// Time the release binary against the plain sequential tool runs
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,4 +113,46 @@ pub enum CacheAction {
     Clean,
     /// Recheck every entry's digest and remove the bad ones
     Verify,
+}
+
+fn parse_shape(text: &str) -> Result<crate::bench::synthetic::Shape, String> {
+    let (components, files) = text
+        .split_once('x')
+        .ok_or_else(|| format!("`{text}` is not COMPONENTSxFILES, e.g. 200x100"))?;
+    let parse = |n: &str| {
+        n.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("`{n}` is not a positive number"))
+    };
+    Ok(crate::bench::synthetic::Shape {
+        components: parse(components)?,
+        files_per_component: parse(files)?,
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Sequential, cold and one-file-changed runs per scenario (medians are reported)
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Warm runs per scenario
+    #[arg(long, default_value_t = 10)]
+    pub warm_runs: usize,
+    /// Synthetic monorepos to generate, as COMPONENTSxFILES_PER_COMPONENT (repeatable)
+    #[arg(long, value_parser = parse_shape, default_value = "200x100")]
+    pub synthetic: Vec<crate::bench::synthetic::Shape>,
+    /// Skip the synthetic monorepos
+    #[arg(long)]
+    pub no_synthetic: bool,
+    /// Skip the bundled example
+    #[arg(long)]
+    pub no_example: bool,
+    /// Time this binary instead of building the release binary
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+    /// Also write the results (Markdown) to this file
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }

@@ -4,6 +4,7 @@
 //! This file parses flags, dispatches to a command and maps the outcome to an exit code.
 
 mod assess;
+mod bench;
 mod cache;
 mod cli;
 mod commands;
@@ -49,12 +50,33 @@ fn main() -> ExitCode {
         Command::Setup(args) => commands::setup::run(&cli.global, args),
         Command::Promote(args) => commands::promote::run(&cli.global, args),
         Command::Cache(args) => commands::cache::run(&cli.global, args),
+        Command::Bench(args) => commands::bench::run(&cli.global, args),
     };
+    record_peak_memory();
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             ui::error(format!("{error:#}"));
             ExitCode::from(errors::exit_code_of(&error))
         }
+    }
+}
+
+/// For the benchmark: when `XTASK_PEAK_RSS_TO` names a file, write this process's peak resident
+/// memory (KiB, `VmHWM`) there. Tools run in other processes and are not counted.
+fn record_peak_memory() {
+    let Some(target) = std::env::var_os("XTASK_PEAK_RSS_TO") else {
+        return;
+    };
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|value| value.split_whitespace().next().map(str::to_owned))
+        });
+    if let Some(peak) = peak {
+        let _ = std::fs::write(target, peak);
     }
 }

@@ -252,6 +252,11 @@ pub fn interrupt_all() {
     }
 }
 
+/// Whether Ctrl-C (or SIGTERM) stopped this run.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// Finds `name` as an executable in `dir` (a venv's bin folder).
 pub fn executable_in(dir: &Path, name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;

@@ -55,6 +55,8 @@ pub struct InputIndex {
     digests: Mutex<HashMap<PathBuf, Option<FileDigest>>>,
     walks: Mutex<HashMap<String, std::sync::Arc<OnceLock<Vec<String>>>>>,
     configs: OnceLock<Vec<String>>,
+    /// Digest of each component's whole source tree, by source path.
+    trees: Mutex<HashMap<String, String>>,
 }
 
 impl InputIndex {
@@ -64,6 +66,7 @@ impl InputIndex {
             digests: Mutex::new(HashMap::new()),
             walks: Mutex::new(HashMap::new()),
             configs: OnceLock::new(),
+            trees: Mutex::new(HashMap::new()),
         }
     }
 
@@ -96,17 +99,59 @@ impl InputIndex {
         digest
     }
 
-    /// Digests read again from disk, bypassing the memo: to notice files changed while a tool ran.
-    pub fn fresh_digests(&self, files: &[String]) -> Vec<Option<FileDigest>> {
-        files
-            .iter()
-            .map(|f| hash_file(&self.root.join(f)))
-            .collect()
+    /// The digest read again from disk, bypassing the memo: to notice a file changed while a
+    /// tool ran.
+    pub fn fresh_digest(&self, relative: &str) -> Option<FileDigest> {
+        hash_file(&self.root.join(relative))
+    }
+
+    /// One digest for every file under `relative` (paths and contents): how keys refer to a
+    /// dependency, so a key's size grows with the number of dependencies, not of their files.
+    pub fn tree_digest(&self, relative: &str) -> String {
+        if let Some(known) = self
+            .trees
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(relative)
+        {
+            return known.clone();
+        }
+        let files = self.files_under(relative);
+        let digest = tree_digest_of(files.iter().map(|f| (f.as_str(), self.digest(f))));
+        self.trees
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(relative.to_owned(), digest.clone());
+        digest
+    }
+
+    /// `tree_digest` walked and read again from disk, bypassing every memo.
+    pub fn fresh_tree_digest(&self, relative: &str) -> String {
+        let files = walk(&self.root, relative);
+        tree_digest_of(
+            files
+                .iter()
+                .map(|f| (f.as_str(), hash_file(&self.root.join(f)))),
+        )
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
+}
+
+fn tree_digest_of<'a>(files: impl Iterator<Item = (&'a str, Option<FileDigest>)>) -> String {
+    let mut hasher = Sha256::new();
+    for (path, digest) in files {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        match digest {
+            Some(digest) => hasher.update(digest),
+            None => hasher.update(b"unreadable"),
+        }
+        hasher.update([b'\n']);
+    }
+    hex(&hasher.finalize())
 }
 
 fn hash_file(path: &Path) -> Option<FileDigest> {
@@ -145,22 +190,26 @@ fn is_test_module(name: &str) -> bool {
     (name.starts_with("test_") && name.ends_with(".py")) || name.ends_with("_test.py")
 }
 
-/// The files a step of `kind` reads for `component`, by role, each list sorted.
+/// What a step of `kind` reads for `component`, by role, each list sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StepInputs {
     pub sources: Vec<String>,
     pub tests: Vec<String>,
+    /// `__init__.py` files of the packages around the component, run on import.
+    pub packages: Vec<String>,
+    /// Source paths of the components it depends on (transitively), each hashed as a tree.
     pub dependencies: Vec<String>,
     pub configs: Vec<String>,
 }
 
 impl StepInputs {
-    pub fn all(&self) -> Vec<String> {
+    /// Every file the step reads directly (dependencies are checked as trees).
+    pub fn files(&self) -> Vec<String> {
         let mut all: Vec<String> = self
             .sources
             .iter()
             .chain(&self.tests)
-            .chain(&self.dependencies)
+            .chain(&self.packages)
             .chain(&self.configs)
             .cloned()
             .collect();
@@ -247,27 +296,21 @@ pub fn configs(index: &InputIndex) -> Vec<String> {
         .clone()
 }
 
-/// The sources of every component `component` depends on, transitively; and for a module
-/// component inside a package, that package's `__init__.py` files, which run on import.
-pub fn dependency_sources(
-    index: &InputIndex,
-    config: &Config,
-    component: &Component,
-) -> Vec<String> {
-    let mut files = Vec::new();
-    for name in config.graph.transitive_dependencies(&component.name) {
-        if let Some(dependency) = config.component(&name) {
-            files.extend(index.files_under(&dependency.source));
-        }
-    }
-    files.extend(package_markers(index, component));
-    files.sort();
-    files.dedup();
-    files
+/// The source paths of every component `component` depends on, transitively.
+pub fn dependency_sources(config: &Config, component: &Component) -> Vec<String> {
+    let mut sources: Vec<String> = config
+        .graph
+        .transitive_dependencies(&component.name)
+        .iter()
+        .filter_map(|name| config.component(name))
+        .map(|dependency| dependency.source.clone())
+        .collect();
+    sources.sort();
+    sources
 }
 
 /// `__init__.py` files of the packages enclosing the component: importing it runs them.
-fn package_markers(index: &InputIndex, component: &Component) -> Vec<String> {
+pub fn package_markers(index: &InputIndex, component: &Component) -> Vec<String> {
     let mut markers = Vec::new();
     let mut current = match component.source_kind {
         SourceKind::Module => component.coverage_root(),
@@ -378,6 +421,6 @@ mod tests {
         let first = index.digest("a.py");
         write(dir.path(), "a.py", "two");
         assert_eq!(index.digest("a.py"), first);
-        assert_ne!(index.fresh_digests(&["a.py".into()])[0], first);
+        assert_ne!(index.fresh_digest("a.py"), first);
     }
 }

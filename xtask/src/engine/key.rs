@@ -24,6 +24,8 @@ pub struct KeyMaterial<'a> {
     pub interpreter: &'a str,
     pub sources: BTreeMap<String, String>,
     pub tests: BTreeMap<String, String>,
+    pub packages: BTreeMap<String, String>,
+    /// Dependency source path -> digest of its whole tree.
     pub dependencies: BTreeMap<String, String>,
     pub configs: BTreeMap<String, String>,
     pub thresholds: &'a Thresholds,
@@ -51,7 +53,12 @@ impl<'a> KeyMaterial<'a> {
             interpreter: parts.interpreter,
             sources: inputs::digest_list(index, &files.sources),
             tests: inputs::digest_list(index, &files.tests),
-            dependencies: inputs::digest_list(index, &files.dependencies),
+            packages: inputs::digest_list(index, &files.packages),
+            dependencies: files
+                .dependencies
+                .iter()
+                .map(|source| (source.clone(), index.tree_digest(source)))
+                .collect(),
             configs: inputs::digest_list(index, &files.configs),
             thresholds: parts.thresholds,
             policy: parts.policy,

@@ -68,8 +68,10 @@ pub(crate) struct Prepared<'c> {
     /// command both use them.
     pub argv: Vec<String>,
     pub key: String,
-    pub inputs: Vec<String>,
-    pub snapshot: Vec<Option<FileDigest>>,
+    /// Files read directly, with their digests when the key was made.
+    pub files: Vec<(String, Option<FileDigest>)>,
+    /// Dependency source trees, with their digests when the key was made.
+    pub trees: Vec<(String, String)>,
 }
 
 /// Runs `requests` and returns one result per request.
@@ -131,6 +133,10 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
                 continue;
             }
         };
+        if let Some(result) = run::decided_without_running(component, *kind, &tool) {
+            finish(ctx, &mut results, name, result);
+            continue;
+        }
         let prepared = prepare(ctx, component, *kind, tool);
         if let Some(cache) = ctx.cache.filter(|_| !ctx.refresh) {
             match cache.get(&prepared.key) {
@@ -152,15 +158,21 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
 
     let jobs = group_into_jobs(pending);
     let shared = Mutex::new(&mut results);
-    let queue = Mutex::new(jobs);
+    let to_store: Mutex<Vec<(&Prepared<'_>, StepResult)>> = Mutex::new(Vec::new());
+    let queue = Mutex::new(jobs.iter().collect::<Vec<_>>());
     std::thread::scope(|scope| {
         for _ in 0..ctx.jobs {
             scope.spawn(|| {
                 loop {
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
                     let Some(job) = job else { break };
-                    for (prepared, result) in run::execute(ctx, &job) {
-                        store(ctx, prepared, &result);
+                    for (prepared, result) in run::execute(ctx, job) {
+                        if result.cacheable() {
+                            to_store
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push((prepared, result.clone()));
+                        }
                         let mut results = shared.lock().unwrap_or_else(|e| e.into_inner());
                         finish(ctx, &mut results, &prepared.component.name, result);
                     }
@@ -169,6 +181,11 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
         }
     });
     if let Some(cache) = ctx.cache {
+        store_unchanged(
+            ctx,
+            cache,
+            to_store.into_inner().unwrap_or_else(|e| e.into_inner()),
+        );
         cache.finish_run();
     }
     results
@@ -223,16 +240,25 @@ fn prepare<'c>(
         &files,
     );
     let key = material.digest();
-    let inputs = files.all();
-    let snapshot = inputs.iter().map(|f| ctx.index.digest(f)).collect();
     Prepared {
         component,
         kind,
         tool,
         argv,
         key,
-        inputs,
-        snapshot,
+        files: files
+            .files()
+            .into_iter()
+            .map(|f| {
+                let digest = ctx.index.digest(&f);
+                (f, digest)
+            })
+            .collect(),
+        trees: files
+            .dependencies
+            .iter()
+            .map(|source| (source.clone(), ctx.index.tree_digest(source)))
+            .collect(),
     }
 }
 
@@ -246,8 +272,13 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
         } else {
             Vec::new()
         },
+        packages: if kind.reads_dependencies() {
+            inputs::package_markers(&ctx.index, component)
+        } else {
+            Vec::new()
+        },
         dependencies: if kind.reads_dependencies() {
-            inputs::dependency_sources(&ctx.index, ctx.config, component)
+            inputs::dependency_sources(ctx.config, component)
         } else {
             Vec::new()
         },
@@ -255,23 +286,58 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
     }
 }
 
-/// Stores a verdict unless an input changed while the tool ran: then the result describes
-/// files that no longer exist and must not be served later.
-fn store(ctx: &RunContext<'_>, prepared: &Prepared<'_>, result: &StepResult) {
-    let Some(cache) = ctx.cache else { return };
-    if !result.cacheable() {
+/// Stores this run's verdicts once every tool has finished, except those whose inputs changed
+/// while the tools ran: such a result describes files that no longer exist and must never be
+/// served later. Every input is read again once, however many steps share it. An interrupted
+/// run stores nothing.
+fn store_unchanged(
+    ctx: &RunContext<'_>,
+    cache: &Cache,
+    verdicts: Vec<(&Prepared<'_>, StepResult)>,
+) {
+    if verdicts.is_empty() || crate::process::interrupted() {
         return;
     }
-    if ctx.index.fresh_digests(&prepared.inputs) != prepared.snapshot {
-        let message = format!(
-            "{} of {} changed while it ran; its result is not cached",
-            prepared.kind, prepared.component.name
-        );
-        ctx.listener.event(&Event::Warning { message: &message });
-        return;
-    }
-    if let Some(warning) = cache.put(&prepared.key, result) {
-        ctx.listener.event(&Event::Warning { message: &warning });
+    let mut files: Vec<&str> = verdicts
+        .iter()
+        .flat_map(|(p, _)| p.files.iter().map(|(f, _)| f.as_str()))
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let fresh: HashMap<&str, Option<FileDigest>> = files
+        .iter()
+        .map(|f| (*f, ctx.index.fresh_digest(f)))
+        .collect();
+    let mut trees: Vec<&str> = verdicts
+        .iter()
+        .flat_map(|(p, _)| p.trees.iter().map(|(t, _)| t.as_str()))
+        .collect();
+    trees.sort_unstable();
+    trees.dedup();
+    let fresh_trees: HashMap<&str, String> = trees
+        .iter()
+        .map(|t| (*t, ctx.index.fresh_tree_digest(t)))
+        .collect();
+    for (prepared, result) in verdicts {
+        let unchanged = prepared
+            .files
+            .iter()
+            .all(|(f, before)| fresh.get(f.as_str()) == Some(before))
+            && prepared
+                .trees
+                .iter()
+                .all(|(t, before)| fresh_trees.get(t.as_str()) == Some(before));
+        if !unchanged {
+            let message = format!(
+                "inputs of {} for {} changed while it ran; its result is not cached",
+                prepared.kind, prepared.component.name
+            );
+            ctx.listener.event(&Event::Warning { message: &message });
+            continue;
+        }
+        if let Some(warning) = cache.put(&prepared.key, &result) {
+            ctx.listener.event(&Event::Warning { message: &warning });
+        }
     }
 }
 
@@ -283,7 +349,7 @@ pub(crate) struct Job<'c> {
 
 /// Batchable steps become one job per kind; pytest stays one job per component. Jobs are
 /// ordered so the slowest start first (workers pop from the end).
-fn group_into_jobs(pending: Vec<Prepared<'_>>) -> Vec<Job<'_>> {
+fn group_into_jobs<'c>(pending: Vec<Prepared<'c>>) -> Vec<Job<'c>> {
     let mut batches: BTreeMap<StepKind, Vec<Prepared<'_>>> = BTreeMap::new();
     let mut singles = Vec::new();
     for prepared in pending {

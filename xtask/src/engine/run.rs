@@ -228,6 +228,32 @@ fn verdict_result(
     }
 }
 
+/// A verdict that needs no tool and no cache: a component with no tests listed. (Running
+/// pytest with no paths would run every test in the project instead.)
+pub fn decided_without_running(
+    component: &Component,
+    kind: StepKind,
+    tool: &ResolvedTool,
+) -> Option<StepResult> {
+    if kind != StepKind::Pytest || !component.tests.is_empty() {
+        return None;
+    }
+    let argv = tools::pytest::args(RUN_DIR, component.coverage_root(), &component.tests);
+    Some(StepResult::error(
+        kind,
+        &tool.version,
+        command_line(kind, &argv),
+        StepError {
+            kind: ErrorKind::NoTests,
+            message: format!(
+                "{} has no tests: write tests and list them under `tests` for the component in xtask.toml",
+                component.name
+            ),
+        },
+        0,
+    ))
+}
+
 fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> StepResult {
     let component = member.component;
     let command = command_line(StepKind::Pytest, &member.argv);
@@ -240,17 +266,6 @@ fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> StepResult {
             duration_ms,
         )
     };
-    if component.tests.is_empty() {
-        // Running pytest with no paths would run every test in the project.
-        return error(
-            ErrorKind::NoTests,
-            format!(
-                "{} has no tests: write tests and list them under `tests` for the component in xtask.toml",
-                component.name
-            ),
-            0,
-        );
-    }
     // A folder of this run's own: a report left by an earlier run can never be read as ours.
     let run_dir = match tempfile::Builder::new().prefix("xtask-pytest-").tempdir() {
         Ok(dir) => dir,

@@ -543,3 +543,30 @@ fn a_warm_run_starts_no_process_not_even_for_a_version() {
         "the warm run started a tool"
     );
 }
+
+#[test]
+fn a_result_whose_input_changed_while_the_tool_ran_is_not_stored() {
+    let mut sandbox = Sandbox::new();
+    let bin = sandbox.root().join("fake-bin");
+    let source = sandbox.path("src/components/carbon_component.py");
+    // A ruff that edits the file it checks, as an editor saving mid-run would.
+    crate::support::fake_tool(
+        &bin,
+        "ruff",
+        &format!(
+            "if [ \"$1\" = --version ]; then echo 'ruff 0.17.5'; exit 0; fi\nif [ \"$1\" = check ]; then echo '# edited' >> {}; fi\necho '[]'",
+            source.display()
+        ),
+    );
+    let empty_venv = sandbox.root().join("no-venv");
+    std::fs::create_dir_all(&empty_venv).unwrap();
+    sandbox.env("XTASK_VENV", empty_venv.to_str().unwrap());
+    sandbox.env("PATH", &format!("{}:/usr/bin:/bin", bin.display()));
+    let run = sandbox.xtask(&["promote", "carbon", "--phase", "1"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("changed while it ran"), "{}", run.all());
+    assert!(
+        entries(&cache_dir(&sandbox)).is_empty(),
+        "nothing was stored"
+    );
+}
