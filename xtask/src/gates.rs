@@ -98,6 +98,11 @@ pub fn decide(
     }
 }
 
+/// `1 file`, `3 files`.
+fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 /// How many days and hours a duration in hours is, for messages.
 fn days_hours(hours: i64) -> String {
     let (days, rest) = (hours / 24, hours % 24);
@@ -164,10 +169,11 @@ impl Judge<'_> {
         }
     }
 
-    fn missing_step(&mut self, gate: GateKind, kind: StepKind) -> GateResult {
+    /// A gate whose evidence was never gathered: a bug in planning, and never a pass.
+    fn missing_evidence(&mut self, gate: GateKind, what: &str) -> GateResult {
         self.block(
             gate,
-            format!("{kind} did not run"),
+            format!("{what} did not run"),
             "this is a bug in xtask: please report it".to_owned(),
         );
         GateResult {
@@ -175,7 +181,7 @@ impl Judge<'_> {
             measured: Value::Null,
             threshold: Value::Null,
             unit: String::new(),
-            summary: format!("{kind} did not run"),
+            summary: format!("{what} did not run"),
         }
     }
 
@@ -225,7 +231,7 @@ impl Judge<'_> {
             self.steps.get(&StepKind::RuffCheck),
             self.steps.get(&StepKind::RuffFormat),
         ) else {
-            return self.missing_step(GateKind::Lint, StepKind::RuffCheck);
+            return self.missing_evidence(GateKind::Lint, StepKind::RuffCheck.id());
         };
         for step in [check, format] {
             if step.status == StepStatus::Error {
@@ -244,7 +250,7 @@ impl Judge<'_> {
                 ));
             }
             if unformatted > 0 {
-                parts.push(format!("{unformatted} files not formatted"));
+                parts.push(plural(unformatted, "file", "files") + " not formatted");
             }
             let by_hand = findings - fixable;
             let fix = if fixable + unformatted > 0 {
@@ -266,13 +272,17 @@ impl Judge<'_> {
             measured: json!(findings + unformatted),
             threshold: json!(0),
             unit: "findings".to_owned(),
-            summary: format!("{findings} findings, {unformatted} files to format"),
+            summary: format!(
+                "{}, {} to format",
+                plural(findings, "finding", "findings"),
+                plural(unformatted, "file", "files")
+            ),
         }
     }
 
     fn types(&mut self) -> GateResult {
         let Some(step) = self.steps.get(&StepKind::Pyright) else {
-            return self.missing_step(GateKind::Types, StepKind::Pyright);
+            return self.missing_evidence(GateKind::Types, StepKind::Pyright.id());
         };
         if step.status == StepStatus::Error {
             return self.step_error(GateKind::Types, step);
@@ -305,7 +315,7 @@ impl Judge<'_> {
 
     fn docs(&mut self, readme: Option<&ReadmeCheck>) -> GateResult {
         let Some(readme) = readme else {
-            return self.missing_step(GateKind::Docs, StepKind::RuffCheck);
+            return self.missing_evidence(GateKind::Docs, "the README check");
         };
         let required = self.config.policy.readme_sections.len();
         let present = required - readme.missing_sections.len().min(required);
@@ -354,7 +364,7 @@ impl Judge<'_> {
 
     fn security(&mut self) -> GateResult {
         let Some(step) = self.steps.get(&StepKind::Bandit) else {
-            return self.missing_step(GateKind::Security, StepKind::Bandit);
+            return self.missing_evidence(GateKind::Security, StepKind::Bandit.id());
         };
         if step.status == StepStatus::Error {
             return self.step_error(GateKind::Security, step);
@@ -404,7 +414,7 @@ impl Judge<'_> {
 
     fn tests(&mut self) -> GateResult {
         let Some(step) = self.steps.get(&StepKind::Pytest) else {
-            return self.missing_step(GateKind::Tests, StepKind::Pytest);
+            return self.missing_evidence(GateKind::Tests, StepKind::Pytest.id());
         };
         if step.status == StepStatus::Error {
             return self.step_error(GateKind::Tests, step);
@@ -437,7 +447,7 @@ impl Judge<'_> {
     fn coverage(&mut self) -> GateResult {
         let threshold = self.config.thresholds.coverage_for(self.plan.to);
         let Some(step) = self.steps.get(&StepKind::Pytest) else {
-            return self.missing_step(GateKind::Coverage, StepKind::Pytest);
+            return self.missing_evidence(GateKind::Coverage, StepKind::Pytest.id());
         };
         let fail = |judge: &mut Self, message: String, fix: String, summary: &str| {
             judge.block(GateKind::Coverage, message, fix);
