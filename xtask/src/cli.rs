@@ -49,6 +49,8 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Inspect and maintain the result cache
     Cache(CacheArgs),
+    /// (Re)write the GitHub workflows and issue form from templates/ and xtask.toml
+    Workflows(WorkflowsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,4 +113,11 @@ pub enum CacheAction {
     Clean,
     /// Recheck every entry's digest and remove the bad ones
     Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowsArgs {
+    /// Write nothing; print a unified diff of every stale file and exit 1 if there is one
+    #[arg(long)]
+    pub check: bool,
 }

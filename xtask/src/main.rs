@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod fsutil;
 mod gates;
+mod generated;
 mod git;
 mod maturity;
 mod plan;
@@ -21,10 +22,15 @@ mod progress;
 mod readme;
 mod render;
 mod report;
+mod request;
 mod stage;
 mod toolchain;
 mod tools;
 mod ui;
+mod workflows;
+
+#[cfg(test)]
+mod testutil;
 
 use std::process::ExitCode;
 
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
         Command::Setup(args) => commands::setup::run(&cli.global, args),
         Command::Promote(args) => commands::promote::run(&cli.global, args),
         Command::Cache(args) => commands::cache::run(&cli.global, args),
+        Command::Workflows(args) => commands::workflows::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod promote;
 pub mod setup;
+pub mod workflows;
 
 use anyhow::Result;
 
