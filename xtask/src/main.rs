@@ -15,6 +15,7 @@ mod fsutil;
 mod gates;
 mod generated;
 mod git;
+mod github;
 mod maturity;
 mod plan;
 mod process;

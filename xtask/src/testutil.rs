@@ -1,6 +1,15 @@
-//! Helpers for unit tests: the repository's own registry, loaded as the commands load it.
+//! Helpers for unit tests: the repository's own registry, loaded as the commands load it, and
+//! hand-built promotion reports for renderers.
+
+use indexmap::IndexMap;
 
 use crate::config::{self, Config};
+use crate::engine::result::{StepResult, StepStatus};
+use crate::gates::{Blocker, GateResult};
+use crate::report::PromotionReport;
+use crate::report::model::RunSummary;
+use crate::stage::Stage;
+use crate::tools::{Finding, Severity, StepKind};
 
 /// The workspace's `xtask.toml` (the bundled example's registry), so snapshots show what the
 /// committed generated files and the users see.
@@ -10,4 +19,100 @@ pub fn registry() -> Config {
         .expect("xtask/ has a parent")
         .join(config::CONFIG_FILE_NAME);
     config::load(&path).expect("the workspace registry loads")
+}
+
+/// A promotion report of `carbon` (Development -> Staging) with `errors` ruff findings,
+/// `warnings` pyright warnings and `infos` low-severity bandit findings; the lint gate fails
+/// with a blocker when there are errors. Coverage 72.06 %.
+pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> PromotionReport {
+    let finding = |code: &str, severity: Severity, i: usize| Finding {
+        file: "src/components/carbon_component.py".into(),
+        line: Some(i as u32 + 1),
+        column: Some(1),
+        code: code.into(),
+        message: format!("{code} number {}", i + 1),
+        severity,
+        fixable: false,
+    };
+    let step = |kind: StepKind, findings: Vec<Finding>| StepResult {
+        name: kind,
+        tool: kind.tool(),
+        version: "1.0".into(),
+        command: vec![
+            kind.tool().name().into(),
+            "src/components/carbon_component.py".into(),
+        ],
+        status: if findings.iter().any(|f| f.severity == Severity::Error) {
+            StepStatus::Failed
+        } else {
+            StepStatus::Passed
+        },
+        cached: false,
+        duration_ms: 10,
+        findings,
+        error: None,
+        tests: None,
+        coverage: None,
+    };
+    let mut quality_gates = IndexMap::new();
+    quality_gates.insert(
+        "lint".to_owned(),
+        GateResult {
+            passed: errors == 0,
+            measured: serde_json::json!(errors),
+            threshold: serde_json::json!(0),
+            unit: "findings".into(),
+            summary: format!("{errors} findings, 0 files to format"),
+        },
+    );
+    let blockers = if errors > 0 {
+        vec![Blocker {
+            gate: "lint".into(),
+            message: format!("{errors} ruff findings (0 safely fixable)"),
+            fix: "fix them by hand".into(),
+        }]
+    } else {
+        Vec::new()
+    };
+    let steps = vec![
+        step(
+            StepKind::RuffCheck,
+            (0..errors)
+                .map(|i| finding("E501", Severity::Error, i))
+                .collect(),
+        ),
+        step(
+            StepKind::Pyright,
+            (0..warnings)
+                .map(|i| finding("reportUnusedVariable", Severity::Warning, i))
+                .collect(),
+        ),
+        step(
+            StepKind::Bandit,
+            (0..infos)
+                .map(|i| finding("B101", Severity::Info, i))
+                .collect(),
+        ),
+    ];
+    PromotionReport {
+        schema_version: 1,
+        component: "carbon".into(),
+        display_name: "Carbon".into(),
+        group: "Core Infrastructure".into(),
+        from_stage: Stage::Development,
+        to_stage: Stage::Staging,
+        phases: vec![1, 2, 3, 4],
+        promotable: errors == 0,
+        passed: errors == 0,
+        generated_at: "2025-11-03T09:00:00Z".into(),
+        quality_gates,
+        blockers,
+        summary: RunSummary {
+            steps: steps.len(),
+            cached_steps: 0,
+            findings: errors + warnings + infos,
+            coverage: Some(72.06),
+        },
+        steps,
+    }
 }

@@ -11,6 +11,7 @@ use crate::engine::RunContext;
 use crate::errors::{exit, usage};
 use crate::fsutil;
 use crate::git;
+use crate::github;
 use crate::maturity;
 use crate::plan::{self, ComponentPlan, GateKind, Phase};
 use crate::progress;
@@ -75,6 +76,11 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         report::write(&config.component_reports_dir(&report.component), report)?;
     }
     print(&reports, args.format)?;
+    let stream = match args.format {
+        OutputFormat::Text => github::ci::CommandStream::Stdout,
+        OutputFormat::Json => github::ci::CommandStream::Stderr,
+    };
+    github::ci::emit_reports(&config, &reports, stream)?;
     Ok(exit_code(&reports))
 }
 

@@ -4,5 +4,6 @@
 mod support;
 
 mod faults;
+mod github;
 mod promote;
 mod workflows;
