@@ -51,6 +51,8 @@ pub enum Command {
     Cache(CacheArgs),
     /// (Re)write the GitHub workflows and issue form from templates/ and xtask.toml
     Workflows(WorkflowsArgs),
+    /// Print the components a change affects (with their dependents) as a CI matrix
+    Affected(AffectedArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +115,15 @@ pub enum CacheAction {
     Clean,
     /// Recheck every entry's digest and remove the bad ones
     Verify,
+    /// Print the actions/cache key of the cache for CI (and set it as a step output there)
+    Key(CacheKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheKeyArgs {
+    /// Key the inputs of this component only [default: every component]
+    #[arg(long, value_name = "COMPONENT")]
+    pub component: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -120,4 +131,14 @@ pub struct WorkflowsArgs {
     /// Write nothing; print a unified diff of every stale file and exit 1 if there is one
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AffectedArgs {
+    /// The commit to compare with, e.g. origin/main or the pull request's base
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+    /// The commit with the change [default: the working tree, untracked files included]
+    #[arg(long, value_name = "REF")]
+    pub head: Option<String>,
 }

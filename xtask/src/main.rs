@@ -3,6 +3,7 @@
 //!
 //! This file parses flags, dispatches to a command and maps the outcome to an exit code.
 
+mod affected;
 mod assess;
 mod cache;
 mod cli;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Promote(args) => commands::promote::run(&cli.global, args),
         Command::Cache(args) => commands::cache::run(&cli.global, args),
         Command::Workflows(args) => commands::workflows::run(&cli.global, args),
+        Command::Affected(args) => commands::affected::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,6 @@
 //! One module per subcommand: each turns parsed flags into work and an exit code.
 
+pub mod affected;
 pub mod cache;
 pub mod promote;
 pub mod setup;

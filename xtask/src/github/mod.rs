@@ -4,6 +4,7 @@
 //! Also here: the issue event payload `validate-request` reads, and the actions/cache key.
 
 pub mod annotations;
+pub mod cache_key;
 pub mod ci;
 pub mod outputs;
 pub mod summary;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod affected;
 mod faults;
 mod github;
 mod promote;
