@@ -53,6 +53,10 @@ pub enum Command {
     Workflows(WorkflowsArgs),
     /// Print the components a change affects (with their dependents) as a CI matrix
     Affected(AffectedArgs),
+    /// Write a promotion request issue (title line and body) from measured evidence
+    Issue(IssueArgs),
+    /// Check the promotion request in a GitHub issues event, run its checks, decide the label
+    ValidateRequest(ValidateRequestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -141,4 +145,27 @@ pub struct AffectedArgs {
     /// The commit with the change [default: the working tree, untracked files included]
     #[arg(long, value_name = "REF")]
     pub head: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The component by its xtask.toml name
+    #[arg(value_name = "COMPONENT")]
+    pub component: String,
+    /// The stage to request [default: the next stage after the current one]
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<Stage>,
+    /// Write the request here instead of to stdout
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateRequestArgs {
+    /// The event payload, as GitHub writes it to $GITHUB_EVENT_PATH
+    #[arg(long, value_name = "FILE")]
+    pub event: PathBuf,
+    /// Where comment.md, label and the reports go [default: <reports>/promotion-request]
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }

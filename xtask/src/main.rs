@@ -59,6 +59,8 @@ fn main() -> ExitCode {
         Command::Cache(args) => commands::cache::run(&cli.global, args),
         Command::Workflows(args) => commands::workflows::run(&cli.global, args),
         Command::Affected(args) => commands::affected::run(&cli.global, args),
+        Command::Issue(args) => commands::issue::run(&cli.global, args),
+        Command::ValidateRequest(args) => commands::validate_request::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

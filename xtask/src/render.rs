@@ -60,6 +60,9 @@ pub fn component_readme(component: &Component, facts: &CodeFacts) -> Result<Stri
 // issue form and the workflows. They get environments of their own (below) so that the README
 // scaffold's environment above stays exactly as it is.
 
+const PROMOTION_REQUEST: &str = include_str!("../../templates/promotion-request.md.j2");
+const PROMOTION_COMMENT: &str = include_str!("../../templates/promotion-comment.md.j2");
+
 /// YAML templates by name; the name is also the path under `templates/`, which generated
 /// files cite in their header.
 pub const YAML_TEMPLATES: &[(&str, &str)] = &[
@@ -80,6 +83,18 @@ pub const YAML_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/workflows/quality.yml.j2"),
     ),
 ];
+
+/// Markdown templates with strict undefined values: a misspelt variable is an error, not an
+/// empty string in an issue body.
+fn request_environment() -> Environment<'static> {
+    let mut env = markdown_environment();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_template("promotion-request.md.j2", PROMOTION_REQUEST)
+        .expect("the promotion request template compiles");
+    env.add_template("promotion-comment.md.j2", PROMOTION_COMMENT)
+        .expect("the promotion comment template compiles");
+    env
+}
 
 /// The environment for YAML templates. GitHub Actions writes `${{ }}` itself, so ours are
 /// `[[ ]]`, `[% %]` and `[# #]`, and every `${{ }}` in a template reaches the file untouched.
@@ -119,6 +134,14 @@ fn yaml_scalar(value: Value) -> Result<String, minijinja::Error> {
             format!("cannot write {value} as YAML: {e}"),
         )
     })
+}
+
+/// Renders one of the request templates (`promotion-request.md.j2`, `promotion-comment.md.j2`).
+pub fn request_markdown(template: &str, context: impl Serialize) -> Result<String> {
+    let env = request_environment();
+    env.get_template(template)?
+        .render(Value::from(Serde(&context)))
+        .with_context(|| format!("failed to render templates/{template}"))
 }
 
 /// Renders one of `YAML_TEMPLATES`.

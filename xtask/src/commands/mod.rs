@@ -2,8 +2,10 @@
 
 pub mod affected;
 pub mod cache;
+pub mod issue;
 pub mod promote;
 pub mod setup;
+pub mod validate_request;
 pub mod workflows;
 
 use anyhow::Result;

@@ -6,6 +6,7 @@
 pub mod annotations;
 pub mod cache_key;
 pub mod ci;
+pub mod event;
 pub mod outputs;
 pub mod summary;
 

@@ -13,6 +13,9 @@ pub const LABEL_IN_REVIEW: &str = "promotion:in-review";
 /// Set by the validation workflow when a gate failed or the request was rejected.
 pub const LABEL_BLOCKED: &str = "promotion:blocked";
 
+/// What GitHub writes into the body for an optional field left empty.
+pub const NO_RESPONSE: &str = "_No response_";
+
 /// Which field of the form a section is, so code can ask for "the component" by meaning
 /// rather than by label text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,6 +97,10 @@ impl FieldId {
             FieldId::RollbackPlan => "Rollback Plan",
             FieldId::AdditionalContext => "Additional Context",
         }
+    }
+
+    pub fn from_label(label: &str) -> Option<FieldId> {
+        FieldId::ALL.into_iter().find(|f| f.label() == label)
     }
 
     /// Fields GitHub refuses to submit empty.
@@ -211,6 +218,11 @@ pub fn criteria(config: &Config, target: Stage) -> Vec<Criterion> {
 /// The stages a request may start from and go to, in the form's dropdown order.
 pub const CURRENT_STAGES: [Stage; 2] = [Stage::Development, Stage::Staging];
 pub const TARGET_STAGES: [Stage; 2] = [Stage::Staging, Stage::Production];
+
+/// The title GitHub shows for a request, as the users write it.
+pub fn title(display_name: &str, from: Stage, to: Stage) -> String {
+    format!("[PROMOTION] {display_name}: {from} → {to}")
+}
 
 #[cfg(test)]
 mod tests {

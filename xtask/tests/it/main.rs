@@ -7,4 +7,5 @@ mod affected;
 mod faults;
 mod github;
 mod promote;
+mod requests;
 mod workflows;
