@@ -98,9 +98,9 @@ pub fn map(config: &Config, scope: &ChangeScope, changed: &[String]) -> Affected
     for path in changed {
         if affects_everything(scope, path) {
             for component in &config.components {
-                reasons
-                    .entry(component.name.clone())
-                    .or_insert_with(|| format!("{path} changed (every component reads it)"));
+                reasons.entry(component.name.clone()).or_insert_with(|| {
+                    format!("{path} changed (every component's checks depend on it)")
+                });
             }
             continue;
         }
