@@ -9,7 +9,7 @@ use crate::assess;
 use crate::cache::Cache;
 use crate::cli::{GlobalArgs, IssueArgs};
 use crate::engine::RunContext;
-use crate::errors::{exit, infra};
+use crate::errors::{exit, infra, usage};
 use crate::fsutil;
 use crate::github;
 use crate::maturity;
@@ -32,6 +32,21 @@ pub fn run(global: &GlobalArgs, args: &IssueArgs) -> Result<u8> {
         args.target,
         false,
     )?;
+    // Validation refuses any request but the next stage, so writing one would waste a review.
+    if state.stage.next() != Some(plan.to) {
+        return Err(usage(format!(
+            "{} is in {}: a promotion request can only ask for {}",
+            component.name,
+            state.stage,
+            state
+                .stage
+                .next()
+                .map_or("nothing (it is in the last stage)".to_owned(), |s| format!(
+                    "--target {}",
+                    s.id()
+                ))
+        )));
+    }
     let plans = [plan];
     let toolchain = super::promote::prepare_toolchain(&config, &plans)?;
     let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);

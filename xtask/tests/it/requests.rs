@@ -133,6 +133,21 @@ fn issue_writes_the_form_layout_and_validate_request_accepts_it() {
 }
 
 #[test]
+fn issue_refuses_a_target_that_validation_would_reject() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.xtask(&["issue", "carbon", "--target", "production"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("can only ask for --target staging"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stdout.is_empty());
+    let run = sandbox.xtask(&["issue", "c\u{430}rbon"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+}
+
+#[test]
 fn a_request_for_a_blocked_component_is_labelled_blocked_with_its_blockers() {
     let sandbox = Sandbox::new();
     let body = issue_body(&sandbox, "narrative-arc-orchestrator");
