@@ -51,6 +51,14 @@ pub enum Command {
     Cache(CacheArgs),
     /// Time the release binary against the plain sequential tool runs
     Bench(BenchArgs),
+    /// (Re)write the GitHub workflows and issue form from templates/ and xtask.toml
+    Workflows(WorkflowsArgs),
+    /// Print the components a change affects (with their dependents) as a CI matrix
+    Affected(AffectedArgs),
+    /// Write a promotion request issue (title line and body) from measured evidence
+    Issue(IssueArgs),
+    /// Check the promotion request in a GitHub issues event, run its checks, decide the label
+    ValidateRequest(ValidateRequestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +121,55 @@ pub enum CacheAction {
     Clean,
     /// Recheck every entry's digest and remove the bad ones
     Verify,
+    /// Print the actions/cache key of the cache for CI (and set it as a step output there)
+    Key(CacheKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheKeyArgs {
+    /// Key the inputs of this component only [default: every component]
+    #[arg(long, value_name = "COMPONENT")]
+    pub component: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowsArgs {
+    /// Write nothing; print a unified diff of every stale file and exit 1 if there is one
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AffectedArgs {
+    /// The commit to compare with, e.g. origin/main or the pull request's base
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+    /// The commit with the change [default: the working tree, untracked files included]
+    #[arg(long, value_name = "REF")]
+    pub head: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The component by its xtask.toml name
+    #[arg(value_name = "COMPONENT")]
+    pub component: String,
+    /// The stage to request [default: the next stage after the current one]
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<Stage>,
+    /// Write the request here instead of to stdout
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateRequestArgs {
+    /// The event payload, as GitHub writes it to $GITHUB_EVENT_PATH
+    #[arg(long, value_name = "FILE")]
+    pub event: PathBuf,
+    /// Where comment.md, label and the reports go [default: <reports>/promotion-request]
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 fn parse_shape(text: &str) -> Result<crate::bench::synthetic::Shape, String> {

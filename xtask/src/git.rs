@@ -1,7 +1,8 @@
 //! The git queries `--fix` needs before editing users' files: what in scope is modified,
 //! staged or untracked. Like `cargo fix`, we refuse rather than mix our edits into theirs.
+//! Also what changed between two commits, for `affected`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use xshell::{Shell, cmd};
@@ -44,4 +45,126 @@ pub fn dirty_files(root: &Path, scope: &[String]) -> Result<Vec<String>> {
         dirty.push(format!("{} {}", status.trim(), path));
     }
     Ok(dirty)
+}
+
+/// A revision as the user or the workflow gave it, checked before git sees it: never empty,
+/// never an option (`--output=...` would make git write a file), no spaces or control
+/// characters.
+fn check_revision(rev: &str) -> Result<()> {
+    let plain = !rev.is_empty()
+        && rev.len() <= 256
+        && !rev.starts_with('-')
+        && !rev.chars().any(|c| c.is_whitespace() || c.is_control());
+    if plain {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "`{}` is not a git revision: pass a commit, branch or tag such as origin/main",
+            rev.escape_debug()
+        )))
+    }
+}
+
+/// The top folder of the git checkout that holds `dir`.
+pub fn toplevel(dir: &Path) -> Result<PathBuf> {
+    let sh = Shell::new()?;
+    sh.change_dir(dir);
+    let top = cmd!(sh, "git rev-parse --show-toplevel")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map_err(|_| {
+            usage(format!(
+                "{} is not inside a git checkout: `affected` compares commits, so run it in one",
+                dir.display()
+            ))
+        })?;
+    Ok(PathBuf::from(top))
+}
+
+/// `rev` as a full commit id, or `None` when this checkout does not have that commit.
+pub fn resolve_commit(top: &Path, rev: &str) -> Result<Option<String>> {
+    check_revision(rev)?;
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    let spec = format!("{rev}^{{commit}}");
+    Ok(
+        cmd!(sh, "git rev-parse --verify --quiet --end-of-options {spec}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty()),
+    )
+}
+
+/// The best common ancestor of two commits (ids from `resolve_commit`); `None` for unrelated
+/// histories.
+pub fn merge_base(top: &Path, a: &str, b: &str) -> Result<Option<String>> {
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    Ok(cmd!(sh, "git merge-base {a} {b}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty()))
+}
+
+/// Files that differ between commit `base` and commit `head`, or without `head` between
+/// `base` and the working tree, untracked files included. Both sides of a rename are listed.
+/// Paths are relative to `top`, with `/`.
+pub fn changed_files(top: &Path, base: &str, head: Option<&str>) -> Result<Vec<String>> {
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    let mut files: Vec<String> = Vec::new();
+    let diff = match head {
+        Some(head) => cmd!(sh, "git diff --name-only -z --no-renames {base} {head} --")
+            .quiet()
+            .read()?,
+        None => cmd!(sh, "git diff --name-only -z --no-renames {base} --")
+            .quiet()
+            .read()?,
+    };
+    files.extend(
+        diff.split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
+    );
+    if head.is_none() {
+        let untracked = cmd!(sh, "git ls-files -z --others --exclude-standard")
+            .quiet()
+            .read()?;
+        files.extend(
+            untracked
+                .split('\0')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisions_that_git_could_read_as_options_are_refused() {
+        for bad in ["", "--output=/tmp/x", "-p", "main two", "a\nb", "x\u{7}"] {
+            let error = check_revision(bad).unwrap_err();
+            assert_eq!(
+                crate::errors::exit_code_of(&error),
+                crate::errors::exit::USAGE,
+                "{bad:?}"
+            );
+        }
+        for good in ["main", "origin/main", "HEAD~1", "0123abcd", "v1.2.3"] {
+            assert!(check_revision(good).is_ok(), "{good}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //!
 //! This file parses flags, dispatches to a command and maps the outcome to an exit code.
 
+mod affected;
 mod assess;
 mod bench;
 mod cache;
@@ -14,7 +15,9 @@ mod errors;
 mod events;
 mod fsutil;
 mod gates;
+mod generated;
 mod git;
+mod github;
 mod maturity;
 mod plan;
 mod process;
@@ -22,10 +25,15 @@ mod progress;
 mod readme;
 mod render;
 mod report;
+mod request;
 mod stage;
 mod toolchain;
 mod tools;
 mod ui;
+mod workflows;
+
+#[cfg(test)]
+mod testutil;
 
 use std::process::ExitCode;
 
@@ -51,6 +59,10 @@ fn main() -> ExitCode {
         Command::Promote(args) => commands::promote::run(&cli.global, args),
         Command::Cache(args) => commands::cache::run(&cli.global, args),
         Command::Bench(args) => commands::bench::run(&cli.global, args),
+        Command::Workflows(args) => commands::workflows::run(&cli.global, args),
+        Command::Affected(args) => commands::affected::run(&cli.global, args),
+        Command::Issue(args) => commands::issue::run(&cli.global, args),
+        Command::ValidateRequest(args) => commands::validate_request::run(&cli.global, args),
     };
     record_peak_memory();
     match outcome {

@@ -56,6 +56,102 @@ pub fn component_readme(component: &Component, facts: &CodeFacts) -> Result<Stri
         .context("failed to render the README scaffold")
 }
 
+// Templates of the GitHub integration: the promotion request, its validation comment, the
+// issue form and the workflows. They get environments of their own (below) so that the README
+// scaffold's environment above stays exactly as it is.
+
+const PROMOTION_REQUEST: &str = include_str!("../../templates/promotion-request.md.j2");
+const PROMOTION_COMMENT: &str = include_str!("../../templates/promotion-comment.md.j2");
+
+/// YAML templates by name; the name is also the path under `templates/`, which generated
+/// files cite in their header.
+pub const YAML_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "issue-forms/component_promotion.yml.j2",
+        include_str!("../../templates/issue-forms/component_promotion.yml.j2"),
+    ),
+    (
+        "workflows/promotion-validation.yml.j2",
+        include_str!("../../templates/workflows/promotion-validation.yml.j2"),
+    ),
+    (
+        "workflows/component-status.yml.j2",
+        include_str!("../../templates/workflows/component-status.yml.j2"),
+    ),
+    (
+        "workflows/quality.yml.j2",
+        include_str!("../../templates/workflows/quality.yml.j2"),
+    ),
+];
+
+/// Markdown templates with strict undefined values: a misspelt variable is an error, not an
+/// empty string in an issue body.
+fn request_environment() -> Environment<'static> {
+    let mut env = markdown_environment();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_template("promotion-request.md.j2", PROMOTION_REQUEST)
+        .expect("the promotion request template compiles");
+    env.add_template("promotion-comment.md.j2", PROMOTION_COMMENT)
+        .expect("the promotion comment template compiles");
+    env
+}
+
+/// The environment for YAML templates. GitHub Actions writes `${{ }}` itself, so ours are
+/// `[[ ]]`, `[% %]` and `[# #]`, and every `${{ }}` in a template reaches the file untouched.
+/// Block tags sit on lines of their own and leave no blank lines behind.
+fn yaml_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .block_delimiters("[%", "%]")
+            .variable_delimiters("[[", "]]")
+            .comment_delimiters("[#", "#]")
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("the YAML delimiters are valid"),
+    );
+    // minijinja would JSON-escape every value of a `.yml` template; we quote explicitly instead
+    // (`| yaml` for text that comes from xtask.toml), so that pins with their version comment
+    // and paths joined with `${{ }}` come out as written.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("yaml", yaml_scalar);
+    for (name, text) in YAML_TEMPLATES {
+        env.add_template(name, text)
+            .expect("the YAML templates compile");
+    }
+    env
+}
+
+/// A value as a YAML scalar: JSON's quoted strings are valid YAML, so no text from xtask.toml
+/// can end a scalar early, start a comment or change the structure of the file.
+fn yaml_scalar(value: Value) -> Result<String, minijinja::Error> {
+    serde_json::to_string(&value).map_err(|e| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("cannot write {value} as YAML: {e}"),
+        )
+    })
+}
+
+/// Renders one of the request templates (`promotion-request.md.j2`, `promotion-comment.md.j2`).
+pub fn request_markdown(template: &str, context: impl Serialize) -> Result<String> {
+    let env = request_environment();
+    env.get_template(template)?
+        .render(Value::from(Serde(&context)))
+        .with_context(|| format!("failed to render templates/{template}"))
+}
+
+/// Renders one of `YAML_TEMPLATES`.
+pub fn yaml(template: &str, context: impl Serialize) -> Result<String> {
+    let env = yaml_environment();
+    env.get_template(template)?
+        .render(Value::from(Serde(&context)))
+        .with_context(|| format!("failed to render templates/{template}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,15 +1,17 @@
-//! `cargo xtask cache stats|clean|verify`.
+//! `cargo xtask cache stats|clean|verify|key`.
 
 use anyhow::Result;
 
 use crate::cache::Cache;
-use crate::cli::{CacheAction, CacheArgs, GlobalArgs};
+use crate::cli::{CacheAction, CacheArgs, CacheKeyArgs, GlobalArgs};
+use crate::config::Config;
 use crate::errors::exit;
+use crate::github;
 
 pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
     let config = super::load_config(global)?;
     let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
-    match args.action {
+    match &args.action {
         CacheAction::Stats => {
             let summary = cache.summary();
             println!("folder     {}", summary.dir.display());
@@ -34,6 +36,7 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
             println!("removed {removed} entries from {}", cache.dir().display());
             Ok(exit::OK)
         }
+        CacheAction::Key(key_args) => print_key(&config, key_args),
         CacheAction::Verify => {
             let (checked, bad) = cache.verify(true);
             for (path, reason) in &bad {
@@ -47,4 +50,23 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
             })
         }
     }
+}
+
+/// `cache key [--component NAME]`: the actions/cache key and restore keys, as `name=value`
+/// lines on stdout and, in GitHub Actions, as the step outputs `key` and `restore-keys`.
+fn print_key(config: &Config, args: &CacheKeyArgs) -> Result<u8> {
+    let component = match &args.component {
+        Some(name) => Some(config.require_component(name)?),
+        None => None,
+    };
+    let key = github::cache_key::compute(config, component)?;
+    println!("key={}", key.key);
+    for restore in &key.restore_keys {
+        println!("restore-key={restore}");
+    }
+    github::ci::set_outputs(&[
+        ("key".to_owned(), key.key.clone()),
+        ("restore-keys".to_owned(), key.restore_keys.join("\n")),
+    ])?;
+    Ok(exit::OK)
 }

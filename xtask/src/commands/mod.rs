@@ -1,9 +1,13 @@
 //! One module per subcommand: each turns parsed flags into work and an exit code.
 
+pub mod affected;
 pub mod bench;
 pub mod cache;
+pub mod issue;
 pub mod promote;
 pub mod setup;
+pub mod validate_request;
+pub mod workflows;
 
 use anyhow::Result;
 

@@ -11,6 +11,7 @@ use crate::engine::RunContext;
 use crate::errors::{exit, usage};
 use crate::fsutil;
 use crate::git;
+use crate::github;
 use crate::maturity;
 use crate::plan::{self, ComponentPlan, GateKind, Phase};
 use crate::progress;
@@ -75,6 +76,11 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         report::write(&config.component_reports_dir(&report.component), report)?;
     }
     print(&reports, args.format)?;
+    let stream = match args.format {
+        OutputFormat::Text => github::ci::CommandStream::Stdout,
+        OutputFormat::Json => github::ci::CommandStream::Stderr,
+    };
+    github::ci::emit_reports(&config, &reports, stream)?;
     Ok(exit_code(&reports))
 }
 
@@ -227,7 +233,7 @@ fn section_of(text: &str, section: &str) -> Option<String> {
 
 /// Loads the toolchain and, when the venv lacks the pinned tools the plans need, installs
 /// them first and says so: a fresh clone runs with nothing installed by hand.
-fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
+pub fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
     let toolchain = Toolchain::load(config)?;
     let needs_tools = plans.iter().any(|p| !p.steps.is_empty());
     let bootstrap_allowed = std::env::var_os("XTASK_NO_BOOTSTRAP").is_none_or(|v| v.is_empty());

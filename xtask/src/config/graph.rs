@@ -106,7 +106,6 @@ impl DependencyGraph {
     }
 
     /// Every component that depends on `name`, directly or not, sorted by name.
-    #[allow(dead_code)] // read by `affected` (workflows) once it lands
     pub fn transitive_dependents(&self, name: &str) -> Vec<String> {
         let Some(target) = self.index(name) else {
             return Vec::new();

@@ -309,6 +309,19 @@ pub fn dependency_sources(config: &Config, component: &Component) -> Vec<String>
     sources
 }
 
+/// Every file a step that imports `component` reads besides its own: the files of the
+/// components it depends on, transitively, and the `__init__.py` files around it.
+pub fn dependency_files(index: &InputIndex, config: &Config, component: &Component) -> Vec<String> {
+    let mut files: Vec<String> = dependency_sources(config, component)
+        .iter()
+        .flat_map(|source| index.files_under(source))
+        .chain(package_markers(index, component))
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
 /// `__init__.py` files of the packages enclosing the component: importing it runs them.
 pub fn package_markers(index: &InputIndex, component: &Component) -> Vec<String> {
     let mut markers = Vec::new();

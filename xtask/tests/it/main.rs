@@ -3,6 +3,10 @@
 
 mod support;
 
+mod affected;
 mod cache;
 mod faults;
+mod github;
 mod promote;
+mod requests;
+mod workflows;

@@ -1,0 +1,43 @@
+//! `cargo xtask workflows [--check]`: writes the generated workflows and issue form, or with
+//! `--check` prints a unified diff of every stale one and exits 1.
+
+use anyhow::Result;
+
+use crate::cli::{GlobalArgs, WorkflowsArgs};
+use crate::errors::exit;
+use crate::fsutil;
+use crate::generated::{self, COMMAND};
+use crate::ui;
+
+pub fn run(global: &GlobalArgs, args: &WorkflowsArgs) -> Result<u8> {
+    let config = super::load_config(global)?;
+    let files = generated::render_all(&config)?;
+    let stale = generated::stale(&config.workspace_root, &files)?;
+    if args.check {
+        if stale.is_empty() {
+            ui::status("Fresh", format!("{} generated files", files.len()));
+            return Ok(exit::OK);
+        }
+        for (_, diff) in &stale {
+            print!("{diff}");
+        }
+        ui::error(format!(
+            "{} of {} generated files are stale: run `{COMMAND}` and commit the result",
+            stale.len(),
+            files.len()
+        ));
+        return Ok(exit::GATE_FAILED);
+    }
+    for (path, _) in &stale {
+        let file = files
+            .iter()
+            .find(|f| config.workspace_root.join(&f.path) == *path)
+            .expect("stale files come from the rendered list");
+        fsutil::write_atomic(path, file.contents.as_bytes())?;
+        ui::status("Wrote", &file.path);
+    }
+    if stale.is_empty() {
+        ui::status("Fresh", format!("{} generated files", files.len()));
+    }
+    Ok(exit::OK)
+}
