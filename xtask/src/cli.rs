@@ -49,6 +49,8 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Inspect and maintain the result cache
     Cache(CacheArgs),
+    /// Record a demotion in a component's MATURITY.md
+    Demote(DemoteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +97,23 @@ pub struct PromoteArgs {
     /// text for people, json for programs (the promotion.json document)
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Write the promotion into MATURITY.md when every gate for the target passed (needs
+    /// --phase all or 4)
+    #[arg(long)]
+    pub record: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoteArgs {
+    /// The component by its xtask.toml name
+    #[arg(value_name = "COMPONENT")]
+    pub component: String,
+    /// The lower stage to move it to
+    #[arg(long, value_name = "STAGE")]
+    pub to: Stage,
+    /// Why, for the history row (e.g. "fails the Production maintenance criteria: uptime 98%")
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]

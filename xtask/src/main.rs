@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Setup(args) => commands::setup::run(&cli.global, args),
         Command::Promote(args) => commands::promote::run(&cli.global, args),
         Command::Cache(args) => commands::cache::run(&cli.global, args),
+        Command::Demote(args) => commands::demote::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns parsed flags into work and an exit code.
 
 pub mod cache;
+pub mod demote;
 pub mod promote;
 pub mod setup;
 

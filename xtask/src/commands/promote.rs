@@ -2,6 +2,7 @@
 //! edits, bootstrap missing tools, run, decide, write reports, print, pick the exit code.
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 
 use crate::assess;
 use crate::cache::Cache;
@@ -25,6 +26,11 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     if args.phase.contains(Phase::Deploy) {
         return Err(usage(
             "phase 5 (deploy) is not available yet: run --phase all to validate the component",
+        ));
+    }
+    if args.record && !args.phase.decides_promotion() {
+        return Err(usage(
+            "--record needs the validation phase, which decides promotability: pass --phase all (or 4)",
         ));
     }
     let mut plans = Vec::new();
@@ -75,7 +81,49 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         report::write(&config.component_reports_dir(&report.component), report)?;
     }
     print(&reports, args.format)?;
+    if args.record {
+        record(&config, &reports, Utc::now())?;
+    }
     Ok(exit_code(&reports))
+}
+
+/// `--record`: writes each promotion the reports prove into its MATURITY.md; a report that is
+/// not promotable records nothing.
+///
+/// Deployment evidence is `None` here: the deploy phase provides it for components that are
+/// deployed, and it is passed through `maturity::record::record_promotion` unchanged.
+fn record(config: &Config, reports: &[PromotionReport], now: DateTime<Utc>) -> Result<()> {
+    for report in reports {
+        let component = config.require_component(&report.component)?;
+        if !report.promotable {
+            ui::status(
+                "Not recorded",
+                format!(
+                    "{} is not promotable to {}: {} left unchanged",
+                    report.component, report.to_stage, component.maturity
+                ),
+            );
+            continue;
+        }
+        if maturity::record::record_promotion(config, report, None, now)? {
+            ui::status(
+                "Recorded",
+                format!(
+                    "{}: {} -> {} in {}",
+                    report.component, report.from_stage, report.to_stage, component.maturity
+                ),
+            );
+        } else {
+            ui::status(
+                "Unchanged",
+                format!(
+                    "{} already states {} for {}",
+                    component.maturity, report.to_stage, report.component
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The worst outcome over all reports: interrupted, then infrastructure, then gates.
