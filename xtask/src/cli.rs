@@ -51,6 +51,9 @@ pub enum Command {
     Cache(CacheArgs),
     /// Record a demotion in a component's MATURITY.md
     Demote(DemoteArgs),
+    /// The component-status report over every component: stages, readiness, rollout waves,
+    /// week over week
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +104,26 @@ pub struct PromoteArgs {
     /// --phase all or 4)
     #[arg(long)]
     pub record: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Markdown,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// markdown for GitHub (tables and mermaid), json for programs, html for a browser
+    #[arg(long, value_enum, default_value_t = StatusFormat::Markdown)]
+    pub format: StatusFormat,
+    /// Where to write the report, `-` for stdout [default: reports/status/status.<md|json|html>]
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// How many tool processes may run at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Args)]

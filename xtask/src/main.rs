@@ -22,6 +22,7 @@ mod readme;
 mod render;
 mod report;
 mod stage;
+mod status;
 mod toolchain;
 mod tools;
 mod ui;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Promote(args) => commands::promote::run(&cli.global, args),
         Command::Cache(args) => commands::cache::run(&cli.global, args),
         Command::Demote(args) => commands::demote::run(&cli.global, args),
+        Command::Status(args) => commands::status::run(&cli.global, args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,7 @@ pub mod cache;
 pub mod demote;
 pub mod promote;
 pub mod setup;
+pub mod status;
 
 use anyhow::Result;
 

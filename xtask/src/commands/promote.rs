@@ -275,7 +275,7 @@ fn section_of(text: &str, section: &str) -> Option<String> {
 
 /// Loads the toolchain and, when the venv lacks the pinned tools the plans need, installs
 /// them first and says so: a fresh clone runs with nothing installed by hand.
-fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
+pub(crate) fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
     let toolchain = Toolchain::load(config)?;
     let needs_tools = plans.iter().any(|p| !p.steps.is_empty());
     let bootstrap_allowed = std::env::var_os("XTASK_NO_BOOTSTRAP").is_none_or(|v| v.is_empty());

@@ -32,7 +32,6 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub cache_max_bytes: u64,
     /// The functional groups, in report order.
-    #[allow(dead_code)] // read by the status report and the issue form once they land
     pub groups: Vec<String>,
     /// In file order, which is also the order of every report.
     pub components: Vec<Component>,

@@ -103,6 +103,24 @@ impl Book {
         Ok(())
     }
 
+    /// A book of given texts, for tests of what reads it.
+    #[cfg(test)]
+    pub fn from_texts<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>) -> Book {
+        Book {
+            states: texts
+                .into_iter()
+                .map(|(name, text)| {
+                    let state = MaturityState {
+                        stage: parse_stage(text).unwrap_or(Stage::Development),
+                        text: Some(text.to_owned()),
+                        warning: None,
+                    };
+                    (name.to_owned(), state)
+                })
+                .collect(),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&MaturityState> {
         self.states.get(name)
     }

@@ -6,3 +6,4 @@ mod support;
 mod faults;
 mod maturity;
 mod promote;
+mod status;
