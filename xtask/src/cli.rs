@@ -54,6 +54,8 @@ pub enum Command {
     /// The component-status report over every component: stages, readiness, rollout waves,
     /// week over week
     Status(StatusArgs),
+    /// Discover the components of an existing monorepo and write a starting xtask.toml
+    Init(InitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +126,16 @@ pub struct StatusArgs {
     /// How many tool processes may run at once [default: the number of CPUs]
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The monorepo to scan; xtask.toml is written there [default: the current folder]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Overwrite an existing xtask.toml
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

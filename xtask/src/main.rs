@@ -14,6 +14,7 @@ mod events;
 mod fsutil;
 mod gates;
 mod git;
+mod init;
 mod maturity;
 mod plan;
 mod process;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         Command::Cache(args) => commands::cache::run(&cli.global, args),
         Command::Demote(args) => commands::demote::run(&cli.global, args),
         Command::Status(args) => commands::status::run(&cli.global, args),
+        Command::Init(args) => commands::init::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod demote;
+pub mod init;
 pub mod promote;
 pub mod setup;
 pub mod status;

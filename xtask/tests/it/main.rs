@@ -4,6 +4,7 @@
 mod support;
 
 mod faults;
+mod init;
 mod maturity;
 mod promote;
 mod status;
