@@ -247,7 +247,7 @@ fn week_over_week_uses_the_run_from_a_week_ago() {
 }
 
 #[test]
-fn a_production_component_gets_a_maintenance_check_against_production() {
+fn a_production_component_gets_a_maintenance_check_and_a_missing_maturity_file_means_development() {
     let sandbox = Sandbox::new();
     let path = "docs/components/carbon/MATURITY.md";
     let text = sandbox.read(path).replace(
@@ -255,9 +255,14 @@ fn a_production_component_gets_a_maintenance_check_against_production() {
         "**Current Stage**: Production",
     );
     sandbox.write(path, &text);
+    // llm's file goes: llm is Development, said once, although three components depend on it.
+    std::fs::remove_file(sandbox.path("src/components/llm/MATURITY.md")).unwrap();
     let run = sandbox.xtask(&["status", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.all());
+    let warning = "llm has no src/components/llm/MATURITY.md: taking its stage as Development";
+    assert_eq!(run.stderr.matches(warning).count(), 1, "{}", run.all());
     let report = status_json(&sandbox);
+    assert_eq!(component(&report, "llm")["stage"], "development");
     let carbon = component(&report, "carbon");
     assert_eq!(carbon["check"], "maintenance");
     assert_eq!(carbon["target"], "production");
