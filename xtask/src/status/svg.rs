@@ -169,7 +169,7 @@ pub fn dependency_graph(report: &StatusReport) -> String {
             break;
         }
     }
-    let (node_w, node_h, col_w, row_h, pad) = (178.0, 40.0, 220.0, 54.0, 12.0);
+    let (node_w, node_h, col_w, row_h, pad) = (196.0, 40.0, 236.0, 54.0, 12.0);
     let mut rows_used: BTreeMap<usize, usize> = BTreeMap::new();
     let mut position: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for c in &report.components {
