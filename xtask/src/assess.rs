@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use chrono::{Local, NaiveDateTime, SecondsFormat};
+use chrono::{NaiveDateTime, SecondsFormat, Utc};
 
 use crate::config::Config;
 use crate::engine::{self, RunContext, StepId};
@@ -19,6 +19,21 @@ use crate::stage::Stage;
 
 /// Runs the plans and returns their reports in plan order.
 pub fn assess(ctx: &RunContext<'_>, plans: &[ComponentPlan]) -> Result<Vec<PromotionReport>> {
+    let components = plans
+        .iter()
+        .map(|plan| ctx.config.require_component(&plan.component))
+        .collect::<Result<Vec<_>>>()?;
+    let book = maturity::Book::read(ctx.config, components)?;
+    assess_with(ctx, plans, &book, Utc::now().naive_utc())
+}
+
+/// `assess` with MATURITY.md states already read (`book`) and the clock given (`now`, UTC).
+pub fn assess_with(
+    ctx: &RunContext<'_>,
+    plans: &[ComponentPlan],
+    book: &maturity::Book,
+    now: NaiveDateTime,
+) -> Result<Vec<PromotionReport>> {
     let requests: Vec<StepId> = plans
         .iter()
         .flat_map(|plan| {
@@ -28,7 +43,6 @@ pub fn assess(ctx: &RunContext<'_>, plans: &[ComponentPlan]) -> Result<Vec<Promo
         })
         .collect();
     let mut results = engine::run_steps(ctx, &requests);
-    let now = Local::now().naive_local();
     plans
         .iter()
         .map(|plan| {
@@ -41,13 +55,14 @@ pub fn assess(ctx: &RunContext<'_>, plans: &[ComponentPlan]) -> Result<Vec<Promo
                         .map(|result| (*kind, result))
                 })
                 .collect();
-            build_report(ctx.config, plan, steps, now)
+            build_report(ctx.config, plan, steps, book, now)
         })
         .collect()
 }
 
-/// The facts a plan's gates need that do not come from tools.
-pub fn facts(config: &Config, plan: &ComponentPlan) -> Result<Facts> {
+/// The facts a plan's gates need that do not come from tools; MATURITY.md states come from
+/// `book`, so each file is read once per command.
+pub fn facts(config: &Config, plan: &ComponentPlan, book: &maturity::Book) -> Result<Facts> {
     let component = config.require_component(&plan.component)?;
     let mut facts = Facts::default();
     if plan.gates.contains(&GateKind::Docs) {
@@ -63,15 +78,11 @@ pub fn facts(config: &Config, plan: &ComponentPlan) -> Result<Facts> {
             let dependency = config.require_component(name)?;
             facts
                 .dependencies
-                .push((name.clone(), maturity::read(config, dependency)?.stage));
+                .push((name.clone(), book.state(config, dependency)?.stage));
         }
     }
     if plan.gates.contains(&GateKind::Observation) {
-        let state = maturity::read(config, component)?;
-        facts.staging_since = state
-            .text
-            .as_deref()
-            .and_then(|text| maturity::entered(text, Stage::Staging));
+        facts.staging_since = book.state(config, component)?.entered(Stage::Staging);
     }
     Ok(facts)
 }
@@ -80,10 +91,11 @@ fn build_report(
     config: &Config,
     plan: &ComponentPlan,
     steps: BTreeMap<crate::tools::StepKind, crate::engine::result::StepResult>,
+    book: &maturity::Book,
     now: NaiveDateTime,
 ) -> Result<PromotionReport> {
     let component = config.require_component(&plan.component)?;
-    let facts = facts(config, plan)?;
+    let facts = facts(config, plan, book)?;
     let decision = gates::decide(plan, component, config, &steps, &facts, now);
     let ordered: Vec<_> = plan
         .steps

@@ -59,6 +59,13 @@ pub enum Command {
     Issue(IssueArgs),
     /// Check the promotion request in a GitHub issues event, run its checks, decide the label
     ValidateRequest(ValidateRequestArgs),
+    /// Record a demotion in a component's MATURITY.md
+    Demote(DemoteArgs),
+    /// The component-status report over every component: stages, readiness, rollout waves,
+    /// week over week
+    Status(StatusArgs),
+    /// Discover the components of an existing monorepo and write a starting xtask.toml
+    Init(InitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +112,53 @@ pub struct PromoteArgs {
     /// text for people, json for programs (the promotion.json document)
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Write the promotion into MATURITY.md when every gate for the target passed (needs
+    /// --phase all or 4)
+    #[arg(long)]
+    pub record: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Markdown,
+    Json,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// markdown for GitHub (tables and mermaid), json for programs, html for a browser
+    #[arg(long, value_enum, default_value_t = StatusFormat::Markdown)]
+    pub format: StatusFormat,
+    /// Where to write the report, `-` for stdout [default: reports/status/status.<md|json|html>]
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// How many tool processes may run at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The monorepo to scan; xtask.toml is written there [default: the current folder]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Overwrite an existing xtask.toml
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoteArgs {
+    /// The component by its xtask.toml name
+    #[arg(value_name = "COMPONENT")]
+    pub component: String,
+    /// The lower stage to move it to
+    #[arg(long, value_name = "STAGE")]
+    pub to: Stage,
+    /// Why, for the history row (e.g. "fails the Production maintenance criteria: uptime 98%")
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::config::{Component, Config};
 use crate::engine::result::{ErrorKind, StepResult, StepStatus};
+use crate::maturity::observation::{Observation, days_hours};
 use crate::plan::{ComponentPlan, GateKind};
 use crate::readme::ReadmeCheck;
 use crate::stage::Stage;
@@ -38,8 +39,8 @@ pub struct Facts {
     pub readme: Option<ReadmeCheck>,
     /// Each direct dependency with its current stage.
     pub dependencies: Vec<(String, Stage)>,
-    /// When the component entered Staging, from MATURITY.md history.
-    pub staging_since: Option<NaiveDate>,
+    /// When the component entered Staging (UTC), from MATURITY.md history.
+    pub staging_since: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,16 +102,6 @@ pub fn decide(
 /// `1 file`, `3 files`.
 fn plural(count: usize, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
-}
-
-/// How many days and hours a duration in hours is, for messages.
-fn days_hours(hours: i64) -> String {
-    let (days, rest) = (hours / 24, hours % 24);
-    match (days, rest) {
-        (0, h) => format!("{h}h"),
-        (d, 0) => format!("{d} days"),
-        (d, h) => format!("{d} days {h}h"),
-    }
 }
 
 impl Judge<'_> {
@@ -548,16 +539,15 @@ impl Judge<'_> {
         }
     }
 
-    fn observation(&mut self, since: Option<NaiveDate>, now: NaiveDateTime) -> GateResult {
+    fn observation(&mut self, since: Option<NaiveDateTime>, now: NaiveDateTime) -> GateResult {
         let days = self.config.policy.observation_days;
-        let required_hours = i64::from(days) * 24;
         let Some(since) = since else {
             self.block(
                 GateKind::Observation,
                 "no date of entering Staging is recorded in MATURITY.md".to_owned(),
                 format!(
-                    "record the Staging promotion in {} (a history row `| YYYY-MM-DD | Development | Staging | ... |`)",
-                    self.component.maturity
+                    "record the Staging promotion in {} (`cargo xtask promote {} --record` writes it; by hand, a history row `| YYYY-MM-DD | Development | Staging | ... |`)",
+                    self.component.maturity, self.component.name
                 ),
             );
             return GateResult {
@@ -568,36 +558,49 @@ impl Judge<'_> {
                 summary: "no Staging date recorded".to_owned(),
             };
         };
-        let start = since.and_hms_opt(0, 0, 0).unwrap_or_default();
-        let elapsed = (now - start).num_hours();
-        let passed = elapsed >= required_hours;
-        let earliest = start + chrono::Duration::hours(required_hours);
+        let observed = Observation::new(since, days, now);
+        let passed = observed.complete();
         if !passed {
             self.block(
                 GateKind::Observation,
                 format!(
-                    "{} in Staging since {since}: {} of the {days} days observed",
+                    "{} in Staging since {}: {} of the {days} days observed",
                     self.component.name,
-                    days_hours(elapsed.max(0))
+                    utc(since),
+                    days_hours(observed.elapsed)
                 ),
                 format!(
                     "wait until {} ({} more)",
-                    earliest.format("%Y-%m-%d %H:%M"),
-                    days_hours(required_hours - elapsed.max(0))
+                    observed.earliest.format("%Y-%m-%d %H:%M UTC"),
+                    days_hours(observed.remaining)
                 ),
             );
         }
         GateResult {
             passed,
-            measured: json!((elapsed.max(0) as f64 / 24.0 * 100.0).round() / 100.0),
+            measured: json!(observed.elapsed_days()),
             threshold: json!(days),
             unit: "days".to_owned(),
             summary: if passed {
-                format!("in Staging since {since}")
+                format!("in Staging since {}", utc(since))
             } else {
-                format!("earliest {}", earliest.format("%Y-%m-%d"))
+                format!(
+                    "{} days to go, earliest {}",
+                    observed.remaining_days(),
+                    observed.earliest.format("%Y-%m-%d %H:%M UTC")
+                )
             },
         }
+    }
+}
+
+/// A UTC time for messages: the date alone at midnight (how users' rows are read), else to
+/// the minute.
+fn utc(at: NaiveDateTime) -> String {
+    if at.time() == chrono::NaiveTime::MIN {
+        at.format("%Y-%m-%d").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
     }
 }
 

@@ -18,6 +18,7 @@ mod gates;
 mod generated;
 mod git;
 mod github;
+mod init;
 mod maturity;
 mod plan;
 mod process;
@@ -27,6 +28,7 @@ mod render;
 mod report;
 mod request;
 mod stage;
+mod status;
 mod toolchain;
 mod tools;
 mod ui;
@@ -63,6 +65,9 @@ fn main() -> ExitCode {
         Command::Affected(args) => commands::affected::run(&cli.global, args),
         Command::Issue(args) => commands::issue::run(&cli.global, args),
         Command::ValidateRequest(args) => commands::validate_request::run(&cli.global, args),
+        Command::Demote(args) => commands::demote::run(&cli.global, args),
+        Command::Status(args) => commands::status::run(&cli.global, args),
+        Command::Init(args) => commands::init::run(args),
     };
     record_peak_memory();
     match outcome {

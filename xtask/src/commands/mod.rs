@@ -3,9 +3,12 @@
 pub mod affected;
 pub mod bench;
 pub mod cache;
+pub mod demote;
+pub mod init;
 pub mod issue;
 pub mod promote;
 pub mod setup;
+pub mod status;
 pub mod validate_request;
 pub mod workflows;
 

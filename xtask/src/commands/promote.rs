@@ -2,6 +2,7 @@
 //! edits, bootstrap missing tools, run, decide, write reports, print, pick the exit code.
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 
 use crate::assess;
 use crate::cache::Cache;
@@ -26,6 +27,11 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     if args.phase.contains(Phase::Deploy) {
         return Err(usage(
             "phase 5 (deploy) is not available yet: run --phase all to validate the component",
+        ));
+    }
+    if args.record && !args.phase.decides_promotion() {
+        return Err(usage(
+            "--record needs the validation phase, which decides promotability: pass --phase all (or 4)",
         ));
     }
     let mut plans = Vec::new();
@@ -76,12 +82,54 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         report::write(&config.component_reports_dir(&report.component), report)?;
     }
     print(&reports, args.format)?;
+    if args.record {
+        record(&config, &reports, Utc::now())?;
+    }
     let stream = match args.format {
         OutputFormat::Text => github::ci::CommandStream::Stdout,
         OutputFormat::Json => github::ci::CommandStream::Stderr,
     };
     github::ci::emit_reports(&config, &reports, stream)?;
     Ok(exit_code(&reports))
+}
+
+/// `--record`: writes each promotion the reports prove into its MATURITY.md; a report that is
+/// not promotable records nothing.
+///
+/// Deployment evidence is `None` here: the deploy phase provides it for components that are
+/// deployed, and it is passed through `maturity::record::record_promotion` unchanged.
+fn record(config: &Config, reports: &[PromotionReport], now: DateTime<Utc>) -> Result<()> {
+    for report in reports {
+        let component = config.require_component(&report.component)?;
+        if !report.promotable {
+            ui::status(
+                "Not recorded",
+                format!(
+                    "{} is not promotable to {}: {} left unchanged",
+                    report.component, report.to_stage, component.maturity
+                ),
+            );
+            continue;
+        }
+        if maturity::record::record_promotion(config, report, None, now)? {
+            ui::status(
+                "Recorded",
+                format!(
+                    "{}: {} -> {} in {}",
+                    report.component, report.from_stage, report.to_stage, component.maturity
+                ),
+            );
+        } else {
+            ui::status(
+                "Unchanged",
+                format!(
+                    "{} already states {} for {}",
+                    component.maturity, report.to_stage, report.component
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The worst outcome over all reports: interrupted, then infrastructure, then gates.
@@ -233,7 +281,7 @@ fn section_of(text: &str, section: &str) -> Option<String> {
 
 /// Loads the toolchain and, when the venv lacks the pinned tools the plans need, installs
 /// them first and says so: a fresh clone runs with nothing installed by hand.
-pub fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
+pub(crate) fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
     let toolchain = Toolchain::load(config)?;
     let needs_tools = plans.iter().any(|p| !p.steps.is_empty());
     let bootstrap_allowed = std::env::var_os("XTASK_NO_BOOTSTRAP").is_none_or(|v| v.is_empty());

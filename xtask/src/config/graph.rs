@@ -124,7 +124,6 @@ impl DependencyGraph {
 
     /// Names ordered so that every component comes after all of its dependencies; ties keep
     /// file order, so the result is stable.
-    #[allow(dead_code)] // read by the status report's rollout plan once it lands
     pub fn topological_order(&self) -> Vec<String> {
         let mut placed = vec![false; self.names.len()];
         let mut order = Vec::with_capacity(self.names.len());

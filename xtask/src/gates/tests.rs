@@ -389,8 +389,9 @@ fn observation_needs_full_days_in_staging() {
     steps.insert(StepKind::Pytest, pytest(Some(85.0), 0));
     let mut facts = clean_facts();
     facts.dependencies = vec![("model-management".into(), Stage::Production)];
-    // `now` is 2026-11-21 12:00; entering Staging on 2026-11-15 00:00 is 6 days 12 hours.
-    facts.staging_since = NaiveDate::from_ymd_opt(2026, 11, 15);
+    // `now` is 2026-11-21 12:00; a date-only row of 2026-11-15 means 00:00, 6 days 12 hours.
+    facts.staging_since =
+        NaiveDate::from_ymd_opt(2026, 11, 15).and_then(|d| d.and_hms_opt(0, 0, 0));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(!gate(&decision, GateKind::Observation).passed);
     let blocker = decision
@@ -398,8 +399,14 @@ fn observation_needs_full_days_in_staging() {
         .iter()
         .find(|b| b.gate == "observation")
         .unwrap();
-    assert!(blocker.fix.contains("2026-11-22 00:00"), "{}", blocker.fix);
-    facts.staging_since = NaiveDate::from_ymd_opt(2026, 11, 14);
+    assert!(
+        blocker.fix.contains("2026-11-22 00:00 UTC"),
+        "{}",
+        blocker.fix
+    );
+    assert!(blocker.fix.contains("(12h more)"), "{}", blocker.fix);
+    facts.staging_since =
+        NaiveDate::from_ymd_opt(2026, 11, 14).and_then(|d| d.and_hms_opt(0, 0, 0));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(
         gate(&decision, GateKind::Observation).passed,
@@ -409,4 +416,102 @@ fn observation_needs_full_days_in_staging() {
     facts.staging_since = None;
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(!gate(&decision, GateKind::Observation).passed);
+}
+
+#[test]
+fn six_days_twenty_three_hours_in_staging_is_not_enough() {
+    let mut steps = clean_steps();
+    steps.insert(StepKind::Pytest, pytest(Some(85.0), 0));
+    let mut facts = clean_facts();
+    facts.dependencies = vec![("model-management".into(), Stage::Production)];
+    // `now` is 2026-11-21 12:00; a recorded promotion at 2026-11-14 13:00 UTC is 6 days 23h.
+    facts.staging_since = Some(noon(2026, 11, 14) + chrono::Duration::hours(1));
+    let decision = decide_with(Stage::Staging, None, &steps, &facts);
+    let observation = gate(&decision, GateKind::Observation);
+    assert!(!observation.passed);
+    assert_eq!(observation.measured, serde_json::json!(6.96));
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "observation")
+        .unwrap();
+    assert!(
+        blocker.message.contains("6 days 23h of the 7 days"),
+        "{}",
+        blocker.message
+    );
+    assert!(
+        blocker.fix.contains("2026-11-21 13:00 UTC (1h more)"),
+        "{}",
+        blocker.fix
+    );
+    assert!(!decision.all_passed());
+    // Exactly seven days is enough.
+    facts.staging_since = Some(noon(2026, 11, 14));
+    let decision = decide_with(Stage::Staging, None, &steps, &facts);
+    assert!(gate(&decision, GateKind::Observation).passed);
+    assert!(decision.all_passed(), "{:?}", decision.blockers);
+}
+
+#[test]
+fn dependencies_at_or_above_the_target_pass_and_each_one_below_is_named() {
+    let config = config();
+    let mut component = config.component("llm").unwrap().clone();
+    component.depends_on = vec!["model-management".into(), "neo4j".into(), "docker".into()];
+    let plan = plan_component(
+        &component,
+        Stage::Staging,
+        &PhaseSelection::parse("all").unwrap(),
+        None,
+        false,
+    )
+    .unwrap();
+    let mut steps = clean_steps();
+    steps.insert(StepKind::Pytest, pytest(Some(85.0), 0));
+    let mut facts = clean_facts();
+    facts.staging_since = Some(noon(2026, 11, 1));
+    facts.dependencies = vec![
+        ("model-management".into(), Stage::Production),
+        ("neo4j".into(), Stage::Staging),
+        ("docker".into(), Stage::Development),
+    ];
+    let decision = decide(
+        &plan,
+        &component,
+        &config,
+        &steps,
+        &facts,
+        noon(2026, 11, 21),
+    );
+    let messages: Vec<&str> = decision
+        .blockers
+        .iter()
+        .filter(|b| b.gate == "dependencies")
+        .map(|b| b.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            "dependency neo4j is in Staging, below Production",
+            "dependency docker is in Development, below Production"
+        ]
+    );
+    assert_eq!(
+        gate(&decision, GateKind::Dependencies).summary,
+        "2 of 3 below Production"
+    );
+    facts.dependencies = vec![
+        ("model-management".into(), Stage::Production),
+        ("neo4j".into(), Stage::Production),
+        ("docker".into(), Stage::Production),
+    ];
+    let decision = decide(
+        &plan,
+        &component,
+        &config,
+        &steps,
+        &facts,
+        noon(2026, 11, 21),
+    );
+    assert!(decision.all_passed(), "{:?}", decision.blockers);
 }

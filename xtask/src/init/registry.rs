@@ -1,0 +1,177 @@
+//! The starting `xtask.toml` for a discovered monorepo, from `templates/xtask.toml.j2`: every
+//! value quoted as TOML, every guess explained in a comment. Pure.
+
+use anyhow::{Context, Result};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
+use minijinja::{Environment, Value};
+use serde::Serialize;
+
+use super::discover::Monorepo;
+use super::infer::DroppedEdge;
+use crate::config::SourceKind;
+
+const TEMPLATE: &str = include_str!("../../../templates/xtask.toml.j2");
+
+/// The functional groups of the users' maturity workflow, in their report order.
+pub const DEFAULT_GROUPS: &[&str] = &[
+    "Core Infrastructure",
+    "AI/Agent Systems",
+    "Player Experience",
+    "Therapeutic Content",
+    "Monitoring & Operations",
+];
+
+/// The group of components that no file assigns to one.
+pub const UNGROUPED: &str = "Ungrouped";
+
+/// The tool versions this xtask is tested with (the same pins as its own xtask.toml).
+pub const PINS: &[(&str, &str)] = &[
+    ("ruff", "0.17.5"),
+    ("pyright", "1.1.414"),
+    ("bandit", "1.9.4"),
+    ("pytest", "9.2.0"),
+    ("pytest-cov", "7.1.0"),
+    ("uv", "0.13.8"),
+];
+
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn list(items: &[String]) -> String {
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|i| quoted(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+#[derive(Serialize)]
+struct ComponentView {
+    comments: Vec<String>,
+    name: String,
+    display_name: String,
+    group: String,
+    source: String,
+    tests: Option<String>,
+    depends_on: Option<String>,
+    readme: Option<String>,
+    maturity: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RegistryView {
+    groups: Vec<String>,
+    python: Option<String>,
+    /// `true` or `false`, as TOML writes it.
+    install: &'static str,
+    pins: Vec<String>,
+    components: Vec<ComponentView>,
+}
+
+/// The groups the registry lists: ours, then any a file names, then `Ungrouped` if needed.
+pub fn groups(repo: &Monorepo) -> Vec<String> {
+    let mut groups: Vec<String> = DEFAULT_GROUPS.iter().map(|g| (*g).to_owned()).collect();
+    for component in &repo.components {
+        if let Some(group) = &component.group
+            && !groups.contains(group)
+        {
+            groups.push(group.clone());
+        }
+    }
+    if repo.components.iter().any(|c| c.group.is_none()) {
+        groups.push(UNGROUPED.to_owned());
+    }
+    groups
+}
+
+/// The text of the registry. `dependencies` come from `infer::dependencies` after
+/// `infer::break_cycles`, whose `dropped` edges are explained beside their component.
+pub fn render(
+    repo: &Monorepo,
+    dependencies: &[(String, Vec<String>)],
+    dropped: &[DroppedEdge],
+) -> Result<String> {
+    let components = repo
+        .components
+        .iter()
+        .map(|c| {
+            let mut comments = Vec::new();
+            comments.push(match (&c.maturity_found, c.stage) {
+                (Some(path), Some(stage)) => format!("Stage: {stage} (from {path})"),
+                (Some(path), None) => {
+                    format!("Stage: none stated in {path}, so Development until it says")
+                }
+                (None, _) => "Stage: no MATURITY.md, so Development until one says".to_owned(),
+            });
+            if c.group.is_none() {
+                comments.push(format!(
+                    "No file names its group: pick one of `groups` instead of \"{UNGROUPED}\"."
+                ));
+            }
+            if c.tests.is_empty() {
+                comments.push(
+                    "No tests found named after it: list its tests here, or the tests gate fails."
+                        .to_owned(),
+                );
+            }
+            for edge in dropped.iter().filter(|e| e.from == c.name) {
+                comments.push(format!(
+                    "It imports {}, but that closes a cycle ({}), which the registry refuses: decide which way the dependency really goes.",
+                    edge.to,
+                    edge.cycle.join(" -> ")
+                ));
+            }
+            if c.kind == SourceKind::Module && c.maturity_found.is_none() {
+                comments.push(format!(
+                    "A module component keeps its README and MATURITY.md in docs/components/{}/.",
+                    c.name
+                ));
+            }
+            let depends_on = dependencies
+                .iter()
+                .find(|(name, _)| *name == c.name)
+                .map(|(_, deps)| deps.clone())
+                .unwrap_or_default();
+            ComponentView {
+                comments,
+                name: c.name.clone(),
+                display_name: quoted(&c.display_name),
+                group: quoted(c.group.as_deref().unwrap_or(UNGROUPED)),
+                source: quoted(&c.source),
+                tests: (!c.tests.is_empty()).then(|| list(&c.tests)),
+                depends_on: (!depends_on.is_empty()).then(|| list(&depends_on)),
+                readme: c.readme.as_deref().map(quoted),
+                maturity: c.maturity.as_deref().map(quoted),
+            }
+        })
+        .collect();
+    let view = RegistryView {
+        groups: groups(repo).iter().map(|g| quoted(g)).collect(),
+        python: repo.python.as_deref().map(quoted),
+        install: if repo.has_pyproject { "true" } else { "false" },
+        pins: PINS
+            .iter()
+            .map(|(tool, version)| format!("{tool} = {}", quoted(version)))
+            .collect(),
+        components,
+    };
+    let mut env = Environment::new();
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("the default delimiters are valid"),
+    );
+    env.add_template("xtask.toml.j2", TEMPLATE)
+        .context("the xtask.toml template does not compile")?;
+    env.get_template("xtask.toml.j2")?
+        .render(Value::from(Serde(&view)))
+        .context("failed to render xtask.toml")
+}

@@ -1,0 +1,191 @@
+//! Reading MATURITY.md as our users write it: the stage line in its many spellings and the rows
+//! of promotion history tables, with date-only rows (theirs) and UTC timestamps (ours). Pure.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use regex::Regex;
+
+use super::managed;
+use crate::stage::Stage;
+
+fn stage_line() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        // `**Current Stage**: Staging`, `Stage: staging`, `- current maturity stage = Staging`.
+        Regex::new(
+            r"(?im)^[\s>*_\-]*(?:current\s+)?(?:maturity\s+)?stage\s*(?:\*\*|__|\*|_)?\s*[:=\-–—]\s*(?:\*\*|__|`|\*|_)?\s*(development|staging|production)\b",
+        )
+        .expect("valid regex")
+    })
+}
+
+/// Where the first stage line is: the byte range of its whole line (without the line ending)
+/// and the stage it names.
+pub fn find_stage_line(text: &str) -> Option<(std::ops::Range<usize>, Stage)> {
+    let captures = stage_line().captures(text)?;
+    // The word is on the stage line itself; the match may start earlier, on blank lines.
+    let word = captures.get(1)?;
+    let stage = word.as_str().parse().ok()?;
+    let start = text[..word.start()].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[word.start()..]
+        .find('\n')
+        .map_or(text.len(), |i| word.start() + i);
+    let end = if text[..end].ends_with('\r') {
+        end - 1
+    } else {
+        end
+    };
+    Some((start..end, stage))
+}
+
+/// The stage a MATURITY.md declares, if it declares one. The managed section wins over any
+/// stage line the user wrote elsewhere: it is the one our records keep current.
+pub fn parse_stage(text: &str) -> Option<Stage> {
+    if let Some(section) = managed::find(text)
+        && let Some((_, stage)) = find_stage_line(&text[section.range])
+    {
+        return Some(stage);
+    }
+    find_stage_line(text).map(|(_, stage)| stage)
+}
+
+/// One row of a promotion history table: `| 2025-10-06 | Development | Staging | ... |`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// When the change happened, in UTC. A date-only row (how our users write them) is taken
+    /// as that date at 00:00 UTC, the earliest moment it can mean.
+    pub at: NaiveDateTime,
+    pub from: Option<Stage>,
+    pub to: Stage,
+}
+
+/// A history table's first cell: `2025-10-06`, or the RFC 3339 UTC time our records write.
+pub fn parse_when(cell: &str) -> Option<NaiveDateTime> {
+    let cell = cell.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(cell) {
+        return Some(at.naive_utc());
+    }
+    NaiveDate::parse_from_str(cell, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+}
+
+/// Rows of any Markdown table whose first cell is a date or time and whose next cells are
+/// stages (an empty or dash `from` cell means the component's first stage).
+pub fn parse_history(text: &str) -> Vec<HistoryRow> {
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        if cells.len() < 3 {
+            continue;
+        }
+        let Some(at) = parse_when(cells[0]) else {
+            continue;
+        };
+        let Ok(to) = cells[2].parse::<Stage>() else {
+            continue;
+        };
+        rows.push(HistoryRow {
+            at,
+            from: cells[1].parse().ok(),
+            to,
+        });
+    }
+    rows
+}
+
+/// When the component last entered `stage`, from its history (a promotion or a demotion into
+/// it both count: after a demotion the observation starts again).
+pub fn entered(text: &str, stage: Stage) -> Option<NaiveDateTime> {
+    parse_history(text)
+        .into_iter()
+        .filter(|row| row.to == stage)
+        .map(|row| row.at)
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn reads_the_forms_users_write() {
+        for (text, stage) in [
+            ("**Current Stage**: Staging", Stage::Staging),
+            ("Stage: development", Stage::Development),
+            (
+                "# Neo4j\n\n- **Current Stage:** Production\n",
+                Stage::Production,
+            ),
+            ("current stage = STAGING", Stage::Staging),
+            ("**Stage**: `Staging`", Stage::Staging),
+            (
+                "Intro text.\r\n**Current Stage**: Staging\r\n",
+                Stage::Staging,
+            ),
+            (
+                "> **Maturity Stage** — Production (since May)",
+                Stage::Production,
+            ),
+        ] {
+            assert_eq!(parse_stage(text), Some(stage), "{text}");
+        }
+        assert_eq!(parse_stage("Target Stage: Production"), None);
+        assert_eq!(parse_stage("No stage here"), None);
+        assert_eq!(parse_stage("Stage: stagingish"), None);
+    }
+
+    #[test]
+    fn the_stage_line_is_located_without_its_line_ending() {
+        let text = "# T\r\n\r\n**Current Stage**: Staging\r\nmore\r\n";
+        let (range, stage) = find_stage_line(text).unwrap();
+        assert_eq!(&text[range], "**Current Stage**: Staging");
+        assert_eq!(stage, Stage::Staging);
+    }
+
+    #[test]
+    fn history_rows_give_the_time_a_stage_was_entered() {
+        let text = "| Date | From | To | Notes |\n|---|---|---|---|\n| 2025-09-02 | — | Development | first |\n| 2025-10-06 | Development | Staging | pilot |\n";
+        let rows = parse_history(text);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].from, None);
+        assert_eq!(
+            entered(text, Stage::Staging),
+            Some(at(2025, 10, 6, 0, 0)),
+            "a date-only row means 00:00 UTC"
+        );
+        assert_eq!(entered(text, Stage::Production), None);
+    }
+
+    #[test]
+    fn recorded_timestamps_are_read_to_the_second_in_utc() {
+        assert_eq!(
+            parse_when("2026-11-14T13:05:00Z"),
+            Some(at(2026, 11, 14, 13, 5))
+        );
+        assert_eq!(
+            parse_when("2026-11-14T15:05:00+02:00"),
+            Some(at(2026, 11, 14, 13, 5))
+        );
+        assert_eq!(parse_when("last Tuesday"), None);
+    }
+
+    #[test]
+    fn the_latest_entry_wins_after_a_demotion_and_a_new_promotion() {
+        let text = "| 2026-01-01 | Development | Staging | a |\n| 2026-02-01 | Staging | Production | b |\n| 2026-03-01T10:00:00Z | Production | Staging | demoted |\n";
+        assert_eq!(entered(text, Stage::Staging), Some(at(2026, 3, 1, 10, 0)));
+    }
+}

@@ -1,0 +1,350 @@
+//! A fixed status-report input for unit and snapshot tests: a small registry with a component
+//! in every readiness, MATURITY.md texts, synthetic history lines and a fixed `now`.
+
+use chrono::{DateTime, TimeZone, Utc};
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+use super::collect::{Inputs, collect};
+use super::history::{self, Run};
+use super::model::StatusReport;
+use crate::config::Config;
+use crate::engine::result::{ErrorKind, StepError, StepResult};
+use crate::gates::{Blocker, GateResult};
+use crate::maturity::Book;
+use crate::report::PromotionReport;
+use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
+use crate::stage::Stage;
+use crate::tools::StepKind;
+
+pub const REGISTRY: &str = r#"
+groups = ["Core Infrastructure", "AI/Agent Systems", "Player Experience", "Therapeutic Content", "Monitoring & Operations"]
+[project]
+root = "."
+[tools]
+ruff = "0.17.5"
+pyright = "1.1.414"
+bandit = "1.9.4"
+pytest = "9.2.0"
+pytest-cov = "7.1.0"
+[components.neo4j]
+display_name = "Neo4j"
+group = "Core Infrastructure"
+source = "src/components/neo4j_component.py"
+[components.carbon]
+display_name = "Carbon"
+group = "Core Infrastructure"
+source = "src/components/carbon_component.py"
+[components.docker]
+display_name = "Docker <Compose>"
+group = "Core Infrastructure"
+source = "src/components/docker_component.py"
+[components.model-management]
+display_name = "Model Management"
+group = "AI/Agent Systems"
+source = "src/components/model_management"
+[components.llm]
+display_name = "LLM"
+group = "AI/Agent Systems"
+source = "src/components/llm"
+depends_on = ["model-management", "docker"]
+[components.gameplay-loop]
+display_name = "Gameplay Loop"
+group = "Player Experience"
+source = "src/components/gameplay_loop"
+depends_on = ["neo4j"]
+[components.therapeutic-systems]
+display_name = "Therapeutic Systems"
+group = "Therapeutic Content"
+source = "src/components/therapeutic_systems"
+depends_on = ["neo4j", "model-management"]
+"#;
+
+pub fn config() -> Config {
+    crate::config::parse(REGISTRY, &std::env::temp_dir().join("xtask.toml")).unwrap()
+}
+
+/// Monday 2026-11-16 12:00 UTC.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 16, 12, 0, 0).unwrap()
+}
+
+pub fn book() -> Book {
+    Book::from_texts([
+        (
+            "neo4j",
+            "# Neo4j — Maturity\n**Current Stage**: Staging\n| 2026-09-02 | — | Development | x |\n| 2026-11-10 | Development | Staging | y |\n",
+        ),
+        (
+            "carbon",
+            "**Current Stage**: Development\n| 2026-10-01 | — | Development | x |\n",
+        ),
+        ("docker", "**Current Stage**: Development\n"),
+        (
+            "model-management",
+            "**Current Stage**: Production\n| 2026-10-20T08:30:00Z | Staging | Production | z |\n",
+        ),
+        ("llm", "**Current Stage**: Development\n"),
+        ("gameplay-loop", "**Current Stage**: Development\n"),
+        ("therapeutic-systems", "**Current Stage**: Production\n"),
+    ])
+}
+
+/// Two weekly runs and one from yesterday: the baseline is 2026-11-09.
+pub fn history_text() -> String {
+    [
+        r#"{"at":"2026-11-02T09:00:00Z","components":{"carbon":{"stage":"development","coverage":60.0,"lint":4,"types":0,"security":0}}}"#,
+        r#"{"at":"2026-11-09T09:00:00Z","components":{"carbon":{"stage":"development","coverage":65.5,"lint":2,"types":1,"security":0},"neo4j":{"stage":"development","coverage":97.0,"lint":0,"types":0,"security":0},"docker":{"stage":"development","coverage":null,"lint":null,"types":3,"security":0},"llm":{"stage":"development","coverage":30.0,"lint":0,"types":0,"security":0}}}"#,
+        r#"{"at":"2026-11-15T09:00:00Z","components":{"carbon":{"stage":"development","coverage":72.0,"lint":0,"types":0,"security":0},"llm":{"stage":"development","coverage":31.0,"lint":0,"types":0,"security":0}}}"#,
+    ]
+    .join("\n")
+}
+
+pub fn runs() -> Vec<Run> {
+    history::parse(&history_text()).0
+}
+
+fn gate(passed: bool, measured: Value, threshold: Value, summary: &str) -> GateResult {
+    GateResult {
+        passed,
+        measured,
+        threshold,
+        unit: String::new(),
+        summary: summary.to_owned(),
+    }
+}
+
+fn blocker(gate: &str, message: &str, fix: &str) -> Blocker {
+    Blocker {
+        gate: gate.to_owned(),
+        message: message.to_owned(),
+        fix: fix.to_owned(),
+    }
+}
+
+struct Spec {
+    name: &'static str,
+    from: Stage,
+    to: Stage,
+    coverage: Option<f64>,
+    lint: u64,
+    failing: &'static [&'static str],
+    errored: bool,
+}
+
+fn report(spec: &Spec, config: &Config) -> PromotionReport {
+    let component = config.component(spec.name).unwrap();
+    let failing = |id: &str| spec.failing.contains(&id);
+    let threshold = config.thresholds.coverage_for(spec.to);
+    let mut gates = IndexMap::new();
+    let mut blockers = Vec::new();
+    let mut add = |id: &str, result: GateResult, block: Option<Blocker>| {
+        gates.insert(id.to_owned(), result);
+        blockers.extend(block);
+    };
+    if spec.from != spec.to {
+        add("stage", gate(true, json!("x"), json!("x"), "ok"), None);
+    }
+    add(
+        "lint",
+        gate(!failing("lint"), json!(spec.lint), json!(0), "lint"),
+        failing("lint").then(|| {
+            blocker(
+                "lint",
+                &format!("{} ruff findings (2 safely fixable)", spec.lint),
+                &format!("run `cargo xtask promote {} --phase 1 --fix`", spec.name),
+            )
+        }),
+    );
+    if spec.errored {
+        add(
+            "types",
+            gate(false, Value::Null, json!(0), "pyright errored"),
+            Some(blocker(
+                "types",
+                "pyright could not give a verdict: pyright did not finish within 600s",
+                "raise its limit under [timeouts] in xtask.toml",
+            )),
+        );
+    } else {
+        add("types", gate(true, json!(0), json!(0), "0 errors"), None);
+    }
+    add(
+        "docs",
+        gate(true, json!(4), json!(4), "4 of 4 required sections"),
+        None,
+    );
+    add(
+        "security",
+        gate(true, json!(0), json!(0), "0 blocking"),
+        None,
+    );
+    add("tests", gate(true, json!(0), json!(0), "5 passed"), None);
+    let coverage_passes = spec.coverage.is_some_and(|c| c >= threshold);
+    add(
+        "coverage",
+        gate(
+            coverage_passes,
+            spec.coverage.map_or(Value::Null, |c| json!(c)),
+            json!(threshold),
+            "coverage",
+        ),
+        (!coverage_passes).then(|| {
+            blocker(
+                "coverage",
+                &format!(
+                    "coverage is below the {} threshold of {threshold}%",
+                    spec.to.id()
+                ),
+                "add tests",
+            )
+        }),
+    );
+    let lagging: Vec<&String> = component
+        .depends_on
+        .iter()
+        .filter(|d| book().get(d).unwrap().stage < spec.to)
+        .collect();
+    add(
+        "dependencies",
+        gate(lagging.is_empty(), json!([]), json!(spec.to), "deps"),
+        None,
+    );
+    for dependency in &lagging {
+        blockers.push(blocker(
+            "dependencies",
+            &format!("dependency {dependency} is below {}", spec.to),
+            &format!("promote {dependency} first"),
+        ));
+    }
+    if failing("observation") {
+        gates.insert(
+            "observation".to_owned(),
+            gate(false, json!(6.5), json!(7), "0.5 days to go"),
+        );
+        blockers.push(blocker("observation", "in Staging for 6 days 12h", "wait"));
+    }
+    let passed = gates.values().all(|g| g.passed);
+    let steps = if spec.errored {
+        vec![StepResult::error(
+            StepKind::Pyright,
+            "1.1.414",
+            vec!["pyright".into()],
+            StepError {
+                kind: ErrorKind::TimedOut,
+                message: "timed out".into(),
+            },
+            600_000,
+        )]
+    } else {
+        vec![]
+    };
+    PromotionReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        component: spec.name.to_owned(),
+        display_name: component.display_name.clone(),
+        group: component.group.clone(),
+        from_stage: spec.from,
+        to_stage: spec.to,
+        phases: vec![1, 2, 3, 4],
+        promotable: passed && spec.from != spec.to,
+        passed,
+        generated_at: "2026-11-16T12:00:00Z".into(),
+        quality_gates: gates,
+        blockers,
+        steps,
+        summary: RunSummary {
+            steps: 5,
+            cached_steps: 5,
+            findings: spec.lint as usize,
+            coverage: spec.coverage,
+        },
+    }
+}
+
+pub fn reports() -> Vec<PromotionReport> {
+    use Stage::*;
+    let config = config();
+    let specs = [
+        Spec {
+            name: "neo4j",
+            from: Staging,
+            to: Production,
+            coverage: Some(98.95),
+            lint: 0,
+            failing: &["observation"],
+            errored: false,
+        },
+        Spec {
+            name: "carbon",
+            from: Development,
+            to: Staging,
+            coverage: Some(72.06),
+            lint: 0,
+            failing: &[],
+            errored: false,
+        },
+        Spec {
+            name: "docker",
+            from: Development,
+            to: Staging,
+            coverage: Some(20.1),
+            lint: 14,
+            failing: &["lint"],
+            errored: false,
+        },
+        Spec {
+            name: "model-management",
+            from: Production,
+            to: Production,
+            coverage: Some(100.0),
+            lint: 0,
+            failing: &[],
+            errored: false,
+        },
+        Spec {
+            name: "llm",
+            from: Development,
+            to: Staging,
+            coverage: Some(75.0),
+            lint: 0,
+            failing: &[],
+            errored: false,
+        },
+        Spec {
+            name: "gameplay-loop",
+            from: Development,
+            to: Staging,
+            coverage: None,
+            lint: 0,
+            failing: &[],
+            errored: true,
+        },
+        Spec {
+            name: "therapeutic-systems",
+            from: Production,
+            to: Production,
+            coverage: Some(75.5),
+            lint: 0,
+            failing: &[],
+            errored: false,
+        },
+    ];
+    specs.iter().map(|spec| report(spec, &config)).collect()
+}
+
+/// The whole fixed report.
+pub fn status() -> StatusReport {
+    let config = config();
+    let reports = reports();
+    let book = book();
+    let runs = runs();
+    collect(&Inputs {
+        config: &config,
+        reports: &reports,
+        book: &book,
+        runs: &runs,
+        history_file: "reports/history/status.jsonl",
+        now: now(),
+    })
+}
