@@ -116,5 +116,7 @@ fn build_report(
             coverage,
         },
         steps: ordered,
+        deployment: None,
+        integration: None,
     })
 }

@@ -95,6 +95,10 @@ pub struct PromoteArgs {
     /// text for people, json for programs (the promotion.json document)
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// With phase 4, all or 5: bring up the component's `services`, run its tests marked
+    /// `integration` against them, and tear the services down
+    #[arg(long)]
+    pub integration: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod promote;
+pub mod promote_deploy;
 pub mod setup;
 
 use anyhow::Result;

@@ -21,10 +21,13 @@ use crate::toolchain::{Toolchain, setup};
 use crate::ui;
 
 pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
-    let config = super::load_config(global)?;
     if args.phase.contains(Phase::Deploy) {
+        return super::promote_deploy::run(global, args);
+    }
+    let config = super::load_config(global)?;
+    if args.integration && !args.phase.contains(Phase::Validate) {
         return Err(usage(
-            "phase 5 (deploy) is not available yet: run --phase all to validate the component",
+            "--integration runs with validation: pass --phase 4, --phase all or --phase 5",
         ));
     }
     let mut plans = Vec::new();
@@ -55,6 +58,12 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         scaffold_readmes(&config, &plans)?;
     }
 
+    // Integration services are checked (and their projects locked) before any work starts.
+    let integration = if args.integration {
+        crate::deploy::integration::prepare_plans(&config, &plans)?
+    } else {
+        Vec::new()
+    };
     let toolchain = prepare_toolchain(&config, &plans)?;
     let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
     for plan in &plans {
@@ -69,13 +78,19 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         super::jobs(args.jobs),
         args.no_cache,
     );
-    let reports = assess::assess(&ctx, &plans)?;
+    let mut reports = assess::assess(&ctx, &plans)?;
     drop(listener);
+    let integration_code = crate::deploy::integration::run_into_reports(
+        &config,
+        &toolchain,
+        integration,
+        &mut reports,
+    );
     for report in &reports {
         report::write(&config.component_reports_dir(&report.component), report)?;
     }
     print(&reports, args.format)?;
-    Ok(exit_code(&reports))
+    Ok(exit_code(&reports).max(integration_code))
 }
 
 /// The worst outcome over all reports: interrupted, then infrastructure, then gates.
@@ -91,7 +106,7 @@ pub fn exit_code(reports: &[PromotionReport]) -> u8 {
     }
 }
 
-fn print(reports: &[PromotionReport], format: OutputFormat) -> Result<()> {
+pub(super) fn print(reports: &[PromotionReport], format: OutputFormat) -> Result<()> {
     match format {
         OutputFormat::Json => {
             let text = if let [single] = reports {
@@ -227,7 +242,7 @@ fn section_of(text: &str, section: &str) -> Option<String> {
 
 /// Loads the toolchain and, when the venv lacks the pinned tools the plans need, installs
 /// them first and says so: a fresh clone runs with nothing installed by hand.
-fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
+pub(super) fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
     let toolchain = Toolchain::load(config)?;
     let needs_tools = plans.iter().any(|p| !p.steps.is_empty());
     let bootstrap_allowed = std::env::var_os("XTASK_NO_BOOTSTRAP").is_none_or(|v| v.is_empty());

@@ -1,0 +1,201 @@
+//! Pure: a deploy or an integration run as a quality gate of the promotion report (with a
+//! blocker that says what to do when it failed), and folding them into the report. A failed
+//! deploy makes the component not promotable, like any other failed gate.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::integration::IntegrationRun;
+use super::model::{Deployment, Outcome, short_id};
+use crate::engine::result::ErrorKind;
+use crate::gates::{Blocker, GateResult};
+use crate::report::PromotionReport;
+
+pub const DEPLOYMENT_GATE: &str = "deployment";
+pub const INTEGRATION_GATE: &str = "integration";
+
+/// What a person can do when the rollback failed, as commands to paste. `image` is the image
+/// reference the compose file gives the service.
+pub fn recovery_hint(compose: &str, service: &str, previous: Option<&str>, image: &str) -> String {
+    match previous {
+        Some(previous) => format!(
+            "restore the previous image by hand: `docker tag {previous} {image}` then `{compose} up -d --no-deps {service}`; check it with `{compose} ps {service}` and `{compose} logs {service}`"
+        ),
+        None => format!(
+            "the service did not run before this deploy: remove what is left with `{compose} rm -s -f {service}`"
+        ),
+    }
+}
+
+pub fn deployment_gate(
+    deployment: &Deployment,
+    timeout: Duration,
+    retry: &str,
+    recovery: &str,
+) -> (GateResult, Option<Blocker>) {
+    let service = &deployment.service;
+    let image = |id: &Option<String>| id.as_deref().map_or("no image".to_owned(), short_id);
+    match deployment.outcome {
+        Outcome::Deployed => {
+            let seconds = deployment.time_to_healthy_ms.unwrap_or(0) as f64 / 1000.0;
+            (
+                GateResult {
+                    passed: true,
+                    measured: json!((seconds * 10.0).round() / 10.0),
+                    threshold: json!(timeout.as_secs()),
+                    unit: "seconds to healthy".to_owned(),
+                    summary: format!(
+                        "{service} healthy on {} in {seconds:.1}s",
+                        image(&deployment.running_image_id)
+                    ),
+                },
+                None,
+            )
+        }
+        Outcome::RolledBack | Outcome::RollbackFailed => {
+            let failure = deployment.failure.clone().unwrap_or_default();
+            let proof = deployment
+                .rollback
+                .as_ref()
+                .map(|r| r.message.clone())
+                .unwrap_or_default();
+            let rolled_back = deployment.outcome == Outcome::RolledBack;
+            let summary = if rolled_back {
+                format!(
+                    "deploy failed, rolled back to {}",
+                    image(&deployment.previous_image_id)
+                )
+            } else {
+                format!("deploy failed and the rollback failed: {service} may be down")
+            };
+            let blocker = Blocker {
+                gate: DEPLOYMENT_GATE.to_owned(),
+                message: if rolled_back {
+                    format!("deploy of {service} failed: {failure} (rolled back: {proof})")
+                } else {
+                    format!("deploy of {service} failed: {failure}; the rollback failed: {proof}")
+                },
+                fix: if rolled_back {
+                    format!(
+                        "read the service's last log lines under `deployment.logs` in promotion.json, fix the image, then run `{retry}`"
+                    )
+                } else {
+                    recovery.to_owned()
+                },
+            };
+            (
+                GateResult {
+                    passed: false,
+                    measured: json!(summary.clone()),
+                    threshold: json!("healthy"),
+                    unit: "outcome".to_owned(),
+                    summary,
+                },
+                Some(blocker),
+            )
+        }
+    }
+}
+
+pub fn integration_gate(run: &IntegrationRun, retry: &str) -> (GateResult, Option<Blocker>) {
+    let counts = run.tests.unwrap_or_default();
+    let measured = format!(
+        "{} passed, {} failed",
+        counts.passed,
+        counts.failed + counts.errors
+    );
+    if run.passed() {
+        return (
+            GateResult {
+                passed: true,
+                measured: json!(counts.failed + counts.errors),
+                threshold: json!(0),
+                unit: "failed tests".to_owned(),
+                summary: format!(
+                    "{measured}{}",
+                    if run.services.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" against {}", run.services.join(", "))
+                    }
+                ),
+            },
+            None,
+        );
+    }
+    let (summary, message, fix) = if let Some(error) = &run.error {
+        let fix = match error.kind {
+            ErrorKind::Interrupted => format!("run `{retry}` again"),
+            ErrorKind::NoTests => "mark the tests that need the services with @pytest.mark.integration and list their files under `tests`".to_owned(),
+            _ => format!("run `{}` from the project root to see the failure", run.command.join(" ")),
+        };
+        (
+            "integration tests errored".to_owned(),
+            format!(
+                "integration tests could not give a verdict: {}",
+                error.message
+            ),
+            fix,
+        )
+    } else if !run.services_healthy {
+        (
+            "services not healthy".to_owned(),
+            run.findings
+                .first()
+                .map(|f| f.message.clone())
+                .unwrap_or_else(|| "the integration services did not become healthy".to_owned()),
+            "read the services' last log lines under `integration.logs` in promotion.json, fix them, then run the command again".to_owned(),
+        )
+    } else if run.status != crate::engine::result::StepStatus::Passed {
+        (
+            measured.clone(),
+            format!("{} integration tests failed", counts.failed + counts.errors),
+            format!("fix the failing tests listed above, then run `{retry}`"),
+        )
+    } else {
+        let teardown = run
+            .teardown
+            .as_ref()
+            .map(|t| t.message.clone())
+            .unwrap_or_default();
+        (
+            "services left behind".to_owned(),
+            teardown.clone(),
+            teardown,
+        )
+    };
+    (
+        GateResult {
+            passed: false,
+            measured: json!(measured),
+            threshold: json!(0),
+            unit: "failed tests".to_owned(),
+            summary,
+        },
+        Some(Blocker {
+            gate: INTEGRATION_GATE.to_owned(),
+            message,
+            fix,
+        }),
+    )
+}
+
+/// Adds a gate (after the others) and its blocker, and re-decides `passed` and `promotable`.
+pub fn add_gate(report: &mut PromotionReport, id: &str, gate: (GateResult, Option<Blocker>)) {
+    let (result, blocker) = gate;
+    report.quality_gates.insert(id.to_owned(), result);
+    if let Some(blocker) = blocker {
+        report.blockers.push(blocker);
+    }
+    report.passed = report.quality_gates.values().all(|g| g.passed);
+    report.promotable = report.passed && report.phases.contains(&4);
+}
+
+/// Folds an integration run into its report; returns the exit code it calls for.
+pub fn add_integration(report: &mut PromotionReport, run: IntegrationRun, retry: &str) -> u8 {
+    add_gate(report, INTEGRATION_GATE, integration_gate(&run, retry));
+    let code = run.exit_code();
+    report.integration = Some(run);
+    code
+}
