@@ -164,4 +164,20 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn both_schemas_define_a_deployment_the_same_way() {
+        let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
+        let read = |name: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(schemas.join(name)).unwrap()).unwrap()
+        };
+        let record = read("deployment-record.schema.json");
+        let report = read("promotion-report.schema.json");
+        for def in ["deployment", "image_id"] {
+            assert_eq!(
+                record["$defs"][def], report["$defs"][def],
+                "$defs.{def} differs between deployment-record.schema.json and promotion-report.schema.json: keep them equal"
+            );
+        }
+    }
 }

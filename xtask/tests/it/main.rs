@@ -3,5 +3,6 @@
 
 mod support;
 
+mod deploy;
 mod faults;
 mod promote;
