@@ -120,8 +120,10 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         }
         None => exit::OK,
     };
-    let validation_code = super::promote::exit_code(&reports).max(integration_code);
     let mut report = reports.remove(0);
+    gate::allow_redeploy(&mut report);
+    let validation_code =
+        super::promote::exit_code(std::slice::from_ref(&report)).max(integration_code);
     if !report.promotable || validation_code != exit::OK {
         report::write(&reports_dir, &report)?;
         super::promote::print(std::slice::from_ref(&report), args.format)?;

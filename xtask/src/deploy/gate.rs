@@ -192,10 +192,132 @@ pub fn add_gate(report: &mut PromotionReport, id: &str, gate: (GateResult, Optio
     report.promotable = report.passed && report.phases.contains(&4);
 }
 
+/// A redeploy to the stage the component is already in (a fix shipped to Staging, say) is not
+/// a promotion, so the stage gate does not apply; every other gate still does.
+pub fn allow_redeploy(report: &mut PromotionReport) {
+    if report.from_stage != report.to_stage {
+        return;
+    }
+    let stage = crate::plan::GateKind::Stage.id();
+    report.quality_gates.shift_remove(stage);
+    report.blockers.retain(|b| b.gate != stage);
+    report.passed = report.quality_gates.values().all(|g| g.passed);
+    report.promotable = report.passed && report.phases.contains(&4);
+}
+
 /// Folds an integration run into its report; returns the exit code it calls for.
 pub fn add_integration(report: &mut PromotionReport, run: IntegrationRun, retry: &str) -> u8 {
     add_gate(report, INTEGRATION_GATE, integration_gate(&run, retry));
     let code = run.exit_code();
     report.integration = Some(run);
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
+    use crate::stage::Stage;
+
+    fn gate(passed: bool) -> GateResult {
+        GateResult {
+            passed,
+            measured: json!(0),
+            threshold: json!(0),
+            unit: String::new(),
+            summary: String::new(),
+        }
+    }
+
+    fn report(from: Stage, to: Stage) -> PromotionReport {
+        let mut quality_gates = IndexMap::new();
+        quality_gates.insert("stage".to_owned(), gate(from.next() == Some(to)));
+        quality_gates.insert("lint".to_owned(), gate(true));
+        PromotionReport {
+            schema_version: REPORT_SCHEMA_VERSION,
+            component: "carbon".into(),
+            display_name: "Carbon".into(),
+            group: "Core Infrastructure".into(),
+            from_stage: from,
+            to_stage: to,
+            phases: vec![4, 5],
+            promotable: false,
+            passed: false,
+            generated_at: String::new(),
+            quality_gates,
+            blockers: vec![Blocker {
+                gate: "stage".into(),
+                message: "already there".into(),
+                fix: "none".into(),
+            }],
+            steps: vec![],
+            summary: RunSummary {
+                steps: 0,
+                cached_steps: 0,
+                findings: 0,
+                coverage: None,
+            },
+            deployment: None,
+            integration: None,
+        }
+    }
+
+    #[test]
+    fn a_redeploy_drops_only_the_stage_gate() {
+        let mut redeploy = report(Stage::Staging, Stage::Staging);
+        allow_redeploy(&mut redeploy);
+        assert!(!redeploy.quality_gates.contains_key("stage"));
+        assert!(redeploy.blockers.is_empty());
+        assert!(redeploy.promotable);
+        // A skipped stage stays refused.
+        let mut skip = report(Stage::Development, Stage::Production);
+        allow_redeploy(&mut skip);
+        assert!(skip.quality_gates.contains_key("stage"));
+        assert!(!skip.promotable);
+    }
+
+    #[test]
+    fn a_failed_deploy_makes_the_report_not_promotable() {
+        let mut promotion = report(Stage::Development, Stage::Staging);
+        promotion.blockers.clear();
+        promotion.passed = true;
+        promotion.promotable = true;
+        let mut deployment =
+            crate::deploy::model::tests::sample(Stage::Staging, Outcome::RolledBack, 1);
+        deployment.failure = Some("container web exited with code 3".into());
+        let (result, blocker) =
+            deployment_gate(&deployment, Duration::from_secs(120), "retry", "recover");
+        assert!(!result.passed);
+        let blocker = blocker.unwrap();
+        assert!(blocker.message.contains("exited with code 3"));
+        assert!(blocker.fix.contains("retry"));
+        add_gate(&mut promotion, DEPLOYMENT_GATE, (result, Some(blocker)));
+        assert!(!promotion.passed && !promotion.promotable);
+        assert_eq!(
+            promotion.quality_gates.keys().last().unwrap(),
+            DEPLOYMENT_GATE
+        );
+        // A rollback that failed points at the recovery, not at a retry.
+        deployment.outcome = Outcome::RollbackFailed;
+        let (_, blocker) =
+            deployment_gate(&deployment, Duration::from_secs(120), "retry", "recover");
+        assert_eq!(blocker.unwrap().fix, "recover");
+    }
+
+    #[test]
+    fn recovery_hints_are_commands() {
+        let hint = recovery_hint(
+            "docker-compose -f /r/c.yml -p tta",
+            "web",
+            Some("sha256:ab"),
+            "tta/web:staging",
+        );
+        assert_eq!(
+            hint,
+            "restore the previous image by hand: `docker tag sha256:ab tta/web:staging` then `docker-compose -f /r/c.yml -p tta up -d --no-deps web`; check it with `docker-compose -f /r/c.yml -p tta ps web` and `docker-compose -f /r/c.yml -p tta logs web`"
+        );
+        assert!(recovery_hint("dc", "web", None, "x").contains("`dc rm -s -f web`"));
+    }
 }

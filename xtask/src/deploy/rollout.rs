@@ -100,7 +100,10 @@ pub fn deploy(request: &Request<'_>) -> Result<Deployment> {
                 Err(error) => Some(format!("{error:#}")),
                 Ok(waited) => match waited.end {
                     WaitEnd::Healthy => {
-                        let running = running_image(&waited.states, service)?;
+                        // Healthy is healthy: even containers that disagree about their image
+                        // (a scaled service caught mid-replace) do not undo it.
+                        let running = running_image(&waited.states, service)
+                            .unwrap_or_else(|_| waited.states.first().map(|s| s.image_id.clone()));
                         return Ok(Deployment {
                             outcome: Outcome::Deployed,
                             image_id: running.clone(),

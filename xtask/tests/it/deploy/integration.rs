@@ -48,7 +48,11 @@ def test_second() -> None:
 /// carbon with `services = ["db"]` and the integration module in its tests; `db` is a busybox
 /// web server with a healthcheck.
 fn integration_sandbox(engine: &mut Engine, body: &str) -> (Sandbox, String) {
-    engine.build("db", "v1", Variant::Healthy("db-v1"));
+    integration_sandbox_with(engine, body, Variant::Healthy("db-v1"))
+}
+
+fn integration_sandbox_with(engine: &mut Engine, body: &str, db: Variant) -> (Sandbox, String) {
+    engine.build("db", "v1", db);
     let compose = format!(
         "services:\n  db:\n    image: {}\n",
         engine.image("db", "v1")
@@ -175,4 +179,32 @@ fn an_interrupted_integration_run_still_tears_its_services_down() {
     assert_eq!(report["integration"]["error"]["kind"], "interrupted");
     assert_eq!(report["integration"]["teardown"]["removed"], true);
     assert_eq!(report["promotable"], false);
+}
+
+#[test]
+fn services_that_never_become_healthy_fail_the_gate_with_their_logs_and_are_torn_down() {
+    let mut engine = Engine::new();
+    let (sandbox, project) = integration_sandbox_with(
+        &mut engine,
+        "    assert fetch() == \"db-v1\"",
+        Variant::FailingHealthcheck,
+    );
+    let run = sandbox.xtask(&["promote", "carbon", "--integration"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let integration = &sandbox.report("carbon")["integration"];
+    assert_eq!(integration["services_healthy"], false, "{integration:#}");
+    assert!(
+        integration.get("tests").is_none(),
+        "no test ran against a sick service"
+    );
+    assert!(
+        integration["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("/healthz")),
+        "{integration:#}"
+    );
+    assert_eq!(integration["teardown"]["removed"], true);
+    assert_torn_down(&engine, &project);
 }

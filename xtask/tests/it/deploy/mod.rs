@@ -8,7 +8,7 @@ mod integration;
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Run, Sandbox, assert_valid_json};
+use crate::support::{Run, Sandbox, assert_valid_json, junitparser_counts};
 use engine::{Engine, Variant};
 
 fn sandbox(engine: &Engine, compose: &str, carbon_keys: &str) -> Sandbox {
@@ -90,6 +90,25 @@ fn a_healthy_deploy_of_a_new_image_replaces_only_its_service() {
     assert_eq!(entry["outcome"], "deployed");
     assert_eq!(entry["environment"], "staging");
     assert_eq!(entry["finished_at"], deployment["finished_at"]);
+
+    // Once in Staging, a new version is a redeploy: no promotion, every other gate still holds.
+    let maturity = "docs/components/carbon/MATURITY.md";
+    let text = sandbox.read(maturity).replace(
+        "**Current Stage**: Development",
+        "**Current Stage**: Staging",
+    );
+    sandbox.write(maturity, &text);
+    let v3 = engine.build("web", "v3", Variant::Healthy("v3"));
+    engine.retag("web", "v3", "current");
+    let run = sandbox.xtask(&["promote", "carbon", "--phase", "5", "--target", "staging"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(engine.healthy("web").image, v3);
+    assert_eq!(engine.healthy("other").id, other.id);
+    let report = sandbox.report("carbon");
+    assert!(report["quality_gates"].get("stage").is_none(), "{report:#}");
+    assert_eq!(report["quality_gates"]["coverage"]["passed"], true);
+    let record = record(&sandbox).unwrap();
+    assert_eq!(record["deployments"].as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -141,6 +160,12 @@ fn an_image_whose_healthcheck_fails_is_rolled_back_and_the_rollback_proven() {
             .any(|b| b["gate"] == "deployment")
     );
     assert_eq!(last_deployment(&sandbox)["outcome"], "rolled-back");
+    // JUnit carries the failed deployment gate like any other.
+    let (_, failures, _) = junitparser_counts(&sandbox.report_path("carbon", "junit.xml"));
+    assert_eq!(failures, 1, "the deployment gate");
+    let summary = std::fs::read_to_string(sandbox.report_path("carbon", "summary.md")).unwrap();
+    assert!(summary.contains("## Deployment"), "{summary}");
+    assert!(summary.contains("/healthz"), "{summary}");
 }
 
 #[test]
