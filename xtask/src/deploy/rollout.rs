@@ -71,53 +71,26 @@ pub fn deploy(request: &Request<'_>) -> Result<Deployment> {
     let started = Instant::now();
     let deadline = started + environment.health_timeout;
 
-    let mut interrupted = false;
-    let failure: Option<String> =
-        match docker.compose(project, argv::up_service(service), Mode::Normal) {
-            Err(error) if docker::is_interrupted(&error) => {
-                interrupted = true;
-                Some("interrupted during `up`".to_owned())
-            }
-            Err(error) => Some(format!("{error:#}")),
-            Ok(done) if done.code != Some(0) => Some(format!(
-                "`{}` failed with {}:\n{}",
-                docker.compose_display(project, argv::up_service(service)),
-                done.describe_exit(),
-                done.tail(15)
-            )),
-            Ok(_) => match health::wait(
-                docker,
-                project,
-                service,
-                request.probe,
-                deadline,
-                Mode::Normal,
-            ) {
-                Err(error) if docker::is_interrupted(&error) => {
-                    interrupted = true;
-                    Some("interrupted while waiting for the service to be healthy".to_owned())
-                }
-                Err(error) => Some(format!("{error:#}")),
-                Ok(waited) => match waited.end {
-                    WaitEnd::Healthy => {
-                        // Healthy is healthy: even containers that disagree about their image
-                        // (a scaled service caught mid-replace) do not undo it.
-                        let running = running_image(&waited.states, service)
-                            .unwrap_or_else(|_| waited.states.first().map(|s| s.image_id.clone()));
-                        return Ok(Deployment {
-                            outcome: Outcome::Deployed,
-                            image_id: running.clone(),
-                            running_image_id: running,
-                            time_to_healthy_ms: Some(started.elapsed().as_millis() as u64),
-                            finished_at: Utc::now(),
-                            ..base(request, started_at, previous)
-                        });
-                    }
-                    WaitEnd::Failed(reason) | WaitEnd::TimedOut(reason) => Some(reason),
-                },
-            },
-        };
-    let failure = failure.unwrap_or_default();
+    let (failure, interrupted) = match attempt(request, deadline) {
+        Attempt::Healthy(states) => {
+            // Healthy is healthy: even containers that disagree about their image (a scaled
+            // service caught mid-replace) do not undo it.
+            let running = running_image(&states, service)
+                .unwrap_or_else(|_| states.first().map(|s| s.image_id.clone()));
+            return Ok(Deployment {
+                outcome: Outcome::Deployed,
+                image_id: running.clone(),
+                running_image_id: running,
+                time_to_healthy_ms: Some(started.elapsed().as_millis() as u64),
+                finished_at: Utc::now(),
+                ..base(request, started_at, previous)
+            });
+        }
+        Attempt::Failed {
+            reason,
+            interrupted,
+        } => (reason, interrupted),
+    };
 
     // Evidence first: the rollback replaces the failing container and its logs with it.
     let logs = docker.logs(project, service, LOG_LINES);
@@ -141,6 +114,59 @@ pub fn deploy(request: &Request<'_>) -> Result<Deployment> {
         finished_at: Utc::now(),
         ..base(request, started_at, previous)
     })
+}
+
+/// How `up` and the health wait went.
+enum Attempt {
+    Healthy(Vec<ContainerState>),
+    Failed { reason: String, interrupted: bool },
+}
+
+fn attempt(request: &Request<'_>, deadline: Instant) -> Attempt {
+    let Request {
+        docker,
+        project,
+        service,
+        ..
+    } = *request;
+    let failed = |reason: String| Attempt::Failed {
+        reason,
+        interrupted: false,
+    };
+    let interrupted = |during: &str| Attempt::Failed {
+        reason: format!("interrupted {during}"),
+        interrupted: true,
+    };
+    match docker.compose(project, argv::up_service(service), Mode::Normal) {
+        Err(error) if docker::is_interrupted(&error) => return interrupted("during `up`"),
+        Err(error) => return failed(format!("{error:#}")),
+        Ok(done) if done.code != Some(0) => {
+            return failed(format!(
+                "`{}` failed with {}:\n{}",
+                docker.compose_display(project, argv::up_service(service)),
+                done.describe_exit(),
+                done.tail(15)
+            ));
+        }
+        Ok(_) => {}
+    }
+    match health::wait(
+        docker,
+        project,
+        service,
+        request.probe,
+        deadline,
+        Mode::Normal,
+    ) {
+        Err(error) if docker::is_interrupted(&error) => {
+            interrupted("while waiting for the service to be healthy")
+        }
+        Err(error) => failed(format!("{error:#}")),
+        Ok(waited) => match waited.end {
+            WaitEnd::Healthy => Attempt::Healthy(waited.states),
+            WaitEnd::Failed(reason) | WaitEnd::TimedOut(reason) => failed(reason),
+        },
+    }
 }
 
 fn base(
