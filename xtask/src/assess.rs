@@ -128,5 +128,7 @@ fn build_report(
             coverage,
         },
         steps: ordered,
+        deployment: None,
+        integration: None,
     })
 }

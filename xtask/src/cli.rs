@@ -116,6 +116,10 @@ pub struct PromoteArgs {
     /// --phase all or 4)
     #[arg(long)]
     pub record: bool,
+    /// With phase 4, all or 5: bring up the component's `services`, run its tests marked
+    /// `integration` against them, and tear the services down
+    #[arg(long)]
+    pub integration: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,6 +10,7 @@ mod cache;
 mod cli;
 mod commands;
 mod config;
+mod deploy;
 mod engine;
 mod errors;
 mod events;

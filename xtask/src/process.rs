@@ -140,7 +140,31 @@ pub enum RunError {
 
 /// Runs `command` to completion or to its deadline.
 pub fn run(command: &ToolCommand) -> Result<Finished, RunError> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
+    run_as(command, Cleanup::No)
+}
+
+/// Runs `command` even after Ctrl-C: for the clean-up an interrupted run owes (tearing down
+/// containers it started, rolling back a deploy it began). Ctrl-C does not kill it, so a
+/// second press cannot cut a rollback in half; its own deadline still bounds it.
+pub fn run_cleanup(command: &ToolCommand) -> Result<Finished, RunError> {
+    run_as(command, Cleanup::Yes)
+}
+
+/// Whether Ctrl-C (or SIGTERM) stopped this run: loops that wait between commands, and the
+/// cache before storing, check it.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cleanup {
+    No,
+    Yes,
+}
+
+fn run_as(command: &ToolCommand, cleanup: Cleanup) -> Result<Finished, RunError> {
+    let interruptible = cleanup == Cleanup::No;
+    if interruptible && INTERRUPTED.load(Ordering::SeqCst) {
         return Err(RunError::Interrupted);
     }
     // A bare name goes through PATH; duct would read a `Path` as `./name`.
@@ -173,7 +197,7 @@ pub fn run(command: &ToolCommand) -> Result<Finished, RunError> {
         }
     })?;
     let group = handle.pids().first().map(|&pid| pid as i32);
-    if let Some(group) = group {
+    if let Some(group) = group.filter(|_| interruptible) {
         register(group);
         // An interrupt that landed between spawn and registration must still stop this tool.
         if INTERRUPTED.load(Ordering::SeqCst) {
@@ -205,7 +229,7 @@ pub fn run(command: &ToolCommand) -> Result<Finished, RunError> {
         // Leave no stragglers behind: a tool that exited may have left children in its group.
         kill_group(group);
     }
-    if INTERRUPTED.load(Ordering::SeqCst) {
+    if interruptible && INTERRUPTED.load(Ordering::SeqCst) {
         return Err(RunError::Interrupted);
     }
     result
@@ -250,11 +274,6 @@ pub fn interrupt_all() {
             kill_group(group);
         }
     }
-}
-
-/// Whether Ctrl-C (or SIGTERM) stopped this run.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
 }
 
 /// Finds `name` as an executable in `dir` (a venv's bin folder).

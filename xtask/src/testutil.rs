@@ -114,6 +114,8 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
             coverage: Some(72.06),
         },
         steps,
+        deployment: None,
+        integration: None,
     }
 }
 
@@ -250,5 +252,7 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
             coverage: Some(coverage),
         },
         steps: ordered,
+        deployment: None,
+        integration: None,
     }
 }

@@ -7,6 +7,7 @@ pub mod demote;
 pub mod init;
 pub mod issue;
 pub mod promote;
+pub mod promote_deploy;
 pub mod setup;
 pub mod status;
 pub mod validate_request;

@@ -23,15 +23,18 @@ use crate::toolchain::{Toolchain, setup};
 use crate::ui;
 
 pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
-    let config = super::load_config(global)?;
     if args.phase.contains(Phase::Deploy) {
+        return super::promote_deploy::run(global, args);
+    }
+    let config = super::load_config(global)?;
+    if args.integration && !args.phase.contains(Phase::Validate) {
         return Err(usage(
-            "phase 5 (deploy) is not available yet: run --phase all to validate the component",
+            "--integration runs with validation: pass --phase 4, --phase all or --phase 5",
         ));
     }
     if args.record && !args.phase.decides_promotion() {
         return Err(usage(
-            "--record needs the validation phase, which decides promotability: pass --phase all (or 4)",
+            "--record needs the validation phase, which decides promotability: pass --phase all (or 4; or 5 to deploy, then record)",
         ));
     }
     let mut plans = Vec::new();
@@ -62,6 +65,12 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         scaffold_readmes(&config, &plans)?;
     }
 
+    // Integration services are checked (and their projects locked) before any work starts.
+    let integration = if args.integration {
+        crate::deploy::integration::prepare_plans(&config, &plans)?
+    } else {
+        Vec::new()
+    };
     let toolchain = prepare_toolchain(&config, &plans)?;
     let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
     for plan in &plans {
@@ -76,8 +85,14 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         super::jobs(args.jobs),
         args.no_cache,
     );
-    let reports = assess::assess(&ctx, &plans)?;
+    let mut reports = assess::assess(&ctx, &plans)?;
     drop(listener);
+    let integration_code = crate::deploy::integration::run_into_reports(
+        &config,
+        &toolchain,
+        integration,
+        &mut reports,
+    );
     for report in &reports {
         report::write(&config.component_reports_dir(&report.component), report)?;
     }
@@ -85,20 +100,19 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     if args.record {
         record(&config, &reports, Utc::now())?;
     }
-    let stream = match args.format {
-        OutputFormat::Text => github::ci::CommandStream::Stdout,
-        OutputFormat::Json => github::ci::CommandStream::Stderr,
-    };
-    github::ci::emit_reports(&config, &reports, stream)?;
-    Ok(exit_code(&reports))
+    emit_ci(&config, &reports, args.format)?;
+    Ok(exit_code(&reports).max(integration_code))
 }
 
 /// `--record`: writes each promotion the reports prove into its MATURITY.md; a report that is
-/// not promotable records nothing.
-///
-/// Deployment evidence is `None` here: the deploy phase provides it for components that are
-/// deployed, and it is passed through `maturity::record::record_promotion` unchanged.
-fn record(config: &Config, reports: &[PromotionReport], now: DateTime<Utc>) -> Result<()> {
+/// not promotable records nothing. A component deployed with compose (it has a `service`) is
+/// recorded only once a deploy to the target environment ended healthy (`--phase 5`), and that
+/// deployment is written into the record.
+pub(super) fn record(
+    config: &Config,
+    reports: &[PromotionReport],
+    now: DateTime<Utc>,
+) -> Result<()> {
     for report in reports {
         let component = config.require_component(&report.component)?;
         if !report.promotable {
@@ -111,7 +125,46 @@ fn record(config: &Config, reports: &[PromotionReport], now: DateTime<Utc>) -> R
             );
             continue;
         }
-        if maturity::record::record_promotion(config, report, None, now)? {
+        if report.from_stage == report.to_stage {
+            // A redeploy to the stage the component is in: nothing to promote.
+            ui::status(
+                "Unchanged",
+                format!("{} is already in {}", report.component, report.to_stage),
+            );
+            continue;
+        }
+        let confirmation = match config.service_settings(&component.name).service {
+            None => None,
+            Some(service) => {
+                match crate::deploy::record::last_successful(
+                    config,
+                    &component.name,
+                    report.to_stage,
+                )? {
+                    Some(deployment) => Some(maturity::record::DeploymentConfirmation {
+                        environment: deployment.environment.id().to_owned(),
+                        service: deployment.service.clone(),
+                        image_id: deployment
+                            .running_image_id
+                            .clone()
+                            .or(deployment.image_id.clone())
+                            .unwrap_or_default(),
+                        deployed_at: deployment.finished_at,
+                    }),
+                    None => {
+                        ui::status(
+                            "Not recorded",
+                            format!(
+                                "{} deploys as compose service `{service}` and has no successful deploy to {} yet: run `cargo xtask promote {} --phase 5 --record`",
+                                report.component, report.to_stage, report.component
+                            ),
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        if maturity::record::record_promotion(config, report, confirmation.as_ref(), now)? {
             ui::status(
                 "Recorded",
                 format!(
@@ -132,6 +185,20 @@ fn record(config: &Config, reports: &[PromotionReport], now: DateTime<Utc>) -> R
     Ok(())
 }
 
+/// Under GitHub Actions: groups, annotations, step summary and outputs. With JSON on stdout,
+/// workflow commands go to stderr so stdout stays one document.
+pub(super) fn emit_ci(
+    config: &Config,
+    reports: &[PromotionReport],
+    format: OutputFormat,
+) -> Result<()> {
+    let stream = match format {
+        OutputFormat::Text => github::ci::CommandStream::Stdout,
+        OutputFormat::Json => github::ci::CommandStream::Stderr,
+    };
+    github::ci::emit_reports(config, reports, stream)
+}
+
 /// The worst outcome over all reports: interrupted, then infrastructure, then gates.
 pub fn exit_code(reports: &[PromotionReport]) -> u8 {
     if reports.iter().any(PromotionReport::interrupted) {
@@ -145,7 +212,7 @@ pub fn exit_code(reports: &[PromotionReport]) -> u8 {
     }
 }
 
-fn print(reports: &[PromotionReport], format: OutputFormat) -> Result<()> {
+pub(super) fn print(reports: &[PromotionReport], format: OutputFormat) -> Result<()> {
     match format {
         OutputFormat::Json => {
             let text = if let [single] = reports {

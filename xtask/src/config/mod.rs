@@ -3,6 +3,7 @@
 //! Every mistake in the file is a usage error (exit 2) that names the file, line and column,
 //! so the registry can stay the single source of truth without becoming a trap.
 
+mod environments;
 mod graph;
 mod raw;
 
@@ -14,6 +15,7 @@ use anyhow::{Context, Result};
 use crate::errors::usage;
 use crate::stage::Stage;
 
+pub use environments::{Environment, ServiceSettings};
 pub use graph::DependencyGraph;
 
 /// The file name looked for when `--config` is not given.
@@ -36,6 +38,10 @@ pub struct Config {
     /// In file order, which is also the order of every report.
     pub components: Vec<Component>,
     pub graph: DependencyGraph,
+    /// Deploy targets (`[environments.<stage>]`), in file order.
+    pub environments: Vec<Environment>,
+    /// Compose services of the components that name any, by component.
+    pub services: std::collections::BTreeMap<String, ServiceSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +131,7 @@ pub struct Timeouts {
     pub bandit: Duration,
     pub pytest: Duration,
     pub setup: Duration,
+    pub compose: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +235,34 @@ impl Config {
     /// A path relative to the project root, made absolute.
     pub fn project_path(&self, relative: &str) -> PathBuf {
         self.project.root.join(relative)
+    }
+
+    /// Where `stage`'s services run, or a usage error that says how to declare it.
+    pub fn require_environment(&self, stage: Stage) -> Result<&Environment> {
+        if let Some(environment) = self.environments.iter().find(|e| e.stage == stage) {
+            return Ok(environment);
+        }
+        let known: Vec<&str> = self.environments.iter().map(|e| e.stage.id()).collect();
+        Err(usage(format!(
+            "{} has no [environments.{}]: add one with compose_file and project_name{}",
+            self.path.display(),
+            stage.id(),
+            if known.is_empty() {
+                String::new()
+            } else {
+                format!(" (declared: {})", known.join(", "))
+            }
+        )))
+    }
+
+    /// The compose services a component names; empty for one that names none.
+    pub fn service_settings(&self, component: &str) -> ServiceSettings {
+        self.services.get(component).cloned().unwrap_or_default()
+    }
+
+    /// Per-run locks (deploys, integration services) live here.
+    pub fn locks_dir(&self) -> PathBuf {
+        self.state_dir().join("locks")
     }
 }
 
@@ -398,6 +433,8 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
     }
     check_dependencies(&raw, at)?;
     let graph = DependencyGraph::new(&components)?;
+    let environments = environments::build_environments(&raw.environments, at)?;
+    let services = environments::build_services(&raw.components, at)?;
 
     Ok(Config {
         path: at.path.to_path_buf(),
@@ -429,11 +466,14 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             bandit: Duration::from_secs(raw.timeouts.bandit),
             pytest: Duration::from_secs(raw.timeouts.pytest),
             setup: Duration::from_secs(raw.timeouts.setup),
+            compose: Duration::from_secs(raw.timeouts.compose),
         },
         cache_max_bytes: raw.cache.max_size_mb.saturating_mul(1024 * 1024),
         groups: raw.groups,
         components,
         graph,
+        environments,
+        services,
     })
 }
 

@@ -19,6 +19,9 @@ pub struct RawConfig {
     pub cache: RawCache,
     pub groups: Vec<String>,
     pub components: IndexMap<String, Spanned<RawComponent>>,
+    /// Deploy targets by stage name (`[environments.staging]`).
+    #[serde(default)]
+    pub environments: IndexMap<String, Spanned<RawEnvironment>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +131,9 @@ pub struct RawTimeouts {
     pub pytest: u64,
     #[serde(default = "default_setup_timeout")]
     pub setup: u64,
+    /// One `docker compose` command (`up` may build or pull); health waits have their own.
+    #[serde(default = "default_compose_timeout")]
+    pub compose: u64,
 }
 
 fn default_ruff_timeout() -> u64 {
@@ -145,6 +151,9 @@ fn default_pytest_timeout() -> u64 {
 fn default_setup_timeout() -> u64 {
     900
 }
+fn default_compose_timeout() -> u64 {
+    300
+}
 
 impl Default for RawTimeouts {
     fn default() -> Self {
@@ -154,6 +163,7 @@ impl Default for RawTimeouts {
             bandit: default_bandit_timeout(),
             pytest: default_pytest_timeout(),
             setup: default_setup_timeout(),
+            compose: default_compose_timeout(),
         }
     }
 }
@@ -193,4 +203,28 @@ pub struct RawComponent {
     pub readme: Option<String>,
     /// Where the component's MATURITY.md lives; default as for the README.
     pub maturity: Option<String>,
+    /// The compose service that deploys this component (phase 5).
+    pub service: Option<Spanned<String>>,
+    /// Compose services its integration tests need (`promote --integration`).
+    #[serde(default)]
+    pub services: Vec<Spanned<String>>,
+    /// A command run inside the service's container (`docker exec`) that exits 0 once it is
+    /// healthy; for services whose image and compose file declare no healthcheck.
+    pub health_probe: Option<Spanned<Vec<String>>>,
+}
+
+/// `[environments.<stage>]`: where a stage's services run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnvironment {
+    /// Relative to the project root.
+    pub compose_file: Spanned<String>,
+    pub project_name: Spanned<String>,
+    /// Seconds a deployed service has to become healthy.
+    #[serde(default = "default_health_timeout")]
+    pub health_timeout: Spanned<u64>,
+}
+
+fn default_health_timeout() -> Spanned<u64> {
+    Spanned::new(0..0, 120)
 }

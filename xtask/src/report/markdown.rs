@@ -71,6 +71,14 @@ pub fn render(report: &PromotionReport) -> String {
         out.push('\n');
     }
 
+    // Phase 5 and --integration add their sections (see deploy/render.rs).
+    if let Some(deployment) = &report.deployment {
+        out.push_str(&crate::deploy::render::deployment_markdown(deployment));
+    }
+    if let Some(integration) = &report.integration {
+        out.push_str(&crate::deploy::render::integration_markdown(integration));
+    }
+
     out.push_str(
         "## Steps\n\n| Step | Tool | Status | Cached | Findings |\n|---|---|---|---|---|\n",
     );

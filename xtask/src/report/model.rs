@@ -30,6 +30,12 @@ pub struct PromotionReport {
     pub blockers: Vec<Blocker>,
     pub steps: Vec<StepResult>,
     pub summary: RunSummary,
+    /// Phase 5: what the deploy did (absent when no deploy ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<crate::deploy::model::Deployment>,
+    /// `--integration`: the services brought up and the integration tests run against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<crate::deploy::integration::IntegrationRun>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -130,6 +130,14 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
         }
     }
 
+    // Phase 5 and --integration add their sections (see deploy/render.rs).
+    if let Some(integration) = &report.integration {
+        out.push_str(&crate::deploy::render::integration_text(integration));
+    }
+    if let Some(deployment) = &report.deployment {
+        out.push_str(&crate::deploy::render::deployment_text(deployment));
+    }
+
     out.push('\n');
     let verdict = if report.promotable {
         style(format!("promotable to {}", report.to_stage))

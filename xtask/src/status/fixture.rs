@@ -259,6 +259,8 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
             findings: spec.lint as usize,
             coverage: spec.coverage,
         },
+        deployment: None,
+        integration: None,
     }
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod affected;
 mod cache;
+mod deploy;
 mod faults;
 mod github;
 mod init;

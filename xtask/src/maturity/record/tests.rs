@@ -58,6 +58,8 @@ fn report(from: Stage, to: Stage, promotable: bool) -> PromotionReport {
             findings: 0,
             coverage: Some(72.06),
         },
+        deployment: None,
+        integration: None,
     }
 }
 
