@@ -96,7 +96,30 @@ fn build_report(
 ) -> Result<PromotionReport> {
     let component = config.require_component(&plan.component)?;
     let facts = facts(config, plan, book)?;
-    let decision = gates::decide(plan, component, config, &steps, &facts, now);
+    let generated_at = chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    Ok(report_from(
+        config,
+        component,
+        plan,
+        &steps,
+        &facts,
+        now,
+        generated_at,
+    ))
+}
+
+/// The report of one component, from its plan, its step results and the facts: pure, so
+/// tests and fixtures build reports exactly the way a run does.
+pub fn report_from(
+    config: &Config,
+    component: &crate::config::Component,
+    plan: &ComponentPlan,
+    steps: &BTreeMap<crate::tools::StepKind, crate::engine::result::StepResult>,
+    facts: &Facts,
+    now: NaiveDateTime,
+    generated_at: String,
+) -> PromotionReport {
+    let decision = gates::decide(plan, component, config, steps, facts, now);
     let ordered: Vec<_> = plan
         .steps
         .iter()
@@ -104,7 +127,7 @@ fn build_report(
         .collect();
     let coverage = ordered.iter().find_map(|s| s.coverage.map(|c| c.percent));
     let passed = decision.all_passed();
-    Ok(PromotionReport {
+    PromotionReport {
         schema_version: REPORT_SCHEMA_VERSION,
         component: component.name.clone(),
         display_name: component.display_name.clone(),
@@ -114,7 +137,7 @@ fn build_report(
         phases: plan.phases.0.iter().map(|p| *p as u8).collect(),
         promotable: passed && plan.phases.decides_promotion(),
         passed,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        generated_at,
         quality_gates: decision
             .gates
             .into_iter()
@@ -130,5 +153,5 @@ fn build_report(
         steps: ordered,
         deployment: None,
         integration: None,
-    })
+    }
 }

@@ -125,7 +125,7 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
 pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) -> PromotionReport {
     use std::collections::BTreeMap;
 
-    use crate::gates::{self, Facts};
+    use crate::gates::Facts;
     use crate::plan::{PhaseSelection, plan_component};
     use crate::tools::pytest::{Coverage, TestCounts};
 
@@ -221,38 +221,13 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
         .unwrap()
         .and_hms_opt(9, 0, 0)
         .unwrap();
-    let decision = gates::decide(&plan, component, config, &steps, &facts, now);
-    let ordered: Vec<StepResult> = plan
-        .steps
-        .iter()
-        .filter_map(|kind| steps.get(kind).cloned())
-        .collect();
-    let passed = decision.all_passed();
-    PromotionReport {
-        schema_version: 1,
-        component: component.name.clone(),
-        display_name: component.display_name.clone(),
-        group: component.group.clone(),
-        from_stage: plan.from,
-        to_stage: plan.to,
-        phases: vec![1, 2, 3, 4],
-        promotable: passed,
-        passed,
-        generated_at: "2025-11-03T09:00:00Z".into(),
-        quality_gates: decision
-            .gates
-            .into_iter()
-            .map(|(kind, gate)| (kind.id().to_owned(), gate))
-            .collect(),
-        blockers: decision.blockers,
-        summary: RunSummary {
-            steps: ordered.len(),
-            cached_steps: ordered.iter().filter(|s| s.cached).count(),
-            findings: ordered.iter().map(|s| s.findings.len()).sum(),
-            coverage: Some(coverage),
-        },
-        steps: ordered,
-        deployment: None,
-        integration: None,
-    }
+    crate::assess::report_from(
+        config,
+        component,
+        &plan,
+        &steps,
+        &facts,
+        now,
+        "2025-11-03T09:00:00Z".into(),
+    )
 }

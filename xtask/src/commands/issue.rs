@@ -6,15 +6,12 @@ use anyhow::Result;
 use chrono::Local;
 
 use crate::assess;
-use crate::cache::Cache;
 use crate::cli::{GlobalArgs, IssueArgs};
-use crate::engine::RunContext;
 use crate::errors::{exit, infra, usage};
 use crate::fsutil;
 use crate::github;
 use crate::maturity;
 use crate::plan::{self, PhaseSelection};
-use crate::progress;
 use crate::request::body;
 use crate::ui;
 
@@ -48,19 +45,9 @@ pub fn run(global: &GlobalArgs, args: &IssueArgs) -> Result<u8> {
         )));
     }
     let plans = [plan];
-    let toolchain = super::promote::prepare_toolchain(&config, &plans)?;
-    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
-    let listener = progress::listener();
-    let ctx = RunContext::new(
-        &config,
-        &toolchain,
-        Some(&cache),
-        listener.as_ref(),
-        super::jobs(None),
-        false,
-    );
-    let reports = assess::assess(&ctx, &plans)?;
-    drop(listener);
+    let (reports, _) = super::run_checks(&config, &plans, super::CheckOptions::default(), |ctx| {
+        assess::assess(ctx, &plans)
+    })?;
     let report = reports.first().expect("one plan gives one report");
     // A request must rest on evidence; a run the machine broke has none to give.
     if report.interrupted() {

@@ -15,8 +15,14 @@ pub mod workflows;
 
 use anyhow::Result;
 
+use crate::cache::Cache;
 use crate::cli::GlobalArgs;
 use crate::config::{self, Config};
+use crate::engine::RunContext;
+use crate::plan::ComponentPlan;
+use crate::progress;
+use crate::toolchain::{self, Toolchain};
+use crate::ui;
 
 /// Loads the registry named by `--config`, or the nearest one.
 pub fn load_config(global: &GlobalArgs) -> Result<Config> {
@@ -29,4 +35,64 @@ pub fn jobs(requested: Option<usize>) -> usize {
     requested
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+/// `--jobs` and `--no-cache`, as every command that runs checks takes them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    pub jobs: Option<usize>,
+    /// Run every step even when a cached result exists, and refresh the entries.
+    pub refresh: bool,
+}
+
+/// Runs checks the way every command does: the toolchain (bootstrapped when pinned tools are
+/// missing), the result cache, a progress listener that is gone before the caller prints, and
+/// `assess` over one engine context. Returns what `assess` returned, and the toolchain for work
+/// that follows (integration services).
+pub fn run_checks<T>(
+    config: &Config,
+    plans: &[ComponentPlan],
+    options: CheckOptions,
+    assess: impl FnOnce(&RunContext<'_>) -> Result<T>,
+) -> Result<(T, Toolchain)> {
+    let toolchain = prepare_toolchain(config, plans)?;
+    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
+    let listener = progress::listener();
+    let outcome = {
+        let ctx = RunContext::new(
+            config,
+            &toolchain,
+            Some(&cache),
+            listener.as_ref(),
+            jobs(options.jobs),
+            options.refresh,
+        );
+        assess(&ctx)?
+    };
+    drop(listener);
+    Ok((outcome, toolchain))
+}
+
+/// Loads the toolchain and, when the venv lacks the pinned tools the plans need, installs
+/// them first and says so: a fresh clone runs with nothing installed by hand.
+fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
+    let toolchain = Toolchain::load(config)?;
+    let needs_tools = plans.iter().any(|p| !p.steps.is_empty());
+    let bootstrap_allowed = std::env::var_os("XTASK_NO_BOOTSTRAP").is_none_or(|v| v.is_empty());
+    if !needs_tools || !bootstrap_allowed {
+        return Ok(toolchain);
+    }
+    let gaps = toolchain::setup::gaps(config, &toolchain)?;
+    if gaps.is_empty() {
+        return Ok(toolchain);
+    }
+    ui::status(
+        "Bootstrap",
+        format!(
+            "pinned tools are missing; installing {} (this is `cargo xtask setup`)",
+            gaps.describe()
+        ),
+    );
+    toolchain::setup::install(config)?;
+    Toolchain::load(config)
 }

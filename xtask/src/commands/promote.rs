@@ -5,21 +5,17 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use crate::assess;
-use crate::cache::Cache;
 use crate::cli::{GlobalArgs, OutputFormat, PromoteArgs};
 use crate::config::{Config, SourceKind};
-use crate::engine::RunContext;
 use crate::errors::{exit, usage};
 use crate::fsutil;
 use crate::git;
 use crate::github;
 use crate::maturity;
 use crate::plan::{self, ComponentPlan, GateKind, Phase};
-use crate::progress;
 use crate::readme;
 use crate::render;
 use crate::report::{self, PromotionReport};
-use crate::toolchain::{Toolchain, setup};
 use crate::ui;
 
 pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
@@ -71,22 +67,15 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     } else {
         Vec::new()
     };
-    let toolchain = prepare_toolchain(&config, &plans)?;
-    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
     for plan in &plans {
         report::clear(&config.component_reports_dir(&plan.component))?;
     }
-    let listener = progress::listener();
-    let ctx = RunContext::new(
-        &config,
-        &toolchain,
-        Some(&cache),
-        listener.as_ref(),
-        super::jobs(args.jobs),
-        args.no_cache,
-    );
-    let mut reports = assess::assess(&ctx, &plans)?;
-    drop(listener);
+    let options = super::CheckOptions {
+        jobs: args.jobs,
+        refresh: args.no_cache,
+    };
+    let (mut reports, toolchain) =
+        super::run_checks(&config, &plans, options, |ctx| assess::assess(ctx, &plans))?;
     let integration_code = crate::deploy::integration::run_into_reports(
         &config,
         &toolchain,
@@ -344,30 +333,6 @@ fn section_of(text: &str, section: &str) -> Option<String> {
         .find("\n## ")
         .map_or(text.len(), |i| start + heading.len() + i + 1);
     Some(text[start..end].to_owned())
-}
-
-/// Loads the toolchain and, when the venv lacks the pinned tools the plans need, installs
-/// them first and says so: a fresh clone runs with nothing installed by hand.
-pub(crate) fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
-    let toolchain = Toolchain::load(config)?;
-    let needs_tools = plans.iter().any(|p| !p.steps.is_empty());
-    let bootstrap_allowed = std::env::var_os("XTASK_NO_BOOTSTRAP").is_none_or(|v| v.is_empty());
-    if !needs_tools || !bootstrap_allowed {
-        return Ok(toolchain);
-    }
-    let gaps = setup::gaps(config, &toolchain)?;
-    if gaps.is_empty() {
-        return Ok(toolchain);
-    }
-    ui::status(
-        "Bootstrap",
-        format!(
-            "pinned tools are missing; installing {} (this is `cargo xtask setup`)",
-            gaps.describe()
-        ),
-    );
-    setup::install(config)?;
-    Toolchain::load(config)
 }
 
 #[cfg(test)]

@@ -13,17 +13,14 @@ use std::rc::Rc;
 use anyhow::Result;
 
 use crate::assess;
-use crate::cache::Cache;
 use crate::cli::{GlobalArgs, PromoteArgs};
 use crate::deploy::argv::Project;
 use crate::deploy::docker::Docker;
 use crate::deploy::model::{Outcome, short_id};
 use crate::deploy::{compose_file, gate, integration, lock, preflight, record, rollout};
-use crate::engine::RunContext;
 use crate::errors::{exit, usage};
 use crate::maturity;
 use crate::plan::{self, Phase, PhaseSelection};
-use crate::progress;
 use crate::report;
 use crate::ui;
 
@@ -99,21 +96,14 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
 
     // The validation gates of the target: cheap from the cache when nothing changed.
     let plans = std::slice::from_ref(&plan);
-    let toolchain = super::promote::prepare_toolchain(&config, plans)?;
-    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
     let reports_dir = config.component_reports_dir(&component.name);
     report::clear(&reports_dir)?;
-    let listener = progress::listener();
-    let ctx = RunContext::new(
-        &config,
-        &toolchain,
-        Some(&cache),
-        listener.as_ref(),
-        super::jobs(args.jobs),
-        args.no_cache,
-    );
-    let mut reports = assess::assess(&ctx, plans)?;
-    drop(listener);
+    let options = super::CheckOptions {
+        jobs: args.jobs,
+        refresh: args.no_cache,
+    };
+    let (mut reports, toolchain) =
+        super::run_checks(&config, plans, options, |ctx| assess::assess(ctx, plans))?;
     let integration_code = match prepared_integration {
         Some(prepared) => {
             integration::run_into_reports(&config, &toolchain, vec![prepared], &mut reports)

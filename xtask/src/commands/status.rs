@@ -11,17 +11,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::Utc;
 
-use super::promote::prepare_toolchain;
 use crate::assess;
-use crate::cache::Cache;
 use crate::cli::{GlobalArgs, StatusArgs, StatusFormat};
 use crate::config::{Component, Config};
-use crate::engine::RunContext;
 use crate::errors::exit;
 use crate::fsutil;
 use crate::maturity::Book;
 use crate::plan::{self, ComponentPlan, GateKind, PhaseSelection};
-use crate::progress;
 use crate::stage::Stage;
 use crate::status::{self, collect, history, model::Readiness};
 use crate::ui;
@@ -38,20 +34,14 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<u8> {
         plans.push(plan_for(component, state.stage)?);
     }
 
-    let toolchain = prepare_toolchain(&config, &plans)?;
-    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
-    let listener = progress::listener();
-    let ctx = RunContext::new(
-        &config,
-        &toolchain,
-        Some(&cache),
-        listener.as_ref(),
-        super::jobs(args.jobs),
-        false,
-    );
     let now = Utc::now();
-    let reports = assess::assess_with(&ctx, &plans, &book, now.naive_utc())?;
-    drop(listener);
+    let options = super::CheckOptions {
+        jobs: args.jobs,
+        refresh: false,
+    };
+    let (reports, _) = super::run_checks(&config, &plans, options, |ctx| {
+        assess::assess_with(ctx, &plans, &book, now.naive_utc())
+    })?;
 
     let history_path = config.project.reports_dir.join(history::FILE);
     let runs = read_history(&history_path)?;

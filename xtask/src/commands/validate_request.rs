@@ -12,16 +12,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::assess;
-use crate::cache::Cache;
 use crate::cli::{GlobalArgs, ValidateRequestArgs};
 use crate::config::Config;
-use crate::engine::RunContext;
 use crate::errors::usage;
 use crate::fsutil;
 use crate::github::{self, event};
 use crate::maturity;
 use crate::plan::{self, PhaseSelection};
-use crate::progress;
 use crate::report;
 use crate::request::comment::{self, Verdict};
 use crate::request::form;
@@ -77,21 +74,11 @@ pub fn run(global: &GlobalArgs, args: &ValidateRequestArgs) -> Result<u8> {
         false,
     )?;
     let plans = [plan];
-    let toolchain = super::promote::prepare_toolchain(&config, &plans)?;
-    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
     let reports_dir = out_dir.join(&component.name);
     report::clear(&reports_dir)?;
-    let listener = progress::listener();
-    let ctx = RunContext::new(
-        &config,
-        &toolchain,
-        Some(&cache),
-        listener.as_ref(),
-        super::jobs(None),
-        false,
-    );
-    let reports = assess::assess(&ctx, &plans)?;
-    drop(listener);
+    let (reports, _) = super::run_checks(&config, &plans, super::CheckOptions::default(), |ctx| {
+        assess::assess(ctx, &plans)
+    })?;
     let report = reports.first().expect("one plan gives one report");
     report::write(&reports_dir, report)?;
 

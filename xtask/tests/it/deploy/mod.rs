@@ -456,15 +456,26 @@ fn a_deployed_component_is_recorded_only_after_a_healthy_deploy() {
     // Every gate passes, but carbon deploys as `web` and has never been deployed to Staging.
     let run = sandbox.xtask(&["promote", "carbon", "--phase", "all", "--record"]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stderr.contains("has no successful deploy to Staging"), "{}", run.all());
-    assert_eq!(sandbox.read(maturity), before, "nothing recorded without a deploy");
+    assert!(
+        run.stderr.contains("has no successful deploy to Staging"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        sandbox.read(maturity),
+        before,
+        "nothing recorded without a deploy"
+    );
 
     let run = sandbox.xtask(&["promote", "carbon", "--phase", "5", "--record"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stderr.contains("Recorded"), "{}", run.all());
     let after = sandbox.read(maturity);
     assert!(after.contains("Staging"), "{after}");
-    assert!(after.contains(&v2[..19]), "the deployed image is in the record: {after}");
+    assert!(
+        after.contains(&v2[..19]),
+        "the deployed image is in the record: {after}"
+    );
     assert!(
         after.starts_with(&before[..before.find("**Current Stage**").unwrap()]),
         "user prose before the stage line is kept"
