@@ -34,14 +34,21 @@ fn outcome(result: &StepResult) -> String {
     format!("{status} ({timing})")
 }
 
-/// One line per finished step: readable in CI logs, where redraws become noise.
+/// One line per step that ran: readable in CI logs, where redraws become noise. Steps answered
+/// from the cache are listed only with `-v` (a warm `status` would print dozens of them); the
+/// report counts them.
 pub struct Lines;
 
 impl Listener for Lines {
     fn event(&self, event: &Event<'_>) {
         match event {
             Event::StepFinished { component, result } => {
-                if ui::verbosity() >= Verbosity::Normal {
+                let wanted = if result.cached {
+                    Verbosity::Verbose
+                } else {
+                    Verbosity::Normal
+                };
+                if ui::verbosity() >= wanted {
                     eprintln!(
                         "{:>12} {} {} {}",
                         style("Checked").green().bold(),
