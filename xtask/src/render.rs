@@ -12,6 +12,22 @@ use crate::readme::CodeFacts;
 
 const COMPONENT_README: &str = include_str!("../../templates/component-readme.md.j2");
 
+/// An environment for document templates whose block tags sit on lines of their own (the
+/// status report, the starting xtask.toml): default delimiters, blocks trimmed and
+/// left-stripped so they leave no blank lines, the final newline kept.
+pub fn block_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .expect("the default delimiters are valid"),
+    );
+    env
+}
+
 /// The environment for Markdown templates (default delimiters).
 fn markdown_environment() -> Environment<'static> {
     let mut env = Environment::new();

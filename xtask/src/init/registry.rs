@@ -2,9 +2,8 @@
 //! value quoted as TOML, every guess explained in a comment. Pure.
 
 use anyhow::{Context, Result};
-use minijinja::syntax::SyntaxConfig;
+use minijinja::Value;
 use minijinja::value::Serde;
-use minijinja::{Environment, Value};
 use serde::Serialize;
 
 use super::discover::Monorepo;
@@ -160,15 +159,7 @@ pub fn render(
             .collect(),
         components,
     };
-    let mut env = Environment::new();
-    env.set_syntax(
-        SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()
-            .expect("the default delimiters are valid"),
-    );
+    let mut env = crate::render::block_environment();
     env.add_template("xtask.toml.j2", TEMPLATE)
         .context("the xtask.toml template does not compile")?;
     env.get_template("xtask.toml.j2")?

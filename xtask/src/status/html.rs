@@ -2,9 +2,8 @@
 //! with inline CSS and inline SVG charts, no scripts and nothing loaded from anywhere. Pure.
 
 use anyhow::{Context, Result};
-use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
-use minijinja::{Environment, Value, context};
+use minijinja::{Value, context};
 
 use super::{StatusReport, svg, view};
 
@@ -27,15 +26,7 @@ fn code_spans(text: &str) -> Value {
 }
 
 pub fn render(report: &StatusReport) -> Result<String> {
-    let mut env = Environment::new();
-    env.set_syntax(
-        SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()
-            .expect("the default delimiters are valid"),
-    );
+    let mut env = crate::render::block_environment();
     env.add_filter("code_spans", code_spans);
     // The `.html` name turns on HTML escaping of every value the template prints.
     env.add_template("status-report.html.j2", TEMPLATE)

@@ -3,9 +3,8 @@
 //! thresholds as an `xychart-beta`). Pure.
 
 use anyhow::{Context, Result};
-use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
-use minijinja::{Environment, Value, context};
+use minijinja::{Value, context};
 
 use super::StatusReport;
 use super::view::{self, threshold};
@@ -116,15 +115,7 @@ pub fn coverage_chart(report: &StatusReport) -> String {
 }
 
 pub fn render(report: &StatusReport) -> Result<String> {
-    let mut env = Environment::new();
-    env.set_syntax(
-        SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()
-            .expect("the default delimiters are valid"),
-    );
+    let mut env = crate::render::block_environment();
     env.add_filter("md", |text: String| md(&text));
     env.add_template("status-report.md.j2", TEMPLATE)
         .context("the status Markdown template does not compile")?;
