@@ -12,5 +12,6 @@ mod init;
 mod maturity;
 mod promote;
 mod requests;
+mod setup;
 mod status;
 mod workflows;
