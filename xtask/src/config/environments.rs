@@ -188,25 +188,14 @@ mod tests {
 
     fn config(extra_component_keys: &str, environments: &str) -> Result<Config> {
         let text = format!(
-            r#"
-groups = ["Core Infrastructure"]
-
-[project]
-root = "."
-
-[tools]
-ruff = "0.17.5"
-pyright = "1.1.414"
-bandit = "1.9.4"
-pytest = "9.2.0"
-pytest-cov = "7.1.0"
-
+            r#"{}
 [components.carbon]
 display_name = "Carbon"
 group = "Core Infrastructure"
 source = "src/components/carbon_component.py"
 {extra_component_keys}
-{environments}"#
+{environments}"#,
+            super::super::test_registry_head(&["Core Infrastructure"])
         );
         parse(&text, &std::env::temp_dir().join("xtask.toml"))
     }

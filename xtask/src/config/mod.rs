@@ -622,5 +622,16 @@ pub fn unix(path: &Path) -> String {
     }
 }
 
+/// The head of a registry for tests: the groups, a project at `.`, the pins. Components
+/// follow it.
+#[cfg(test)]
+pub fn test_registry_head(groups: &[&str]) -> String {
+    let groups: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
+    format!(
+        "groups = [{}]\n[project]\nroot = \".\"\n[tools]\nruff = \"0.17.5\"\npyright = \"1.1.414\"\nbandit = \"1.9.4\"\npytest = \"9.2.0\"\npytest-cov = \"7.1.0\"\n",
+        groups.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests;

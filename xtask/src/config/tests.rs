@@ -4,19 +4,8 @@ use super::*;
 
 fn sample(components: &str) -> String {
     format!(
-        r#"
-groups = ["Core Infrastructure", "AI/Agent Systems"]
-
-[project]
-root = "."
-
-[tools]
-ruff = "0.17.5"
-pyright = "1.1.414"
-bandit = "1.9.4"
-pytest = "9.2.0"
-pytest-cov = "7.1.0"
-{components}"#
+        "\n{}{components}",
+        test_registry_head(&["Core Infrastructure", "AI/Agent Systems"])
     )
 }
 

@@ -12,16 +12,7 @@ use crate::tools::pytest::{Coverage, TestCounts};
 use crate::tools::{Finding, Tool};
 
 fn config() -> Config {
-    let text = r#"
-groups = ["Core Infrastructure"]
-[project]
-root = "."
-[tools]
-ruff = "0.17.5"
-pyright = "1.1.414"
-bandit = "1.9.4"
-pytest = "9.2.0"
-pytest-cov = "7.1.0"
+    let components = r#"
 [components.llm]
 display_name = "LLM"
 group = "Core Infrastructure"
@@ -33,7 +24,8 @@ display_name = "Model Management"
 group = "Core Infrastructure"
 source = "src/components/model_management"
 "#;
-    crate::config::parse(text, &std::env::temp_dir().join("xtask.toml")).unwrap()
+    let text = crate::config::test_registry_head(&["Core Infrastructure"]) + components;
+    crate::config::parse(&text, &std::env::temp_dir().join("xtask.toml")).unwrap()
 }
 
 fn finding(code: &str, severity: Severity, fixable: bool) -> Finding {

@@ -17,16 +17,15 @@ use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
 use crate::stage::Stage;
 use crate::tools::StepKind;
 
-pub const REGISTRY: &str = r#"
-groups = ["Core Infrastructure", "AI/Agent Systems", "Player Experience", "Therapeutic Content", "Monitoring & Operations"]
-[project]
-root = "."
-[tools]
-ruff = "0.17.5"
-pyright = "1.1.414"
-bandit = "1.9.4"
-pytest = "9.2.0"
-pytest-cov = "7.1.0"
+const GROUPS: &[&str] = &[
+    "Core Infrastructure",
+    "AI/Agent Systems",
+    "Player Experience",
+    "Therapeutic Content",
+    "Monitoring & Operations",
+];
+
+const COMPONENTS: &str = r#"
 [components.neo4j]
 display_name = "Neo4j"
 group = "Core Infrastructure"
@@ -61,7 +60,8 @@ depends_on = ["neo4j", "model-management"]
 "#;
 
 pub fn config() -> Config {
-    crate::config::parse(REGISTRY, &std::env::temp_dir().join("xtask.toml")).unwrap()
+    let text = crate::config::test_registry_head(GROUPS) + COMPONENTS;
+    crate::config::parse(&text, &std::env::temp_dir().join("xtask.toml")).unwrap()
 }
 
 /// Monday 2026-11-16 12:00 UTC.

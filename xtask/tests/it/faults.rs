@@ -30,6 +30,20 @@ fn fake(bin: &std::path::Path, name: &str, version: &str, body: &str) {
     );
 }
 
+/// A sandbox whose pyright starts a child that would live for five minutes and then waits on
+/// it; returns the file where the child's PID lands.
+fn sandbox_with_hanging_pyright() -> (Sandbox, PathBuf) {
+    let (sandbox, bin) = sandbox_with_fakes();
+    let pid_file = sandbox.root().join("child.pid");
+    fake(
+        &bin,
+        "pyright",
+        "1.1.414",
+        &format!("sleep 300 &\necho $! > {}\nwait", pid_file.display()),
+    );
+    (sandbox, pid_file)
+}
+
 fn step(report: &serde_json::Value, name: &str) -> serde_json::Value {
     report["steps"]
         .as_array()
@@ -61,14 +75,7 @@ fn a_crashing_tool_is_an_infrastructure_error() {
 
 #[test]
 fn a_hanging_tool_is_killed_with_its_children_at_the_deadline() {
-    let (sandbox, bin) = sandbox_with_fakes();
-    let pid_file = sandbox.root().join("child.pid");
-    fake(
-        &bin,
-        "pyright",
-        "1.1.414",
-        &format!("sleep 300 &\necho $! > {}\nwait", pid_file.display()),
-    );
+    let (sandbox, pid_file) = sandbox_with_hanging_pyright();
     let config = sandbox
         .config_text()
         .replace("pyright = 600", "pyright = 2");
@@ -162,14 +169,7 @@ fn a_file_bandit_cannot_parse_fails_the_security_gate() {
 
 #[test]
 fn an_interrupted_run_stops_its_tools_and_is_not_a_pass() {
-    let (sandbox, bin) = sandbox_with_fakes();
-    let pid_file = sandbox.root().join("child.pid");
-    fake(
-        &bin,
-        "pyright",
-        "1.1.414",
-        &format!("sleep 300 &\necho $! > {}\nwait", pid_file.display()),
-    );
+    let (sandbox, pid_file) = sandbox_with_hanging_pyright();
     let mut child = sandbox
         .command()
         .args(["promote", "carbon", "--phase", "2"])
