@@ -191,7 +191,17 @@ impl Engine {
         )
         .unwrap();
         let reference = self.image(name, tag);
-        docker(&["build", "-q", "-t", &reference, context.to_str().unwrap()]);
+        // No layer cache: tests build in parallel and clean up their own images, and the
+        // legacy builder would otherwise reuse an intermediate layer another test's clean-up
+        // is deleting ("unknown parent image ID"). The images are a few MB; it costs nothing.
+        docker(&[
+            "build",
+            "-q",
+            "--no-cache",
+            "-t",
+            &reference,
+            context.to_str().unwrap(),
+        ]);
         self.image_id(&reference)
     }
 
