@@ -11,6 +11,7 @@ mod github;
 mod init;
 mod maturity;
 mod promote;
+mod remote_cache;
 mod requests;
 mod setup;
 mod status;
