@@ -55,6 +55,14 @@ struct WorkflowContext {
     /// Relative to the workspace root, with `/`.
     reports_dir: String,
     cache_dir: String,
+    /// `[cache.remote]`: the names of the secrets (and environment variables) to pass.
+    remote: Option<WorkflowRemote>,
+}
+
+#[derive(Debug, Serialize)]
+struct WorkflowRemote {
+    token_env: Option<String>,
+    signing_key_env: Option<String>,
 }
 
 /// The workflows by file name under `.github/workflows/`, with their template.
@@ -115,6 +123,11 @@ fn context(config: &Config) -> Result<WorkflowContext> {
             "the cache folder",
             workspace_relative(config, &config.state_dir().join("cache")),
         )?,
+        // Names only (checked at load to be A-Z, 0-9, _): they become `secrets.NAME`.
+        remote: config.cache_remote.as_ref().map(|remote| WorkflowRemote {
+            token_env: remote.token_env.clone(),
+            signing_key_env: remote.signing_key_env.clone(),
+        }),
     })
 }
 

@@ -366,3 +366,52 @@ fn two_concurrent_writers_of_the_same_keys_leave_valid_entries() {
     assert!(warnings(&run).is_empty(), "{}", run.all());
     assert!(all_passed(&sandbox, true), "{}", run.all());
 }
+
+#[test]
+fn workflows_pass_the_remote_cache_secrets_through_env_and_stay_clean() {
+    let sandbox = clone_with_remote(
+        "https://cache.example.com/xtask",
+        false,
+        "token_env = \"XTASK_CACHE_TOKEN\"",
+    );
+    let run = sandbox.xtask(&["workflows"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let dir = sandbox.root().join(".github/workflows");
+    for name in ["quality.yml", "component-status.yml"] {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in [
+            "XTASK_CACHE_TOKEN: ${{ secrets.XTASK_CACHE_TOKEN }}",
+            "XTASK_TEST_REMOTE_KEY: ${{ github.ref == 'refs/heads/main'",
+            "XTASK_REMOTE_CACHE_READ_ONLY: ${{ github.ref != 'refs/heads/main'",
+        ] {
+            assert!(text.contains(line), "{name} lacks {line}:\n{text}");
+        }
+        // Secrets reach the steps only through env:, never inside run:.
+        let mut in_run = false;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("run:") {
+                in_run = true;
+            } else if trimmed.starts_with("- name:") || trimmed.starts_with("env:") {
+                in_run = false;
+            }
+            assert!(!(in_run && line.contains("secrets.")), "{name}: {line}");
+        }
+        for schema in [
+            "vendor.github-workflows",
+            "custom.github-workflows-require-timeout",
+        ] {
+            let output = crate::support::test_tool(
+                "check-jsonschema",
+                &["--builtin-schema", schema, path.to_str().unwrap()],
+            );
+            assert_eq!(output.status.code(), Some(0), "{name} against {schema}");
+        }
+    }
+    let quality = dir.join("quality.yml");
+    let status = dir.join("component-status.yml");
+    let (findings, output) = crate::support::zizmor_pedantic(&[&quality, &status]);
+    assert_eq!(findings.as_array().map(Vec::len), Some(0), "{findings:#}");
+    assert_eq!(output.status.code(), Some(0));
+}

@@ -302,6 +302,20 @@ pub fn test_tool(tool: &str, args: &[&str]) -> Output {
         .expect("test tool runs")
 }
 
+/// zizmor's pedantic audit of workflow files, offline: its JSON findings and the run.
+pub fn zizmor_pedantic(files: &[&Path]) -> (serde_json::Value, Output) {
+    let mut args = vec!["--offline", "--persona", "pedantic", "--format", "json"];
+    args.extend(files.iter().map(|p| p.to_str().expect("a UTF-8 path")));
+    let output = test_tool("zizmor", &args);
+    let findings = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "zizmor printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (findings, output)
+}
+
 /// Validates a JSON file against one of our schemas with check-jsonschema.
 pub fn assert_valid_json(schema: &str, file: &Path) {
     let schema_path = workspace().join("schemas").join(schema);

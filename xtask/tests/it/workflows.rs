@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{Sandbox, test_tool, workspace, xtask_bin};
+use crate::support::{Sandbox, test_tool, workspace, xtask_bin, zizmor_pedantic};
 
 const WORKFLOWS: [&str; 3] = [
     "promotion-validation.yml",
@@ -120,11 +120,8 @@ fn a_registry_change_makes_the_issue_form_stale() {
 #[test]
 fn generated_workflows_pass_zizmor_pedantic_with_zero_findings() {
     let files = committed_workflows();
-    let mut args = vec!["--offline", "--persona", "pedantic", "--format", "json"];
-    args.extend(files.iter().map(|p| p.to_str().unwrap()));
-    let output = test_tool("zizmor", &args);
-    let findings: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("zizmor printed no JSON ({e}):\n{}", output_text(&output)));
+    let (findings, output) =
+        zizmor_pedantic(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     assert_eq!(findings.as_array().map(Vec::len), Some(0), "{findings:#}");
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
     // zizmor audited all three: it logs each input it completes.
@@ -149,18 +146,7 @@ fn zizmor_does_find_an_injection_so_its_silence_means_something() {
                 "run: echo \"${{ github.event.issue.title }}\"",
             );
     std::fs::write(&bad, text).unwrap();
-    let output = test_tool(
-        "zizmor",
-        &[
-            "--offline",
-            "--persona",
-            "pedantic",
-            "--format",
-            "json",
-            bad.to_str().unwrap(),
-        ],
-    );
-    let findings: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (findings, output) = zizmor_pedantic(&[&bad]);
     assert!(
         findings
             .as_array()
