@@ -112,6 +112,10 @@ impl Client {
         let body = ureq::SendBody::from_reader(&mut body);
         match self.send("PUT", url, body)?.status().as_u16() {
             200..=299 => Ok(()),
+            // bazel-remote refuses action-cache entries that are not Bazel ActionResults.
+            400 if url.contains("/ac/") => Err(self.fail(format!(
+                "PUT {url} answered HTTP 400 (bazel-remote needs --disable_http_ac_validation)"
+            ))),
             status => Err(self.fail(format!("PUT {url} answered HTTP {status}"))),
         }
     }
