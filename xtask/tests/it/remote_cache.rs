@@ -33,12 +33,13 @@ fn clone_with_remote(url: &str, signed: bool, extra: &str) -> Sandbox {
 
 /// Runs xtask under strace; returns the run and the programs it started (itself excluded).
 fn traced(sandbox: &Sandbox, args: &[&str]) -> (Run, Vec<String>) {
-    let log = sandbox.root().join("execve.log");
+    let logs = tempfile::tempdir().unwrap();
     let plain = sandbox.command();
     let mut command = Command::new("strace");
+    // One log per thread (-ff): lines of concurrent threads never interleave.
     command
-        .args(["-f", "-qq", "-e", "trace=execve", "-o"])
-        .arg(&log)
+        .args(["-f", "-ff", "-qq", "-e", "trace=execve", "-o"])
+        .arg(logs.path().join("execve"))
         .arg(xtask_bin())
         .args(args)
         .current_dir(sandbox.root());
@@ -53,7 +54,12 @@ fn traced(sandbox: &Sandbox, args: &[&str]) -> (Run, Vec<String>) {
             .output()
             .expect("strace runs (installed by .ci/run)"),
     );
-    let started = started_programs(&std::fs::read_to_string(&log).unwrap_or_default());
+    let mut started = Vec::new();
+    for log in std::fs::read_dir(logs.path()).unwrap().flatten() {
+        started.extend(started_programs(
+            &std::fs::read_to_string(log.path()).unwrap_or_default(),
+        ));
+    }
     (run, started)
 }
 
