@@ -101,29 +101,41 @@ impl Cache {
             .join(format!("{key}.json"))
     }
 
-    pub fn get(&self, key: &str) -> Lookup {
+    /// The bytes stored under `key`, touching the entry for LRU eviction; `None` when absent.
+    /// With `write_entry`, the storage primitive `get` and `put` are built on.
+    pub fn read_entry(&self, key: &str) -> Option<Vec<u8>> {
         let path = self.entry_path(key);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        let Ok(bytes) = std::fs::read(&path) else {
             // Remote hook: a local miss asks the remote; its verified bytes are kept locally
-            // (best effort) and decoded like a local entry.
-            Err(_) => match self.remote.as_ref().and_then(|remote| remote.get(key)) {
-                Some(bytes) => {
-                    let _ = fsutil::write_atomic_regenerable(&path, &bytes);
-                    bytes
-                }
-                None => {
-                    self.count(|s| s.misses += 1);
-                    return Lookup::Miss;
-                }
-            },
+            // (best effort) and used like a local entry.
+            let bytes = self.remote.as_ref()?.get(key)?;
+            let _ = fsutil::write_atomic_regenerable(&path, &bytes);
+            return Some(bytes);
+        };
+        // Recency for eviction; failure (read-only cache) only weakens LRU order.
+        if let Ok(file) = std::fs::File::options().write(true).open(&path) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        Some(bytes)
+    }
+
+    /// Stores `bytes` under `key`, atomically.
+    pub fn write_entry(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        fsutil::write_atomic_regenerable(&self.entry_path(key), bytes)?;
+        // Remote hook: queue the same bytes for the remote (sent by `flush_remote`).
+        if let Some(remote) = &self.remote {
+            remote.put(key, bytes);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, key: &str) -> Lookup {
+        let Some(bytes) = self.read_entry(key) else {
+            self.count(|s| s.misses += 1);
+            return Lookup::Miss;
         };
         match decode(&bytes) {
             Ok(result) => {
-                // Recency for eviction; failure (read-only cache) only weakens LRU order.
-                if let Ok(file) = std::fs::File::options().write(true).open(&path) {
-                    let _ = file.set_modified(SystemTime::now());
-                }
                 self.count(|s| s.hits += 1);
                 Lookup::Hit(Box::new(result))
             }
@@ -131,7 +143,7 @@ impl Cache {
                 self.count(|s| s.misses += 1);
                 Lookup::Corrupt(format!(
                     "cache entry {} is unusable ({reason})",
-                    path.display()
+                    self.entry_path(key).display()
                 ))
             }
         }
@@ -140,18 +152,11 @@ impl Cache {
     /// Stores a verdict; returns a warning the first time the cache cannot be written.
     pub fn put(&self, key: &str, result: &StepResult) -> Option<String> {
         debug_assert!(result.cacheable());
-        let written =
-            // Entries carry their digest: a torn entry after a power loss reads as a miss.
-            encode(result).and_then(|bytes| {
-                fsutil::write_atomic_regenerable(&self.entry_path(key), &bytes).map(|()| bytes)
-            });
+        // Entries carry their digest: a torn entry after a power loss reads as a miss.
+        let written = encode(result).and_then(|bytes| self.write_entry(key, &bytes));
         match written {
-            Ok(bytes) => {
+            Ok(()) => {
                 self.count(|s| s.stored += 1);
-                // Remote hook: queue the same bytes for the remote (sent by `flush_remote`).
-                if let Some(remote) = &self.remote {
-                    remote.put(key, &bytes);
-                }
                 None
             }
             Err(error) => {
