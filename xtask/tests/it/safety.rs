@@ -167,3 +167,50 @@ fn two_stage_lines_that_disagree_are_refused_with_both_line_numbers() {
     );
     assert_eq!(sandbox.read(NEO4J), text);
 }
+
+/// Runs phase 3 of carbon (no tool) with `from` replaced by `to` in xtask.toml; returns the run
+/// and the line the replacement is on.
+fn with_config_edit(from: &str, to: &str) -> (crate::support::Run, usize) {
+    let sandbox = Sandbox::new();
+    let config = sandbox.config_text();
+    assert!(config.contains(from), "{from}");
+    let edited = config.replacen(from, to, 1);
+    let line = edited[..edited.find(to).unwrap()].matches('\n').count() + 1;
+    sandbox.set_config(&edited);
+    (sandbox.xtask(&["promote", "carbon", "--phase", "3"]), line)
+}
+
+#[test]
+fn configuration_mistakes_are_usage_errors_at_load_with_their_place() {
+    for (from, to, says) in [
+        (
+            "source = \"src/components/carbon_component.py\"",
+            "source = \"src/components/carbon_gone.py\"",
+            "source `src/components/carbon_gone.py` is not a file",
+        ),
+        ("ruff = 120", "ruff = 0", "timeouts.ruff = 0"),
+        (
+            "ruff = \"0.17.5\"",
+            "ruff = \"0.17.5; rm -rf /tmp/x\"",
+            "is not a version",
+        ),
+        (
+            "display_name = \"Carbon\"",
+            "display_name = \"DOCKER\"",
+            "which component `docker` already uses",
+        ),
+        (
+            "display_name = \"Docker\"",
+            "display_name = \"Doc\\u202Eker\"",
+            "invisible or control character U+202E",
+        ),
+    ] {
+        let (run, line) = with_config_edit(from, to);
+        assert_eq!(run.code, 2, "{to}: {}", run.all());
+        assert!(
+            run.stderr.contains(&format!("xtask.toml:{line}:")) && run.stderr.contains(says),
+            "{to}: {}",
+            run.all()
+        );
+    }
+}
