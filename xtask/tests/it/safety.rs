@@ -214,3 +214,23 @@ fn configuration_mistakes_are_usage_errors_at_load_with_their_place() {
         );
     }
 }
+
+#[test]
+fn a_type_check_that_analysed_no_file_fails() {
+    let sandbox = Sandbox::new();
+    // A component whose folder holds no Python file: the real pyright exits 0, clean, having
+    // looked at nothing.
+    sandbox.write("src/components/hollow/NOTES.md", "# Nothing to analyse\n");
+    sandbox.set_config(&format!(
+        "{}\n[components.hollow]\ndisplay_name = \"Hollow\"\ngroup = \"Core Infrastructure\"\nsource = \"src/components/hollow\"\n",
+        sandbox.config_text()
+    ));
+    let run = sandbox.xtask(&["promote", "hollow", "--phase", "2"]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    let report = sandbox.report("hollow");
+    assert_eq!(
+        report["quality_gates"]["types"]["passed"], false,
+        "{report:#}"
+    );
+    assert!(run.all().contains("analysed no files"), "{}", run.all());
+}
