@@ -234,3 +234,25 @@ fn a_type_check_that_analysed_no_file_fails() {
     );
     assert!(run.all().contains("analysed no files"), "{}", run.all());
 }
+
+#[test]
+fn a_request_whose_sections_sit_inside_a_code_fence_is_rejected() {
+    use crate::requests::{event, form_body, validate};
+    let sandbox = Sandbox::new();
+    let body = format!(
+        "Please promote.\n\n```\n{}\n```\n",
+        form_body("carbon", "Development", "Staging")
+    );
+    let out = sandbox.root().join("verdict");
+    let run = validate(
+        &sandbox,
+        &event("t", Some(&body), &["promotion:requested"]),
+        &out,
+    );
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.all().contains("lacks the form sections"),
+        "{}",
+        run.all()
+    );
+}
