@@ -28,6 +28,7 @@ mod readme;
 mod render;
 mod report;
 mod request;
+mod scratch;
 mod stage;
 mod status;
 mod toolchain;

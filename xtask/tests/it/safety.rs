@@ -256,3 +256,83 @@ fn a_request_whose_sections_sit_inside_a_code_fence_is_rejected() {
         run.all()
     );
 }
+
+/// Processes whose working folder is inside `root`, with their command lines: the tools a run
+/// in that sandbox started, whoever their parent is now.
+fn processes_in(root: &std::path::Path) -> Vec<(u32, String)> {
+    let root = root.canonicalize().unwrap();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) else {
+            continue;
+        };
+        if !cwd.starts_with(&root) {
+            continue;
+        }
+        // A zombie has no command line and runs nothing.
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if cmdline.is_empty() {
+            continue;
+        }
+        found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+    }
+    found
+}
+
+#[test]
+fn sigkill_of_xtask_leaves_no_tool_running_and_the_next_run_sweeps_its_scratch() {
+    use std::time::{Duration, Instant};
+    let sandbox = Sandbox::new();
+    let tests = "tests/test_carbon_component.py";
+    let slow = format!(
+        "{}\n\ndef test_takes_its_time():\n    import time\n\n    time.sleep(120)\n",
+        sandbox.read(tests)
+    );
+    sandbox.write(tests, &slow);
+    sandbox.commit_all("a slow test");
+    let mut xtask = sandbox
+        .command()
+        .args(["promote", "carbon", "--phase", "all", "--no-cache"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let tools = processes_in(sandbox.root());
+        if tools.iter().any(|(_, cmd)| cmd.contains("pytest")) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "pytest never started: {tools:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let the slow test begin, then kill xtask the way nothing can catch.
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = xtask.id();
+    xtask.kill().unwrap();
+    xtask.wait().unwrap();
+    // The guardian stops the tools: SIGTERM, then SIGKILL after the grace period.
+    let killed = Instant::now();
+    let mut survivors = processes_in(sandbox.root());
+    while !survivors.is_empty() && killed.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(200));
+        survivors = processes_in(sandbox.root());
+    }
+    assert!(survivors.is_empty(), "tools outlived xtask: {survivors:?}");
+
+    // Its scratch folder is under .xtask/tmp/<pid>, and the next run removes it.
+    let scratch = sandbox.root().join(".xtask/tmp").join(pid.to_string());
+    assert!(
+        scratch.is_dir(),
+        "the killed run's scratch folder is not where it belongs"
+    );
+    let run = sandbox.xtask(&["cache", "verify"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!scratch.exists(), "{}", run.all());
+}
