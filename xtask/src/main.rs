@@ -35,6 +35,7 @@ mod toolchain;
 mod tools;
 mod ui;
 mod workflows;
+mod write_guard;
 
 #[cfg(test)]
 mod testutil;

@@ -336,3 +336,32 @@ fn sigkill_of_xtask_leaves_no_tool_running_and_the_next_run_sweeps_its_scratch()
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(!scratch.exists(), "{}", run.all());
 }
+
+#[test]
+fn fix_refuses_a_symlink_in_scope_and_leaves_the_outside_file_alone() {
+    let sandbox = Sandbox::new();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("outside.py");
+    // Fixable by ruff (an unsorted, unused import), so a fix through the link would change it.
+    let original = "import sys\nimport os\n\n\ndef f() -> int:\n    return 1\n";
+    std::fs::write(&target, original).unwrap();
+    std::os::unix::fs::symlink(
+        &target,
+        sandbox.path("src/components/model_management/evil.py"),
+    )
+    .unwrap();
+    sandbox.commit_all("a symlink");
+    for extra in [&[][..], &["--allow-dirty"][..]] {
+        let mut args = vec!["promote", "model-management", "--phase", "1", "--fix"];
+        args.extend_from_slice(extra);
+        let run = sandbox.xtask(&args);
+        assert_eq!(run.code, 2, "{extra:?}: {}", run.all());
+        assert!(
+            run.stderr
+                .contains("src/components/model_management/evil.py (a symlink to "),
+            "{}",
+            run.all()
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), original);
+    }
+}
