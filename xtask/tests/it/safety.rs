@@ -58,12 +58,10 @@ fn promote_record_racing_demote_loses_no_update() {
                 if verb == "Recorded" || verb == "Demoted" {
                     assert_eq!(code, Some(0), "round {round}: {stderr}");
                     succeeded += 1;
-                    let (from, to) = if verb == "Recorded" {
-                        ("Staging", "Production")
-                    } else {
-                        let arrow = line.split(": ").nth(1).unwrap();
-                        (arrow.split(' ').next().unwrap(), "Development")
-                    };
+                    // `Recorded neo4j: Staging -> Production in …`; a promotion that started
+                    // after a demotion landed plans from Development, and says so.
+                    let words: Vec<&str> = line.split(": ").nth(1).unwrap().split(' ').collect();
+                    let (from, to) = (words[0], words[2]);
                     assert!(
                         text.contains(&format!("| {from} | {to} |")),
                         "round {round}: printed {line:?} but the file holds:\n{text}"
