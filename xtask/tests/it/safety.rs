@@ -30,7 +30,7 @@ fn promote_record_racing_demote_loses_no_update() {
     let warm = sandbox.xtask(&["promote", "neo4j", "--phase", "all"]);
     assert_eq!(warm.code, 0, "neo4j must be promotable: {}", warm.all());
     let clean = sandbox.read(NEO4J);
-    for round in 0..12 {
+    for round in 0..20 {
         sandbox.write(NEO4J, &clean);
         let spawn = |args: &[&str]| {
             sandbox
