@@ -28,12 +28,14 @@ mod readme;
 mod render;
 mod report;
 mod request;
+mod scratch;
 mod stage;
 mod status;
 mod toolchain;
 mod tools;
 mod ui;
 mod workflows;
+mod write_guard;
 
 #[cfg(test)]
 mod testutil;

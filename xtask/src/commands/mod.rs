@@ -55,6 +55,8 @@ pub fn run_checks<T>(
     options: CheckOptions,
     assess: impl FnOnce(&RunContext<'_>) -> Result<T>,
 ) -> Result<(T, Toolchain)> {
+    // Scratch folders of runs that were killed go first; a live run's stay.
+    crate::scratch::sweep(&config.state_dir());
     let toolchain = prepare_toolchain(config, plans)?;
     let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
     let listener = progress::listener();

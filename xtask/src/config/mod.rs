@@ -3,6 +3,7 @@
 //! Every mistake in the file is a usage error (exit 2) that names the file, line and column,
 //! so the registry can stay the single source of truth without becoming a trap.
 
+mod checks;
 mod environments;
 mod graph;
 mod raw;
@@ -329,7 +330,16 @@ pub fn load(path: &Path) -> Result<Config> {
         .with_context(|| format!("failed to read {}", path.display()))?;
     let path = std::path::absolute(path)
         .with_context(|| format!("failed to resolve {}", path.display()))?;
-    parse(&text, &path)
+    let config = parse(&text, &path)?;
+    checks::check_sources(
+        &text,
+        &Locator {
+            text: &text,
+            path: &path,
+        },
+        &config,
+    )?;
+    Ok(config)
 }
 
 /// Validates the text of an xtask.toml that lives at `path` (absolute).
@@ -349,6 +359,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
         .parent()
         .map(Path::to_path_buf)
         .context("config path has no parent folder")?;
+    checks::check_text(text, &located)?;
     build(raw, &located, workspace_root)
 }
 

@@ -267,7 +267,7 @@ fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> StepResult {
         )
     };
     // A folder of this run's own: a report left by an earlier run can never be read as ours.
-    let run_dir = match tempfile::Builder::new().prefix("xtask-pytest-").tempdir() {
+    let run_dir = match crate::scratch::tempdir(&ctx.config.state_dir(), "pytest-") {
         Ok(dir) => dir,
         Err(e) => {
             return error(

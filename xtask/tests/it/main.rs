@@ -12,6 +12,7 @@ mod init;
 mod maturity;
 mod promote;
 mod requests;
+mod safety;
 mod setup;
 mod status;
 mod workflows;
