@@ -132,7 +132,7 @@ impl Judge<'_> {
                 step.command.join(" ")
             ),
             Some(ErrorKind::NoTests) => format!(
-                "write tests for {} and list them under `tests` in xtask.toml",
+                "write tests for {} and list their existing files or folders under `tests` in xtask.toml",
                 self.component.name
             ),
             Some(ErrorKind::Interrupted) => "run the command again".to_owned(),

@@ -237,6 +237,19 @@ impl Config {
         self.project.root.join(relative)
     }
 
+    /// Listed test paths that match no file or folder, as (component, path).
+    pub fn missing_tests(&self) -> Vec<(&str, &str)> {
+        self.components
+            .iter()
+            .flat_map(|c| {
+                c.tests
+                    .iter()
+                    .filter(|test| !self.project_path(test).exists())
+                    .map(|test| (c.name.as_str(), test.as_str()))
+            })
+            .collect()
+    }
+
     /// Where `stage`'s services run, or a usage error that says how to declare it.
     pub fn require_environment(&self, stage: Stage) -> Result<&Environment> {
         if let Some(environment) = self.environments.iter().find(|e| e.stage == stage) {
@@ -329,7 +342,14 @@ pub fn load(path: &Path) -> Result<Config> {
         .with_context(|| format!("failed to read {}", path.display()))?;
     let path = std::path::absolute(path)
         .with_context(|| format!("failed to resolve {}", path.display()))?;
-    parse(&text, &path)
+    let config = parse(&text, &path)?;
+    for (component, test) in config.missing_tests() {
+        crate::ui::warn(format!(
+            "{}: component `{component}` lists the test path `{test}`, which matches nothing; its tests gate fails until the path is fixed",
+            config.path.display()
+        ));
+    }
+    Ok(config)
 }
 
 /// Validates the text of an xtask.toml that lives at `path` (absolute).

@@ -133,7 +133,9 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
                 continue;
             }
         };
-        if let Some(result) = run::decided_without_running(component, *kind, &tool) {
+        if let Some(result) =
+            run::decided_without_running(component, *kind, &tool, &ctx.config.project.root)
+        {
             finish(ctx, &mut results, name, result);
             continue;
         }

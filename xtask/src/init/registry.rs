@@ -10,7 +10,7 @@ use super::discover::Monorepo;
 use super::infer::DroppedEdge;
 use crate::config::SourceKind;
 
-const TEMPLATE: &str = include_str!("../../../templates/xtask.toml.j2");
+const TEMPLATE: &str = include_str!("../../templates/xtask.toml.j2");
 
 /// The group of components that no file assigns to one.
 pub const UNGROUPED: &str = "Ungrouped";
