@@ -365,3 +365,58 @@ fn workflows_refuses_to_replace_the_repos_own_issue_form_unless_forced() {
     let check = fixture.xtask(&["workflows", "--check"]);
     assert_eq!(check.code, 0, "{}", check.all());
 }
+
+#[test]
+fn setup_builds_the_tool_venv_with_a_python_that_satisfies_requires_python() {
+    let fixture = Fixture::new();
+    fixture.init();
+    let venv = fixture.root().join("fresh-venv");
+    // PyPI is out of reach on purpose: the venv is created, then the install fails fast.
+    let mut command = fixture.command(&xtask_bin());
+    command
+        .arg("setup")
+        .env("XTASK_VENV", &venv)
+        .env_remove("XTASK_PYTHON")
+        .env("PIP_NO_INDEX", "1")
+        .env("UV_OFFLINE", "1");
+    let setup = run(&mut command);
+    assert_eq!(setup.code, 3, "{}", setup.all());
+    let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
+    let version = cfg
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("version = ")
+                .or_else(|| l.strip_prefix("version_info = "))
+        })
+        .unwrap_or_else(|| panic!("{cfg}"));
+    let minor: u32 = version.split('.').nth(1).unwrap().parse().unwrap();
+    assert!(
+        minor >= 12,
+        "requires-python >=3.12, got {version}: {}",
+        setup.all()
+    );
+
+    // Nothing satisfies: exit 3 naming what is needed, and no venv.
+    let pyproject = fixture.read("pyproject.toml");
+    std::fs::write(
+        fixture.root().join("pyproject.toml"),
+        pyproject.replace(">=3.12", ">=3.99"),
+    )
+    .unwrap();
+    let none = fixture.root().join("no-venv");
+    let mut command = fixture.command(&xtask_bin());
+    command
+        .arg("setup")
+        .env("XTASK_VENV", &none)
+        .env_remove("XTASK_PYTHON");
+    let refused = run(&mut command);
+    assert_eq!(refused.code, 3, "{}", refused.all());
+    assert!(
+        refused
+            .stderr
+            .contains("no Python satisfying requires-python >=3.99"),
+        "{}",
+        refused.all()
+    );
+    assert!(!none.exists());
+}
