@@ -11,6 +11,7 @@ use std::process::Command;
 
 use crate::init::components;
 use crate::support::{Run, copy_tree, tool_command, tool_venv, workspace, xtask_bin};
+use crate::workflows::{assert_valid_workflows, assert_zizmor_finds_nothing};
 
 const ISSUE_FORM: &str = ".github/ISSUE_TEMPLATE/component_promotion.yml";
 
@@ -355,8 +356,31 @@ fn workflows_refuses_to_replace_the_repos_own_issue_form_unless_forced() {
             "{name}"
         );
     }
+    // With the project's own environment named, the workflows create it from uv.lock.
+    let path = fixture.root().join("xtask.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "install = true",
+        "python = \".venv/bin/python\"\ninstall = false",
+    );
+    std::fs::write(&path, text).unwrap();
     let forced = fixture.xtask(&["workflows", "--force"]);
     assert_eq!(forced.code, 0, "{}", forced.all());
+    let quality = fixture.read(".github/workflows/quality.yml");
+    assert!(quality.contains("/bin/uv\" sync --frozen"), "{quality}");
+    assert!(
+        quality.contains("hashFiles('Cargo.lock', 'xtask/**')"),
+        "{quality}"
+    );
+    let generated: Vec<std::path::PathBuf> = [
+        "quality.yml",
+        "component-status.yml",
+        "promotion-validation.yml",
+    ]
+    .iter()
+    .map(|name| fixture.root().join(".github/workflows").join(name))
+    .collect();
+    assert_zizmor_finds_nothing(&generated);
+    assert_valid_workflows(&generated);
     assert!(
         fixture
             .read(ISSUE_FORM)
