@@ -7,6 +7,9 @@ pub mod key;
 pub mod result;
 mod run;
 
+/// The placeholder for a run's private output folder in step commands (`$XTASK_RUN_DIR`).
+pub use run::RUN_DIR;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
