@@ -444,3 +444,94 @@ fn setup_builds_the_tool_venv_with_a_python_that_satisfies_requires_python() {
     );
     assert!(!none.exists());
 }
+
+#[test]
+fn with_the_projects_own_environment_pytest_and_pinned_tools_come_from_it() {
+    let fixture = Fixture::new();
+    fixture.init();
+    let env = fixture.root().join(".venv");
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&env)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let installed = Command::new(env.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "pytest==9.2.0",
+            "pytest-cov==7.1.0",
+            "ruff==0.17.5",
+        ])
+        .status()
+        .unwrap();
+    assert!(
+        installed.success(),
+        "pip install into the project's env (PyPI)"
+    );
+    let path = fixture.root().join("xtask.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "install = true",
+        "python = \".venv/bin/python\"\ninstall = false",
+    );
+    std::fs::write(&path, text).unwrap();
+
+    // An empty tool venv: what the project's environment has is not missing.
+    let empty = fixture.root().join("empty-venv");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut command = fixture.command(&xtask_bin());
+    command.args(["setup", "--check"]).env("XTASK_VENV", &empty);
+    let check = run(&mut command);
+    assert_eq!(
+        check.code,
+        1,
+        "pyright and bandit are missing: {}",
+        check.all()
+    );
+    let row = |tool: &str| {
+        check
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(tool))
+            .unwrap_or_else(|| panic!("no {tool} row: {}", check.all()))
+            .to_owned()
+    };
+    for tool in ["pytest", "pytest-cov", "ruff"] {
+        let line = row(tool);
+        assert!(
+            line.starts_with("ok") && line.contains("in the project's environment"),
+            "{line}"
+        );
+    }
+    for tool in ["pyright", "bandit"] {
+        assert!(row(tool).starts_with("MISS"), "{}", row(tool));
+    }
+    assert!(
+        empty.read_dir().unwrap().next().is_none(),
+        "--check installs nothing"
+    );
+
+    // setup installs only what the project's environment lacks (PyPI is cut off here, so
+    // it stops after saying what it installs).
+    let mut command = fixture.command(&xtask_bin());
+    command
+        .arg("setup")
+        .env("XTASK_VENV", fixture.root().join("tool-venv"))
+        .env("PIP_NO_INDEX", "1");
+    let setup = run(&mut command);
+    let installing = setup
+        .stderr
+        .lines()
+        .find(|l| l.contains("Installing"))
+        .unwrap_or_else(|| panic!("{}", setup.all()))
+        .to_owned();
+    assert!(installing.contains("pyright"), "{installing}");
+    assert!(installing.contains("bandit==1.9.4"), "{installing}");
+    for provided in ["pytest==", "pytest-cov==", "ruff=="] {
+        assert!(!installing.contains(provided), "{installing}");
+    }
+}
