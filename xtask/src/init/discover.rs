@@ -344,6 +344,38 @@ fn candidates(root: &Path, components_dir: &str) -> Result<(Vec<Candidate>, Vec<
     Ok((found, skipped))
 }
 
+/// A `Component` module named after a package with a suffix (`narrative_coherence_engine.py`
+/// beside `narrative_coherence/`) wraps that package: it takes the package's name, so `merge`
+/// makes them one component, unless the package already has a wrapper of its own name.
+fn adopt_prefixed_modules(candidates: &mut [Candidate]) {
+    let packages: Vec<(String, String)> = candidates
+        .iter()
+        .filter(|c| c.kind == SourceKind::Package)
+        .map(|c| (c.stem.clone(), c.name.clone()))
+        .collect();
+    let taken: Vec<String> = candidates
+        .iter()
+        .filter(|c| c.kind == SourceKind::Module)
+        .map(|c| c.name.clone())
+        .collect();
+    for candidate in candidates
+        .iter_mut()
+        .filter(|c| c.kind == SourceKind::Module && !c.stem.ends_with("_component"))
+    {
+        if packages.iter().any(|(_, name)| *name == candidate.name) {
+            continue;
+        }
+        if let Some((_, name)) = packages
+            .iter()
+            .filter(|(stem, _)| candidate.stem.starts_with(&format!("{stem}_")))
+            .max_by_key(|(stem, _)| stem.len())
+            && !taken.contains(name)
+        {
+            candidate.name = name.clone();
+        }
+    }
+}
+
 /// One entry per name: a package and a module of the same name are one component whose code
 /// is the package; a second package or module of a taken name is skipped, named.
 fn merge(candidates: Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Vec<(String, Merged)> {
@@ -419,7 +451,8 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
         .filter(|f| f.ends_with(".py"))
         .collect();
 
-    let (candidates, mut skipped) = candidates(root, &components_dir)?;
+    let (mut candidates, mut skipped) = candidates(root, &components_dir)?;
+    adopt_prefixed_modules(&mut candidates);
     let merged = merge(candidates, &mut skipped);
 
     let mut components = Vec::new();

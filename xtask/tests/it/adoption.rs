@@ -157,6 +157,15 @@ fn init_finds_every_component_once_with_its_tests_and_import_dependencies() {
             ),
         ),
         (
+            // A `Component` module named after the package with a suffix is its wrapper.
+            "narrative-coherence",
+            entry(
+                "src/components/narrative_coherence",
+                &["tests/test_narrative_coherence_engine.py"],
+                &[],
+            ),
+        ),
+        (
             // Named by its MATURITY.md, not by the folder's `_enhanced` suffix.
             "therapeutic-systems",
             entry(
@@ -322,7 +331,7 @@ fn status_measures_the_adopted_repo_a_missing_test_path_fails_its_gate_and_a_war
     .unwrap();
     let custom = fixture.xtask(&["status", "--output", "-"]);
     assert_eq!(custom.code, 0, "{}", custom.all());
-    assert_eq!(custom.stdout, "# Our own status page: 6 components\n");
+    assert_eq!(custom.stdout, "# Our own status page: 7 components\n");
 }
 
 #[test]
