@@ -243,6 +243,13 @@ pub fn install(config: &Config) -> Result<Gaps> {
         let spec = interpreter::requires_python(&config.project.root)?;
         let base = interpreter::select(spec.as_deref(), &cwd)?;
         if let Some(reason) = &gaps.wrong_python {
+            // Only our own folder is ours to delete; a venv named by XTASK_VENV may be shared.
+            if venv != config.tool_venv() {
+                return Err(infra(format!(
+                    "the tool venv {} (XTASK_VENV) cannot run the project's tests: {reason}; point XTASK_VENV at another folder, or remove that one",
+                    venv.display()
+                )));
+            }
             ui::status(
                 "Replacing",
                 format!("tool venv {}: {reason}", venv.display()),

@@ -234,6 +234,10 @@ impl Fixture {
 
 /// The processes a command started, from `strace -f -e trace=execve` (the first is itself).
 fn traced_execs(fixture: &Fixture, args: &[&str]) -> (Run, Vec<String>) {
+    assert!(
+        which::which("strace").is_ok(),
+        "strace is not installed: `.ci/run` installs it (Debian package strace)"
+    );
     let trace = fixture.root().join("execve.trace");
     let mut command = fixture.command(Path::new("strace"));
     command
