@@ -27,7 +27,15 @@ use crate::ui;
 /// Loads the registry named by `--config`, or the nearest one.
 pub fn load_config(global: &GlobalArgs) -> Result<Config> {
     let path = config::locate(global.config.as_deref())?;
-    config::load(&path)
+    let config = config::load(&path)?;
+    let overridden = crate::render::load_overrides(&config.workspace_root)?;
+    if !overridden.is_empty() {
+        crate::ui::verbose(format!(
+            "templates overridden by the repository: {}",
+            overridden.join(", ")
+        ));
+    }
+    Ok(config)
 }
 
 /// `--jobs`, else the number of CPUs.

@@ -238,6 +238,19 @@ impl Config {
         self.project.root.join(relative)
     }
 
+    /// Listed test paths that match no file or folder, as (component, path).
+    pub fn missing_tests(&self) -> Vec<(&str, &str)> {
+        self.components
+            .iter()
+            .flat_map(|c| {
+                c.tests
+                    .iter()
+                    .filter(|test| !self.project_path(test).exists())
+                    .map(|test| (c.name.as_str(), test.as_str()))
+            })
+            .collect()
+    }
+
     /// Where `stage`'s services run, or a usage error that says how to declare it.
     pub fn require_environment(&self, stage: Stage) -> Result<&Environment> {
         if let Some(environment) = self.environments.iter().find(|e| e.stage == stage) {
@@ -339,6 +352,12 @@ pub fn load(path: &Path) -> Result<Config> {
         },
         &config,
     )?;
+    for (component, test) in config.missing_tests() {
+        crate::ui::warn(format!(
+            "{}: component `{component}` lists the test path `{test}`, which matches nothing; its tests gate fails until the path is fixed",
+            config.path.display()
+        ));
+    }
     Ok(config)
 }
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adoption;
 mod affected;
 mod cache;
 mod deploy;

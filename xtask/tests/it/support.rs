@@ -93,7 +93,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Run {
+    pub fn from(output: Output) -> Run {
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -132,6 +132,30 @@ pub fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// `program` (the xtask binary, or a tracer in front of it) run in `cwd` against the shared tool
+/// venv with nothing installed on the way, `src` importable (as the project's own environment
+/// would make it), CI-style output, and no GitHub Actions context.
+pub fn xtask_command(cwd: &Path, venv: &Path, src: &Path) -> Command {
+    tool_command(&xtask_bin(), cwd, venv, src)
+}
+
+/// As `xtask_command`, with another program in front (`strace … xtask`).
+pub fn tool_command(program: &Path, cwd: &Path, venv: &Path, src: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(cwd)
+        .env("XTASK_VENV", venv)
+        .env("XTASK_NO_BOOTSTRAP", "1")
+        .env("PYTHONPATH", src)
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("XTASK_CACHE_DIR")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT");
+    command
 }
 
 /// A temp workspace: `xtask.toml` and `examples/tta` copied from the repo into a fresh git
@@ -230,18 +254,7 @@ impl Sandbox {
     /// The xtask binary, configured for this sandbox. PYTHONPATH puts the sandbox's sources
     /// ahead of the editable install of the original example in the shared venv.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(xtask_bin());
-        command
-            .current_dir(self.root())
-            .env("XTASK_VENV", &self.venv)
-            .env("XTASK_NO_BOOTSTRAP", "1")
-            .env("PYTHONPATH", self.project().join("src"))
-            .env("CI", "true")
-            .env("NO_COLOR", "1")
-            .env_remove("XTASK_CACHE_DIR")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .env_remove("GITHUB_OUTPUT");
+        let mut command = xtask_command(self.root(), &self.venv, &self.project().join("src"));
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
