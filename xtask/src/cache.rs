@@ -306,6 +306,42 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// Removes the temp files of atomic writes that a killed run left in the cache (0-byte or
+    /// partial `.xtask-tmp-*` files), when older than `age`: a live write holds its temp file
+    /// for milliseconds, so an old one has no writer. Returns the files removed.
+    pub fn remove_orphaned_temp_files(&self, age: std::time::Duration) -> Vec<PathBuf> {
+        let cutoff = SystemTime::now().checked_sub(age).unwrap_or(UNIX_EPOCH);
+        let mut removed = Vec::new();
+        let mut folders = vec![self.dir.clone()];
+        while let Some(folder) = folders.pop() {
+            let Ok(files) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let Ok(metadata) = file.metadata() else {
+                    continue;
+                };
+                if metadata.is_dir() {
+                    folders.push(file.path());
+                } else if file
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".xtask-tmp-")
+                    && metadata.modified().is_ok_and(|m| m < cutoff)
+                    && std::fs::remove_file(file.path()).is_ok()
+                {
+                    removed.push(file.path());
+                }
+            }
+        }
+        removed
+    }
+}
+
+/// How old a temp file in the cache must be to count as orphaned.
+pub const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
 #[derive(Debug, Serialize)]
 pub struct CacheSummary {
     pub dir: PathBuf,
@@ -352,6 +388,31 @@ fn decode(bytes: &[u8]) -> Result<StepResult, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verify_removes_orphaned_temp_files_but_not_a_fresh_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), u64::MAX);
+        let shard = dir.path().join("entries").join("ab");
+        std::fs::create_dir_all(&shard).unwrap();
+        let old = shard.join(".xtask-tmp-left");
+        let fresh = shard.join(".xtask-tmp-writing");
+        let entry = shard.join("ab12.json");
+        for file in [&old, &fresh, &entry] {
+            std::fs::write(file, b"").unwrap();
+        }
+        // The file a killed run left an hour ago.
+        let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        let removed = cache.remove_orphaned_temp_files(ORPHAN_AGE);
+        assert_eq!(removed, vec![old.clone()]);
+        assert!(!old.exists() && fresh.exists() && entry.exists());
+    }
     use crate::engine::result::StepStatus;
     use crate::tools::{StepKind, Tool};
 

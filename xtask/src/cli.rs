@@ -195,6 +195,9 @@ pub struct WorkflowsArgs {
     /// Write nothing; print a unified diff of every stale file and exit 1 if there is one
     #[arg(long)]
     pub check: bool,
+    /// Replace files that do not carry our generated header (the repo's own issue form)
+    #[arg(long, conflicts_with = "check")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

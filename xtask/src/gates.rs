@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::config::{Component, Config};
+use crate::engine::RUN_DIR;
 use crate::engine::result::{ErrorKind, StepResult, StepStatus};
 use crate::maturity::observation::{Observation, days_hours};
 use crate::plan::{ComponentPlan, GateKind};
@@ -132,13 +133,13 @@ impl Judge<'_> {
                 step.command.join(" ")
             ),
             Some(ErrorKind::NoTests) => format!(
-                "write tests for {} and list them under `tests` in xtask.toml",
+                "write tests for {} and list their existing files or folders under `tests` in xtask.toml",
                 self.component.name
             ),
             Some(ErrorKind::Interrupted) => "run the command again".to_owned(),
             _ => format!(
                 "run `{}` from {} to see the failure",
-                step.command.join(" "),
+                self.pasteable(step),
                 self.config.project.root.display()
             ),
         };
@@ -403,6 +404,32 @@ impl Judge<'_> {
         }
     }
 
+    /// A step's command as a user can paste it in the project root: pytest's `python` is the
+    /// interpreter xtask ran (the project's, else the tool venv's), and the arguments that
+    /// name this run's private output folder are left out.
+    fn pasteable(&self, step: &StepResult) -> String {
+        let mut words = step.command.iter().filter(|w| !w.contains(RUN_DIR));
+        let program = words.next().cloned().unwrap_or_default();
+        let program = if program == "python" {
+            let python = self
+                .config
+                .project
+                .python
+                .clone()
+                .unwrap_or_else(|| self.config.tool_venv().join("bin").join("python"));
+            python
+                .strip_prefix(&self.config.project.root)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| python.display().to_string())
+        } else {
+            program
+        };
+        std::iter::once(program)
+            .chain(words.cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     fn tests(&mut self) -> GateResult {
         let Some(step) = self.steps.get(&StepKind::Pytest) else {
             return self.missing_evidence(GateKind::Tests, StepKind::Pytest.id());
@@ -414,14 +441,37 @@ impl Judge<'_> {
         let broken = counts.failed + counts.errors;
         let passed = broken == 0;
         if !passed {
-            self.block(
-                GateKind::Tests,
-                format!("{broken} of {} tests failed", counts.total),
+            // A module that cannot be imported is not a failing test: say what is missing.
+            let uncollected: Vec<&str> = step
+                .findings
+                .iter()
+                .filter_map(|f| f.message.split_once(": cannot be collected: "))
+                .map(|(_, cause)| cause)
+                .collect();
+            let message = match uncollected.first() {
+                Some(cause) => format!(
+                    "{} test modules cannot be collected ({cause}){}",
+                    uncollected.len(),
+                    if counts.failed > 0 {
+                        format!(", and {} of {} tests failed", counts.failed, counts.total)
+                    } else {
+                        String::new()
+                    }
+                ),
+                None => format!("{broken} of {} tests failed", counts.total),
+            };
+            let fix = if uncollected.is_empty() {
                 format!(
                     "fix the failing tests listed above; `{}` reruns them",
-                    step.command.join(" ")
-                ),
-            );
+                    self.pasteable(step)
+                )
+            } else {
+                format!(
+                    "install what the tests import into the project's environment (its test dependencies), then `{}` reruns them",
+                    self.pasteable(step)
+                )
+            };
+            self.block(GateKind::Tests, message, fix);
         }
         GateResult {
             passed,

@@ -29,12 +29,14 @@ mod remote_cache;
 mod render;
 mod report;
 mod request;
+mod scratch;
 mod stage;
 mod status;
 mod toolchain;
 mod tools;
 mod ui;
 mod workflows;
+mod write_guard;
 
 #[cfg(test)]
 mod testutil;

@@ -1,9 +1,18 @@
 //! The only place that spawns tools: argument lists (never a shell), stdin closed, both streams
 //! captured, each tool in its own process group, and a deadline that kills the whole group.
 //!
-//! Ctrl-C reaches only our own process group, so the handler installed by `main` kills every
+//! Ctrl-C reaches only our own process group, so the handler installed by `main` stops every
 //! registered tool group itself; a run stopped that way reports `Interrupted` and is never
-//! cached or read as a result.
+//! cached or read as a result. A deadline or Ctrl-C sends SIGTERM first and SIGKILL after a
+//! grace period (as cargo-nextest does), so pytest can still write its reports.
+//!
+//! Nothing can run code in a process killed with SIGKILL, so a guardian does it for us: a
+//! process forked at the first spawn that holds the read end of a pipe only we write to, and
+//! learns each tool group as it starts and ends. When we die, however we die, the kernel
+//! closes the pipe; the guardian reads end-of-file and stops the groups still running
+//! (SIGTERM, grace, SIGKILL). `PR_SET_PDEATHSIG` would reach only each tool's direct child,
+//! not pyright's node or pytest's workers; the group reaches them all. A tool that leaves its
+//! group (a `setsid` daemon) is out of reach, as it is of any process-group based runner.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -19,6 +28,9 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// How long to wait for a killed group's pipes to close before giving up on its output.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a tool has between SIGTERM and SIGKILL, at its deadline, on Ctrl-C and when we die.
+pub const TERM_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct ToolCommand {
@@ -210,7 +222,14 @@ fn run_as(command: &ToolCommand, cleanup: Cleanup) -> Result<Finished, RunError>
         Ok(Some(output)) => Ok(finished(output, started.elapsed())),
         Ok(None) => {
             if let Some(group) = group {
-                kill_group(group);
+                // SIGTERM first, so the tool can write what it has; SIGKILL if it lingers.
+                signal_group(group, libc::SIGTERM);
+                if !matches!(
+                    handle.wait_deadline(Instant::now() + TERM_GRACE),
+                    Ok(Some(_))
+                ) {
+                    kill_group(group);
+                }
             }
             let _ = handle.wait_deadline(Instant::now() + KILL_GRACE);
             Err(RunError::TimedOut {
@@ -249,6 +268,7 @@ fn finished(output: &std::process::Output, duration: Duration) -> Finished {
 fn register(group: i32) {
     let mut running = RUNNING_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
     running.get_or_insert_with(HashSet::new).insert(group);
+    guardian::tell(group);
 }
 
 fn unregister(group: i32) {
@@ -256,22 +276,159 @@ fn unregister(group: i32) {
     if let Some(set) = running.as_mut() {
         set.remove(&group);
     }
+    guardian::tell(-group);
 }
 
-fn kill_group(group: i32) {
+fn signal_group(group: i32, signal: i32) {
     // SAFETY: killpg only sends a signal; a group that no longer exists yields ESRCH, ignored.
     unsafe {
-        libc::killpg(group, libc::SIGKILL);
+        libc::killpg(group, signal);
     }
 }
 
-/// Called from the Ctrl-C handler: marks the run interrupted and kills every running tool.
+fn kill_group(group: i32) {
+    signal_group(group, libc::SIGKILL);
+}
+
+/// The groups running now.
+fn running_groups() -> Vec<i32> {
+    let running = RUNNING_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    running
+        .as_ref()
+        .map(|set| set.iter().copied().collect())
+        .unwrap_or_default()
+}
+
+/// Called from the Ctrl-C handler: marks the run interrupted and stops every running tool,
+/// SIGTERM now and SIGKILL for those still running after the grace period.
 pub fn interrupt_all() {
     INTERRUPTED.store(true, Ordering::SeqCst);
-    let running = RUNNING_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(set) = running.as_ref() {
-        for &group in set {
+    for group in running_groups() {
+        signal_group(group, libc::SIGTERM);
+    }
+    std::thread::spawn(|| {
+        std::thread::sleep(TERM_GRACE);
+        for group in running_groups() {
             kill_group(group);
+        }
+    });
+}
+
+/// The guardian that stops our tool groups when we die (see the module comment).
+mod guardian {
+    use std::sync::Mutex;
+
+    use super::TERM_GRACE;
+
+    /// The write end of the guardian's pipe, once it runs; `None` when it could not start
+    /// (the tools then still run, without the guarantee).
+    static PIPE: Mutex<Option<Option<i32>>> = Mutex::new(None);
+
+    /// Groups the guardian can track at once; more than we ever run in parallel.
+    const CAPACITY: usize = 256;
+
+    /// Tells the guardian that `group` started (positive) or ended (negative), starting it on
+    /// first use.
+    pub(super) fn tell(message: i32) {
+        let mut pipe = PIPE.lock().unwrap_or_else(|e| e.into_inner());
+        let fd = *pipe.get_or_insert_with(start);
+        if let Some(fd) = fd {
+            let bytes = message.to_ne_bytes();
+            // SAFETY: a 4-byte write to a pipe we own; writes below PIPE_BUF are atomic.
+            unsafe {
+                libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+            }
+        }
+    }
+
+    /// Forks the guardian. The child runs only async-signal-safe calls (read, killpg,
+    /// nanosleep, close, _exit): it is a fork of a threaded process and must not allocate.
+    fn start() -> Option<i32> {
+        let mut fds = [0i32; 2];
+        // SAFETY: plain syscalls on fds we own. O_CLOEXEC keeps the write end out of every tool
+        // we spawn later, so only our own death (or exit) closes the last copy.
+        unsafe {
+            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+                return None;
+            }
+            let [read_end, write_end] = fds;
+            match libc::fork() {
+                -1 => {
+                    libc::close(read_end);
+                    libc::close(write_end);
+                    None
+                }
+                0 => guard(read_end),
+                _ => {
+                    libc::close(read_end);
+                    Some(write_end)
+                }
+            }
+        }
+    }
+
+    /// The guardian's whole life.
+    unsafe fn guard(read_end: i32) -> ! {
+        // SAFETY: only async-signal-safe calls, on the stack.
+        unsafe {
+            // Out of our process group, so the terminal's Ctrl-C does not end it early; and
+            // holding no other file, so it keeps no pipe of ours (a tool's output) open.
+            libc::setpgid(0, 0);
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            if libc::dup2(read_end, 0) == -1 {
+                libc::_exit(1);
+            }
+            if libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32) != 0 {
+                for fd in 1..65536 {
+                    libc::close(fd);
+                }
+            }
+            let mut groups = [0i32; CAPACITY];
+            let mut buffer = [0u8; 4];
+            loop {
+                let mut filled = 0;
+                while filled < 4 {
+                    let n = libc::read(0, buffer[filled..].as_mut_ptr().cast(), 4 - filled);
+                    if n <= 0 {
+                        if n < 0 && *libc::__errno_location() == libc::EINTR {
+                            continue;
+                        }
+                        stop_all(&groups);
+                    }
+                    filled += n as usize;
+                }
+                let message = i32::from_ne_bytes(buffer);
+                if message > 0 {
+                    if let Some(slot) = groups.iter_mut().find(|g| **g == 0) {
+                        *slot = message;
+                    }
+                } else if let Some(slot) = groups.iter_mut().find(|g| **g == -message) {
+                    *slot = 0;
+                }
+            }
+        }
+    }
+
+    /// We are gone: SIGTERM to every group still running, SIGKILL after the grace period.
+    unsafe fn stop_all(groups: &[i32; CAPACITY]) -> ! {
+        // SAFETY: async-signal-safe calls only.
+        unsafe {
+            let live = |g: &&i32| **g > 0;
+            for &group in groups.iter().filter(live) {
+                libc::killpg(group, libc::SIGTERM);
+            }
+            if groups.iter().any(|g| *g > 0) {
+                let grace = libc::timespec {
+                    tv_sec: TERM_GRACE.as_secs() as libc::time_t,
+                    tv_nsec: 0,
+                };
+                libc::nanosleep(&grace, std::ptr::null_mut());
+            }
+            for &group in groups.iter().filter(live) {
+                libc::killpg(group, libc::SIGKILL);
+            }
+            libc::_exit(0)
         }
     }
 }
@@ -331,6 +488,28 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
         std::thread::sleep(Duration::from_millis(2500));
         assert_eq!(std::fs::read_to_string(marker.path()).unwrap(), "");
+    }
+
+    #[test]
+    fn a_timeout_sends_sigterm_first_so_the_tool_can_write_its_reports() {
+        let marker = tempfile::NamedTempFile::new().unwrap();
+        let path = marker.path().display().to_string();
+        let script = format!("trap 'echo wrote > {path}; exit 143' TERM; sleep 30 & wait");
+        let error = run(&sh(&script, Duration::from_millis(300))).unwrap_err();
+        assert!(matches!(error, RunError::TimedOut { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(marker.path()).unwrap(), "wrote\n");
+    }
+
+    #[test]
+    fn a_tool_that_ignores_sigterm_is_killed_after_the_grace_period() {
+        let started = Instant::now();
+        let error = run(&sh("trap '' TERM; sleep 30", Duration::from_millis(300))).unwrap_err();
+        assert!(matches!(error, RunError::TimedOut { .. }), "{error}");
+        let took = started.elapsed();
+        assert!(
+            took >= TERM_GRACE && took < TERM_GRACE + Duration::from_secs(5),
+            "{took:?}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The GitHub Actions workflows, rendered from `templates/workflows/` with what they need from
-//! xtask.toml. Pure: config in, YAML out. What keeps them safe is in the templates and is
+//! xtask.toml (and whether the project has a `uv.lock`, which decides how its environment is
+//! created). What keeps them safe is in the templates and is
 //! checked by zizmor and check-jsonschema in the tests: no `${{ }}` in `run:`, least
 //! permissions, actions pinned by commit, no credentials left in the checkout.
 
@@ -57,12 +58,110 @@ struct WorkflowContext {
     cache_dir: String,
     /// `[cache.remote]`: the names of the secrets (and environment variables) to pass.
     remote: Option<WorkflowRemote>,
+    /// cargo's build of the xtask is cached under this key: Cargo.lock and the xtask's sources.
+    build_cache_key: &'static str,
+    build_cache_prefix: &'static str,
+    /// How CI creates the project's own environment, when the registry names one.
+    project_env: Option<ProjectEnv>,
 }
 
 #[derive(Debug, Serialize)]
 struct WorkflowRemote {
     token_env: Option<String>,
     signing_key_env: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProjectEnv {
+    /// For the step's name.
+    how: &'static str,
+    /// The project root, relative to the workspace (the step's working directory).
+    root: String,
+    commands: Vec<String>,
+}
+
+const BUILD_CACHE_KEY: &str =
+    "xtask-build-${{ runner.os }}-${{ hashFiles('Cargo.lock', 'xtask/**') }}";
+const BUILD_CACHE_PREFIX: &str = "xtask-build-${{ runner.os }}-";
+
+/// The uv version the workflows install when the registry pins none.
+const DEFAULT_UV: &str = "0.13.8";
+
+/// The steps that create the project's environment at `project.python`: `uv sync --frozen`
+/// when the project has a `uv.lock` (uv comes from the tool venv, at the registry's pin),
+/// else a venv with the project installed editable, with its extras. Nothing when the
+/// registry names no project interpreter, or one outside the project (the machine's own).
+fn project_env(config: &Config) -> Result<Option<ProjectEnv>> {
+    let Some(python) = &config.project.python else {
+        return Ok(None);
+    };
+    let Ok(inside) = python.strip_prefix(&config.project.root) else {
+        return Ok(None);
+    };
+    let Some(venv) = inside.parent().and_then(Path::parent) else {
+        return Ok(None);
+    };
+    let venv = plain_path("project.python's environment", crate::config::unix(venv))?;
+    let root = match workspace_relative(config, &config.project.root) {
+        root if root.is_empty() => ".".to_owned(),
+        root => plain_path("project.root", root)?,
+    };
+    let tool_venv = plain_path(
+        "the tool venv",
+        workspace_relative(config, &config.tool_venv()),
+    )?;
+    if config.project.root.join("uv.lock").is_file() {
+        let uv = config.tools.uv.as_deref().unwrap_or(DEFAULT_UV);
+        if !uv.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Err(usage(format!(
+                "tools.uv `{}` cannot go into a workflow: give a version such as {DEFAULT_UV}",
+                uv.escape_debug()
+            )));
+        }
+        let uv_bin = format!("\"$GITHUB_WORKSPACE/{tool_venv}/bin/uv\"");
+        let sync = if venv == ".venv" {
+            format!("{uv_bin} sync --frozen")
+        } else {
+            format!("UV_PROJECT_ENVIRONMENT={venv} {uv_bin} sync --frozen")
+        };
+        return Ok(Some(ProjectEnv {
+            how: "uv sync, from uv.lock",
+            root,
+            commands: vec![
+                format!(
+                    "\"$GITHUB_WORKSPACE/{tool_venv}/bin/python\" -m pip install --disable-pip-version-check --no-input uv=={uv}"
+                ),
+                sync,
+            ],
+        }));
+    }
+    for extra in &config.project.extras {
+        if extra.is_empty()
+            || !extra
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(usage(format!(
+                "project.extras `{}` cannot go into a workflow: use letters, digits, `-`, `_` and `.`",
+                extra.escape_debug()
+            )));
+        }
+    }
+    let extras = if config.project.extras.is_empty() {
+        String::new()
+    } else {
+        format!("[{}]", config.project.extras.join(","))
+    };
+    Ok(Some(ProjectEnv {
+        how: "pip install -e .",
+        root,
+        commands: vec![
+            format!("python3 -m venv {venv}"),
+            format!(
+                "{venv}/bin/python -m pip install --disable-pip-version-check --no-input -e \".{extras}\""
+            ),
+        ],
+    }))
 }
 
 /// The workflows by file name under `.github/workflows/`, with their template.
@@ -128,6 +227,9 @@ fn context(config: &Config) -> Result<WorkflowContext> {
             token_env: remote.token_env.clone(),
             signing_key_env: remote.signing_key_env.clone(),
         }),
+        build_cache_key: BUILD_CACHE_KEY,
+        build_cache_prefix: BUILD_CACHE_PREFIX,
+        project_env: project_env(config)?,
     })
 }
 
@@ -139,6 +241,44 @@ pub fn render(config: &Config, template: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_python(extra: &str, uv_lock: bool) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proj")).unwrap();
+        if uv_lock {
+            std::fs::write(dir.path().join("proj/uv.lock"), "version = 1\n").unwrap();
+        }
+        let text = crate::config::test_registry_head(&["Core Infrastructure"]).replace(
+            "root = \".\"",
+            &format!("root = \"proj\"\npython = \".venv/bin/python\"\n{extra}"),
+        ) + "[components.a]\ndisplay_name = \"A\"\ngroup = \"Core Infrastructure\"\nsource = \"a\"\n";
+        let config = crate::config::parse(&text, &dir.path().join("xtask.toml")).unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn the_project_environment_comes_from_uv_lock_else_pip() {
+        let (_dir, config) = with_python("", true);
+        let env = project_env(&config).unwrap().unwrap();
+        assert_eq!(env.root, "proj");
+        assert_eq!(
+            env.commands,
+            vec![
+                "\"$GITHUB_WORKSPACE/.xtask/venv/bin/python\" -m pip install --disable-pip-version-check --no-input uv==0.13.8",
+                "\"$GITHUB_WORKSPACE/.xtask/venv/bin/uv\" sync --frozen",
+            ]
+        );
+        let (_dir, config) = with_python("extras = [\"test\"]\n", false);
+        let env = project_env(&config).unwrap().unwrap();
+        assert_eq!(
+            env.commands,
+            vec![
+                "python3 -m venv .venv",
+                ".venv/bin/python -m pip install --disable-pip-version-check --no-input -e \".[test]\"",
+            ]
+        );
+        assert!(project_env(&crate::testutil::registry()).unwrap().is_none());
+    }
 
     #[test]
     fn only_plain_paths_go_into_workflows() {

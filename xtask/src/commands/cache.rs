@@ -44,6 +44,12 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
             for (path, reason) in &bad {
                 println!("removed {} ({reason})", path.display());
             }
+            // What killed runs left: temp files of interrupted writes, scratch folders.
+            let orphans = cache.remove_orphaned_temp_files(crate::cache::ORPHAN_AGE);
+            let scratch = crate::scratch::sweep(&config.state_dir());
+            for path in orphans.iter().chain(&scratch) {
+                println!("removed {} (left by a run that was killed)", path.display());
+            }
             println!("{checked} entries checked, {} bad", bad.len());
             Ok(if bad.is_empty() {
                 exit::OK

@@ -16,11 +16,13 @@ pub fn run(global: &GlobalArgs, args: &DemoteArgs) -> Result<u8> {
     if let Some(warning) = &state.warning {
         ui::warn(warning);
     }
-    let change = StageChange::demotion(state.stage, args.to, &args.reason, Utc::now())?;
-    maturity::record::write(
+    // The change is built from the stage the file states under its lock, so a promotion
+    // recorded in the meantime is demoted from, never overwritten.
+    let (_, change) = maturity::record::write(
+        &config.locks_dir(),
         &config.project_path(&component.maturity),
         &component.display_name,
-        &change,
+        |current| StageChange::demotion(current, args.to, &args.reason, Utc::now()),
     )?;
     ui::status(
         "Demoted",

@@ -36,6 +36,7 @@ pub fn run(args: &InitArgs) -> Result<u8> {
     config::parse(&adoption.text, &target)
         .context("init produced a registry that does not load; this is a bug in xtask")?;
     fsutil::write_atomic(&target, adoption.text.as_bytes())?;
+    let ignored = ignore_outputs(&root)?;
 
     let repo = &adoption.repo;
     let edges: usize = adoption.dependencies.iter().map(|(_, d)| d.len()).sum();
@@ -53,6 +54,12 @@ pub fn run(args: &InitArgs) -> Result<u8> {
             repo.components.iter().filter(|c| c.stage.is_some()).count(),
         ),
     );
+    if !ignored.is_empty() {
+        ui::status("Appended", format!("{} to .gitignore", ignored.join(", ")));
+    }
+    for skipped in &repo.skipped {
+        ui::status("Skipped", format!("{}: {}", skipped.path, skipped.reason));
+    }
     let ungrouped: Vec<&str> = repo
         .components
         .iter()
@@ -75,4 +82,64 @@ pub fn run(args: &InitArgs) -> Result<u8> {
         ));
     }
     Ok(exit::OK)
+}
+
+/// What xtask writes and git should not track: the tool venv and cache, the reports, cargo's
+/// build folder.
+const IGNORED: &[&str] = &[".xtask/", "reports/", "target/"];
+
+/// Appends to the repo's `.gitignore` the entries of `IGNORED` it lacks (in any of git's
+/// spellings: `x`, `/x`, `x/`, `/x/`); never rewrites a line. Returns what it appended.
+fn ignore_outputs(root: &std::path::Path) -> Result<Vec<&'static str>> {
+    let path = root.join(".gitignore");
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
+    };
+    let missing = missing_ignores(&existing);
+    if missing.is_empty() {
+        return Ok(missing);
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# cargo xtask: tool venv and cache, reports, build output\n");
+    for entry in &missing {
+        text.push_str(entry);
+        text.push('\n');
+    }
+    fsutil::write_atomic(&path, text.as_bytes())?;
+    Ok(missing)
+}
+
+/// The entries of `IGNORED` that no line of `gitignore` already states. Pure.
+fn missing_ignores(gitignore: &str) -> Vec<&'static str> {
+    IGNORED
+        .iter()
+        .copied()
+        .filter(|entry| {
+            let bare = entry.trim_end_matches('/');
+            !gitignore.lines().any(|line| {
+                let line = line.trim();
+                line.trim_start_matches('/').trim_end_matches('/') == bare
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_ignores;
+
+    #[test]
+    fn only_entries_the_gitignore_lacks_are_appended() {
+        assert_eq!(missing_ignores(""), vec![".xtask/", "reports/", "target/"]);
+        assert_eq!(missing_ignores("/target\n.xtask/\n"), vec!["reports/"]);
+        assert_eq!(
+            missing_ignores("# reports/\nreports-old/\n"),
+            vec![".xtask/", "reports/", "target/"]
+        );
+    }
 }

@@ -28,7 +28,15 @@ use crate::ui;
 /// Loads the registry named by `--config`, or the nearest one.
 pub fn load_config(global: &GlobalArgs) -> Result<Config> {
     let path = config::locate(global.config.as_deref())?;
-    config::load(&path)
+    let config = config::load(&path)?;
+    let overridden = crate::render::load_overrides(&config.workspace_root)?;
+    if !overridden.is_empty() {
+        crate::ui::verbose(format!(
+            "templates overridden by the repository: {}",
+            overridden.join(", ")
+        ));
+    }
+    Ok(config)
 }
 
 /// `--jobs`, else the number of CPUs.
@@ -56,6 +64,8 @@ pub fn run_checks<T>(
     options: CheckOptions,
     assess: impl FnOnce(&RunContext<'_>) -> Result<T>,
 ) -> Result<(T, Toolchain)> {
+    // Scratch folders of runs that were killed go first; a live run's stay.
+    crate::scratch::sweep(&config.state_dir());
     let toolchain = prepare_toolchain(config, plans)?;
     let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes)
         .with_remote(config.cache_remote.as_ref().map(RemoteStore::open));

@@ -54,6 +54,10 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         )?);
     }
 
+    if args.fix {
+        let scope: Vec<String> = plans.iter().flat_map(|p| fix_scope(&config, p)).collect();
+        crate::write_guard::refuse_links(&config.project.root, &scope)?;
+    }
     if args.fix && !args.allow_dirty {
         refuse_dirty(&config, &plans)?;
     }

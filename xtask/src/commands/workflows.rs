@@ -1,10 +1,12 @@
 //! `cargo xtask workflows [--check]`: writes the generated workflows and issue form, or with
-//! `--check` prints a unified diff of every stale one and exits 1.
+//! `--check` prints a unified diff of every stale one and exits 1. A file at a generated path
+//! that lacks our header is the repository's own: it is refused with its diff (exit 2) unless
+//! `--force`.
 
 use anyhow::Result;
 
 use crate::cli::{GlobalArgs, WorkflowsArgs};
-use crate::errors::exit;
+use crate::errors::{exit, usage};
 use crate::fsutil;
 use crate::generated::{self, COMMAND};
 use crate::ui;
@@ -28,13 +30,34 @@ pub fn run(global: &GlobalArgs, args: &WorkflowsArgs) -> Result<u8> {
         ));
         return Ok(exit::GATE_FAILED);
     }
-    for (path, _) in &stale {
+    let mut refused = Vec::new();
+    for (path, diff) in &stale {
         let file = files
             .iter()
             .find(|f| config.workspace_root.join(&f.path) == *path)
             .expect("stale files come from the rendered list");
+        let theirs = match std::fs::read_to_string(path) {
+            Ok(text) => !generated::is_ours(&text),
+            Err(_) => false,
+        };
+        if theirs && !args.force {
+            print!("{diff}");
+            refused.push(file.path.clone());
+            continue;
+        }
         fsutil::write_atomic(path, file.contents.as_bytes())?;
         ui::status("Wrote", &file.path);
+    }
+    if !refused.is_empty() {
+        return Err(usage(format!(
+            "{} not written: {} the repository's own (no `{COMMAND}` header); the diff above shows what would replace it; pass --force to replace it",
+            refused.join(", "),
+            if refused.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            }
+        )));
     }
     if stale.is_empty() {
         ui::status("Fresh", format!("{} generated files", files.len()));

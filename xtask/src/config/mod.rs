@@ -3,6 +3,7 @@
 //! Every mistake in the file is a usage error (exit 2) that names the file, line and column,
 //! so the registry can stay the single source of truth without becoming a trap.
 
+mod checks;
 mod environments;
 mod graph;
 mod raw;
@@ -239,6 +240,19 @@ impl Config {
         self.project.root.join(relative)
     }
 
+    /// Listed test paths that match no file or folder, as (component, path).
+    pub fn missing_tests(&self) -> Vec<(&str, &str)> {
+        self.components
+            .iter()
+            .flat_map(|c| {
+                c.tests
+                    .iter()
+                    .filter(|test| !self.project_path(test).exists())
+                    .map(|test| (c.name.as_str(), test.as_str()))
+            })
+            .collect()
+    }
+
     /// Where `stage`'s services run, or a usage error that says how to declare it.
     pub fn require_environment(&self, stage: Stage) -> Result<&Environment> {
         if let Some(environment) = self.environments.iter().find(|e| e.stage == stage) {
@@ -331,7 +345,22 @@ pub fn load(path: &Path) -> Result<Config> {
         .with_context(|| format!("failed to read {}", path.display()))?;
     let path = std::path::absolute(path)
         .with_context(|| format!("failed to resolve {}", path.display()))?;
-    parse(&text, &path)
+    let config = parse(&text, &path)?;
+    checks::check_sources(
+        &text,
+        &Locator {
+            text: &text,
+            path: &path,
+        },
+        &config,
+    )?;
+    for (component, test) in config.missing_tests() {
+        crate::ui::warn(format!(
+            "{}: component `{component}` lists the test path `{test}`, which matches nothing; its tests gate fails until the path is fixed",
+            config.path.display()
+        ));
+    }
+    Ok(config)
 }
 
 /// Validates the text of an xtask.toml that lives at `path` (absolute).
@@ -351,6 +380,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config> {
         .parent()
         .map(Path::to_path_buf)
         .context("config path has no parent folder")?;
+    checks::check_text(text, &located)?;
     build(raw, &located, workspace_root)
 }
 

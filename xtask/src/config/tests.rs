@@ -220,3 +220,57 @@ fn a_remote_cache_is_validated_with_its_position() {
         assert!(message.contains("xtask.toml:"), "{message}");
     }
 }
+
+#[test]
+fn a_pin_that_is_not_a_version_is_refused_where_it_is_written() {
+    let text = sample(TWO).replace("ruff = \"0.17.5\"", "ruff = \"0.17.5; rm -rf ~\"");
+    let line = text.lines().position(|l| l.starts_with("ruff =")).unwrap() + 1;
+    let message = error_of(&text);
+    assert!(
+        message.contains(&format!("xtask.toml:{line}:8: tools.ruff")),
+        "{message}"
+    );
+    assert!(message.contains("is not a version"), "{message}");
+}
+
+#[test]
+fn a_zero_timeout_is_refused_where_it_is_written() {
+    let text = format!("{}\n[timeouts]\nruff = 0\n", sample(TWO));
+    let line = text.lines().count();
+    let message = error_of(&text);
+    assert!(
+        message.contains(&format!("xtask.toml:{line}:8: timeouts.ruff = 0")),
+        "{message}"
+    );
+}
+
+#[test]
+fn display_names_are_unique_ignoring_case_and_compatibility_forms() {
+    for twin in ["Neo4j", "NEO4J", "Ｎｅｏ４ｊ"] {
+        let text = sample(TWO).replace("Narrative Arc Orchestrator", twin);
+        let message = error_of(&text);
+        assert!(
+            message.contains("which component `neo4j` already uses"),
+            "{twin}: {message}"
+        );
+    }
+    for hidden in ["Neo\u{200B}4j", "Neo\u{202E}j4", "Neo\u{7}"] {
+        // TOML's own escapes, so the file holds exactly these characters.
+        let escaped: String = hidden
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_string()
+                } else {
+                    format!("\\u{:04X}", c as u32)
+                }
+            })
+            .collect();
+        let text = sample(TWO).replace("\"Neo4j\"", &format!("\"{escaped}\""));
+        let message = error_of(&text);
+        assert!(
+            message.contains("invisible or control character"),
+            "{message}"
+        );
+    }
+}

@@ -406,10 +406,7 @@ fn run_tests(
             return;
         }
     };
-    let run_dir = match tempfile::Builder::new()
-        .prefix("xtask-integration-")
-        .tempdir()
-    {
+    let run_dir = match crate::scratch::tempdir(&config.state_dir(), "integration-") {
         Ok(dir) => dir,
         Err(e) => {
             outcome.error = Some(StepError {

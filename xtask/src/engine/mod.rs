@@ -7,6 +7,9 @@ pub mod key;
 pub mod result;
 mod run;
 
+/// The placeholder for a run's private output folder in step commands (`$XTASK_RUN_DIR`).
+pub use run::RUN_DIR;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -134,7 +137,9 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
                 continue;
             }
         };
-        if let Some(result) = run::decided_without_running(component, *kind, &tool) {
+        if let Some(result) =
+            run::decided_without_running(component, *kind, &tool, &ctx.config.project.root)
+        {
             finish(ctx, &mut results, name, result);
             continue;
         }

@@ -228,16 +228,39 @@ fn verdict_result(
     }
 }
 
-/// A verdict that needs no tool and no cache: a component with no tests listed. (Running
-/// pytest with no paths would run every test in the project instead.)
+/// A verdict that needs no tool and no cache: a component with no tests listed, or with a
+/// listed test path that matches nothing. (Running pytest with no paths would run every test
+/// in the project; with a missing one it exits 4, which is not the machine's fault.) No
+/// process starts, so a warm run stays free without a cache entry.
 pub fn decided_without_running(
     component: &Component,
     kind: StepKind,
     tool: &ResolvedTool,
+    project_root: &std::path::Path,
 ) -> Option<StepResult> {
-    if kind != StepKind::Pytest || !component.tests.is_empty() {
+    if kind != StepKind::Pytest {
         return None;
     }
+    let missing: Vec<&str> = component
+        .tests
+        .iter()
+        .filter(|test| !project_root.join(test).exists())
+        .map(String::as_str)
+        .collect();
+    let message = if component.tests.is_empty() {
+        format!(
+            "{} has no tests: write tests and list them under `tests` for the component in xtask.toml",
+            component.name
+        )
+    } else if !missing.is_empty() {
+        format!(
+            "{} lists test paths that match nothing: {}; fix or remove them under `tests` for the component in xtask.toml",
+            component.name,
+            missing.join(", ")
+        )
+    } else {
+        return None;
+    };
     let argv = tools::pytest::args(RUN_DIR, component.coverage_root(), &component.tests);
     Some(StepResult::error(
         kind,
@@ -245,10 +268,7 @@ pub fn decided_without_running(
         command_line(kind, &argv),
         StepError {
             kind: ErrorKind::NoTests,
-            message: format!(
-                "{} has no tests: write tests and list them under `tests` for the component in xtask.toml",
-                component.name
-            ),
+            message,
         },
         0,
     ))
@@ -267,7 +287,7 @@ fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> StepResult {
         )
     };
     // A folder of this run's own: a report left by an earlier run can never be read as ours.
-    let run_dir = match tempfile::Builder::new().prefix("xtask-pytest-").tempdir() {
+    let run_dir = match crate::scratch::tempdir(&ctx.config.state_dir(), "pytest-") {
         Ok(dir) => dir,
         Err(e) => {
             return error(

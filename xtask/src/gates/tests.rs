@@ -507,3 +507,53 @@ fn dependencies_at_or_above_the_target_pass_and_each_one_below_is_named() {
     );
     assert!(decision.all_passed(), "{:?}", decision.blockers);
 }
+
+#[test]
+fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted() {
+    let mut steps = clean_steps();
+    let mut result = pytest(None, 0);
+    result.tests = Some(TestCounts {
+        total: 1,
+        passed: 0,
+        failed: 0,
+        errors: 1,
+        skipped: 0,
+    });
+    result.status = StepStatus::Failed;
+    result.command = std::iter::once("python".to_owned())
+        .chain(crate::tools::pytest::args(
+            crate::engine::RUN_DIR,
+            "src/components",
+            &["tests/test_models.py".to_owned()],
+        ))
+        .collect();
+    result.findings = vec![Finding {
+        file: "tests/test_models.py".into(),
+        line: None,
+        column: None,
+        code: "test-error".into(),
+        message:
+            "tests.test_models: cannot be collected: ModuleNotFoundError: No module named 'torch'"
+                .into(),
+        severity: Severity::Error,
+        fixable: false,
+    }];
+    steps.insert(StepKind::Pytest, result);
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "tests")
+        .unwrap();
+    assert_eq!(
+        blocker.message,
+        "1 test modules cannot be collected (ModuleNotFoundError: No module named 'torch')"
+    );
+    assert!(!blocker.fix.contains("XTASK_RUN_DIR"), "{}", blocker.fix);
+    assert!(
+        blocker.fix.contains("`.xtask/venv/bin/python -m pytest")
+            || blocker.fix.contains("/.xtask/venv/bin/python -m pytest"),
+        "{}",
+        blocker.fix
+    );
+}

@@ -1,7 +1,10 @@
-//! Finding the components of an existing monorepo laid out like our users': packages and
-//! `*_component.py` modules under `src/components/` (or `components/`), tests named after
-//! them under `tests/`, README and MATURITY.md files beside a package or under
-//! `docs/components/<name>/`. Reads files; writes nothing.
+//! Finding the components of an existing monorepo laid out like our users': packages
+//! (namespace packages too), `*_component.py` modules and modules defining a `Component`
+//! subclass under `src/components/` (or `components/`), one component per name (a package and
+//! its same-named wrapper module are one), tests named after them under `tests/` (folders as
+//! one entry), README and MATURITY.md files beside a package, in a folder of a module's name
+//! or under `docs/components/<name>/`, and the groups the repo's own issue form offers. Reads
+//! files; writes nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -26,8 +29,14 @@ pub struct Monorepo {
     /// The project's own interpreter, when it has a `.venv`.
     pub python: Option<String>,
     pub has_pyproject: bool,
+    /// Whether the project pins its environment with uv (`uv sync` creates `.venv`).
+    pub uv_lock: bool,
     /// Python files of every component, for inferring dependencies.
     pub sources: Vec<SourceFile>,
+    /// Folders and modules that looked like components but are not, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// The functional groups the repository's own issue form offers, with the form's path.
+    pub form_groups: Option<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +47,12 @@ pub struct Found {
     pub kind: SourceKind,
     /// The dotted module the code is imported as.
     pub module: String,
+    /// Dotted modules of a wrapper module that belongs to the component as well.
+    pub extra_modules: Vec<String>,
+    /// The `*_component.py` module that wraps the package, when both share the name.
+    pub wrapper: Option<String>,
+    /// A first-party package outside the components folder that the module wraps.
+    pub wraps: Option<String>,
     pub tests: Vec<String>,
     /// Set only when the README is not where the registry looks by default.
     pub readme: Option<String>,
@@ -45,16 +60,22 @@ pub struct Found {
     pub maturity_found: Option<String>,
     /// Set only when the MATURITY.md is not where the registry looks by default.
     pub maturity: Option<String>,
+    /// The MATURITY.md found only says its content moved elsewhere.
+    pub moved: bool,
     pub stage: Option<Stage>,
     pub group: Option<String>,
 }
 
 impl Found {
-    pub fn module_of(&self) -> ModuleOf {
-        ModuleOf {
-            name: self.name.clone(),
-            module: self.module.clone(),
-        }
+    /// Every dotted module that is this component's code: the package and its wrapper.
+    pub fn modules_of(&self) -> Vec<ModuleOf> {
+        std::iter::once(self.module.clone())
+            .chain(self.extra_modules.iter().cloned())
+            .map(|module| ModuleOf {
+                name: self.name.clone(),
+                module,
+            })
+            .collect()
     }
 }
 
@@ -165,6 +186,252 @@ fn package_of(root: &Path, dir: &str) -> String {
     parts.join(".")
 }
 
+/// Stems of modules that start an application rather than being a component of it: `init`
+/// lists them as skipped instead of guessing (`app_component.py` launching the whole stack).
+const ENTRY_POINTS: &[&str] = &[
+    "app", "main", "cli", "server", "wsgi", "asgi", "manage", "settings", "config",
+];
+
+/// A class deriving from a base named `Component`: a component module whatever its file name
+/// (`character_arc_manager.py` defining `CharacterArcManagerComponent(Component)`).
+fn component_class() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?m)^class\s+\w+\s*\([^)]*\bComponent\b[^)]*\)\s*:").expect("valid regex")
+    })
+}
+
+/// Something in the components folder that `init` did not make a component, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+/// A package or module of the components folder that can be a component.
+#[derive(Debug, Clone)]
+struct Candidate {
+    name: String,
+    /// Relative to the monorepo root.
+    path: String,
+    kind: SourceKind,
+    /// The file or folder name without `.py`.
+    stem: String,
+}
+
+impl Candidate {
+    /// The stem without `_component`.
+    fn base(&self) -> &str {
+        self.stem.strip_suffix("_component").unwrap_or(&self.stem)
+    }
+}
+
+/// One component: the package that holds its code and the module that wraps it, when a
+/// package and a module share its name (`gameplay_loop/` and `gameplay_loop_component.py`).
+#[derive(Debug, Default)]
+struct Merged {
+    package: Option<Candidate>,
+    module: Option<Candidate>,
+}
+
+/// Whether a folder holds Python code directly (a package, or a namespace package without
+/// `__init__.py`), rather than only documents.
+fn holds_python(dir: &Path) -> bool {
+    dir.join("__init__.py").is_file()
+        || std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.file_type().is_ok_and(|t| t.is_file())
+                    && e.file_name().to_str().is_some_and(|n| n.ends_with(".py"))
+            })
+        })
+}
+
+/// The component a MATURITY.md or README title names (`# Gameplay Loop Maturity Status`,
+/// `# Carbon Component — Maturity`): the heading without the words that describe the document.
+fn title_of(text: &str) -> Option<String> {
+    let heading = heading(text)?;
+    let mut words: Vec<&str> = heading.split_whitespace().collect();
+    while let Some(last) = words.last()
+        && ["maturity", "status", "component", "readme"]
+            .contains(&last.to_ascii_lowercase().as_str())
+    {
+        words.pop();
+    }
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// A MATURITY.md that only says its content moved elsewhere states no stage of its own.
+fn is_moved_stub(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("has moved") || lower.contains("new location")
+}
+
+/// The candidates of the components folder, and what was passed over with a reason.
+fn candidates(root: &Path, components_dir: &str) -> Result<(Vec<Candidate>, Vec<Skipped>)> {
+    let dir = root.join(components_dir);
+    let mut entries: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
+        .with_context(|| format!("failed to read {}", dir.display()))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(|n| (n.to_owned(), e.path())))
+        .collect();
+    entries.sort();
+    let mut found = Vec::new();
+    let mut skipped = Vec::new();
+    for (file_name, path) in entries {
+        let rel = format!("{components_dir}/{file_name}");
+        let (kind, stem) = if path.is_dir() {
+            // A folder with only a README or MATURITY.md is the documents home of a module.
+            if file_name.starts_with(['.', '_']) || !holds_python(&path) {
+                continue;
+            }
+            (SourceKind::Package, file_name.clone())
+        } else if let Some(stem) = file_name.strip_suffix(".py") {
+            if stem.starts_with('_')
+                || stem.starts_with("test_")
+                || stem.ends_with("_test")
+                || stem == "conftest"
+            {
+                continue;
+            }
+            let wrapper = stem.ends_with("_component")
+                || read(&path)?.is_some_and(|text| component_class().is_match(&text));
+            if !wrapper {
+                continue;
+            }
+            (SourceKind::Module, stem.to_owned())
+        } else {
+            continue;
+        };
+        let mut candidate = Candidate {
+            name: String::new(),
+            path: rel.clone(),
+            kind,
+            stem,
+        };
+        let base = candidate.base().to_owned();
+        if ENTRY_POINTS.contains(&base.as_str()) {
+            skipped.push(Skipped {
+                path: rel,
+                reason: format!(
+                    "`{base}` starts an application rather than being a component of it"
+                ),
+            });
+            continue;
+        }
+        let Some(mut name) = component_name(&base) else {
+            skipped.push(Skipped {
+                path: rel,
+                reason: format!(
+                    "`{base}` does not make a registry name (lowercase letters, digits, hyphens)"
+                ),
+            });
+            continue;
+        };
+        // A package whose MATURITY.md names a shorter component is that component
+        // (`therapeutic_systems_enhanced/` titled "Therapeutic Systems Maturity Status").
+        if kind == SourceKind::Package
+            && let Some(title) = read(&path.join("MATURITY.md"))?
+                .as_deref()
+                .and_then(title_of)
+            && let Some(titled) = component_name(&title.replace(' ', "_"))
+            && name.starts_with(&format!("{titled}-"))
+        {
+            name = titled;
+        }
+        candidate.name = name;
+        found.push(candidate);
+    }
+    Ok((found, skipped))
+}
+
+/// A `Component` module named after a package with a suffix (`narrative_coherence_engine.py`
+/// beside `narrative_coherence/`) wraps that package: it takes the package's name, so `merge`
+/// makes them one component, unless the package already has a wrapper of its own name.
+fn adopt_prefixed_modules(candidates: &mut [Candidate]) {
+    let packages: Vec<(String, String)> = candidates
+        .iter()
+        .filter(|c| c.kind == SourceKind::Package)
+        .map(|c| (c.stem.clone(), c.name.clone()))
+        .collect();
+    let taken: Vec<String> = candidates
+        .iter()
+        .filter(|c| c.kind == SourceKind::Module)
+        .map(|c| c.name.clone())
+        .collect();
+    for candidate in candidates
+        .iter_mut()
+        .filter(|c| c.kind == SourceKind::Module && !c.stem.ends_with("_component"))
+    {
+        if packages.iter().any(|(_, name)| *name == candidate.name) {
+            continue;
+        }
+        if let Some((_, name)) = packages
+            .iter()
+            .filter(|(stem, _)| candidate.stem.starts_with(&format!("{stem}_")))
+            .max_by_key(|(stem, _)| stem.len())
+            && !taken.contains(name)
+        {
+            candidate.name = name.clone();
+        }
+    }
+}
+
+/// One entry per name: a package and a module of the same name are one component whose code
+/// is the package; a second package or module of a taken name is skipped, named.
+fn merge(candidates: Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Vec<(String, Merged)> {
+    let mut merged: Vec<(String, Merged)> = Vec::new();
+    for candidate in candidates {
+        let index = match merged.iter().position(|(n, _)| *n == candidate.name) {
+            Some(index) => index,
+            None => {
+                merged.push((candidate.name.clone(), Merged::default()));
+                merged.len() - 1
+            }
+        };
+        let entry = &mut merged[index].1;
+        let slot = match candidate.kind {
+            SourceKind::Package => &mut entry.package,
+            SourceKind::Module => &mut entry.module,
+        };
+        match slot {
+            None => *slot = Some(candidate),
+            Some(kept) => {
+                // `x_component.py` is the wrapper by the users' convention; keep it over `x.py`.
+                let (keep, other) = if candidate.kind == SourceKind::Module
+                    && candidate.stem.ends_with("_component")
+                    && !kept.stem.ends_with("_component")
+                {
+                    (candidate, kept.clone())
+                } else {
+                    (kept.clone(), candidate)
+                };
+                skipped.push(Skipped {
+                    path: other.path.clone(),
+                    reason: format!("{} is already the component `{}`", keep.path, keep.name),
+                });
+                *slot = Some(keep);
+            }
+        }
+    }
+    merged
+}
+
+/// The first-party package a module component wraps from outside the components folder
+/// (`agent_orchestration_component.py` around `src/agent_orchestration/`).
+fn wrapped_outside(root: &Path, components_dir: &str, base: &str) -> Option<String> {
+    ["src", ""]
+        .iter()
+        .map(|parent| {
+            if parent.is_empty() {
+                base.to_owned()
+            } else {
+                format!("{parent}/{base}")
+            }
+        })
+        .filter(|dir| !dir.starts_with(&format!("{components_dir}/")))
+        .find(|dir| root.join(dir).is_dir() && holds_python(&root.join(dir)))
+}
+
 /// Scans the monorepo at `root`.
 pub fn scan(root: &Path) -> Result<Monorepo> {
     let components_dir = COMPONENT_DIRS
@@ -184,63 +451,54 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
         .filter(|f| f.ends_with(".py"))
         .collect();
 
-    let mut entries: Vec<(String, PathBuf)> = std::fs::read_dir(root.join(&components_dir))
-        .with_context(|| format!("failed to read {}", root.join(&components_dir).display()))?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(|n| (n.to_owned(), e.path())))
-        .collect();
-    entries.sort();
+    let (mut candidates, mut skipped) = candidates(root, &components_dir)?;
+    adopt_prefixed_modules(&mut candidates);
+    let merged = merge(candidates, &mut skipped);
 
     let mut components = Vec::new();
     let mut sources = Vec::new();
-    for (file_name, path) in entries {
-        let (stem, kind) = if path.is_dir() && path.join("__init__.py").is_file() {
-            (file_name.clone(), SourceKind::Package)
-        } else if let Some(stem) = file_name.strip_suffix(".py")
-            && stem.ends_with("_component")
-        {
-            (stem.to_owned(), SourceKind::Module)
-        } else {
-            continue;
+    for (name, entry) in merged {
+        let (primary, wrapper) = match (entry.package, entry.module) {
+            (Some(package), module) => (package, module),
+            (None, Some(module)) => (module, None),
+            (None, None) => continue,
         };
-        let base = stem.strip_suffix("_component").unwrap_or(&stem);
-        let Some(name) = component_name(if kind == SourceKind::Module {
-            base
-        } else {
-            &stem
-        }) else {
-            continue;
+        let kind = primary.kind;
+        let source = primary.path.clone();
+        let module = format!("{package}.{}", primary.stem);
+        let wraps = match (kind, &wrapper) {
+            (SourceKind::Module, _) => wrapped_outside(root, &components_dir, primary.base()),
+            _ => None,
         };
-        let source = format!("{components_dir}/{file_name}");
-        let module = format!("{package}.{stem}");
 
         // Python files, each with the package its relative imports start from.
-        let files = match kind {
-            SourceKind::Module => vec![source.clone()],
+        let mut files: Vec<(String, String)> = match kind {
+            SourceKind::Module => vec![(source.clone(), package.clone())],
             SourceKind::Package => files_under(root, &source)
                 .into_iter()
                 .filter(|f| f.ends_with(".py"))
-                .collect(),
-        };
-        for file in &files {
-            let Some(text) = read(&root.join(file))? else {
-                continue;
-            };
-            let file_package = match kind {
-                SourceKind::Module => package.clone(),
-                SourceKind::Package => {
+                .map(|file| {
                     let inner = file
                         .strip_prefix(&format!("{source}/"))
-                        .unwrap_or(file)
+                        .unwrap_or(&file)
                         .trim_end_matches(".py");
                     let mut parts: Vec<&str> = inner.split('/').collect();
                     // `x/__init__.py` is package `x`; `x/y.py` lives in package `x`.
                     parts.pop();
-                    std::iter::once(module.as_str())
+                    let file_package = std::iter::once(module.as_str())
                         .chain(parts)
                         .collect::<Vec<_>>()
-                        .join(".")
-                }
+                        .join(".");
+                    (file.clone(), file_package)
+                })
+                .collect(),
+        };
+        if let Some(wrapper) = &wrapper {
+            files.push((wrapper.path.clone(), package.clone()));
+        }
+        for (file, file_package) in files {
+            let Some(text) = read(&root.join(&file))? else {
+                continue;
             };
             sources.push(SourceFile {
                 component: name.clone(),
@@ -249,27 +507,46 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
             });
         }
 
-        let tests = tests_for(&test_files, &[stem.as_str(), base]);
+        // Tests are named after any of the component's names: its folder or module, the
+        // module without `_component`, the registry name, and a package it wraps.
+        let mut stems: Vec<String> = vec![primary.stem.clone(), primary.base().to_owned()];
+        if let Some(wrapper) = &wrapper {
+            stems.extend([wrapper.stem.clone(), wrapper.base().to_owned()]);
+        }
+        stems.push(name.replace('-', "_"));
+        if let Some(wraps) = &wraps {
+            stems.extend(wraps.rsplit('/').next().map(str::to_owned));
+        }
+        stems.sort();
+        stems.dedup();
+        let stem_refs: Vec<&str> = stems.iter().map(String::as_str).collect();
+        let tests = tests_for(&test_files, &stem_refs);
+
+        // A module's README and MATURITY.md live beside it in a folder of its name when the
+        // repo has one (`src/components/carbon/MATURITY.md`), else under docs/components/.
+        let base = primary.base().to_owned();
+        let beside = format!("{components_dir}/{base}");
         let docs_home = match kind {
+            SourceKind::Package => source.clone(),
+            SourceKind::Module if root.join(&beside).is_dir() => beside,
+            SourceKind::Module => format!("docs/components/{name}"),
+        };
+        // Where the registry looks when it is not told (see `config::build_component`).
+        let registry_default = match kind {
             SourceKind::Package => source.clone(),
             SourceKind::Module => format!("docs/components/{name}"),
         };
-        let candidates = |file: &str| -> Vec<String> {
+        let locate = |file: &str| -> Option<String> {
             let mut paths = vec![format!("{docs_home}/{file}")];
             if kind == SourceKind::Module {
+                paths.push(format!("docs/components/{name}/{file}"));
                 paths.push(format!("docs/components/{base}/{file}"));
                 paths.push(format!("{components_dir}/{base}_{file}"));
             }
-            paths
-        };
-        let locate = |file: &str| -> Option<String> {
-            candidates(file)
-                .into_iter()
-                .find(|p| root.join(p).is_file())
+            paths.into_iter().find(|p| root.join(p).is_file())
         };
         let readme_found = locate("README.md");
         let maturity_found = locate("MATURITY.md");
-        let default = |file: &str| format!("{docs_home}/{file}");
         let maturity_text = match &maturity_found {
             Some(path) => read(&root.join(path))?,
             None => None,
@@ -278,36 +555,48 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
             Some(path) => read(&root.join(path))?,
             None => None,
         };
+        let moved = maturity_text.as_deref().is_some_and(is_moved_stub);
         let display_name = maturity_text
             .as_deref()
-            .and_then(heading)
-            .map(|h| h.trim_end_matches("Maturity").trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .or_else(|| readme_text.as_deref().and_then(heading))
+            .and_then(title_of)
+            .or_else(|| readme_text.as_deref().and_then(title_of))
             .unwrap_or_else(|| title_case(&name));
         let group = maturity_text
             .as_deref()
             .and_then(group_of)
             .or_else(|| readme_text.as_deref().and_then(group_of));
+        let place = |found: &Option<String>, file: &str| {
+            Some(
+                found
+                    .clone()
+                    .unwrap_or_else(|| format!("{docs_home}/{file}")),
+            )
+            .filter(|p| *p != format!("{registry_default}/{file}"))
+        };
         components.push(Found {
             stage: maturity_text.as_deref().and_then(maturity::parse_stage),
-            readme: readme_found.clone().filter(|p| *p != default("README.md")),
-            maturity: maturity_found
-                .clone()
-                .filter(|p| *p != default("MATURITY.md")),
+            readme: place(&readme_found, "README.md"),
+            maturity: place(&maturity_found, "MATURITY.md"),
             maturity_found,
+            moved,
             display_name,
             group,
             name,
             source,
             kind,
             module,
+            extra_modules: wrapper
+                .iter()
+                .map(|w| format!("{package}.{}", w.stem))
+                .collect(),
+            wrapper: wrapper.map(|w| w.path),
+            wraps,
             tests,
         });
     }
     if components.is_empty() {
         return Err(usage(format!(
-            "found no components in {}: init looks for packages (folders with __init__.py) and `*_component.py` modules",
+            "found no components in {}: init looks for packages (folders with Python files), `*_component.py` modules and modules defining a `Component` subclass",
             root.join(&components_dir).display()
         )));
     }
@@ -315,37 +604,137 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
         .iter()
         .find(|p| root.join(p).exists())
         .map(|p| (*p).to_owned());
+    let form = issue_form(root)?;
     Ok(Monorepo {
         components_dir,
         components,
         python,
         has_pyproject: root.join("pyproject.toml").is_file(),
+        uv_lock: root.join("uv.lock").is_file(),
         sources,
+        skipped,
+        form_groups: form,
     })
 }
 
-/// Test files named after a component: `test_<stem>.py`, `test_<stem>_component.py`,
-/// `<stem>_test.py`, or anything in a `<stem>/` or `test_<stem>/` folder under `tests/`.
+/// Where the repository's own promotion form lives; one written by `cargo xtask workflows`
+/// carries our header and says nothing about the repo.
+pub const ISSUE_FORM: &str = ".github/ISSUE_TEMPLATE/component_promotion.yml";
+
+#[derive(serde::Deserialize)]
+struct FormYaml {
+    #[serde(default)]
+    body: Vec<FormItem>,
+}
+
+#[derive(serde::Deserialize)]
+struct FormItem {
+    #[serde(default)]
+    attributes: Option<FormAttributes>,
+}
+
+#[derive(serde::Deserialize)]
+struct FormAttributes {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    options: Vec<FormOption>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum FormOption {
+    Text(String),
+    Labelled { label: String },
+}
+
+/// The functional groups the repository's own issue form offers (a dropdown labelled
+/// "Functional Group"), with the form's path; `None` when it has no such form or it is ours.
+fn issue_form(root: &Path) -> Result<Option<(String, Vec<String>)>> {
+    let Some(text) = read(&root.join(ISSUE_FORM))? else {
+        return Ok(None);
+    };
+    if text.starts_with(&format!("# Generated by `{}`", crate::generated::COMMAND)) {
+        return Ok(None);
+    }
+    // A form we cannot read names no groups; init says so rather than failing.
+    let Ok(form) = serde_saphyr::from_str::<FormYaml>(&text) else {
+        return Ok(None);
+    };
+    let groups = form
+        .body
+        .iter()
+        .filter_map(|item| item.attributes.as_ref())
+        .find(|a| {
+            a.label
+                .as_deref()
+                .is_some_and(|l| l.to_ascii_lowercase().contains("group"))
+        })
+        .map(|a| {
+            a.options
+                .iter()
+                .map(|o| match o {
+                    FormOption::Text(t) | FormOption::Labelled { label: t } => t.trim().to_owned(),
+                })
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    Ok((!groups.is_empty()).then(|| (ISSUE_FORM.to_owned(), groups)))
+}
+
+/// Test files and folders named after a component, under `tests/`: a folder named `<stem>`
+/// or `test_<stem>` at any depth is listed as one entry (pytest collects it whole); files
+/// outside those folders count when named `test_<stem>.py`, `test_<stem>_component.py`,
+/// `test_<stem>_component_*.py` or `<stem>_test.py`, and inside an `integration` folder also
+/// `test_<stem>_*.py`.
 pub fn tests_for(test_files: &[String], stems: &[&str]) -> Vec<String> {
+    let mut folders: Vec<String> = Vec::new();
+    for path in test_files {
+        let parts: Vec<&str> = path.split('/').collect();
+        let file = parts.last().copied().unwrap_or_default();
+        if !(file.starts_with("test_") || file.ends_with("_test.py")) {
+            continue;
+        }
+        let folder_parts = &parts[..parts.len().saturating_sub(1)];
+        if let Some(at) = folder_parts.iter().enumerate().skip(1).find_map(|(i, f)| {
+            stems
+                .iter()
+                .any(|stem| *f == *stem || *f == format!("test_{stem}"))
+                .then_some(i)
+        }) {
+            folders.push(folder_parts[..=at].join("/"));
+        }
+    }
+    folders.sort();
+    folders.dedup();
+    // A folder inside another listed folder is already collected with it.
+    let outer: Vec<String> = folders
+        .iter()
+        .filter(|f| !folders.iter().any(|o| f.starts_with(&format!("{o}/"))))
+        .cloned()
+        .collect();
     let mut found: Vec<String> = test_files
         .iter()
+        .filter(|path| !outer.iter().any(|o| path.starts_with(&format!("{o}/"))))
         .filter(|path| {
             let parts: Vec<&str> = path.split('/').collect();
             let file = parts.last().copied().unwrap_or_default();
-            let folders = &parts[..parts.len().saturating_sub(1)];
+            let in_integration = parts.iter().rev().skip(1).any(|f| *f == "integration");
             stems.iter().any(|stem| {
                 file == format!("test_{stem}.py")
                     || file == format!("test_{stem}_component.py")
+                    || (file.starts_with(&format!("test_{stem}_component_"))
+                        && file.ends_with(".py"))
                     || file == format!("{stem}_test.py")
-                    || (folders
-                        .iter()
-                        .skip(1)
-                        .any(|f| *f == *stem || *f == format!("test_{stem}"))
-                        && file.starts_with("test_"))
+                    || (in_integration
+                        && file.starts_with(&format!("test_{stem}_"))
+                        && file.ends_with(".py"))
             })
         })
         .cloned()
         .collect();
+    found.extend(outer);
     found.sort();
     found.dedup();
     found
@@ -376,6 +765,9 @@ mod tests {
             "tests/test_narrative_arc_orchestrator_component.py",
             "tests/integration/llm/test_fallback.py",
             "tests/integration/llm/helpers.py",
+            "tests/integration/llm/deep/test_more.py",
+            "tests/integration/test_llm_fallbacks.py",
+            "tests/test_neo4j_component_enhanced.py",
             "tests/conftest.py",
         ]
         .map(String::from)
@@ -383,18 +775,38 @@ mod tests {
         assert_eq!(
             tests_for(&files, &["llm"]),
             vec![
-                "tests/integration/llm/test_fallback.py",
+                "tests/integration/llm",
+                "tests/integration/test_llm_fallbacks.py",
                 "tests/test_llm.py"
             ]
         );
         assert_eq!(
             tests_for(&files, &["neo4j_component", "neo4j"]),
-            vec!["tests/test_neo4j_component.py"]
+            vec![
+                "tests/test_neo4j_component.py",
+                "tests/test_neo4j_component_enhanced.py"
+            ]
         );
         assert_eq!(
             tests_for(&files, &["narrative_arc_orchestrator"]),
             vec!["tests/test_narrative_arc_orchestrator_component.py"]
         );
+    }
+
+    #[test]
+    fn titles_name_the_component_not_the_document() {
+        assert_eq!(
+            title_of("# Gameplay Loop Maturity Status\n\n> moved").as_deref(),
+            Some("Gameplay Loop")
+        );
+        assert_eq!(
+            title_of("# Carbon Component Maturity Status\n").as_deref(),
+            Some("Carbon")
+        );
+        assert_eq!(title_of("# LLM — Maturity\n").as_deref(), Some("LLM"));
+        assert_eq!(title_of("# Maturity Status\n"), None);
+        assert!(is_moved_stub("> ⚠️ **This document has moved!**"));
+        assert!(!is_moved_stub("**Current Stage**: Staging"));
     }
 
     #[test]

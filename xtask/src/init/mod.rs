@@ -23,8 +23,16 @@ pub struct Adoption {
 /// Scans `root` and renders its registry; writes nothing.
 pub fn adopt(root: &Path) -> Result<Adoption> {
     let mut repo = discover::scan(root)?;
-    let modules: Vec<infer::ModuleOf> = repo.components.iter().map(|c| c.module_of()).collect();
+    let modules: Vec<infer::ModuleOf> = repo
+        .components
+        .iter()
+        .flat_map(discover::Found::modules_of)
+        .collect();
+    // A component with a wrapper module appears once per module; every entry of a name reads
+    // the same files, so the first is the component's.
     let mut dependencies = infer::dependencies(&modules, &repo.sources);
+    let mut seen = std::collections::BTreeSet::new();
+    dependencies.retain(|(name, _)| seen.insert(name.clone()));
     let dropped = infer::break_cycles(&mut dependencies);
     // The registry's order is the order of every report: dependencies first, as a reader
     // of the rollout expects.

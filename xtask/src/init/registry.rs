@@ -10,16 +10,7 @@ use super::discover::Monorepo;
 use super::infer::DroppedEdge;
 use crate::config::SourceKind;
 
-const TEMPLATE: &str = include_str!("../../../templates/xtask.toml.j2");
-
-/// The functional groups of the users' maturity workflow, in their report order.
-pub const DEFAULT_GROUPS: &[&str] = &[
-    "Core Infrastructure",
-    "AI/Agent Systems",
-    "Player Experience",
-    "Therapeutic Content",
-    "Monitoring & Operations",
-];
+const TEMPLATE: &str = include_str!("../../templates/xtask.toml.j2");
 
 /// The group of components that no file assigns to one.
 pub const UNGROUPED: &str = "Ungrouped";
@@ -64,7 +55,13 @@ struct ComponentView {
 
 #[derive(Serialize)]
 struct RegistryView {
+    /// Where the groups come from, for the comment above them.
+    groups_from: String,
     groups: Vec<String>,
+    /// Lines about what init passed over, for the header.
+    skipped: Vec<String>,
+    /// The project pins its environment with uv but has no `.venv` yet.
+    uv_without_venv: bool,
     python: Option<String>,
     /// `true` or `false`, as TOML writes it.
     install: &'static str,
@@ -72,9 +69,15 @@ struct RegistryView {
     components: Vec<ComponentView>,
 }
 
-/// The groups the registry lists: ours, then any a file names, then `Ungrouped` if needed.
+/// The groups the registry lists: only those the repository names — the options of its own
+/// issue form, then any a MATURITY.md or README states — and `Ungrouped` when a component
+/// has none of them. Never a list the repo did not write.
 pub fn groups(repo: &Monorepo) -> Vec<String> {
-    let mut groups: Vec<String> = DEFAULT_GROUPS.iter().map(|g| (*g).to_owned()).collect();
+    let mut groups: Vec<String> = repo
+        .form_groups
+        .as_ref()
+        .map(|(_, groups)| groups.clone())
+        .unwrap_or_default();
     for component in &repo.components {
         if let Some(group) = &component.group
             && !groups.contains(group)
@@ -112,6 +115,22 @@ pub fn render(
                     "No file names its group: pick one of `groups` instead of \"{UNGROUPED}\"."
                 ));
             }
+            if let Some(wrapper) = &c.wrapper {
+                comments.push(format!(
+                    "Its wrapper module {wrapper} belongs to it; the checks run on the package, where the code is."
+                ));
+            }
+            if let Some(wraps) = &c.wraps {
+                comments.push(format!(
+                    "It wraps {wraps}, outside {}: the tests named after that package are listed here.",
+                    repo.components_dir
+                ));
+            }
+            if c.moved && let Some(path) = &c.maturity_found {
+                comments.push(format!(
+                    "{path} says its content has moved and states no stage: the display name comes from its title."
+                ));
+            }
             if c.tests.is_empty() {
                 comments.push(
                     "No tests found named after it: list its tests here, or the tests gate fails."
@@ -126,9 +145,13 @@ pub fn render(
                 ));
             }
             if c.kind == SourceKind::Module && c.maturity_found.is_none() {
+                let home = c
+                    .maturity
+                    .as_deref()
+                    .and_then(|p| p.rsplit_once('/').map(|(dir, _)| dir.to_owned()))
+                    .unwrap_or_else(|| format!("docs/components/{}", c.name));
                 comments.push(format!(
-                    "A module component keeps its README and MATURITY.md in docs/components/{}/.",
-                    c.name
+                    "This module component keeps its README and MATURITY.md in {home}/."
                 ));
             }
             let depends_on = dependencies
@@ -149,8 +172,24 @@ pub fn render(
             }
         })
         .collect();
+    let groups_from = match &repo.form_groups {
+        Some((path, _)) => {
+            format!("the options of {path}, then the groups the components' files state")
+        }
+        None if repo.components.iter().any(|c| c.group.is_some()) => {
+            "the groups the components' MATURITY.md or README files state".to_owned()
+        }
+        None => "nothing: no file of the repo names a functional group; list yours".to_owned(),
+    };
     let view = RegistryView {
+        groups_from,
         groups: groups(repo).iter().map(|g| quoted(g)).collect(),
+        skipped: repo
+            .skipped
+            .iter()
+            .map(|s| format!("{}: {}", s.path, s.reason))
+            .collect(),
+        uv_without_venv: repo.uv_lock && repo.python.is_none(),
         python: repo.python.as_deref().map(quoted),
         install: if repo.has_pyproject { "true" } else { "false" },
         pins: PINS

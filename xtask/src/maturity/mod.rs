@@ -55,6 +55,12 @@ pub fn read(config: &Config, component: &Component) -> Result<MaturityState> {
             return Err(e).with_context(|| format!("failed to read {}", path.display()));
         }
     };
+    if let Some(defect) = parse::defect(parse::strip_bom(&text)) {
+        return Err(crate::errors::usage(format!(
+            "{} cannot be read: {defect}",
+            path.display()
+        )));
+    }
     match parse_stage(&text) {
         Some(stage) => Ok(MaturityState {
             stage,

@@ -39,9 +39,85 @@ pub fn find_stage_line(text: &str) -> Option<(std::ops::Range<usize>, Stage)> {
     Some((start..end, stage))
 }
 
+/// The byte order mark some editors put first in a file.
+pub const BOM: &str = "\u{feff}";
+
+/// `text` without a leading byte order mark, which would otherwise hide a stage line on the
+/// first line from the pattern.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
+
+/// The 1-based line number of byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset].matches('\n').count() + 1
+}
+
+/// Every stage line of the file, with its 1-based line number and the stage it names.
+pub fn stage_lines(text: &str) -> Vec<(usize, Stage)> {
+    stage_line()
+        .captures_iter(text)
+        .filter_map(|captures| {
+            let word = captures.get(1)?;
+            Some((line_of(text, word.start()), word.as_str().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Why a MATURITY.md cannot be read or recorded into safely, naming the lines: markers of the
+/// managed section that do not pair up (a stray begin marker would make a record replace the
+/// user's lines up to the next end marker), or stage lines that disagree (the file would state
+/// two stages). `None` when the file is sound. Expects the text without its BOM.
+pub fn defect(text: &str) -> Option<String> {
+    let lines_with = |marker: &str| -> Vec<usize> {
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(marker))
+            .map(|(i, _)| i + 1)
+            .collect()
+    };
+    let begins = lines_with(managed::BEGIN);
+    let ends = lines_with(managed::END);
+    let paired = match (begins.as_slice(), ends.as_slice()) {
+        ([], []) => true,
+        ([begin], [end]) => begin < end,
+        _ => false,
+    };
+    if !paired {
+        let list = |lines: &[usize]| {
+            if lines.is_empty() {
+                "none".to_owned()
+            } else {
+                lines
+                    .iter()
+                    .map(|l| format!("line {l}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        return Some(format!(
+            "its managed section's markers do not pair up (begin marker: {}; end marker: {}): keep one `{} ... -->` line followed by one `{}` line, or remove both; nothing was changed",
+            list(&begins),
+            list(&ends),
+            managed::BEGIN,
+            managed::END
+        ));
+    }
+    let lines = stage_lines(text);
+    if let Some((first_line, first)) = lines.first()
+        && let Some((other_line, other)) = lines.iter().find(|(_, stage)| stage != first)
+    {
+        return Some(format!(
+            "it states two stages: line {first_line} says {first}, line {other_line} says {other}; keep one stage line; nothing was changed"
+        ));
+    }
+    None
+}
+
 /// The stage a MATURITY.md declares, if it declares one. The managed section wins over any
 /// stage line the user wrote elsewhere: it is the one our records keep current.
 pub fn parse_stage(text: &str) -> Option<Stage> {
+    let text = strip_bom(text);
     if let Some(section) = managed::find(text)
         && let Some((_, stage)) = find_stage_line(&text[section.range])
     {

@@ -163,6 +163,16 @@ pub enum Applied {
 /// so recording the same change twice writes once. A file that states a stage other than the
 /// change's `from` is refused: the evidence was gathered for another starting point.
 pub fn apply(text: &str, change: &StageChange) -> Result<Applied> {
+    // A leading BOM is kept as it was; everything else works on the text after it.
+    let (bom, text) = match text.strip_prefix(parse::BOM) {
+        Some(rest) => (parse::BOM, rest),
+        None => ("", text),
+    };
+    if let Some(defect) = parse::defect(text) {
+        return Err(usage(format!(
+            "MATURITY.md cannot be recorded into: {defect}"
+        )));
+    }
     let current = parse::parse_stage(text).unwrap_or(Stage::Development);
     if current == change.to {
         return Ok(Applied::AlreadyRecorded);
@@ -183,26 +193,73 @@ pub fn apply(text: &str, change: &StageChange) -> Result<Applied> {
         coverage: change.coverage_line(),
         rows,
     };
-    Ok(Applied::Changed(managed::splice(text, &contents)))
+    let new = managed::splice(text, &contents);
+    // The new text must state one stage, the recorded one: a second stage line elsewhere in
+    // the file (which agreed with the first before) would now contradict the section.
+    if let Some(defect) = parse::defect(&new) {
+        return Err(usage(format!(
+            "recording {} -> {} would leave MATURITY.md inconsistent: {defect}",
+            change.from, change.to
+        )));
+    }
+    Ok(Applied::Changed(format!("{bom}{new}")))
 }
 
-/// Applies `change` to the MATURITY.md at `path` (created with a title when missing) and
-/// writes it atomically. Returns whether the file changed.
-pub fn write(path: &Path, title: &str, change: &StageChange) -> Result<bool> {
+/// Applies a change to the MATURITY.md at `path` (created with a title when missing) and
+/// writes it atomically, holding the file's lock in `locks_dir` from the read to the rename, so
+/// two commands recording into one file serialise and the later one works on top of the
+/// earlier one's text. `make` builds the change from the stage the file states under the lock
+/// (a demotion goes down from whatever it is now; a promotion is refused by `apply` when the
+/// file no longer states the stage its evidence started from). Returns whether the file
+/// changed and the change that the file now states.
+pub fn write(
+    locks_dir: &Path,
+    path: &Path,
+    title: &str,
+    make: impl FnOnce(Stage) -> Result<StageChange>,
+) -> Result<(bool, StageChange)> {
+    let _lock = crate::deploy::lock::acquire(locks_dir, &lock_name(path))?;
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("# {title} — Maturity\n"),
         Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
     };
-    match apply(&text, change)
+    let current = parse::parse_stage(&text).unwrap_or(Stage::Development);
+    let change = make(current)?;
+    match apply(&text, &change)
         .with_context(|| format!("failed to record the change in {}", path.display()))?
     {
-        Applied::AlreadyRecorded => Ok(false),
+        Applied::AlreadyRecorded => Ok((false, change)),
         Applied::Changed(new) => {
             fsutil::write_atomic(path, new.as_bytes())?;
-            Ok(true)
+            Ok((true, change))
         }
     }
+}
+
+/// The lock of one MATURITY.md: its path with every character outside a safe alphabet
+/// replaced, plus a short digest of the whole path so two paths never share a name.
+fn lock_name(path: &Path) -> String {
+    use sha2::Digest;
+    let text = path.to_string_lossy();
+    let safe: String = text
+        .chars()
+        .rev()
+        .take(60)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("maturity-{safe}-{short}")
 }
 
 /// Records the promotion `report` proves in its component's MATURITY.md. Returns whether the
@@ -219,10 +276,12 @@ pub fn record_promotion(
     let component = config.require_component(&report.component)?;
     let change = StageChange::promotion(report, deployment, at)?;
     write(
+        &config.locks_dir(),
         &config.project_path(&component.maturity),
         &component.display_name,
-        &change,
+        |_| Ok(change),
     )
+    .map(|(changed, _)| changed)
 }
 
 #[cfg(test)]

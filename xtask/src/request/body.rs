@@ -145,6 +145,38 @@ struct StepView {
 }
 
 #[derive(Serialize)]
+struct RollbackView {
+    /// The compose command that redeploys, or `None` when the target stage has no
+    /// environment in xtask.toml.
+    command: Option<String>,
+    /// `staging`, for the `[environments.<stage>]` the text names when there is none.
+    stage_id: &'static str,
+}
+
+/// The rollback command for `component` in `stage`: the stage's compose file and project,
+/// and the component's own service when it names one.
+fn rollback_view(config: &Config, component: &str, stage: Stage) -> RollbackView {
+    let command = config
+        .environments
+        .iter()
+        .find(|e| e.stage == stage)
+        .map(|env| {
+            let mut command = format!(
+                "docker compose -f {} -p {} up -d",
+                env.compose_file, env.project_name
+            );
+            if let Some(service) = config.service_settings(component).service {
+                command.push_str(&format!(" --no-deps {service}"));
+            }
+            code(&command)
+        });
+    RollbackView {
+        command,
+        stage_id: stage.id(),
+    }
+}
+
+#[derive(Serialize)]
 struct BodyContext {
     title: String,
     labels: BTreeMap<String, &'static str>,
@@ -174,6 +206,8 @@ struct BodyContext {
     cached_steps: usize,
     step_count: usize,
     steps: Vec<StepView>,
+    /// How to put the previous build back, from the target stage's `[environments]` entry.
+    rollback: RollbackView,
     /// Findings listed per step, and whether that is fewer than usual to fit the limit.
     cap: usize,
     shortened: bool,
@@ -385,6 +419,7 @@ fn context(
                 cached: s.cached,
             })
             .collect(),
+        rollback: rollback_view(config, &component.name, report.to_stage),
         cap,
         shortened: cap < FINDING_CAPS[0],
     })
@@ -419,6 +454,25 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rollback_names_the_target_environments_compose_file_or_says_there_is_none() {
+        let text = format!(
+            "{}[components.carbon]\ndisplay_name = \"Carbon\"\ngroup = \"Core Infrastructure\"\nsource = \"carbon_component.py\"\nservice = \"carbon-api\"\n\n[environments.staging]\ncompose_file = \"deploy/compose.staging.yml\"\nproject_name = \"tta-staging\"\n",
+            crate::config::test_registry_head(&["Core Infrastructure"])
+        );
+        let config = crate::config::parse(&text, &std::env::temp_dir().join("xtask.toml")).unwrap();
+        let staging = rollback_view(&config, "carbon", Stage::Staging);
+        assert_eq!(
+            staging.command.as_deref(),
+            Some(
+                "docker compose -f deploy/compose.staging.yml -p tta-staging up -d --no-deps carbon-api"
+            )
+        );
+        let production = rollback_view(&config, "carbon", Stage::Production);
+        assert_eq!(production.command, None);
+        assert_eq!(production.stage_id, "production");
+    }
 
     fn date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2025, 11, 3).unwrap()

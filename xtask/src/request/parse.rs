@@ -77,6 +77,29 @@ fn bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The form's section headings: real level-3 ATX headings, written `### <Label>` at the start
+/// of a line, as the form renders them, with the byte range of each heading. A `### ` line
+/// inside a code fence, an HTML block or a comment is text to Markdown (GitHub shows it as such),
+/// so it is no section here either; text before the first section (the title line
+/// `cargo xtask issue` writes) belongs to no field.
+fn form_headings(text: &str) -> Vec<(std::ops::Range<usize>, FieldId)> {
+    use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag};
+    Parser::new_ext(text, Options::empty())
+        .into_offset_iter()
+        .filter_map(|(event, range)| match event {
+            Event::Start(Tag::Heading {
+                level: HeadingLevel::H3,
+                ..
+            }) => {
+                let line = text[range.clone()].lines().next()?;
+                let field = FieldId::from_label(line.strip_prefix("### ")?.trim_end())?;
+                Some((range, field))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Parses a request body. Line endings may be CRLF (bodies edited on the web are).
 pub fn parse(body: &str) -> Result<Sections, Rejection> {
     let length = body.encode_utf16().count();
@@ -105,45 +128,21 @@ pub fn parse(body: &str) -> Result<Sections, Rejection> {
         }
     }
 
-    fn finish(
-        section: Option<(FieldId, Vec<&str>)>,
-        values: &mut BTreeMap<FieldId, String>,
-    ) -> Result<(), Rejection> {
-        if let Some((field, lines)) = section {
-            let value = lines.join("\n").trim().to_owned();
-            if values.insert(field, value).is_some() {
-                return Err(Rejection::new(
-                    Some(field),
-                    format!(
-                        "the section `### {}` appears twice: keep one",
-                        field.label()
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
     let mut values: BTreeMap<FieldId, String> = BTreeMap::new();
-    let mut current: Option<(FieldId, Vec<&str>)> = None;
-    for line in text.split('\n') {
-        let heading = line
-            .strip_prefix("### ")
-            .and_then(|label| FieldId::from_label(label.trim_end()));
-        match heading {
-            Some(field) => {
-                finish(current.take(), &mut values)?;
-                current = Some((field, Vec::new()));
-            }
-            // Text before the first section (the title line `cargo xtask issue` writes) is not
-            // part of any field.
-            None => {
-                if let Some((_, lines)) = current.as_mut() {
-                    lines.push(line);
-                }
-            }
+    let headings = form_headings(&text);
+    for (i, (range, field)) in headings.iter().enumerate() {
+        let next = headings.get(i + 1).map_or(text.len(), |(r, _)| r.start);
+        let value = text[range.end..next].trim().to_owned();
+        if values.insert(*field, value).is_some() {
+            return Err(Rejection::new(
+                Some(*field),
+                format!(
+                    "the section `### {}` appears twice: keep one",
+                    field.label()
+                ),
+            ));
         }
     }
-    finish(current.take(), &mut values)?;
 
     let missing: Vec<String> = FieldId::ALL
         .iter()
@@ -217,6 +216,28 @@ pub(crate) mod tests {
         let error = parse(&body).unwrap_err();
         assert_eq!(error.field, Some(FieldId::TargetStage));
         assert!(error.message.contains("appears twice"), "{error}");
+    }
+
+    #[test]
+    fn sections_inside_a_code_fence_or_a_comment_are_not_sections() {
+        for (open, close) in [("```", "```"), ("~~~~", "~~~~"), ("<!--", "-->")] {
+            let body = format!("{open}\n{}\n{close}\n", form_body("carbon"));
+            let error = parse(&body).unwrap_err();
+            assert!(
+                error.message.contains("lacks the form sections"),
+                "{open}: {error}"
+            );
+        }
+        // A fence inside a section's value is that value's text, and hides nothing after it.
+        let body = form_body("carbon").replace("Ready.", "Ready:\n```\n### Not a heading\n```");
+        let sections = parse(&body).unwrap();
+        assert!(
+            sections
+                .value(FieldId::Justification)
+                .unwrap()
+                .contains("### Not a heading")
+        );
+        assert_eq!(sections.value(FieldId::TargetStage), Some("Staging"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use minijinja::{Value, context};
 
 use super::{StatusReport, svg, view};
 
-const TEMPLATE: &str = include_str!("../../../templates/status-report.html.j2");
+const TEMPLATE: &str = include_str!("../../templates/status-report.html.j2");
 
 /// Text with its `code spans` as `<code>` elements, everything else escaped: blockers and
 /// fixes quote commands that way.
@@ -29,8 +29,11 @@ pub fn render(report: &StatusReport) -> Result<String> {
     let mut env = crate::render::block_environment();
     env.add_filter("code_spans", code_spans);
     // The `.html` name turns on HTML escaping of every value the template prints.
-    env.add_template("status-report.html.j2", TEMPLATE)
-        .context("the status HTML template does not compile")?;
+    env.add_template(
+        "status-report.html.j2",
+        crate::render::template("status-report.html.j2", TEMPLATE),
+    )
+    .context("the status HTML template does not compile")?;
     let view = view::build(report);
     env.get_template("status-report.html.j2")?
         .render(context! {

@@ -10,7 +10,7 @@ use super::StatusReport;
 use super::view::{self, threshold};
 use crate::stage::Stage;
 
-const TEMPLATE: &str = include_str!("../../../templates/status-report.md.j2");
+const TEMPLATE: &str = include_str!("../../templates/status-report.md.j2");
 
 /// Text for a GitHub table cell: no pipe or line break splits it, and `<...>` outside code
 /// spans stays text instead of becoming an HTML tag (inside them it is text already, and an
@@ -117,8 +117,11 @@ pub fn coverage_chart(report: &StatusReport) -> String {
 pub fn render(report: &StatusReport) -> Result<String> {
     let mut env = crate::render::block_environment();
     env.add_filter("md", |text: String| md(&text));
-    env.add_template("status-report.md.j2", TEMPLATE)
-        .context("the status Markdown template does not compile")?;
+    env.add_template(
+        "status-report.md.j2",
+        crate::render::template("status-report.md.j2", TEMPLATE),
+    )
+    .context("the status Markdown template does not compile")?;
     let view = view::build(report);
     env.get_template("status-report.md.j2")?
         .render(context! {

@@ -6,6 +6,7 @@
 //! that is re-derived when the venv's folders change; a tool found only on PATH is asked its
 //! version once, and the answer is kept until that binary changes.
 
+pub mod interpreter;
 pub mod inventory;
 pub mod setup;
 
@@ -101,13 +102,35 @@ impl Toolchain {
             .unwrap_or("")
     }
 
-    /// Pinned tools the venv lacks or has at another version, as `name==version` specs.
+    /// Whether the monorepo has an environment of its own (`project.python`), rather than
+    /// running its tests in the tool venv.
+    pub fn has_project_env(&self) -> bool {
+        !self.python.starts_with(&self.venv)
+    }
+
+    /// Whether `distribution` comes from the project's environment rather than the tool
+    /// venv: pytest and pytest-cov always do when the project has one (its plugins and
+    /// conftest imports live there), any other tool when the project has it at the pinned
+    /// version.
+    pub fn served_by_project_env(&self, distribution: &str) -> bool {
+        self.has_project_env()
+            && (matches!(distribution, "pytest" | "pytest-cov")
+                || self.project_version(distribution) == Some(self.pinned(distribution)))
+    }
+
+    pub fn project_version(&self, distribution: &str) -> Option<&str> {
+        self.project_packages.get(distribution).map(String::as_str)
+    }
+
+    /// Pinned tools the venv lacks or has at another version, as `name==version` specs;
+    /// what the project's environment provides is not the tool venv's to install.
     pub fn missing_tools(&self) -> Vec<String> {
         self.pins
             .packages()
             .into_iter()
             .filter(|(name, version)| {
-                self.venv_packages.get(*name).map(String::as_str) != Some(version)
+                !self.served_by_project_env(name)
+                    && self.venv_packages.get(*name).map(String::as_str) != Some(version)
             })
             .map(|(name, version)| format!("{name}=={version}"))
             .collect()
@@ -137,6 +160,18 @@ impl Toolchain {
             return self.resolve_pytest();
         }
         let name = tool.name();
+        // The project's environment when it has the pinned version, so one copy of a tool
+        // serves both the developers and xtask.
+        if self.served_by_project_env(name)
+            && let Some(bin) = self.python.parent()
+            && let Some(program) = process::executable_in(bin, name)
+        {
+            return Ok(ResolvedTool {
+                tool,
+                program,
+                version: self.pinned(name).to_owned(),
+            });
+        }
         if let Some(program) = process::executable_in(&self.venv_bin(), name)
             && let Some(version) = self.venv_packages.get(name)
         {
@@ -188,8 +223,13 @@ impl Toolchain {
                 version: version.clone(),
             }),
             _ => Err(format!(
-                "pytest and pytest-cov are not both installed for {}: run `cargo xtask setup`, or add pytest=={} and pytest-cov=={} to the project's test dependencies",
+                "pytest and pytest-cov are not both installed for {}: {}add pytest=={} and pytest-cov=={} to the project's test dependencies",
                 self.python.display(),
+                if self.has_project_env() {
+                    "they run in the project's own environment, so "
+                } else {
+                    "run `cargo xtask setup`, or "
+                },
                 self.pinned("pytest"),
                 self.pinned("pytest-cov")
             )),

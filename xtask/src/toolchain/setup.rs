@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{Toolchain, inventory, venv_dir, write_record};
+use super::{Toolchain, interpreter, inventory, venv_dir, write_record};
 use crate::config::Config;
 use crate::errors::infra;
 use crate::process::{self, ToolCommand};
@@ -16,6 +16,8 @@ use crate::ui;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gaps {
     pub create_venv: bool,
+    /// The venv exists but its Python does not satisfy the project's `requires-python`.
+    pub wrong_python: Option<String>,
     /// `name==version` specs to install.
     pub packages: Vec<String>,
     /// The project to install editable, when configured and not installed from this root.
@@ -29,7 +31,11 @@ impl Gaps {
 
     /// One line for messages: what `setup` is about to install.
     pub fn describe(&self) -> String {
-        let mut parts = self.packages.clone();
+        let mut parts = Vec::new();
+        if let Some(reason) = &self.wrong_python {
+            parts.push(format!("a new venv ({reason})"));
+        }
+        parts.extend(self.packages.iter().cloned());
         if let Some(project) = &self.project {
             parts.push(format!("the project at {} (editable)", project.display()));
         }
@@ -44,7 +50,8 @@ impl Gaps {
 /// Compares the venv with the pins; reads folders only.
 pub fn gaps(config: &Config, toolchain: &Toolchain) -> Result<Gaps> {
     let venv = &toolchain.venv;
-    let create_venv = !venv.join("bin").join("python").exists();
+    let wrong_python = wrong_python(config, toolchain)?;
+    let create_venv = !venv.join("bin").join("python").exists() || wrong_python.is_some();
     let mut packages = toolchain.missing_tools();
     // Without node on PATH, pyright's PyPI wrapper would try to download one; the `nodejs`
     // extra brings node as a wheel from PyPI instead.
@@ -68,9 +75,33 @@ pub fn gaps(config: &Config, toolchain: &Toolchain) -> Result<Gaps> {
     };
     Ok(Gaps {
         create_venv,
+        wrong_python,
         packages,
         project,
     })
+}
+
+/// Why the tool venv's Python cannot run the project's tests: it does not satisfy
+/// `requires-python` and the venv is the project's interpreter (no `project.python`). Reads
+/// two files.
+fn wrong_python(config: &Config, toolchain: &Toolchain) -> Result<Option<String>> {
+    if toolchain.has_project_env() {
+        return Ok(None);
+    }
+    let Some(spec) = interpreter::requires_python(&config.project.root)? else {
+        return Ok(None);
+    };
+    let Some(version) = interpreter::venv_version(&toolchain.venv) else {
+        return Ok(None);
+    };
+    Ok(
+        (interpreter::satisfies(&spec, &version) == Some(false)).then(|| {
+            format!(
+                "its Python {} does not satisfy requires-python {spec}",
+                interpreter::dotted(&version)
+            )
+        }),
+    )
 }
 
 /// The `[project] name` of the monorepo's pyproject.toml.
@@ -100,7 +131,47 @@ pub struct CheckRow {
 /// The state of every pinned tool, the project install and node, for `setup --check`.
 pub fn check(config: &Config, toolchain: &Toolchain) -> Result<Vec<CheckRow>> {
     let mut rows = Vec::new();
+    let spec = interpreter::requires_python(&config.project.root)?;
+    let venv_python = interpreter::venv_version(&toolchain.venv);
+    if !toolchain.has_project_env() {
+        rows.push(CheckRow {
+            what: "python".to_owned(),
+            wanted: spec.as_deref().map_or_else(
+                || "any Python 3".to_owned(),
+                |s| format!("requires-python {s}"),
+            ),
+            found: venv_python.as_deref().map_or_else(
+                || "no venv yet".to_owned(),
+                |v| format!("{} in {}", interpreter::dotted(v), toolchain.venv.display()),
+            ),
+            ok: venv_python.as_deref().is_some_and(|v| {
+                spec.as_deref()
+                    .is_none_or(|s| interpreter::satisfies(s, v) != Some(false))
+            }),
+        });
+    }
     for (name, version) in config.tools.packages() {
+        if toolchain.served_by_project_env(name) {
+            let found = toolchain.project_version(name);
+            rows.push(CheckRow {
+                what: name.to_owned(),
+                wanted: version.to_owned(),
+                found: match found {
+                    Some(v) if v == version => {
+                        format!("{v} in the project's environment")
+                    }
+                    Some(v) => format!(
+                        "{v} in the project's environment (used; the pin is {version})"
+                    ),
+                    None => format!(
+                        "missing from the project's environment ({}): add it to the project's test dependencies; setup does not install into it",
+                        toolchain.python.display()
+                    ),
+                },
+                ok: found.is_some(),
+            });
+            continue;
+        }
         let found = toolchain.venv_version(name);
         rows.push(CheckRow {
             what: name.to_owned(),
@@ -169,7 +240,23 @@ pub fn install(config: &Config) -> Result<Gaps> {
     let timeout = config.timeouts.setup;
     let cwd = config.workspace_root.clone();
     if gaps.create_venv {
-        let base = base_python()?;
+        let spec = interpreter::requires_python(&config.project.root)?;
+        let base = interpreter::select(spec.as_deref(), &cwd)?;
+        if let Some(reason) = &gaps.wrong_python {
+            // Only our own folder is ours to delete; a venv named by XTASK_VENV may be shared.
+            if venv != config.tool_venv() {
+                return Err(infra(format!(
+                    "the tool venv {} (XTASK_VENV) cannot run the project's tests: {reason}; point XTASK_VENV at another folder, or remove that one",
+                    venv.display()
+                )));
+            }
+            ui::status(
+                "Replacing",
+                format!("tool venv {}: {reason}", venv.display()),
+            );
+            std::fs::remove_dir_all(&venv)
+                .with_context(|| format!("failed to remove {}", venv.display()))?;
+        }
         ui::status(
             "Creating",
             format!("tool venv {} with {}", venv.display(), base.display()),
@@ -238,16 +325,6 @@ pub fn install(config: &Config) -> Result<Gaps> {
     }
     drop(lock);
     Ok(gaps)
-}
-
-/// The interpreter that creates the tool venv: `XTASK_PYTHON`, else python3 on PATH.
-fn base_python() -> Result<PathBuf> {
-    if let Some(python) = std::env::var_os("XTASK_PYTHON").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(python));
-    }
-    which::which("python3").map_err(|_| {
-        infra("python3 was not found on PATH: install Python 3.11 or newer, or set XTASK_PYTHON to an interpreter")
-    })
 }
 
 fn run_installer(command: &ToolCommand, what: &str) -> Result<()> {

@@ -30,6 +30,8 @@ struct RawReport {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawSummary {
+    /// Required: a report that cannot say how much it looked at cannot pass.
+    files_analyzed: u64,
     error_count: u64,
 }
 
@@ -58,6 +60,13 @@ struct RawPosition {
 pub fn parse(stdout: &[u8], paths: &PathNormalizer) -> Result<Vec<Finding>, String> {
     let report: RawReport =
         serde_json::from_slice(stdout).map_err(|e| format!("invalid JSON from pyright: {e}"))?;
+    // Pyright exits 0 with no diagnostics when its paths hold no Python file, or its config
+    // excludes them all: analysing nothing is not a clean type check.
+    if report.summary.files_analyzed == 0 {
+        return Err(
+            "pyright analysed no files (summary.filesAnalyzed is 0): check the component's source path and the exclude settings of the pyright config".to_owned(),
+        );
+    }
     let findings: Vec<Finding> = report
         .general_diagnostics
         .into_iter()
@@ -147,8 +156,25 @@ mod tests {
 
     #[test]
     fn a_summary_that_disagrees_with_the_list_is_bad_output() {
-        let bytes = br#"{"generalDiagnostics":[],"summary":{"errorCount":2}}"#;
+        let bytes = br#"{"generalDiagnostics":[],"summary":{"filesAnalyzed":1,"errorCount":2}}"#;
         assert!(parse(bytes, &normalizer()).is_err());
+    }
+
+    #[test]
+    fn a_run_that_analysed_no_file_is_bad_output_not_a_pass() {
+        // Captured from pyright 1.1.414 run on a folder that holds no Python file: exit 0.
+        let done = Finished {
+            code: Some(0),
+            signal: None,
+            stdout: include_bytes!("../../test_data/pyright-nothing-analysed.json").to_vec(),
+            stderr: Vec::new(),
+            duration: Duration::ZERO,
+        };
+        let failure = interpret(&done, &normalizer()).unwrap_err();
+        assert!(
+            failure.to_string().contains("analysed no files"),
+            "{failure}"
+        );
     }
 
     #[test]

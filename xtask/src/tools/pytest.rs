@@ -153,6 +153,16 @@ pub fn parse_junit(xml: &[u8]) -> Result<(TestCounts, Vec<Finding>), String> {
             })
             .unwrap_or_default();
         let first_line = message.lines().next().unwrap_or("").trim();
+        // A module that cannot be imported is one `error` whose message only says "collection
+        // failure"; the cause (`ModuleNotFoundError: No module named 'torch'`) is the last `E`
+        // line of the traceback in its body.
+        let cause = outcome.text().and_then(traceback_cause);
+        let first_line = match (&cause, first_line) {
+            (Some(cause), "collection failure") => format!("cannot be collected: {cause}"),
+            (Some(cause), "") => cause.clone(),
+            (_, line) => line.to_owned(),
+        };
+        let first_line = first_line.as_str();
         failures.push(Finding {
             file: case
                 .attribute("file")
@@ -179,6 +189,15 @@ pub fn parse_junit(xml: &[u8]) -> Result<(TestCounts, Vec<Finding>), String> {
         });
     }
     Ok((counts, failures))
+}
+
+/// The exception a pytest traceback ends with: its last `E   ...` line.
+fn traceback_cause(body: &str) -> Option<String> {
+    body.lines()
+        .rev()
+        .find_map(|line| line.trim_start().strip_prefix("E "))
+        .map(|cause| cause.trim().to_owned())
+        .filter(|cause| !cause.is_empty())
 }
 
 /// `tests.test_llm.TestClient` -> `tests/test_llm.py`: pytest's classname is the module path
@@ -348,6 +367,23 @@ mod tests {
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].file, "tests/test_llm.py");
         assert_eq!(failures[0].message, "test_retry: assert 2 == 3");
+    }
+
+    #[test]
+    fn a_collection_error_says_its_cause_from_the_traceback() {
+        // As pytest 9 writes a module that fails to import.
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="1" failures="0" skipped="0" tests="1"><testcase classname="" name="tests.test_models" time="0.000"><error message="collection failure">ImportError while importing test module '/repo/tests/test_models.py'.
+Traceback:
+tests/test_models.py:3: in &lt;module&gt;
+    import torch
+E   ModuleNotFoundError: No module named 'torch'</error></testcase></testsuite></testsuites>"#;
+        let (counts, failures) = parse_junit(xml).unwrap();
+        assert_eq!(counts.errors, 1);
+        assert_eq!(
+            failures[0].message,
+            "tests.test_models: cannot be collected: ModuleNotFoundError: No module named 'torch'"
+        );
+        assert_eq!(failures[0].code, "test-error");
     }
 
     #[test]

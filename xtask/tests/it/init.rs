@@ -24,7 +24,7 @@ fn init(root: &Path, extra: &[&str]) -> Run {
 }
 
 /// name -> (source, tests, depends_on as a set) of a registry text.
-fn components(text: &str) -> BTreeMap<String, (String, Vec<String>, BTreeSet<String>)> {
+pub fn components(text: &str) -> BTreeMap<String, (String, Vec<String>, BTreeSet<String>)> {
     let table: toml::Table = toml::from_str(text).unwrap();
     let strings = |value: Option<&toml::Value>| -> Vec<String> {
         value

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adoption;
 mod affected;
 mod cache;
 mod deploy;
@@ -13,6 +14,7 @@ mod maturity;
 mod promote;
 mod remote_cache;
 mod requests;
+mod safety;
 mod setup;
 mod status;
 mod workflows;

@@ -417,7 +417,5 @@ fn workflows_pass_the_remote_cache_secrets_through_env_and_stay_clean() {
     }
     let quality = dir.join("quality.yml");
     let status = dir.join("component-status.yml");
-    let (findings, output) = crate::support::zizmor_pedantic(&[&quality, &status]);
-    assert_eq!(findings.as_array().map(Vec::len), Some(0), "{findings:#}");
-    assert_eq!(output.status.code(), Some(0));
+    crate::workflows::assert_zizmor_finds_nothing(&[quality, status]);
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{Run, Sandbox, fake_tool};
 
-fn event(title: &str, body: Option<&str>, labels: &[&str]) -> String {
+pub(crate) fn event(title: &str, body: Option<&str>, labels: &[&str]) -> String {
     serde_json::json!({
         "action": "opened",
         "issue": {
@@ -24,7 +24,7 @@ fn event(title: &str, body: Option<&str>, labels: &[&str]) -> String {
 
 /// Writes an event into the sandbox and runs validate-request on it, with `out` as the
 /// output folder.
-fn validate(sandbox: &Sandbox, payload: &str, out: &Path) -> Run {
+pub(crate) fn validate(sandbox: &Sandbox, payload: &str, out: &Path) -> Run {
     let file = sandbox.root().join("event.json");
     std::fs::write(&file, payload).unwrap();
     sandbox.xtask(&[
@@ -194,7 +194,7 @@ fn tree(root: &Path, skip: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTi
 }
 
 /// A body exactly as the form renders it, with `component` in its first section.
-fn form_body(component: &str, current: &str, target: &str) -> String {
+pub(crate) fn form_body(component: &str, current: &str, target: &str) -> String {
     let sections = [
         ("Component Name", component.to_owned()),
         ("Current Stage", current.to_owned()),

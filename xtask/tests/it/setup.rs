@@ -73,13 +73,14 @@ fn promote_bootstraps_missing_tools_saying_what_it_installs() {
     let venv = sandbox.root().join("fresh-venv");
     let bin = sandbox.root().join("fake-bin");
     let log = sandbox.root().join("python3.log");
-    // A python3 that records how it was asked to make the venv, then fails as a machine
-    // without PyPI would: the bootstrap must say what it installs and stop with exit 3.
+    // A python3 that answers setup's version question (the example needs >=3.11), records
+    // how it was asked to make the venv, then fails as a machine without PyPI would: the
+    // bootstrap must say what it installs and stop with exit 3.
     fake_tool(
         &bin,
         "python3",
         &format!(
-            "echo \"$*\" >> {}\necho 'no network' >&2\nexit 1",
+            "if [ \"$1\" = -c ]; then echo 3.12.0; exit 0; fi\necho \"$*\" >> {}\necho 'no network' >&2\nexit 1",
             log.display()
         ),
     );

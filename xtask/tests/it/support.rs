@@ -134,6 +134,30 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// `program` (the xtask binary, or a tracer in front of it) run in `cwd` against the shared tool
+/// venv with nothing installed on the way, `src` importable (as the project's own environment
+/// would make it), CI-style output, and no GitHub Actions context.
+pub fn xtask_command(cwd: &Path, venv: &Path, src: &Path) -> Command {
+    tool_command(&xtask_bin(), cwd, venv, src)
+}
+
+/// As `xtask_command`, with another program in front (`strace … xtask`).
+pub fn tool_command(program: &Path, cwd: &Path, venv: &Path, src: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(cwd)
+        .env("XTASK_VENV", venv)
+        .env("XTASK_NO_BOOTSTRAP", "1")
+        .env("PYTHONPATH", src)
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("XTASK_CACHE_DIR")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT");
+    command
+}
+
 /// A temp workspace: `xtask.toml` and `examples/tta` copied from the repo into a fresh git
 /// checkout, using the real tool venv and a cache of its own.
 pub struct Sandbox {
@@ -230,18 +254,7 @@ impl Sandbox {
     /// The xtask binary, configured for this sandbox. PYTHONPATH puts the sandbox's sources
     /// ahead of the editable install of the original example in the shared venv.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(xtask_bin());
-        command
-            .current_dir(self.root())
-            .env("XTASK_VENV", &self.venv)
-            .env("XTASK_NO_BOOTSTRAP", "1")
-            .env("PYTHONPATH", self.project().join("src"))
-            .env("CI", "true")
-            .env("NO_COLOR", "1")
-            .env_remove("XTASK_CACHE_DIR")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .env_remove("GITHUB_OUTPUT");
+        let mut command = xtask_command(self.root(), &self.venv, &self.project().join("src"));
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
@@ -300,20 +313,6 @@ pub fn test_tool(tool: &str, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("test tool runs")
-}
-
-/// zizmor's pedantic audit of workflow files, offline: its JSON findings and the run.
-pub fn zizmor_pedantic(files: &[&Path]) -> (serde_json::Value, Output) {
-    let mut args = vec!["--offline", "--persona", "pedantic", "--format", "json"];
-    args.extend(files.iter().map(|p| p.to_str().expect("a UTF-8 path")));
-    let output = test_tool("zizmor", &args);
-    let findings = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "zizmor printed no JSON ({e}):\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (findings, output)
 }
 
 /// Validates a JSON file against one of our schemas with check-jsonschema.

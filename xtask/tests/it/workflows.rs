@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{Sandbox, test_tool, workspace, xtask_bin, zizmor_pedantic};
+use crate::support::{Sandbox, test_tool, workspace, xtask_bin};
 
 const WORKFLOWS: [&str; 3] = [
     "promotion-validation.yml",
@@ -119,14 +119,21 @@ fn a_registry_change_makes_the_issue_form_stale() {
 
 #[test]
 fn generated_workflows_pass_zizmor_pedantic_with_zero_findings() {
-    let files = committed_workflows();
-    let (findings, output) =
-        zizmor_pedantic(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    assert_zizmor_finds_nothing(&committed_workflows());
+}
+
+/// zizmor (pedantic) audits every one of `files` and finds nothing.
+pub fn assert_zizmor_finds_nothing(files: &[PathBuf]) {
+    let mut args = vec!["--offline", "--persona", "pedantic", "--format", "json"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let output = test_tool("zizmor", &args);
+    let findings: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("zizmor printed no JSON ({e}):\n{}", output_text(&output)));
     assert_eq!(findings.as_array().map(Vec::len), Some(0), "{findings:#}");
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
     // zizmor audited all three: it logs each input it completes.
     let log = String::from_utf8_lossy(&output.stderr);
-    for file in &files {
+    for file in files {
         assert!(
             log.contains(&format!("completed {}", file.display())),
             "{log}"
@@ -146,7 +153,18 @@ fn zizmor_does_find_an_injection_so_its_silence_means_something() {
                 "run: echo \"${{ github.event.issue.title }}\"",
             );
     std::fs::write(&bad, text).unwrap();
-    let (findings, output) = zizmor_pedantic(&[&bad]);
+    let output = test_tool(
+        "zizmor",
+        &[
+            "--offline",
+            "--persona",
+            "pedantic",
+            "--format",
+            "json",
+            bad.to_str().unwrap(),
+        ],
+    );
+    let findings: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(
         findings
             .as_array()
@@ -160,7 +178,12 @@ fn zizmor_does_find_an_injection_so_its_silence_means_something() {
 
 #[test]
 fn generated_files_are_valid_against_githubs_schemas() {
-    for file in committed_workflows() {
+    assert_valid_workflows(&committed_workflows());
+}
+
+/// Every one of `files` is valid against GitHub's workflow schema and has timeouts.
+pub fn assert_valid_workflows(files: &[PathBuf]) {
+    for file in files {
         for schema in [
             "vendor.github-workflows",
             "custom.github-workflows-require-timeout",
@@ -178,6 +201,10 @@ fn generated_files_are_valid_against_githubs_schemas() {
             );
         }
     }
+}
+
+#[test]
+fn the_committed_issue_form_is_valid_against_githubs_schema() {
     let form = workspace().join(ISSUE_FORM);
     let output = test_tool(
         "check-jsonschema",

@@ -141,13 +141,21 @@ fn recording_the_same_change_twice_changes_nothing_the_second_time() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("MATURITY.md");
     std::fs::write(&path, USER_FILE).unwrap();
-    assert!(write(&path, "Carbon", &change).unwrap());
+    assert!(
+        write(dir.path(), &path, "Carbon", |_| Ok(change.clone()))
+            .unwrap()
+            .0
+    );
     let first = std::fs::read(&path).unwrap();
     let later = StageChange {
         at: at(22, 9),
         ..change
     };
-    assert!(!write(&path, "Carbon", &later).unwrap());
+    assert!(
+        !write(dir.path(), &path, "Carbon", |_| Ok(later.clone()))
+            .unwrap()
+            .0
+    );
     assert_eq!(std::fs::read(&path).unwrap(), first);
 }
 
@@ -289,11 +297,125 @@ fn a_missing_file_is_created_with_a_title() {
         at(21, 9),
     )
     .unwrap();
-    assert!(write(&path, "Carbon", &change).unwrap());
+    assert!(
+        write(dir.path(), &path, "Carbon", |_| Ok(change.clone()))
+            .unwrap()
+            .0
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
         text.starts_with("# Carbon — Maturity\n\n<!-- xtask:maturity:begin"),
         "{text}"
     );
     assert_eq!(parse::parse_stage(&text), Some(Stage::Staging));
+}
+
+/// The demotion from Staging to Development every defect test tries to record.
+fn demotion() -> StageChange {
+    StageChange::demotion(Stage::Staging, Stage::Development, "r", at(21, 9)).unwrap()
+}
+
+fn refusal(text: &str) -> String {
+    let error = apply(text, &demotion()).unwrap_err();
+    assert_eq!(
+        crate::errors::exit_code_of(&error),
+        crate::errors::exit::USAGE,
+        "{error:#}"
+    );
+    format!("{error:#}")
+}
+
+#[test]
+fn a_stray_begin_marker_is_refused_naming_its_line() {
+    // The attack: a begin marker with no end above a user line and the stage line. Splicing
+    // would replace everything from the marker to the next end marker a record writes.
+    let text = "# T\n<!-- xtask:maturity:begin -->\nmy line\n**Current Stage**: Staging\n";
+    let message = refusal(text);
+    assert!(
+        message.contains("begin marker: line 2; end marker: none"),
+        "{message}"
+    );
+    // An end before its begin, and two sections, are refused the same way.
+    let message = refusal(
+        "# T\n<!-- xtask:maturity:end -->\n**Current Stage**: Staging\n<!-- xtask:maturity:begin -->\n",
+    );
+    assert!(
+        message.contains("begin marker: line 4; end marker: line 2"),
+        "{message}"
+    );
+    let section = changed(apply("# T\n**Current Stage**: Staging\n", &demotion()).unwrap());
+    let twice = format!("{section}\n{section}");
+    assert!(refusal(&twice).contains("do not pair up"));
+}
+
+#[test]
+fn a_bom_is_read_past_and_kept() {
+    let text = "\u{feff}**Current Stage**: Staging\nprose\n";
+    assert_eq!(parse::parse_stage(text), Some(Stage::Staging));
+    let out = changed(apply(text, &demotion()).unwrap());
+    assert!(
+        out.starts_with("\u{feff}<!-- xtask:maturity:begin"),
+        "{out:?}"
+    );
+    assert_eq!(parse::stage_lines(parse::strip_bom(&out)).len(), 1, "{out}");
+    assert_eq!(parse::parse_stage(&out), Some(Stage::Development));
+    assert!(out.ends_with("-->\nprose\n"), "{out:?}");
+}
+
+#[test]
+fn two_stage_lines_are_refused_with_both_line_numbers() {
+    let message = refusal("# T\n\n**Current Stage**: Staging\nx\nStage: Production\n");
+    assert!(
+        message.contains("line 3 says Staging, line 5 says Production"),
+        "{message}"
+    );
+    // Two lines that agree are read, but a record that would leave the second one stating the
+    // old stage is refused rather than writing a file that states two stages.
+    let message = refusal("**Current Stage**: Staging\nStage: Staging\n");
+    assert!(
+        message.contains("would leave MATURITY.md inconsistent"),
+        "{message}"
+    );
+}
+
+#[test]
+fn writers_of_one_file_serialise_and_the_later_one_builds_on_the_earlier() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("MATURITY.md");
+    std::fs::write(&path, "# T\n**Current Stage**: Staging\n").unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (dir, path) = (dir.path().to_owned(), path.clone());
+            std::thread::spawn(move || {
+                write(&dir, &path, "T", |current| {
+                    // A demotion from whatever the file says; the last one ends in Development.
+                    let to = if current == Stage::Staging {
+                        Stage::Development
+                    } else {
+                        current
+                    };
+                    if to == current {
+                        // Already down: re-promote so every writer changes the file.
+                        StageChange::promotion(
+                            &report(current, current.next().unwrap(), true),
+                            None,
+                            at(21, i),
+                        )
+                    } else {
+                        StageChange::demotion(current, to, "r", at(21, i))
+                    }
+                })
+                .unwrap()
+            })
+        })
+        .collect();
+    let changed = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .filter(|(changed, _)| *changed)
+        .count();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let section = &text[managed::find(&text).unwrap().range];
+    assert_eq!(managed::rows(section).len(), changed, "{text}");
+    assert_eq!(changed, 8);
 }
