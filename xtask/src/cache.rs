@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::inputs::hex;
 use crate::engine::result::StepResult;
 use crate::fsutil;
+use crate::remote_cache::RemoteStore;
 
 /// Bump when the meaning of a key or the shape of a payload changes: old entries then miss.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,6 +44,8 @@ pub struct Cache {
     /// First write error only: a read-only cache warns once, not once per step.
     write_warning: Mutex<Option<String>>,
     stats: Mutex<RunStats>,
+    /// The shared remote cache under this one, if `[cache.remote]` is set.
+    remote: Option<RemoteStore>,
 }
 
 impl Cache {
@@ -52,7 +55,36 @@ impl Cache {
             max_bytes,
             write_warning: Mutex::new(None),
             stats: Mutex::new(RunStats::default()),
+            remote: None,
         }
+    }
+
+    /// Puts a remote cache under this one: local misses ask it, local stores go to it.
+    pub fn with_remote(mut self, remote: Option<RemoteStore>) -> Cache {
+        self.remote = remote;
+        self
+    }
+
+    /// Remote hook: fetches, in parallel, the remote entries of `keys` that have no local
+    /// entry, so that `get` finds them without a round trip. Returns the run's one warning
+    /// about the remote, if it had a problem.
+    pub fn prefetch(&self, keys: &[&str]) -> Option<String> {
+        let remote = self.remote.as_ref()?;
+        let missing: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|key| !self.entry_path(key).exists())
+            .collect();
+        remote.prefetch(&missing);
+        remote.take_warning()
+    }
+
+    /// Remote hook: sends the entries stored this run to the remote; returns the run's one
+    /// warning about the remote if it had a problem not yet reported.
+    pub fn flush_remote(&self) -> Option<String> {
+        let remote = self.remote.as_ref()?;
+        remote.flush();
+        remote.take_warning()
     }
 
     pub fn dir(&self) -> &Path {
@@ -69,21 +101,41 @@ impl Cache {
             .join(format!("{key}.json"))
     }
 
-    pub fn get(&self, key: &str) -> Lookup {
+    /// The bytes stored under `key`, touching the entry for LRU eviction; `None` when absent.
+    /// With `write_entry`, the storage primitive `get` and `put` are built on.
+    pub fn read_entry(&self, key: &str) -> Option<Vec<u8>> {
         let path = self.entry_path(key);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                self.count(|s| s.misses += 1);
-                return Lookup::Miss;
-            }
+        let Ok(bytes) = std::fs::read(&path) else {
+            // Remote hook: a local miss asks the remote; its verified bytes are kept locally
+            // (best effort) and used like a local entry.
+            let bytes = self.remote.as_ref()?.get(key)?;
+            let _ = fsutil::write_atomic_regenerable(&path, &bytes);
+            return Some(bytes);
+        };
+        // Recency for eviction; failure (read-only cache) only weakens LRU order.
+        if let Ok(file) = std::fs::File::options().write(true).open(&path) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        Some(bytes)
+    }
+
+    /// Stores `bytes` under `key`, atomically.
+    pub fn write_entry(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        fsutil::write_atomic_regenerable(&self.entry_path(key), bytes)?;
+        // Remote hook: queue the same bytes for the remote (sent by `flush_remote`).
+        if let Some(remote) = &self.remote {
+            remote.put(key, bytes);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, key: &str) -> Lookup {
+        let Some(bytes) = self.read_entry(key) else {
+            self.count(|s| s.misses += 1);
+            return Lookup::Miss;
         };
         match decode(&bytes) {
             Ok(result) => {
-                // Recency for eviction; failure (read-only cache) only weakens LRU order.
-                if let Ok(file) = std::fs::File::options().write(true).open(&path) {
-                    let _ = file.set_modified(SystemTime::now());
-                }
                 self.count(|s| s.hits += 1);
                 Lookup::Hit(Box::new(result))
             }
@@ -91,7 +143,7 @@ impl Cache {
                 self.count(|s| s.misses += 1);
                 Lookup::Corrupt(format!(
                     "cache entry {} is unusable ({reason})",
-                    path.display()
+                    self.entry_path(key).display()
                 ))
             }
         }
@@ -100,11 +152,8 @@ impl Cache {
     /// Stores a verdict; returns a warning the first time the cache cannot be written.
     pub fn put(&self, key: &str, result: &StepResult) -> Option<String> {
         debug_assert!(result.cacheable());
-        let written =
-            // Entries carry their digest: a torn entry after a power loss reads as a miss.
-            encode(result).and_then(|bytes| {
-                fsutil::write_atomic_regenerable(&self.entry_path(key), &bytes)
-            });
+        // Entries carry their digest: a torn entry after a power loss reads as a miss.
+        let written = encode(result).and_then(|bytes| self.write_entry(key, &bytes));
         match written {
             Ok(()) => {
                 self.count(|s| s.stored += 1);
@@ -140,12 +189,15 @@ impl Cache {
         if stats.hits + stats.misses == 0 {
             return;
         }
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "at": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             "hits": stats.hits,
             "misses": stats.misses,
             "stored": stats.stored,
         });
+        if let Some(remote) = &self.remote {
+            line["remote"] = serde_json::json!(remote.stats());
+        }
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -273,4 +273,7 @@ pub struct BenchArgs {
     /// Also write the results (Markdown) to this file
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Also time a fresh clone against a warm remote cache at this URL (nginx, bazel-remote)
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
 }

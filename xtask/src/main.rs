@@ -25,6 +25,7 @@ mod plan;
 mod process;
 mod progress;
 mod readme;
+mod remote_cache;
 mod render;
 mod report;
 mod request;

@@ -56,11 +56,19 @@ struct WorkflowContext {
     /// Relative to the workspace root, with `/`.
     reports_dir: String,
     cache_dir: String,
+    /// `[cache.remote]`: the names of the secrets (and environment variables) to pass.
+    remote: Option<WorkflowRemote>,
     /// cargo's build of the xtask is cached under this key: Cargo.lock and the xtask's sources.
     build_cache_key: &'static str,
     build_cache_prefix: &'static str,
     /// How CI creates the project's own environment, when the registry names one.
     project_env: Option<ProjectEnv>,
+}
+
+#[derive(Debug, Serialize)]
+struct WorkflowRemote {
+    token_env: Option<String>,
+    signing_key_env: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -214,6 +222,11 @@ fn context(config: &Config) -> Result<WorkflowContext> {
             "the cache folder",
             workspace_relative(config, &config.state_dir().join("cache")),
         )?,
+        // Names only (checked at load to be A-Z, 0-9, _): they become `secrets.NAME`.
+        remote: config.cache_remote.as_ref().map(|remote| WorkflowRemote {
+            token_env: remote.token_env.clone(),
+            signing_key_env: remote.signing_key_env.clone(),
+        }),
         build_cache_key: BUILD_CACHE_KEY,
         build_cache_prefix: BUILD_CACHE_PREFIX,
         project_env: project_env(config)?,

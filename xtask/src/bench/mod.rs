@@ -5,6 +5,7 @@
 //! Everything runs in temp copies, so the bench never touches the working tree, and every
 //! process starts through `process::run`.
 
+mod remote;
 pub mod synthetic;
 
 use std::ffi::OsString;
@@ -30,6 +31,8 @@ pub struct Options {
     pub synthetic: Vec<Shape>,
     /// The binary to time; default: build and use the release binary.
     pub binary: Option<PathBuf>,
+    /// A remote cache to time the fresh-clone-warm-remote scenario against (`--remote URL`).
+    pub remote: Option<String>,
 }
 
 /// Median of durations, in milliseconds.
@@ -203,12 +206,8 @@ fn timed_args() -> Vec<String> {
     vec!["status".to_owned(), "-q".to_owned()]
 }
 
-fn bench_example(
-    workspace: &Config,
-    toolchain: &Toolchain,
-    binary: &Path,
-    options: &Options,
-) -> Result<String> {
+/// A temp copy of the workspace's xtask.toml and example project.
+fn example_scene(workspace: &Config, toolchain: &Toolchain) -> Result<Scene> {
     let dir = tempfile::Builder::new().prefix("xtask-bench-").tempdir()?;
     std::fs::copy(&workspace.path, dir.path().join(config::CONFIG_FILE_NAME))?;
     let relative = workspace
@@ -219,7 +218,16 @@ fn bench_example(
     copy_project(&workspace.project.root, &dir.path().join(relative))?;
     let config = config::load(&dir.path().join(config::CONFIG_FILE_NAME))?;
     let env = scene_env(&toolchain.venv, &config.project.root);
-    let scene = Scene { dir, config, env };
+    Ok(Scene { dir, config, env })
+}
+
+fn bench_example(
+    workspace: &Config,
+    toolchain: &Toolchain,
+    binary: &Path,
+    options: &Options,
+) -> Result<String> {
+    let scene = example_scene(workspace, toolchain)?;
     let args = timed_args();
     let count = scene.config.components.len();
 
@@ -443,6 +451,12 @@ pub fn run(config: &Config, options: &Options) -> Result<String> {
     );
     if options.example {
         out.push_str(&bench_example(config, &toolchain, &binary, options)?);
+        out.push('\n');
+    }
+    if let Some(url) = &options.remote {
+        out.push_str(&remote::bench_remote(
+            config, &toolchain, &binary, options, url,
+        )?);
         out.push('\n');
     }
     if !options.synthetic.is_empty() {

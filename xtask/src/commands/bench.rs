@@ -19,6 +19,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<u8> {
             args.synthetic.clone()
         },
         binary: args.binary.clone(),
+        remote: args.remote.clone(),
     };
     let tables = bench::run(&config, &options)?;
     print!("{tables}");

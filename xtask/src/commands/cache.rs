@@ -7,6 +7,7 @@ use crate::cli::{CacheAction, CacheArgs, CacheKeyArgs, GlobalArgs};
 use crate::config::Config;
 use crate::errors::exit;
 use crate::github;
+use crate::remote_cache;
 
 pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
     let config = super::load_config(global)?;
@@ -29,6 +30,7 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
                 ),
                 None => println!("hit rate   no runs recorded yet"),
             }
+            print_remote_stats(&config, &cache);
             Ok(exit::OK)
         }
         CacheAction::Clean => {
@@ -55,6 +57,27 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
                 exit::GATE_FAILED
             })
         }
+    }
+}
+
+/// The remote cache's hits, misses, bytes and errors over the last runs that used it.
+fn print_remote_stats(config: &Config, cache: &Cache) {
+    let log = std::fs::read_to_string(cache.dir().join("stats.jsonl")).unwrap_or_default();
+    match (&config.cache_remote, remote_cache::summarize(&log, 20)) {
+        (_, Some((runs, remote))) => {
+            println!(
+                "remote     {} hits, {} misses, {} refused, {} errors over the last {runs} runs",
+                remote.hits, remote.misses, remote.rejected, remote.errors
+            );
+            println!(
+                "remote io  {:.1} KiB down, {:.1} KiB up, {} entries sent",
+                remote.bytes_down as f64 / 1024.0,
+                remote.bytes_up as f64 / 1024.0,
+                remote.stored
+            );
+        }
+        (Some(settings), None) => println!("remote     {} (no runs recorded yet)", settings.url),
+        (None, None) => println!("remote     none ([cache.remote] is not set)"),
     }
 }
 

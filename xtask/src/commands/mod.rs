@@ -21,6 +21,7 @@ use crate::config::{self, Config};
 use crate::engine::RunContext;
 use crate::plan::ComponentPlan;
 use crate::progress;
+use crate::remote_cache::RemoteStore;
 use crate::toolchain::{self, Toolchain};
 use crate::ui;
 
@@ -66,7 +67,8 @@ pub fn run_checks<T>(
     // Scratch folders of runs that were killed go first; a live run's stay.
     crate::scratch::sweep(&config.state_dir());
     let toolchain = prepare_toolchain(config, plans)?;
-    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
+    let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes)
+        .with_remote(config.cache_remote.as_ref().map(RemoteStore::open));
     let listener = progress::listener();
     let outcome = {
         let ctx = RunContext::new(

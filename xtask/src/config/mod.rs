@@ -34,6 +34,8 @@ pub struct Config {
     pub tools: ToolPins,
     pub timeouts: Timeouts,
     pub cache_max_bytes: u64,
+    /// `[cache.remote]`, validated; `None` when the project has no remote cache.
+    pub cache_remote: Option<crate::remote_cache::RemoteSettings>,
     /// The functional groups, in report order.
     pub groups: Vec<String>,
     /// In file order, which is also the order of every report.
@@ -499,12 +501,65 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             compose: Duration::from_secs(raw.timeouts.compose),
         },
         cache_max_bytes: raw.cache.max_size_mb.saturating_mul(1024 * 1024),
+        cache_remote: raw
+            .cache
+            .remote
+            .as_ref()
+            .map(|remote| build_remote_cache(remote, at))
+            .transpose()?,
         groups: raw.groups,
         components,
         graph,
         environments,
         services,
     })
+}
+
+/// `[cache.remote]`: a URL the protocol can use and environment variable names (never values).
+fn build_remote_cache(
+    raw: &raw::RawRemoteCache,
+    at: &Locator<'_>,
+) -> Result<crate::remote_cache::RemoteSettings> {
+    let url = crate::remote_cache::protocol::base_url(raw.url.get_ref())
+        .map_err(|reason| at.error(&raw.url, format!("cache.remote.url {reason}")))?;
+    let env_name = |field: &Option<toml::Spanned<String>>, what: &str| -> Result<Option<String>> {
+        match field {
+            None => Ok(None),
+            Some(name) if valid_env_name(name.get_ref()) => Ok(Some(name.get_ref().clone())),
+            Some(name) => Err(at.error(
+                name,
+                format!(
+                    "cache.remote.{what} must name an environment variable (A-Z, 0-9, _), not hold its value"
+                ),
+            )),
+        }
+    };
+    let timeout = match &raw.timeout_ms {
+        Some(ms) if *ms.get_ref() == 0 || *ms.get_ref() > 600_000 => {
+            return Err(at.error(
+                ms,
+                "cache.remote.timeout_ms must be between 1 and 600000".to_owned(),
+            ));
+        }
+        Some(ms) => Duration::from_millis(*ms.get_ref()),
+        None => crate::remote_cache::DEFAULT_TIMEOUT,
+    };
+    Ok(crate::remote_cache::RemoteSettings {
+        url,
+        read_only: raw.read_only,
+        token_env: env_name(&raw.token_env, "token_env")?,
+        signing_key_env: env_name(&raw.signing_key_env, "signing_key_env")?,
+        timeout,
+    })
+}
+
+fn valid_env_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && !bytes[0].is_ascii_digit()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
 }
 
 /// Component names end up in paths, labels, workflow matrices and issue titles: keep them to a

@@ -174,6 +174,26 @@ pub struct RawCache {
     /// Size cap in megabytes; least recently used entries go first.
     #[serde(default = "default_cache_max_mb")]
     pub max_size_mb: u64,
+    /// A shared remote cache (`[cache.remote]`), consulted after the local one.
+    #[serde(default)]
+    pub remote: Option<RawRemoteCache>,
+}
+
+/// `[cache.remote]`: holds the NAMES of environment variables, never a token or key itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemoteCache {
+    /// Base URL of a server speaking the HTTP cache protocol (`{url}/ac/…`, `{url}/cas/…`).
+    pub url: toml::Spanned<String>,
+    /// Never write to the remote, only read.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Name of the environment variable holding a bearer token.
+    pub token_env: Option<toml::Spanned<String>>,
+    /// Name of the environment variable holding the HMAC signing key.
+    pub signing_key_env: Option<toml::Spanned<String>>,
+    /// Connect and read deadline of one request, in milliseconds.
+    pub timeout_ms: Option<toml::Spanned<u64>>,
 }
 
 fn default_cache_max_mb() -> u64 {
@@ -184,6 +204,7 @@ impl Default for RawCache {
     fn default() -> Self {
         RawCache {
             max_size_mb: default_cache_max_mb(),
+            remote: None,
         }
     }
 }

@@ -180,6 +180,48 @@ source = "c"
 }
 
 #[test]
+fn a_remote_cache_is_validated_with_its_position() {
+    let remote = |body: &str| format!("{}\n[cache.remote]\n{body}\n", sample(TWO));
+    let config = parse_here(&remote(
+        "url = \"https://cache.example.com/xtask/\"\nread_only = true\ntoken_env = \"XTASK_CACHE_TOKEN\"\nsigning_key_env = \"XTASK_CACHE_KEY\"\ntimeout_ms = 1500",
+    ))
+    .unwrap();
+    let settings = config.cache_remote.unwrap();
+    assert_eq!(settings.url, "https://cache.example.com/xtask");
+    assert!(settings.read_only);
+    assert_eq!(settings.token_env.as_deref(), Some("XTASK_CACHE_TOKEN"));
+    assert_eq!(settings.signing_key_env.as_deref(), Some("XTASK_CACHE_KEY"));
+    assert_eq!(settings.timeout, Duration::from_millis(1500));
+    assert!(parse_here(&sample(TWO)).unwrap().cache_remote.is_none());
+
+    for (body, says) in [
+        ("url = \"cache.example.com\"", "cache.remote.url"),
+        ("url = \"https://u:p@cache.example.com\"", "credentials"),
+        (
+            "url = \"http://h\"\ntoken_env = \"s3cr3t-token value\"",
+            "token_env must name an environment variable",
+        ),
+        ("url = \"http://h\"\ntimeout_ms = 0", "timeout_ms"),
+        ("url = \"http://h\"\ntoken = \"abc\"", "token"),
+    ] {
+        let text = remote(body);
+        let message = error_of(&text);
+        assert!(message.contains(says), "{message}");
+        // The position is the offending line: the last of each body.
+        let line = text
+            .lines()
+            .position(|l| l == body.lines().last().unwrap())
+            .unwrap()
+            + 1;
+        assert!(
+            message.contains(&format!("xtask.toml:{line}:")),
+            "{message}"
+        );
+        assert!(message.contains("xtask.toml:"), "{message}");
+    }
+}
+
+#[test]
 fn a_pin_that_is_not_a_version_is_refused_where_it_is_written() {
     let text = sample(TWO).replace("ruff = \"0.17.5\"", "ruff = \"0.17.5; rm -rf ~\"");
     let line = text.lines().position(|l| l.starts_with("ruff =")).unwrap() + 1;

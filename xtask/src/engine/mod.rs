@@ -120,6 +120,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     }
 
     let mut pending: Vec<Prepared<'_>> = Vec::new();
+    let mut candidates: Vec<Prepared<'_>> = Vec::new();
     for (name, kind) in requests.iter().filter(|(_, kind)| !kind.modifies_files()) {
         let Some(component) = ctx.config.component(name) else {
             continue;
@@ -142,7 +143,17 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
             finish(ctx, &mut results, name, result);
             continue;
         }
-        let prepared = prepare(ctx, component, *kind, tool);
+        candidates.push(prepare(ctx, component, *kind, tool));
+    }
+    // Remote hook: every key of the run is asked of the remote cache at once, in parallel.
+    if let Some(cache) = ctx.cache.filter(|_| !ctx.refresh) {
+        let keys: Vec<&str> = candidates.iter().map(|p| p.key.as_str()).collect();
+        if let Some(message) = cache.prefetch(&keys) {
+            ctx.listener.event(&Event::Warning { message: &message });
+        }
+    }
+    for prepared in candidates {
+        let name = &prepared.component.name;
         if let Some(cache) = ctx.cache.filter(|_| !ctx.refresh) {
             match cache.get(&prepared.key) {
                 Lookup::Hit(hit) => {
@@ -191,6 +202,10 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
             cache,
             to_store.into_inner().unwrap_or_else(|e| e.into_inner()),
         );
+        // Remote hook: the verdicts stored this run go to the remote cache, in parallel.
+        if let Some(message) = cache.flush_remote() {
+            ctx.listener.event(&Event::Warning { message: &message });
+        }
         cache.finish_run();
     }
     results

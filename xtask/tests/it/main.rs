@@ -12,6 +12,7 @@ mod github;
 mod init;
 mod maturity;
 mod promote;
+mod remote_cache;
 mod requests;
 mod safety;
 mod setup;
