@@ -13,5 +13,6 @@ mod maturity;
 mod promote;
 mod requests;
 mod setup;
+mod shaped_fixture;
 mod status;
 mod workflows;

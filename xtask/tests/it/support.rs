@@ -93,7 +93,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Run {
+    pub fn from(output: Output) -> Run {
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -132,6 +132,48 @@ pub fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// Writes `text` to `path`, creating its folders.
+pub fn write_file(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Runs git in `dir` as a fixed test identity; a failure fails the test.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The xtask binary run in `dir` with the tool venv `venv`, in CI mode without colour, the
+/// caller's cache and GitHub settings removed.
+pub fn xtask_command(dir: &Path, venv: &Path) -> Command {
+    let mut command = Command::new(xtask_bin());
+    command
+        .current_dir(dir)
+        .env("XTASK_VENV", venv)
+        .env("XTASK_NO_BOOTSTRAP", "1")
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("XTASK_CACHE_DIR")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT");
+    command
 }
 
 /// A temp workspace: `xtask.toml` and `examples/tta` copied from the repo into a fresh git
@@ -186,9 +228,7 @@ impl Sandbox {
     }
 
     pub fn write(&self, relative: &str, text: &str) {
-        let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        write_file(&self.path(relative), text);
     }
 
     pub fn config_text(&self) -> String {
@@ -205,21 +245,7 @@ impl Sandbox {
     }
 
     pub fn git(&self, args: &[&str]) -> Output {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(self.root())
-            .env("GIT_AUTHOR_NAME", "test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .output()
-            .expect("git runs");
-        assert!(
-            output.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        git(self.root(), args)
     }
 
     pub fn commit_all(&self, message: &str) {
@@ -230,18 +256,8 @@ impl Sandbox {
     /// The xtask binary, configured for this sandbox. PYTHONPATH puts the sandbox's sources
     /// ahead of the editable install of the original example in the shared venv.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(xtask_bin());
-        command
-            .current_dir(self.root())
-            .env("XTASK_VENV", &self.venv)
-            .env("XTASK_NO_BOOTSTRAP", "1")
-            .env("PYTHONPATH", self.project().join("src"))
-            .env("CI", "true")
-            .env("NO_COLOR", "1")
-            .env_remove("XTASK_CACHE_DIR")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .env_remove("GITHUB_OUTPUT");
+        let mut command = xtask_command(self.root(), &self.venv);
+        command.env("PYTHONPATH", self.project().join("src"));
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
