@@ -181,6 +181,7 @@ pub fn scope(config: &Config, top: &Path) -> ChangeScope {
     let graph = crate::imports::Graph::build(
         &config.project.root,
         crate::imports::python_files(&config.project.root),
+        Some(&config.cache_dir().join(crate::imports::graph::PARSE_CACHE)),
     );
     let components = config
         .components

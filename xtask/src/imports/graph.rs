@@ -16,6 +16,8 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use sha2::{Digest, Sha256};
+
 use super::parse::{self, Parsed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,21 +104,39 @@ fn module_of(path: &str, root: &str) -> Option<String> {
 impl Graph {
     /// Reads and parses `files` (relative to `root`), in parallel, and builds the graph. A file
     /// that cannot be read is a node without edges: it may have been deleted since the walk.
-    pub fn build(root: &Path, files: impl IntoIterator<Item = String>) -> Graph {
+    /// With `cache` (a JSON file), the parse of every file whose content digest is there is
+    /// reused, and the cache is stored back when something was parsed. A cache that cannot be
+    /// read or written only costs time: the digest makes a stale entry impossible.
+    pub fn build(
+        root: &Path,
+        files: impl IntoIterator<Item = String>,
+        cache: Option<&Path>,
+    ) -> Graph {
         let files: Vec<String> = files.into_iter().collect();
+        let known: HashMap<String, Parsed> = cache
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         let chunk = files.len().div_ceil(threads).max(1);
-        let parsed: Vec<(String, Parsed)> = std::thread::scope(|scope| {
+        let known = &known;
+        // (path, digest, parse, parsed now rather than found in the cache)
+        let parsed: Vec<(String, String, Parsed, bool)> = std::thread::scope(|scope| {
             let handles: Vec<_> = files
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
                             .map(|file| {
-                                let text = std::fs::read(root.join(file))
-                                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                                    .unwrap_or_default();
-                                (file.clone(), parse::parse_file(&text))
+                                let bytes = std::fs::read(root.join(file)).unwrap_or_default();
+                                let digest = crate::engine::inputs::hex(&Sha256::digest(&bytes));
+                                match known.get(&digest) {
+                                    Some(hit) => (file.clone(), digest, hit.clone(), false),
+                                    None => {
+                                        let text = String::from_utf8_lossy(&bytes);
+                                        (file.clone(), digest, parse::parse_file(&text), true)
+                                    }
+                                }
                             })
                             .collect::<Vec<_>>()
                     })
@@ -127,7 +147,26 @@ impl Graph {
                 .flat_map(|h| h.join().expect("parsing does not panic"))
                 .collect()
         });
-        Graph::from_parsed(parsed, &pythonpath(root))
+        if let Some(path) = cache
+            && (parsed.iter().any(|p| p.3) || known.len() != parsed.len())
+        {
+            // Only the current files' parses are kept, so the cache never grows past the tree.
+            let current: HashMap<&str, &Parsed> = parsed
+                .iter()
+                .map(|(_, digest, parse, _)| (digest.as_str(), parse))
+                .collect();
+            if let Ok(bytes) = serde_json::to_vec(&current) {
+                // Best effort: a read-only cache folder must not fail the command.
+                let _ = crate::fsutil::write_atomic_regenerable(path, &bytes);
+            }
+        }
+        Graph::from_parsed(
+            parsed
+                .into_iter()
+                .map(|(file, _, parse, _)| (file, parse))
+                .collect(),
+            &pythonpath(root),
+        )
     }
 
     /// Builds the graph from parsed files; `extra_roots` are further import roots (folders
@@ -481,15 +520,24 @@ fn pythonpath(root: &Path) -> Vec<String> {
     }
 }
 
+/// The parse cache's file name in the cache folder; the version changes with `Parsed`.
+pub const PARSE_CACHE: &str = "imports-v1.json";
+
 /// The graph of the whole project at `root`, built once per process and shared (several
-/// components' gates ask for it in one command).
-pub fn project(root: &Path) -> Arc<Graph> {
+/// components' gates ask for it in one command); parses are cached in `cache` by digest.
+pub fn project(root: &Path, cache: &Path) -> Arc<Graph> {
     static GRAPHS: OnceLock<Mutex<HashMap<PathBuf, Arc<Graph>>>> = OnceLock::new();
     let graphs = GRAPHS.get_or_init(Default::default);
     let mut graphs = graphs.lock().unwrap_or_else(|e| e.into_inner());
     graphs
         .entry(root.to_path_buf())
-        .or_insert_with(|| Arc::new(Graph::build(root, python_files(root))))
+        .or_insert_with(|| {
+            Arc::new(Graph::build(
+                root,
+                python_files(root),
+                Some(&cache.join(PARSE_CACHE)),
+            ))
+        })
         .clone()
 }
 

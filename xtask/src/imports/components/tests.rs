@@ -9,6 +9,7 @@ fn the_bundled_example_declares_exactly_the_components_it_imports() {
     let graph = graph::Graph::build(
         &config.project.root,
         graph::python_files(&config.project.root),
+        None,
     );
     let owners = Owners::new(&config, &graph);
     for component in &config.components {

@@ -258,3 +258,45 @@ fn python_files_skip_environments_caches_and_hidden_folders() {
     }
     assert_eq!(python_files(dir.path()), vec!["src/a.py", "src/b.pyi"]);
 }
+
+#[test]
+fn the_parse_cache_is_reused_by_digest_and_never_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    let cache = dir.path().join("cache/imports.json");
+    let write = |path: &str, text: &str| {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("pkg/__init__.py", "");
+    write("pkg/a.py", "from pkg import b\n");
+    write("pkg/b.py", "");
+    let build = || Graph::build(&root, python_files(&root), Some(&cache));
+    let first = build();
+    assert_eq!(
+        first.imports_of("pkg/a.py"),
+        vec![("pkg/__init__.py", 1), ("pkg/b.py", 1)]
+    );
+    let stored: HashMap<String, Parsed> =
+        serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    // Two files are empty: one digest for both.
+    assert_eq!(stored.len(), 2);
+    // Same content, new import: the digest differs, so the file is parsed again.
+    write("pkg/a.py", "from pkg import c\n");
+    write("pkg/c.py", "");
+    let second = build();
+    assert_eq!(
+        second.imports_of("pkg/a.py"),
+        vec![("pkg/__init__.py", 1), ("pkg/c.py", 1)]
+    );
+    // A cache file that is not JSON is ignored, then replaced.
+    std::fs::write(&cache, "not json").unwrap();
+    assert_eq!(
+        build().imports_of("pkg/a.py"),
+        vec![("pkg/__init__.py", 1), ("pkg/c.py", 1)]
+    );
+    assert!(
+        serde_json::from_slice::<HashMap<String, Parsed>>(&std::fs::read(&cache).unwrap()).is_ok()
+    );
+}
