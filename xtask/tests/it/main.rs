@@ -8,6 +8,7 @@ mod cache;
 mod deploy;
 mod faults;
 mod github;
+mod imports;
 mod init;
 mod maturity;
 mod promote;
