@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config::{Component, Config, SourceKind};
 
-use super::graph::Graph;
+use super::graph::{EdgeKind, Graph};
 
 #[cfg(test)]
 mod tests;
@@ -88,8 +88,10 @@ impl<'a> Owners<'a> {
             })
     }
 
-    /// The files of `component`'s code: what it owns and what that reaches outside other
-    /// components' files.
+    /// The files of `component`'s code: what it owns and what its imports reach outside other
+    /// components' files. Only import statements count here, and never the `__init__.py` of a
+    /// package enclosing components' sources (`src/components/__init__.py`): that a parent
+    /// package runs on import, and may import every component, is not this component's choice.
     pub fn code(&self, component: &Component) -> Vec<String> {
         let starts: Vec<String> = self
             .graph
@@ -99,11 +101,24 @@ impl<'a> Owners<'a> {
             .cloned()
             .collect();
         self.graph
-            .closure_where(&starts, |_, to| {
-                self.owner(to).is_none_or(|o| o.name == component.name)
+            .closure_where(&starts, |_, to, kind| {
+                kind == EdgeKind::Import
+                    && !self.encloses_components(to)
+                    && self.owner(to).is_none_or(|o| o.name == component.name)
             })
             .into_iter()
             .collect()
+    }
+
+    /// Whether `file` is the `__init__.py` of a folder holding some component's source.
+    fn encloses_components(&self, file: &str) -> bool {
+        let Some(folder) = file.strip_suffix("__init__.py") else {
+            return false;
+        };
+        self.config
+            .components
+            .iter()
+            .any(|c| c.source.starts_with(folder) && c.source.len() > folder.len() && !c.owns(file))
     }
 
     /// Every other component `component`'s code imports, in registry order, each with the

@@ -385,14 +385,14 @@ impl Graph {
 
     /// Every file reachable from `starts` (themselves included, even those not in the graph).
     pub fn closure(&self, starts: &[String]) -> BTreeSet<String> {
-        self.closure_where(starts, |_, _| true)
+        self.closure_where(starts, |_, _, _| true)
     }
 
-    /// The closure, following only the edges `follow(from, to)` allows.
+    /// The closure, following only the edges `follow(from, to, kind)` allows.
     pub fn closure_where(
         &self,
         starts: &[String],
-        follow: impl Fn(&str, &str) -> bool,
+        follow: impl Fn(&str, &str, EdgeKind) -> bool,
     ) -> BTreeSet<String> {
         let mut seen = vec![false; self.files.len()];
         let mut queue: VecDeque<usize> = VecDeque::new();
@@ -408,7 +408,7 @@ impl Graph {
         }
         while let Some(index) = queue.pop_front() {
             for edge in &self.edges[index] {
-                if !seen[edge.to] && follow(&self.files[index], &self.files[edge.to]) {
+                if !seen[edge.to] && follow(&self.files[index], &self.files[edge.to], edge.kind) {
                     seen[edge.to] = true;
                     result.insert(self.files[edge.to].clone());
                     queue.push_back(edge.to);

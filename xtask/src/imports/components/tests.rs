@@ -58,9 +58,14 @@ source = "src/components/billing"
 
 fn shaped_graph() -> graph::Graph {
     let files = [
+        // A components package that imports every component (a common convenience).
+        (
+            "src/components/__init__.py",
+            "from . import agent_orchestration_component, billing, reporting_component\n",
+        ),
         (
             "src/components/agent_orchestration_component.py",
-            "from agent_orchestration import Orchestrator\n",
+            "from agent_orchestration import Orchestrator\nfrom components import agent_orchestration_component\n",
         ),
         (
             "src/agent_orchestration/__init__.py",

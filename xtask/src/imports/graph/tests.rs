@@ -233,7 +233,7 @@ fn closure_where_stops_at_refused_edges() {
     let graph = shaped();
     let reached = graph.closure_where(
         &["src/components/agent_orchestration_component.py".to_owned()],
-        |_, to| !to.starts_with("src/agent_orchestration/tools/"),
+        |_, to, _| !to.starts_with("src/agent_orchestration/tools/"),
     );
     assert!(reached.contains("src/agent_orchestration/core.py"));
     assert!(!reached.contains("src/agent_orchestration/tools/registry.py"));
