@@ -4,6 +4,12 @@
 //! project's tool configs, the xtask itself) affects them all, and every component that
 //! depends on an affected one, transitively, is affected too.
 //!
+//! What a component reads comes from two sources, joined: the inputs its steps hash (declared
+//! paths and the registry's dependencies) and the first-party import graph (`crate::imports`)
+//! from its sources and tests, so a package outside every component folder, a test helper
+//! package and a conftest's imports count too. A deleted (or new) file matters to a component
+//! whose closure imports it by name.
+//!
 //! `map` is pure; `scope` walks the working tree to learn what each component reads.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,8 +36,11 @@ pub struct ChangeScope {
 #[derive(Debug, Clone, Default)]
 pub struct ComponentScope {
     pub name: String,
-    /// Files the component's steps read today.
+    /// Files the component's steps read today, and every file their import closure reaches.
     pub files: BTreeSet<String>,
+    /// Paths the closure's imports would read if they existed: deleting a module that is
+    /// still imported, or adding one that an import now finds, changes what the tests run.
+    pub wanted: BTreeSet<String>,
     /// Paths it owns by declaration (its source folder with a trailing `/`, its module, test
     /// entries, README, MATURITY.md), which also catch files this change deleted.
     pub owned: Vec<String>,
@@ -40,6 +49,7 @@ pub struct ComponentScope {
 impl ComponentScope {
     fn touches(&self, path: &str) -> bool {
         self.files.contains(path)
+            || self.wanted.contains(path)
             || self.owned.iter().any(|owned| {
                 path == owned.trim_end_matches('/')
                     || (owned.ends_with('/') && path.starts_with(owned.as_str()))
@@ -168,14 +178,28 @@ pub fn scope(config: &Config, top: &Path) -> ChangeScope {
     everything.extend(inputs::CONFIG_FILES.iter().map(|f| prefixed(&project, f)));
 
     let index = InputIndex::new(&config.project.root);
+    let graph = crate::imports::Graph::build(
+        &config.project.root,
+        crate::imports::python_files(&config.project.root),
+        Some(&config.cache_dir().join(crate::imports::graph::PARSE_CACHE)),
+    );
     let components = config
         .components
         .iter()
         .map(|component| {
-            let mut files = BTreeSet::new();
-            for file in inputs::sources(&index, component)
+            let starts: Vec<String> = inputs::sources(&index, component)
                 .into_iter()
                 .chain(inputs::tests(&index, component))
+                .collect();
+            let closure = graph.closure(&starts);
+            let wanted = graph
+                .missing_of(&closure)
+                .iter()
+                .map(|file| prefixed(&project, file))
+                .collect();
+            let mut files = BTreeSet::new();
+            for file in closure
+                .into_iter()
                 .chain(inputs::dependency_files(&index, config, component))
             {
                 files.insert(prefixed(&project, &file));
@@ -192,6 +216,7 @@ pub fn scope(config: &Config, top: &Path) -> ChangeScope {
             ComponentScope {
                 name: component.name.clone(),
                 files,
+                wanted,
                 owned,
             }
         })
@@ -224,10 +249,8 @@ mod tests {
     #[test]
     fn a_source_file_affects_its_component_and_every_dependent() {
         assert_eq!(
-            affected(&["examples/tta/src/components/llm/client.py"]),
+            affected(&["examples/tta/src/components/narrative_arc_orchestrator/arcs.py"]),
             [
-                "llm",
-                "agent-orchestration",
                 "narrative-arc-orchestrator",
                 "narrative-coherence",
                 "therapeutic-systems",
@@ -235,6 +258,23 @@ mod tests {
                 "character-arc-manager",
                 "player-experience"
             ]
+        );
+    }
+
+    #[test]
+    fn a_module_the_shared_conftest_imports_affects_every_component_tested() {
+        // tests/conftest.py imports components.llm, so every test module runs its code:
+        // carbon's tests fail at collection when llm is broken (issue 9).
+        let (config, scope) = registry_scope();
+        let result = map(
+            &config,
+            &scope,
+            &["examples/tta/src/components/llm/client.py".to_owned()],
+        );
+        assert_eq!(result.components.len(), 12, "{:?}", result.components);
+        assert_eq!(
+            result.reasons["carbon"],
+            "examples/tta/src/components/llm/client.py changed"
         );
     }
 
@@ -295,20 +335,20 @@ mod tests {
         let result = map(
             &config,
             &scope,
-            &["examples/tta/src/components/model_management/cache.py".to_owned()],
+            &["examples/tta/src/components/narrative_arc_orchestrator/causal_graph.py".to_owned()],
         );
         assert_eq!(
-            result.reasons["model-management"],
-            "examples/tta/src/components/model_management/cache.py changed"
+            result.reasons["narrative-arc-orchestrator"],
+            "examples/tta/src/components/narrative_arc_orchestrator/causal_graph.py changed"
         );
         // Dependents read the changed file too, so the file is their first reason.
         assert!(
-            result.reasons["llm"].ends_with("changed"),
+            result.reasons["gameplay-loop"].ends_with("changed"),
             "{:?}",
             result.reasons
         );
         let matrix: serde_json::Value = serde_json::from_str(&result.matrix_json()).unwrap();
-        assert_eq!(matrix["component"][0], "model-management");
+        assert_eq!(matrix["component"][0], "narrative-arc-orchestrator");
         assert_eq!(Affected::default().matrix_json(), r#"{"component":[]}"#);
     }
 }

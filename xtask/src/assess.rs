@@ -80,6 +80,10 @@ pub fn facts(config: &Config, plan: &ComponentPlan, book: &maturity::Book) -> Re
                 .dependencies
                 .push((name.clone(), book.state(config, dependency)?.stage));
         }
+        let graph = crate::imports::project(&config.project.root, &config.cache_dir());
+        let owners = crate::imports::components::Owners::new(config, &graph);
+        facts.imported = Some(owners.uses(component));
+        facts.unresolved_imports = owners.unresolved(component);
     }
     if plan.gates.contains(&GateKind::Observation) {
         facts.staging_since = book.state(config, component)?.entered(Stage::Staging);

@@ -42,6 +42,11 @@ pub struct Facts {
     pub dependencies: Vec<(String, Stage)>,
     /// When the component entered Staging (UTC), from MATURITY.md history.
     pub staging_since: Option<NaiveDateTime>,
+    /// The other components the component's code imports, from the import graph, each with
+    /// the first `file:line`; `None` when imports were not read.
+    pub imported: Option<Vec<crate::imports::components::Use>>,
+    /// `file:line` of the component's dynamic imports of a computed module name.
+    pub unresolved_imports: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,7 +94,7 @@ pub fn decide(
             GateKind::Security => judge.security(),
             GateKind::Tests => judge.tests(),
             GateKind::Coverage => judge.coverage(),
-            GateKind::Dependencies => judge.dependencies(&facts.dependencies),
+            GateKind::Dependencies => judge.dependencies(facts),
             GateKind::Observation => judge.observation(facts.staging_since, now),
         };
         gates.push((kind, result));
@@ -556,7 +561,12 @@ impl Judge<'_> {
         }
     }
 
-    fn dependencies(&mut self, dependencies: &[(String, Stage)]) -> GateResult {
+    /// Declared dependencies below the target stage block; so does importing a component that
+    /// is not declared (its stage was never checked). A declared one that is never imported is
+    /// only reported: a registry may declare a runtime dependency the code reaches indirectly.
+    fn dependencies(&mut self, facts: &Facts) -> GateResult {
+        let dependencies = &facts.dependencies;
+        let imported = facts.imported.as_deref();
         let to = self.plan.to;
         let behind: Vec<&(String, Stage)> = dependencies.iter().filter(|(_, s)| *s < to).collect();
         for (name, stage) in &behind {
@@ -569,8 +579,77 @@ impl Judge<'_> {
                 ),
             );
         }
+        let declared = &self.component.depends_on;
+        let undeclared: Vec<&crate::imports::components::Use> = imported
+            .unwrap_or_default()
+            .iter()
+            .filter(|u| !declared.contains(&u.component))
+            .collect();
+        if !undeclared.is_empty() {
+            let mut wanted: Vec<&str> = declared.iter().map(String::as_str).collect();
+            wanted.extend(undeclared.iter().map(|u| u.component.as_str()));
+            let list = wanted
+                .iter()
+                .map(|name| format!("\"{name}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            for used in &undeclared {
+                self.block(
+                    GateKind::Dependencies,
+                    format!(
+                        "{}:{} imports {}, which {} does not declare as a dependency",
+                        used.file, used.line, used.component, self.component.name
+                    ),
+                    format!(
+                        "declare it in xtask.toml: depends_on = [{list}] under [components.{}]",
+                        self.component.name
+                    ),
+                );
+            }
+        }
+        let unused: Vec<&str> = match imported {
+            Some(uses) => declared
+                .iter()
+                .filter(|name| !uses.iter().any(|u| &u.component == *name))
+                .map(String::as_str)
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut summary = if dependencies.is_empty() {
+            "no dependencies".to_owned()
+        } else if behind.is_empty() {
+            format!("all {} at {to} or above", dependencies.len())
+        } else {
+            format!("{} of {} below {to}", behind.len(), dependencies.len())
+        };
+        if !undeclared.is_empty() {
+            summary.push_str(&format!(
+                "; imports {} undeclared",
+                undeclared
+                    .iter()
+                    .map(|u| u.component.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !unused.is_empty() {
+            summary.push_str(&format!(
+                "; warning: declared but never imported: {}",
+                unused.join(", ")
+            ));
+        }
+        if let Some(first) = facts.unresolved_imports.first() {
+            summary.push_str(&format!(
+                "; {} not followed (module computed at run time: {first})",
+                plural(
+                    facts.unresolved_imports.len(),
+                    "dynamic import",
+                    "dynamic imports"
+                )
+            ));
+        }
         GateResult {
-            passed: behind.is_empty(),
+            passed: behind.is_empty() && undeclared.is_empty(),
             measured: json!(
                 dependencies
                     .iter()
@@ -579,13 +658,7 @@ impl Judge<'_> {
             ),
             threshold: json!(to),
             unit: "stage".to_owned(),
-            summary: if dependencies.is_empty() {
-                "no dependencies".to_owned()
-            } else if behind.is_empty() {
-                format!("all {} at {to} or above", dependencies.len())
-            } else {
-                format!("{} of {} below {to}", behind.len(), dependencies.len())
-            },
+            summary,
         }
     }
 

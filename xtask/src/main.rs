@@ -19,6 +19,7 @@ mod gates;
 mod generated;
 mod git;
 mod github;
+mod imports;
 mod init;
 mod maturity;
 mod plan;

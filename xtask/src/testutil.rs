@@ -216,6 +216,7 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
             .map(|d| (d.clone(), Stage::Development))
             .collect(),
         staging_since: None,
+        ..Facts::default()
     };
     let now = chrono::NaiveDate::from_ymd_opt(2025, 11, 3)
         .unwrap()

@@ -105,6 +105,7 @@ fn clean_facts() -> Facts {
         }),
         dependencies: vec![("model-management".into(), Stage::Staging)],
         staging_since: None,
+        ..Facts::default()
     }
 }
 
@@ -556,4 +557,63 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
         "{}",
         blocker.fix
     );
+}
+fn used(component: &str, file: &str, line: usize) -> crate::imports::components::Use {
+    crate::imports::components::Use {
+        component: component.into(),
+        file: file.into(),
+        line,
+    }
+}
+
+#[test]
+fn importing_an_undeclared_component_blocks_with_the_file_line_and_the_fix() {
+    let mut facts = clean_facts();
+    facts.imported = Some(vec![
+        used("model-management", "src/components/llm/client.py", 12),
+        used("neo4j", "src/components/llm/store.py", 4),
+    ]);
+    let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
+    let gate = gate(&decision, GateKind::Dependencies);
+    assert!(!gate.passed);
+    assert_eq!(
+        gate.summary,
+        "all 1 at Staging or above; imports neo4j undeclared"
+    );
+    let blockers: Vec<&Blocker> = decision
+        .blockers
+        .iter()
+        .filter(|b| b.gate == "dependencies")
+        .collect();
+    assert_eq!(blockers.len(), 1, "{blockers:?}");
+    assert_eq!(
+        blockers[0].message,
+        "src/components/llm/store.py:4 imports neo4j, which llm does not declare as a dependency"
+    );
+    assert_eq!(
+        blockers[0].fix,
+        "declare it in xtask.toml: depends_on = [\"model-management\", \"neo4j\"] under [components.llm]"
+    );
+}
+
+#[test]
+fn a_declared_dependency_never_imported_is_a_warning_not_a_blocker() {
+    let mut facts = clean_facts();
+    facts.imported = Some(Vec::new());
+    facts.unresolved_imports = vec!["src/components/llm/plugins.py:7".into()];
+    let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
+    let gate = gate(&decision, GateKind::Dependencies);
+    assert!(gate.passed, "{:?}", decision.blockers);
+    assert!(!decision.blockers.iter().any(|b| b.gate == "dependencies"));
+    assert_eq!(
+        gate.summary,
+        "all 1 at Staging or above; warning: declared but never imported: model-management; 1 dynamic import not followed (module computed at run time: src/components/llm/plugins.py:7)"
+    );
+    // Without import facts (nothing read), the gate is what it was.
+    let decision = decide_with(Stage::Development, None, &clean_steps(), &clean_facts());
+    assert_eq!(gate_summary(&decision), "all 1 at Staging or above");
+}
+
+fn gate_summary(decision: &Decision) -> String {
+    gate(decision, GateKind::Dependencies).summary.clone()
 }

@@ -1,5 +1,6 @@
 //! `affected` on a sandbox git repository with real commits, and `cache key` for CI.
 
+use crate::shaped_fixture::{SKILLS, Shaped};
 use crate::support::Sandbox;
 
 fn matrix(run: &crate::support::Run) -> Vec<String> {
@@ -14,20 +15,18 @@ fn matrix(run: &crate::support::Run) -> Vec<String> {
 }
 
 #[test]
-fn a_committed_change_to_llm_affects_llm_and_its_dependents_only() {
+fn a_committed_change_affects_its_component_and_its_dependents_only() {
     let sandbox = Sandbox::new();
-    let path = "src/components/llm/client.py";
+    let path = "src/components/narrative_arc_orchestrator/arcs.py";
     let text = sandbox.read(path);
     sandbox.write(path, &format!("{text}\n# a change\n"));
-    sandbox.commit_all("change llm");
+    sandbox.commit_all("change the arcs");
 
     let run = sandbox.xtask(&["affected", "--base", "HEAD~1", "--head", "HEAD"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(
         matrix(&run),
         [
-            "llm",
-            "agent-orchestration",
             "narrative-arc-orchestrator",
             "narrative-coherence",
             "therapeutic-systems",
@@ -37,8 +36,9 @@ fn a_committed_change_to_llm_affects_llm_and_its_dependents_only() {
         ]
     );
     assert!(
-        run.stderr
-            .contains("llm: examples/tta/src/components/llm/client.py changed"),
+        run.stderr.contains(
+            "narrative-arc-orchestrator: examples/tta/src/components/narrative_arc_orchestrator/arcs.py changed"
+        ),
         "{}",
         run.all()
     );
@@ -136,4 +136,105 @@ fn cache_keys_change_with_the_components_inputs_and_not_otherwise() {
     assert_ne!(key("llm"), llm);
     let unknown = sandbox.xtask(&["cache", "key", "--component", "nope"]);
     assert_eq!(unknown.code, 2, "{}", unknown.all());
+}
+
+#[test]
+fn a_change_to_code_the_shared_conftest_imports_affects_every_component() {
+    // tests/conftest.py imports components.llm: every component's tests run llm's code.
+    let sandbox = Sandbox::new();
+    let path = "src/components/llm/client.py";
+    let text = sandbox.read(path);
+    sandbox.write(path, &format!("{text}\n# a change\n"));
+    sandbox.commit_all("change llm");
+    let run = sandbox.xtask(&["affected", "--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(matrix(&run).len(), 12, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("carbon: examples/tta/src/components/llm/client.py changed"),
+        "{}",
+        run.all()
+    );
+}
+
+/// `affected` for the last commit of a shaped monorepo.
+fn shaped_affected(shaped: &Shaped, message: &str) -> Vec<String> {
+    shaped.commit_all(message);
+    let run = shaped.xtask(&["affected", "--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    matrix(&run)
+}
+
+#[test]
+fn shaped_a_commit_of_52_files_in_a_wrapped_package_affects_its_component_and_dependents() {
+    // The users' case: 52 files of src/agent_orchestration/, a package outside
+    // src/components/ that a thin component module wraps, gave no component at all.
+    let shaped = Shaped::new();
+    for n in 0..SKILLS {
+        shaped.touch(&format!("src/agent_orchestration/skills/skill_{n:02}.py"));
+    }
+    shaped.touch("src/agent_orchestration/core.py");
+    shaped.touch("src/agent_orchestration/planning/steps.py");
+    assert_eq!(
+        shaped_affected(&shaped, "52 files"),
+        ["agent-orchestration", "reporting"]
+    );
+}
+
+#[test]
+fn shaped_one_deep_module_and_one_test_helper_each_affect_the_component() {
+    let shaped = Shaped::new();
+    shaped.touch("src/agent_orchestration/planning/steps.py");
+    assert_eq!(
+        shaped_affected(&shaped, "deep module"),
+        ["agent-orchestration", "reporting"]
+    );
+    // A helper package beside the tests, imported by bare name from their conftest.
+    shaped.touch("tests/agent_orchestration/helpers/fakes.py");
+    assert_eq!(
+        shaped_affected(&shaped, "test helper"),
+        ["agent-orchestration", "reporting"]
+    );
+    // A module of the namespace package the narrative component wraps.
+    shaped.touch("src/narrative/engine.py");
+    assert_eq!(shaped_affected(&shaped, "namespace package"), ["narrative"]);
+}
+
+#[test]
+fn shaped_a_file_nothing_imports_affects_nothing() {
+    let shaped = Shaped::new();
+    shaped.touch("src/unrelated_scripts/report.py");
+    assert_eq!(shaped_affected(&shaped, "unrelated"), Vec::<String>::new());
+    shaped.touch("src/billing/ledger.py");
+    assert_eq!(shaped_affected(&shaped, "billing"), ["billing"]);
+}
+
+#[test]
+fn shaped_a_module_a_conftest_imports_affects_the_tests_it_loads_for() {
+    // Only tests/agent_orchestration/conftest.py imports narrative.arcs: no source does,
+    // and no registry entry says so.
+    let shaped = Shaped::new();
+    shaped.touch("src/narrative/arcs.py");
+    assert_eq!(
+        shaped_affected(&shaped, "arcs"),
+        ["agent-orchestration", "reporting"]
+    );
+}
+
+#[test]
+fn shaped_a_deleted_module_still_imported_affects_its_importers() {
+    let shaped = Shaped::new();
+    shaped.remove("src/agent_orchestration/tools.py");
+    assert_eq!(
+        shaped_affected(&shaped, "delete tools"),
+        ["agent-orchestration", "reporting"]
+    );
+    // A new module where an import looks for one changes what that import finds.
+    shaped.write(
+        "src/agent_orchestration/tools.py",
+        "def names():\n    return []\n",
+    );
+    assert_eq!(
+        shaped_affected(&shaped, "restore tools"),
+        ["agent-orchestration", "reporting"]
+    );
 }

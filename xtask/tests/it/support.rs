@@ -134,6 +134,31 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Writes `text` to `path`, creating its folders.
+pub fn write_file(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Runs git in `dir` as a fixed test identity; a failure fails the test.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// `program` (the xtask binary, or a tracer in front of it) run in `cwd` against the shared tool
 /// venv with nothing installed on the way, `src` importable (as the project's own environment
 /// would make it), CI-style output, and no GitHub Actions context.
@@ -210,9 +235,7 @@ impl Sandbox {
     }
 
     pub fn write(&self, relative: &str, text: &str) {
-        let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        write_file(&self.path(relative), text);
     }
 
     pub fn config_text(&self) -> String {
@@ -229,21 +252,7 @@ impl Sandbox {
     }
 
     pub fn git(&self, args: &[&str]) -> Output {
-        let output = Command::new("git")
-            .args(args)
-            .current_dir(self.root())
-            .env("GIT_AUTHOR_NAME", "test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .output()
-            .expect("git runs");
-        assert!(
-            output.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        git(self.root(), args)
     }
 
     pub fn commit_all(&self, message: &str) {

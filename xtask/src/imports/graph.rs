@@ -1,0 +1,545 @@
+//! The first-party import graph of a project: every Python file (sources and tests) with an edge
+//! to each first-party file it makes Python or pytest run. Three kinds of edge: an import that
+//! resolves to a file of the project; the `__init__.py` of every enclosing package (importing
+//! `a.b.c` runs `a/__init__.py` and `a/b/__init__.py`); and, for test modules and conftests, every
+//! `conftest.py` in their folder and above (pytest loads those before collecting them).
+//!
+//! Module names are resolved against every folder that can be on `sys.path`: the project root,
+//! `src/` (src layout), the `pythonpath` entries of `[tool.pytest.ini_options]`, and the folder
+//! pytest's default `prepend` import mode inserts for each test module (its first enclosing
+//! folder without an `__init__.py`). Namespace packages need no `__init__.py`. When a name could
+//! mean several files, it has an edge to each: a larger closure is never a false pass.
+//!
+//! `from_parsed` and every query are pure; `build` reads and parses the files.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+
+use super::parse::{self, Parsed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EdgeKind {
+    /// An import statement or call.
+    Import,
+    /// The `__init__.py` of an enclosing package, run when the file is imported.
+    Package,
+    /// A `conftest.py` pytest loads before a test module or conftest below it.
+    Conftest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    pub to: usize,
+    /// 1-based line of the import (0 for the implicit edges).
+    pub line: usize,
+    pub kind: EdgeKind,
+}
+
+/// The graph, with every path relative to the project root and `/`-separated.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    files: Vec<String>,
+    position: HashMap<String, usize>,
+    edges: Vec<Vec<Edge>>,
+    /// Per file: paths its imports would read if they existed (a deleted module, or one not
+    /// written yet); adding or deleting one of them changes what the file runs.
+    missing: Vec<Vec<String>>,
+    /// Per file: lines of dynamic imports whose module is not a literal.
+    dynamic: Vec<Vec<usize>>,
+    /// The roots that are not only pytest's test folders: the project, `src/`, `pythonpath`.
+    source_roots: Vec<String>,
+}
+
+/// pytest's default test module names; conftests load for them.
+fn is_test_module(name: &str) -> bool {
+    (name.starts_with("test_") && name.ends_with(".py")) || name.ends_with("_test.py")
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, name)| name)
+}
+
+fn parent(path: &str) -> Option<&str> {
+    if path.is_empty() {
+        return None;
+    }
+    Some(path.rsplit_once('/').map_or("", |(parent, _)| parent))
+}
+
+fn join(folder: &str, name: &str) -> String {
+    if folder.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+fn is_identifier(part: &str) -> bool {
+    part.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// The dotted module `path` is under the import root `root` (a folder prefix ending in `/`,
+/// or empty), if it is a Python file there with a valid name.
+fn module_of(path: &str, root: &str) -> Option<String> {
+    let relative = path.strip_prefix(root)?;
+    let stem = relative
+        .strip_suffix(".py")
+        .or_else(|| relative.strip_suffix(".pyi"))?;
+    let stem = match stem.strip_suffix("/__init__") {
+        Some(package) => package,
+        None if stem == "__init__" => return None,
+        None => stem,
+    };
+    stem.split('/')
+        .all(is_identifier)
+        .then(|| stem.replace('/', "."))
+}
+
+impl Graph {
+    /// Reads and parses `files` (relative to `root`), in parallel, and builds the graph. A file
+    /// that cannot be read is a node without edges: it may have been deleted since the walk.
+    /// With `cache` (a JSON file), the parse of every file whose content digest is there is
+    /// reused, and the cache is stored back when something was parsed. A cache that cannot be
+    /// read or written only costs time: the digest makes a stale entry impossible.
+    pub fn build(
+        root: &Path,
+        files: impl IntoIterator<Item = String>,
+        cache: Option<&Path>,
+    ) -> Graph {
+        let files: Vec<String> = files.into_iter().collect();
+        let known: HashMap<String, Parsed> = cache
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let chunk = files.len().div_ceil(threads).max(1);
+        let known = &known;
+        // (path, digest, parse, parsed now rather than found in the cache)
+        let parsed: Vec<(String, String, Parsed, bool)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|file| {
+                                let bytes = std::fs::read(root.join(file)).unwrap_or_default();
+                                let digest = crate::engine::inputs::hex(&Sha256::digest(&bytes));
+                                match known.get(&digest) {
+                                    Some(hit) => (file.clone(), digest, hit.clone(), false),
+                                    None => {
+                                        let text = String::from_utf8_lossy(&bytes);
+                                        (file.clone(), digest, parse::parse_file(&text), true)
+                                    }
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("parsing does not panic"))
+                .collect()
+        });
+        if let Some(path) = cache
+            && (parsed.iter().any(|p| p.3) || known.len() != parsed.len())
+        {
+            // Only the current files' parses are kept, so the cache never grows past the tree.
+            let current: HashMap<&str, &Parsed> = parsed
+                .iter()
+                .map(|(_, digest, parse, _)| (digest.as_str(), parse))
+                .collect();
+            if let Ok(bytes) = serde_json::to_vec(&current) {
+                // Best effort: a read-only cache folder must not fail the command.
+                let _ = crate::fsutil::write_atomic_regenerable(path, &bytes);
+            }
+        }
+        Graph::from_parsed(
+            parsed
+                .into_iter()
+                .map(|(file, _, parse, _)| (file, parse))
+                .collect(),
+            &pythonpath(root),
+        )
+    }
+
+    /// Builds the graph from parsed files; `extra_roots` are further import roots (folders
+    /// relative to the project root). Pure.
+    pub fn from_parsed(parsed: Vec<(String, Parsed)>, extra_roots: &[String]) -> Graph {
+        let mut parsed = parsed;
+        parsed.sort_by(|a, b| a.0.cmp(&b.0));
+        parsed.dedup_by(|a, b| a.0 == b.0);
+        let files: Vec<String> = parsed.iter().map(|(f, _)| f.clone()).collect();
+        let position: HashMap<String, usize> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.clone(), i))
+            .collect();
+        let has_init = |folder: &str| position.contains_key(&join(folder, "__init__.py"));
+
+        let mut roots: Vec<String> = vec![String::new()];
+        if files.iter().any(|f| f.starts_with("src/")) {
+            roots.push("src/".to_owned());
+        }
+        for extra in extra_roots {
+            let extra = extra.trim_matches('/');
+            if !extra.is_empty() && extra != "." {
+                roots.push(format!("{extra}/"));
+            }
+        }
+        let mut source_roots = roots.clone();
+        source_roots.sort();
+        source_roots.dedup();
+        // pytest's `prepend` mode puts a test module's first folder up without an
+        // `__init__.py` on sys.path, so its siblings and helper packages import by bare name.
+        for file in &files {
+            let name = file_name(file);
+            if !(is_test_module(name) || name == "conftest.py") {
+                continue;
+            }
+            let mut folder = parent(file).unwrap_or("");
+            while has_init(folder) {
+                match parent(folder) {
+                    Some(up) => folder = up,
+                    None => break,
+                }
+            }
+            if !folder.is_empty() {
+                roots.push(format!("{folder}/"));
+            }
+        }
+        roots.sort();
+        roots.dedup();
+
+        let mut modules: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, file) in files.iter().enumerate() {
+            for root in &roots {
+                if let Some(module) = module_of(file, root) {
+                    modules.entry(module).or_default().push(index);
+                }
+            }
+        }
+        let top_level: HashSet<&str> = modules
+            .keys()
+            .map(|m| m.split('.').next().unwrap_or(m))
+            .collect();
+        let lookup_path = |path: &str| -> Vec<usize> {
+            [".py", ".pyi", "/__init__.py", "/__init__.pyi"]
+                .iter()
+                .filter_map(|suffix| position.get(&format!("{path}{suffix}")).copied())
+                .collect()
+        };
+
+        let mut edges = Vec::with_capacity(files.len());
+        let mut missing = Vec::with_capacity(files.len());
+        let mut dynamic = Vec::with_capacity(files.len());
+        for (index, (file, parsed)) in parsed.iter().enumerate() {
+            let mut out: Vec<Edge> = Vec::new();
+            let mut wanted: Vec<String> = Vec::new();
+            let own_folder = parent(file).unwrap_or("");
+            let name = file_name(file);
+            // Enclosing packages' `__init__.py`, run on import.
+            let mut folder = Some(own_folder);
+            while let Some(current) = folder {
+                if let Some(&init) = position.get(&join(current, "__init__.py"))
+                    && init != index
+                {
+                    out.push(Edge {
+                        to: init,
+                        line: 0,
+                        kind: EdgeKind::Package,
+                    });
+                }
+                folder = parent(current);
+            }
+            if is_test_module(name) || name == "conftest.py" {
+                let mut folder = Some(own_folder);
+                while let Some(current) = folder {
+                    if let Some(&conftest) = position.get(&join(current, "conftest.py"))
+                        && conftest != index
+                    {
+                        out.push(Edge {
+                            to: conftest,
+                            line: 0,
+                            kind: EdgeKind::Conftest,
+                        });
+                    }
+                    folder = parent(current);
+                }
+            }
+            for import in &parsed.imports {
+                let mut add = |targets: &[usize]| {
+                    out.extend(targets.iter().map(|&to| Edge {
+                        to,
+                        line: import.line,
+                        kind: EdgeKind::Import,
+                    }));
+                };
+                let names = import.names.iter().filter(|n| *n != "*");
+                if import.level == 0 {
+                    let module = &import.module;
+                    if !top_level.contains(module.split('.').next().unwrap_or(module)) {
+                        // Not first-party (the standard library or a distribution).
+                        continue;
+                    }
+                    let mut base_found = false;
+                    // `import a.b.c` runs `a.b.c`; if that is not a file, the deepest module
+                    // that is (`a.b`, where `c` is a name) is what runs.
+                    let mut candidate = module.as_str();
+                    loop {
+                        if let Some(targets) = modules.get(candidate) {
+                            add(targets);
+                            base_found = candidate == module;
+                            break;
+                        }
+                        match candidate.rsplit_once('.') {
+                            Some((up, _)) => candidate = up,
+                            None => break,
+                        }
+                    }
+                    let mut want = |dotted: &str| {
+                        for root in &roots {
+                            let path = format!("{root}{}", dotted.replace('.', "/"));
+                            wanted.push(format!("{path}.py"));
+                            wanted.push(format!("{path}/__init__.py"));
+                        }
+                    };
+                    if !base_found {
+                        want(module);
+                    }
+                    for name in names {
+                        let dotted = format!("{module}.{name}");
+                        match modules.get(&dotted) {
+                            Some(targets) => add(targets),
+                            None => want(&dotted),
+                        }
+                    }
+                } else {
+                    // Relative imports are resolved by folder, whatever the package's name.
+                    let mut folder = Some(own_folder);
+                    for _ in 1..import.level {
+                        folder = folder.and_then(parent);
+                    }
+                    let Some(folder) = folder else {
+                        continue;
+                    };
+                    let base = if import.module.is_empty() {
+                        folder.to_owned()
+                    } else {
+                        join(folder, &import.module.replace('.', "/"))
+                    };
+                    let mut resolve = |path: &str| {
+                        let targets = lookup_path(path);
+                        if targets.is_empty() {
+                            wanted.push(format!("{path}.py"));
+                            wanted.push(format!("{path}/__init__.py"));
+                        } else {
+                            add(&targets);
+                        }
+                    };
+                    if !(import.module.is_empty() && folder.is_empty()) {
+                        resolve(&base);
+                    }
+                    for name in names {
+                        resolve(&join(&base, name));
+                    }
+                }
+            }
+            // One edge per target and kind, the first line that makes it.
+            out.sort_by_key(|e| (e.to, e.kind, e.line));
+            out.dedup_by(|later, first| later.to == first.to && later.kind == first.kind);
+            wanted.sort();
+            wanted.dedup();
+            edges.push(out);
+            missing.push(wanted);
+            dynamic.push(parsed.dynamic.clone());
+        }
+        Graph {
+            files,
+            position,
+            edges,
+            missing,
+            dynamic,
+            source_roots,
+        }
+    }
+
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// The dotted names `file` can be imported as from the source roots (the project, `src/`,
+    /// `pythonpath`), not counting the folders pytest adds for test modules.
+    pub fn source_modules_of(&self, file: &str) -> Vec<String> {
+        self.source_roots
+            .iter()
+            .filter_map(|root| module_of(file, root))
+            .collect()
+    }
+
+    /// Every file reachable from `starts` (themselves included, even those not in the graph).
+    pub fn closure(&self, starts: &[String]) -> BTreeSet<String> {
+        self.closure_where(starts, |_, _, _| true)
+    }
+
+    /// The closure, following only the edges `follow(from, to, kind)` allows.
+    pub fn closure_where(
+        &self,
+        starts: &[String],
+        follow: impl Fn(&str, &str, EdgeKind) -> bool,
+    ) -> BTreeSet<String> {
+        let mut seen = vec![false; self.files.len()];
+        let mut queue: VecDeque<usize> = VecDeque::new();
+        let mut result: BTreeSet<String> = BTreeSet::new();
+        for start in starts {
+            result.insert(start.clone());
+            if let Some(&index) = self.position.get(start)
+                && !seen[index]
+            {
+                seen[index] = true;
+                queue.push_back(index);
+            }
+        }
+        while let Some(index) = queue.pop_front() {
+            for edge in &self.edges[index] {
+                if !seen[edge.to] && follow(&self.files[index], &self.files[edge.to], edge.kind) {
+                    seen[edge.to] = true;
+                    result.insert(self.files[edge.to].clone());
+                    queue.push_back(edge.to);
+                }
+            }
+        }
+        result
+    }
+
+    /// Direct imports of `file`: (imported file, line), one per imported file.
+    pub fn imports_of(&self, file: &str) -> Vec<(&str, usize)> {
+        self.position
+            .get(file)
+            .map(|&index| {
+                self.edges[index]
+                    .iter()
+                    .filter(|e| e.kind == EdgeKind::Import)
+                    .map(|e| (self.files[e.to].as_str(), e.line))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every edge out of `file` (imports, packages, conftests), as (file, line, kind).
+    #[cfg(test)]
+    pub fn edges_of(&self, file: &str) -> Vec<(&str, usize, EdgeKind)> {
+        self.position
+            .get(file)
+            .map(|&index| {
+                self.edges[index]
+                    .iter()
+                    .map(|e| (self.files[e.to].as_str(), e.line, e.kind))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Paths the imports of `files` would read if they existed: a deleted module, or one
+    /// that a new file would provide.
+    pub fn missing_of<'a>(&self, files: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
+        files
+            .into_iter()
+            .filter_map(|f| self.position.get(f))
+            .flat_map(|&index| self.missing[index].iter().cloned())
+            .collect()
+    }
+
+    /// Lines of `file`'s dynamic imports that cannot be resolved without running it.
+    pub fn dynamic_of(&self, file: &str) -> &[usize] {
+        self.position
+            .get(file)
+            .map_or(&[], |&index| self.dynamic[index].as_slice())
+    }
+}
+
+/// Folders, relative to the project, that generated files and environments live in.
+fn skipped(name: &str) -> bool {
+    matches!(
+        name,
+        "__pycache__" | "node_modules" | "site-packages" | ".git" | ".xtask"
+    )
+}
+
+/// Every Python file of the project under `root`, relative and sorted: gitignored files,
+/// hidden folders (`.venv`, tool caches) and virtual environments are left out.
+pub fn python_files(root: &Path) -> Vec<String> {
+    let mut files: Vec<String> = ignore::WalkBuilder::new(root)
+        .require_git(false)
+        .hidden(true)
+        .filter_entry(|entry| {
+            let environment = entry.file_type().is_some_and(|t| t.is_dir())
+                && entry.path().join("pyvenv.cfg").is_file();
+            !(environment || skipped(&entry.file_name().to_string_lossy()))
+        })
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy();
+            name.ends_with(".py") || name.ends_with(".pyi")
+        })
+        .filter_map(|e| e.path().strip_prefix(root).ok().map(crate::config::unix))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `[tool.pytest.ini_options] pythonpath` of the project's pyproject.toml: folders pytest
+/// puts on sys.path.
+fn pythonpath(root: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(root.join("pyproject.toml")) else {
+        return Vec::new();
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let value = table
+        .get("tool")
+        .and_then(|t| t.get("pytest"))
+        .and_then(|t| t.get("ini_options"))
+        .and_then(|t| t.get("pythonpath"));
+    match value {
+        Some(toml::Value::String(one)) => one.split_whitespace().map(str::to_owned).collect(),
+        Some(toml::Value::Array(list)) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The parse cache's file name in the cache folder; the version changes with `Parsed`.
+pub const PARSE_CACHE: &str = "imports-v1.json";
+
+/// The graph of the whole project at `root`, built once per process and shared (several
+/// components' gates ask for it in one command); parses are cached in `cache` by digest.
+pub fn project(root: &Path, cache: &Path) -> Arc<Graph> {
+    static GRAPHS: OnceLock<Mutex<HashMap<PathBuf, Arc<Graph>>>> = OnceLock::new();
+    let graphs = GRAPHS.get_or_init(Default::default);
+    let mut graphs = graphs.lock().unwrap_or_else(|e| e.into_inner());
+    graphs
+        .entry(root.to_path_buf())
+        .or_insert_with(|| {
+            Arc::new(Graph::build(
+                root,
+                python_files(root),
+                Some(&cache.join(PARSE_CACHE)),
+            ))
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests;
