@@ -4,6 +4,10 @@
 //! Layout: `<dir>/entries/<aa>/<key>.json` and `<dir>/stats.jsonl` (one line per run). An entry
 //! is `xtask-cache v1 <sha256 of payload>\n<payload>`. A hit touches the entry's mtime, which is
 //! what least-recently-used eviction sorts by.
+//!
+//! The storage primitive is `read_entry`/`write_entry` (key -> opaque bytes). On top of it, steps
+//! whose reads are observed use a two-level lookup, as ccache's manifests do: the declared key
+//! names a manifest of read sets, each naming the result computed from those reads.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,7 +23,7 @@ use crate::engine::result::StepResult;
 use crate::fsutil;
 
 /// Bump when the meaning of a key or the shape of a payload changes: old entries then miss.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const MAGIC: &str = "xtask-cache v1";
 
@@ -69,21 +73,30 @@ impl Cache {
             .join(format!("{key}.json"))
     }
 
-    pub fn get(&self, key: &str) -> Lookup {
+    /// The bytes stored under `key`, touching the entry for LRU eviction; `None` when absent.
+    /// With `write_entry`, the storage primitive everything else is built on.
+    pub fn read_entry(&self, key: &str) -> Option<Vec<u8>> {
         let path = self.entry_path(key);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                self.count(|s| s.misses += 1);
-                return Lookup::Miss;
-            }
+        let bytes = std::fs::read(&path).ok()?;
+        // Recency for eviction; failure (read-only cache) only weakens LRU order.
+        if let Ok(file) = std::fs::File::options().write(true).open(&path) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        Some(bytes)
+    }
+
+    /// Stores `bytes` under `key`, atomically.
+    pub fn write_entry(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        fsutil::write_atomic_regenerable(&self.entry_path(key), bytes)
+    }
+
+    pub fn get(&self, key: &str) -> Lookup {
+        let Some(bytes) = self.read_entry(key) else {
+            self.count(|s| s.misses += 1);
+            return Lookup::Miss;
         };
         match decode(&bytes) {
             Ok(result) => {
-                // Recency for eviction; failure (read-only cache) only weakens LRU order.
-                if let Ok(file) = std::fs::File::options().write(true).open(&path) {
-                    let _ = file.set_modified(SystemTime::now());
-                }
                 self.count(|s| s.hits += 1);
                 Lookup::Hit(Box::new(result))
             }
@@ -91,7 +104,7 @@ impl Cache {
                 self.count(|s| s.misses += 1);
                 Lookup::Corrupt(format!(
                     "cache entry {} is unusable ({reason})",
-                    path.display()
+                    self.entry_path(key).display()
                 ))
             }
         }
@@ -100,11 +113,12 @@ impl Cache {
     /// Stores a verdict; returns a warning the first time the cache cannot be written.
     pub fn put(&self, key: &str, result: &StepResult) -> Option<String> {
         debug_assert!(result.cacheable());
-        let written =
-            // Entries carry their digest: a torn entry after a power loss reads as a miss.
-            encode(result).and_then(|bytes| {
-                fsutil::write_atomic_regenerable(&self.entry_path(key), &bytes)
-            });
+        // Entries carry their digest: a torn entry after a power loss reads as a miss.
+        let written = encode(result).and_then(|bytes| self.write_entry(key, &bytes));
+        self.stored(written)
+    }
+
+    fn stored(&self, written: Result<()>) -> Option<String> {
         match written {
             Ok(()) => {
                 self.count(|s| s.stored += 1);
@@ -123,6 +137,73 @@ impl Cache {
                 Some(message)
             }
         }
+    }
+
+    /// The read sets recorded under a declared key, newest first.
+    pub fn manifest(&self, declared: &str) -> Manifest {
+        self.read_entry(&manifest_key(declared))
+            .and_then(|bytes| unframe(&bytes).ok().map(<[u8]>::to_vec))
+            .and_then(|payload| serde_json::from_slice(&payload).ok())
+            .unwrap_or_default()
+    }
+
+    /// Two-level lookup for steps whose reads were observed: the declared key finds the
+    /// manifest; the first read set for which `unchanged` holds names the result. A read set
+    /// with any changed read never answers.
+    pub fn get_observed(&self, declared: &str, unchanged: impl Fn(&ReadSet) -> bool) -> Lookup {
+        let manifest = self.manifest(declared);
+        match manifest.sets.iter().find(|set| unchanged(&set.reads)) {
+            Some(set) => self.get(&set.result),
+            None => {
+                self.count(|s| s.misses += 1);
+                Lookup::Miss
+            }
+        }
+    }
+
+    /// Stores a verdict with the reads it was computed from, adding the read set to the
+    /// declared key's manifest (newest first, at most `MANIFEST_SETS`).
+    pub fn put_observed(
+        &self,
+        declared: &str,
+        reads: &ReadSet,
+        result: &StepResult,
+    ) -> Option<String> {
+        let result_key = observed_result_key(declared, reads);
+        if let Some(warning) = self.put(&result_key, result) {
+            return Some(warning);
+        }
+        let mut manifest = self.manifest(declared);
+        manifest.sets.retain(|set| set.result != result_key);
+        manifest.sets.insert(
+            0,
+            ManifestSet {
+                reads: reads.clone(),
+                result: result_key,
+            },
+        );
+        manifest.sets.truncate(MANIFEST_SETS);
+        let written = serde_json::to_vec(&manifest)
+            .context("failed to serialise a cache manifest")
+            .and_then(|payload| self.write_entry(&manifest_key(declared), &frame(&payload)));
+        match written {
+            Ok(()) => None,
+            Err(error) => self.stored(Err(error)),
+        }
+    }
+
+    /// Remembers what the newest key of a (component, step) was made of, for `cache explain`.
+    pub fn put_last(&self, component: &str, step: &str, record: &serde_json::Value) {
+        if let Ok(payload) = serde_json::to_vec(record) {
+            // Best effort: without it, `cache explain` can only say "no entry yet".
+            let _ = self.write_entry(&last_key(component, step), &frame(&payload));
+        }
+    }
+
+    /// The record `put_last` wrote, if any.
+    pub fn last(&self, component: &str, step: &str) -> Option<serde_json::Value> {
+        let bytes = self.read_entry(&last_key(component, step))?;
+        serde_json::from_slice(unframe(&bytes).ok()?).ok()
     }
 
     fn count(&self, update: impl FnOnce(&mut RunStats)) {
@@ -242,7 +323,7 @@ impl Cache {
         for (path, _, _) in &entries {
             let outcome = std::fs::read(path)
                 .map_err(|e| e.to_string())
-                .and_then(|bytes| decode(&bytes).map(|_| ()));
+                .and_then(|bytes| unframe(&bytes).map(|_| ()));
             if let Err(reason) = outcome {
                 if repair {
                     let _ = std::fs::remove_file(path);
@@ -264,17 +345,56 @@ pub struct CacheSummary {
     pub recent_hit_rate: Option<f64>,
 }
 
-fn encode(result: &StepResult) -> Result<Vec<u8>> {
-    let mut stored = result.clone();
-    stored.cached = false;
-    let payload = serde_json::to_vec(&stored).context("failed to serialise a cache entry")?;
-    let digest = hex(&Sha256::digest(&payload));
-    let mut bytes = format!("{MAGIC} {digest}\n").into_bytes();
-    bytes.extend_from_slice(&payload);
-    Ok(bytes)
+/// At most this many read sets per declared key: a step whose reads keep changing (say, tests
+/// that read the clock's folder) must not grow its manifest without bound.
+const MANIFEST_SETS: usize = 8;
+
+/// Reads observed while a step ran (see `engine::observe`).
+pub type ReadSet = std::collections::BTreeMap<String, String>;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub sets: Vec<ManifestSet>,
 }
 
-fn decode(bytes: &[u8]) -> Result<StepResult, String> {
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestSet {
+    pub reads: ReadSet,
+    pub result: String,
+}
+
+fn sha_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    hex(&hasher.finalize())
+}
+
+fn manifest_key(declared: &str) -> String {
+    sha_hex(&[b"manifest", declared.as_bytes()])
+}
+
+fn observed_result_key(declared: &str, reads: &ReadSet) -> String {
+    let reads = serde_json::to_vec(reads).unwrap_or_default();
+    sha_hex(&[b"result", declared.as_bytes(), &reads])
+}
+
+fn last_key(component: &str, step: &str) -> String {
+    sha_hex(&[b"last", component.as_bytes(), step.as_bytes()])
+}
+
+/// `MAGIC <sha256 of payload>\n<payload>`.
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let digest = hex(&Sha256::digest(payload));
+    let mut bytes = format!("{MAGIC} {digest}\n").into_bytes();
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// The payload of a framed entry whose digest matches.
+fn unframe(bytes: &[u8]) -> Result<&[u8], String> {
     let newline = bytes
         .iter()
         .position(|&b| b == b'\n')
@@ -288,6 +408,18 @@ fn decode(bytes: &[u8]) -> Result<StepResult, String> {
     if hex(&Sha256::digest(payload)) != digest {
         return Err("digest mismatch".to_owned());
     }
+    Ok(payload)
+}
+
+fn encode(result: &StepResult) -> Result<Vec<u8>> {
+    let mut stored = result.clone();
+    stored.cached = false;
+    let payload = serde_json::to_vec(&stored).context("failed to serialise a cache entry")?;
+    Ok(frame(&payload))
+}
+
+fn decode(bytes: &[u8]) -> Result<StepResult, String> {
+    let payload = unframe(bytes)?;
     let mut result: StepResult =
         serde_json::from_slice(payload).map_err(|e| format!("invalid payload: {e}"))?;
     if !result.cacheable() {

@@ -33,6 +33,8 @@ pub struct Config {
     pub tools: ToolPins,
     pub timeouts: Timeouts,
     pub cache_max_bytes: u64,
+    /// `[env]`: variables the tools see besides the fixed pass-through list.
+    pub env: ToolEnvConfig,
     /// The functional groups, in report order.
     pub groups: Vec<String>,
     /// In file order, which is also the order of every report.
@@ -42,6 +44,13 @@ pub struct Config {
     pub environments: Vec<Environment>,
     /// Compose services of the components that name any, by component.
     pub services: std::collections::BTreeMap<String, ServiceSettings>,
+}
+
+/// `[env]` of xtask.toml: caller variables passed through by name, and fixed values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolEnvConfig {
+    pub pass: Vec<String>,
+    pub set: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -469,6 +478,10 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             compose: Duration::from_secs(raw.timeouts.compose),
         },
         cache_max_bytes: raw.cache.max_size_mb.saturating_mul(1024 * 1024),
+        env: ToolEnvConfig {
+            pass: raw.env.pass,
+            set: raw.env.set,
+        },
         groups: raw.groups,
         components,
         graph,
