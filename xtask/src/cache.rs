@@ -139,19 +139,35 @@ impl Cache {
         }
     }
 
-    /// The read sets recorded under a declared key, newest first.
+    /// The read sets recorded under a declared key, newest first; empty when there is none,
+    /// an error when there is one that cannot be trusted.
+    fn read_manifest(&self, declared: &str) -> Result<Manifest, String> {
+        let Some(bytes) = self.read_entry(&manifest_key(declared)) else {
+            return Ok(Manifest::default());
+        };
+        let payload = unframe(&bytes)?;
+        serde_json::from_slice(payload).map_err(|e| format!("invalid manifest: {e}"))
+    }
+
+    /// The read sets recorded under a declared key, newest first (a damaged one reads empty).
     pub fn manifest(&self, declared: &str) -> Manifest {
-        self.read_entry(&manifest_key(declared))
-            .and_then(|bytes| unframe(&bytes).ok().map(<[u8]>::to_vec))
-            .and_then(|payload| serde_json::from_slice(&payload).ok())
-            .unwrap_or_default()
+        self.read_manifest(declared).unwrap_or_default()
     }
 
     /// Two-level lookup for steps whose reads were observed: the declared key finds the
     /// manifest; the first read set for which `unchanged` holds names the result. A read set
     /// with any changed read never answers.
     pub fn get_observed(&self, declared: &str, unchanged: impl Fn(&ReadSet) -> bool) -> Lookup {
-        let manifest = self.manifest(declared);
+        let manifest = match self.read_manifest(declared) {
+            Ok(manifest) => manifest,
+            Err(reason) => {
+                self.count(|s| s.misses += 1);
+                return Lookup::Corrupt(format!(
+                    "cache entry {} is unusable ({reason})",
+                    self.entry_path(&manifest_key(declared)).display()
+                ));
+            }
+        };
         match manifest.sets.iter().find(|set| unchanged(&set.reads)) {
             Some(set) => self.get(&set.result),
             None => {
@@ -193,17 +209,28 @@ impl Cache {
     }
 
     /// Remembers what the newest key of a (component, step) was made of, for `cache explain`.
+    /// Kept beside the entries, not among them: it explains this checkout's runs, so it is
+    /// neither shared nor evicted with results.
     pub fn put_last(&self, component: &str, step: &str, record: &serde_json::Value) {
         if let Ok(payload) = serde_json::to_vec(record) {
             // Best effort: without it, `cache explain` can only say "no entry yet".
-            let _ = self.write_entry(&last_key(component, step), &frame(&payload));
+            let _ = fsutil::write_atomic_regenerable(
+                &self.last_path(component, step),
+                &frame(&payload),
+            );
         }
     }
 
     /// The record `put_last` wrote, if any.
     pub fn last(&self, component: &str, step: &str) -> Option<serde_json::Value> {
-        let bytes = self.read_entry(&last_key(component, step))?;
+        let bytes = std::fs::read(self.last_path(component, step)).ok()?;
         serde_json::from_slice(unframe(&bytes).ok()?).ok()
+    }
+
+    fn last_path(&self, component: &str, step: &str) -> PathBuf {
+        self.dir
+            .join("explain")
+            .join(format!("{}.json", last_key(component, step)))
     }
 
     fn count(&self, update: impl FnOnce(&mut RunStats)) {
@@ -313,6 +340,7 @@ impl Cache {
                 .with_context(|| format!("failed to remove {}", self.entries_dir().display()))?;
         }
         let _ = std::fs::remove_file(self.dir.join("stats.jsonl"));
+        let _ = std::fs::remove_dir_all(self.dir.join("explain"));
         Ok(count)
     }
 

@@ -1,6 +1,7 @@
 # xtask's observer: records what a Python tool reads, then runs the tool as `python -m` would.
 # Usage: python -c <this> <read-set file> -m <module> [args...]
-# Each line of the read-set file is "<kind>\t<absolute path>": r = opened for reading,
+# Each line of the read-set file is "<kind>\t<absolute path>[\t<mtime_ns>:<size>]": r = opened
+# for reading (with its stat when opened, so a file changed while the tool ran is noticed),
 # l = listed, s = probed (stat: exists? file or folder?). Files under the interpreter's own
 # prefixes are left out: the interpreter's identity covers them.
 import os
@@ -19,6 +20,7 @@ def _xtask_main():
     skip = tuple(sorted(prefixes)) + ("/dev/", "/proc/", "/sys/")
     seen = {}
     busy = [False]
+    real_stat, real_lstat = os.stat, os.lstat
     abspath = os.path.abspath
     fspath = os.fspath
 
@@ -39,8 +41,16 @@ def _xtask_main():
             path = abspath(path)
             if path.startswith(skip):
                 return
-            kinds = seen.setdefault(path, set())
-            kinds.add(kind)
+            kinds = seen.setdefault(path, {})
+            if kind not in kinds:
+                stamp = ""
+                if kind == "r":
+                    try:
+                        st = real_stat(path)
+                        stamp = "%d:%d" % (st.st_mtime_ns, st.st_size)
+                    except OSError:
+                        pass
+                kinds[kind] = stamp
         except Exception:
             pass
         finally:
@@ -59,8 +69,6 @@ def _xtask_main():
 
     # Files probed with os.stat (config discovery: is there a pytest.ini here?) raise no audit
     # event; wrap the Python-level functions every probe goes through.
-    real_stat, real_lstat = os.stat, os.lstat
-
     def stat(path, *a, **k):
         note("s", path)
         return real_stat(path, *a, **k)
@@ -84,8 +92,8 @@ def _xtask_main():
     def write():
         with open(out_file + ".tmp", "w", encoding="utf-8", errors="surrogateescape") as f:
             for path, kinds in sorted(seen.items()):
-                for kind in sorted(kinds):
-                    f.write(kind + "\t" + path + "\n")
+                for kind, stamp in sorted(kinds.items()):
+                    f.write(kind + "\t" + path + ("\t" + stamp if stamp else "") + "\n")
         os.replace(out_file + ".tmp", out_file)
 
     sys.addaudithook(hook)

@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -52,17 +51,21 @@ pub enum Kind {
     Listing,
 }
 
+/// One read: what kind, where, and for opened files `mtime_ns:size` when the tool opened it.
+pub type RawRead = (Kind, PathBuf, Option<String>);
+
 /// Parses the hook's output.
-pub fn parse(text: &str) -> Vec<(Kind, PathBuf)> {
+pub fn parse(text: &str) -> Vec<RawRead> {
     text.lines()
         .filter_map(|line| {
-            let (kind, path) = line.split_once('\t')?;
-            let kind = match kind {
+            let mut fields = line.split('\t');
+            let kind = match fields.next()? {
                 "r" | "s" => Kind::File,
                 "l" => Kind::Listing,
                 _ => return None,
             };
-            Some((kind, PathBuf::from(path)))
+            let path = PathBuf::from(fields.next()?);
+            Some((kind, path, fields.next().map(str::to_owned)))
         })
         .collect()
 }
@@ -258,18 +261,17 @@ fn listing_state(locator: &Locator, path: &Path) -> String {
     format!("l:{}", inputs::hex(&hasher.finalize()))
 }
 
-/// Turns the hook's raw reads into a read set. Fails when a project file read by the tool was
-/// modified after `started`: the verdict may describe the file's old bytes, so it must not be
-/// stored under the new ones.
+/// Turns the hook's raw reads into a read set. Fails when a project file the tool opened has
+/// another stat now than when it was opened: the verdict may describe the file's old bytes, so
+/// it must not be stored under the new ones.
 pub fn capture(
     locator: &Locator,
     index: &InputIndex,
-    raw: &[(Kind, PathBuf)],
-    started: SystemTime,
+    raw: &[RawRead],
     keep: impl Fn(&str) -> bool,
 ) -> Result<ReadSet, String> {
     let mut set = ReadSet::new();
-    for (kind, path) in raw {
+    for (kind, path, opened) in raw {
         let Some(portable) = locator.portable(*kind, path) else {
             continue;
         };
@@ -288,14 +290,14 @@ pub fn capture(
         let in_project = !portable.starts_with('/')
             && !portable.starts_with("~/")
             && !portable.starts_with("../");
-        if *kind == Kind::File
-            && in_project
-            && let Ok(m) = std::fs::metadata(locator.resolve(&portable))
-            && m.is_file()
-        {
-            let modified = SystemTime::UNIX_EPOCH
-                + std::time::Duration::new(m.mtime().max(0) as u64, m.mtime_nsec() as u32);
-            if modified > started {
+        if in_project && let Some(opened) = opened {
+            let now = std::fs::metadata(path)
+                .map(|m| {
+                    let ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+                    format!("{ns}:{}", m.len())
+                })
+                .unwrap_or_default();
+            if now != *opened {
                 return Err(format!("{portable} changed while the tool ran"));
             }
         }
@@ -378,8 +380,7 @@ mod tests {
             "l\t{0}/src\nr\t{0}/src/a.py\ns\t{0}/pytest.toml\n",
             root.display()
         ));
-        let started = SystemTime::now() + std::time::Duration::from_secs(60);
-        let set = capture(&locator, &index, &raw, started, |_| true).unwrap();
+        let set = capture(&locator, &index, &raw, |_| true).unwrap();
         assert_eq!(set.len(), 3);
         assert_eq!(first_change(&locator, &index, &set), None);
         std::fs::write(root.join("src/b.py"), "").unwrap();
@@ -400,10 +401,18 @@ mod tests {
     fn a_file_changed_during_the_run_is_not_captured() {
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
-        let started = SystemTime::now() - std::time::Duration::from_secs(5);
         std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
-        let raw = parse(&format!("r\t{}/a.py\n", root.display()));
+        // Opened when it had another mtime and size than it has now.
+        let raw = parse(&format!("r\t{}/a.py\t12:3\n", root.display()));
         let locator = Locator::new(&root, &[]);
-        assert!(capture(&locator, &InputIndex::new(&root), &raw, started, |_| true).is_err());
+        assert!(capture(&locator, &InputIndex::new(&root), &raw, |_| true).is_err());
+        let m = std::fs::metadata(root.join("a.py")).unwrap();
+        let stamp = format!(
+            "{}:{}",
+            i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            m.len()
+        );
+        let raw = parse(&format!("r\t{}/a.py\t{stamp}\n", root.display()));
+        assert!(capture(&locator, &InputIndex::new(&root), &raw, |_| true).is_ok());
     }
 }

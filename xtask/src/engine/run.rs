@@ -2,8 +2,8 @@
 //! the process API, interpreting its output and splitting findings back per component.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::time::Duration;
 
 use super::result::{ErrorKind, StepError, StepResult, StepStatus};
 use super::{Job, Prepared, RunContext, StepId, observe};
@@ -82,8 +82,7 @@ pub fn observed(kind: StepKind) -> bool {
 
 /// What an observed tool process read, as its hook reported it.
 pub struct Observed {
-    raw: Vec<(observe::Kind, PathBuf)>,
-    started: SystemTime,
+    raw: Vec<observe::RawRead>,
     /// Sources of the other members of a batch: their files are analysed for them, not for
     /// this member, so they are not this member's inputs.
     foreign: Vec<String>,
@@ -91,11 +90,10 @@ pub struct Observed {
 
 impl Observed {
     /// Reads the hook's file; `None` when the process never wrote it.
-    fn read(run_dir: &Path, started: SystemTime) -> Option<Observed> {
+    fn read(run_dir: &Path) -> Option<Observed> {
         let text = std::fs::read_to_string(run_dir.join(observe::READS_FILE)).ok()?;
         Some(Observed {
             raw: observe::parse(&text),
-            started,
             foreign: Vec::new(),
         })
     }
@@ -106,7 +104,7 @@ impl Observed {
         prepared: &Prepared<'_>,
     ) -> Result<observe::ReadSet, String> {
         let own = &prepared.component.source;
-        observe::capture(&ctx.locator, &ctx.index, &self.raw, self.started, |path| {
+        observe::capture(&ctx.locator, &ctx.index, &self.raw, |path| {
             !self
                 .foreign
                 .iter()
@@ -213,8 +211,17 @@ pub(crate) fn execute<'j, 'c>(
         }
         None => tool_command(ctx, tool, args),
     };
-    let display = command.display();
-    let started = SystemTime::now();
+    // Shown as the tool's own command line, not as the observer's wrapper around it.
+    let display = if observing.is_some() {
+        tool_command(
+            ctx,
+            tool,
+            args_for(ctx, job.kind, &paths, job.members[0].component),
+        )
+        .display()
+    } else {
+        command.display()
+    };
     ctx.listener.event(&Event::ToolStarted {
         kind: job.kind,
         components: &names,
@@ -222,7 +229,7 @@ pub(crate) fn execute<'j, 'c>(
     });
     let outcome = process::run(&command);
     let reads = observing.as_deref().and_then(|dir| {
-        Observed::read(dir, started).map(|mut o| {
+        Observed::read(dir).map(|mut o| {
             o.foreign = paths.clone();
             o
         })
@@ -263,7 +270,6 @@ pub(crate) fn execute<'j, 'c>(
             };
             let reads = reads.as_ref().map(|o| Observed {
                 raw: o.raw.clone(),
-                started: o.started,
                 foreign: o.foreign.clone(),
             });
             (member, result, reads)
@@ -384,21 +390,21 @@ fn run_pytest_observed(
         .iter()
         .map(|a| a.replace(RUN_DIR, &dir_text))
         .collect();
+    // Shown as pytest's own command line, not as the observer's wrapper around it.
+    let display = tool_command(ctx, &member.tool, args.clone()).display();
     let args = observe::wrap(&run_dir.path().join(observe::READS_FILE), &args);
     let command_to_run = tool_command(ctx, &member.tool, args)
         // Coverage data of concurrent runs would otherwise collide in the project root.
         .env("COVERAGE_FILE", run_dir.path().join(".coverage"))
         .env("PYTHONDONTWRITEBYTECODE", OsString::from("1"));
     let names = [component.name.clone()];
-    let display = command_to_run.display();
     ctx.listener.event(&Event::ToolStarted {
         kind: StepKind::Pytest,
         components: &names,
         command: &display,
     });
-    let started = SystemTime::now();
     let outcome = process::run(&command_to_run);
-    *reads = Observed::read(run_dir.path(), started);
+    *reads = Observed::read(run_dir.path());
     let done = match outcome {
         Ok(done) => done,
         Err(e) => {

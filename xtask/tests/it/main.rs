@@ -13,5 +13,7 @@ mod maturity;
 mod promote;
 mod requests;
 mod setup;
+mod shaped;
+mod soundness;
 mod status;
 mod workflows;
