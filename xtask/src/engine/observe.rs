@@ -8,8 +8,9 @@
 //! files beside the project's ancestors are `../`-relative (config discovery walks up), files
 //! under HOME start with `~/`, anything else is absolute (`/etc/…`; a shared cache still
 //! matches when both machines have it). Left out: the interpreter's own prefixes (the
-//! interpreter identity covers them, by distribution RECORD), the temp folders (scratch), tool
-//! output inside the project (`__pycache__`, `.pytest_cache`, …) and xtask's own folders.
+//! interpreter identity covers them, by distribution RECORD), the temp folders (scratch),
+//! `~/.cache` (derived data), tool output inside the project (`__pycache__`, `.pytest_cache`,
+//! …) and xtask's own folders.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -152,7 +153,14 @@ impl Locator {
         if let Some(home) = &self.home
             && let Ok(rest) = path.strip_prefix(home)
         {
-            return Some(format!("~/{}", crate::config::unix(rest)));
+            let rest = crate::config::unix(rest);
+            // The user's cache folder holds data derived from what is keyed elsewhere
+            // (stevedore's entry-point cache, named by a hash of sys.path's absolute folders);
+            // keying it would make every checkout's read set differ.
+            if rest == ".cache" || rest.starts_with(".cache/") {
+                return None;
+            }
+            return Some(format!("~/{rest}"));
         }
         Some(path.display().to_string())
     }

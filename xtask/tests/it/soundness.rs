@@ -390,3 +390,33 @@ fn pyright_stub_folders_are_inputs() {
     let (after, _) = cached_equals_fresh(&sandbox, "carbon");
     assert_eq!(before["gates"]["docs"], after["gates"]["docs"]);
 }
+
+/// Every entry file name (each is a key) in a sandbox's cache.
+fn keys(sandbox: &Sandbox) -> Vec<String> {
+    let mut keys = Vec::new();
+    let entries = sandbox.root().join(".xtask/cache/entries");
+    for shard in std::fs::read_dir(entries).unwrap().flatten() {
+        for file in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            keys.push(file.file_name().to_string_lossy().into_owned());
+        }
+    }
+    keys.sort();
+    keys
+}
+
+#[test]
+fn the_same_tree_at_another_path_gives_the_same_keys() {
+    let here = Sandbox::new();
+    let there = Sandbox::new();
+    assert_ne!(here.root(), there.root());
+    for sandbox in [&here, &there] {
+        let run = sandbox.xtask(&["promote", "llm"]);
+        verdict(sandbox, &run, "llm");
+    }
+    let (a, b) = (keys(&here), keys(&there));
+    assert_eq!(a.len(), 7, "five results and two manifests: {a:?}");
+    assert_eq!(
+        a, b,
+        "keys, manifests and results name no checkout location"
+    );
+}
