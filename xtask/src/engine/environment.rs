@@ -12,6 +12,8 @@
 //!   observed and recorded by digest like any other read, and ruff's user config is keyed by
 //!   content.
 //! - `TMPDIR`: scratch space, never an input; the observer ignores reads under it.
+//! - `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` (either case): only how pyright's wrapper fetches
+//!   node on its first start; not in the key.
 //!
 //! Everything else is dropped. A dropped variable that would change a tool's behaviour
 //! (`PYTEST_*`, `COVERAGE_*`, `RUFF_*`, `PYRIGHT_*`, `PYTHON*`) gets one warning that names it
@@ -24,8 +26,18 @@ use crate::config::ToolEnvConfig;
 
 /// Passed through by name, and in the key by value.
 const KEYED: &[&str] = &["LANG", "TZ"];
-/// Passed through by name, but not in the key (see the module comment).
-const UNKEYED: &[&str] = &["HOME", "TMPDIR"];
+/// Passed through by name, but not in the key (see the module comment). Proxies only decide how
+/// pyright's wrapper downloads node the first time, never a verdict.
+const UNKEYED: &[&str] = &[
+    "HOME",
+    "TMPDIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
 /// Variables with a tool prefix that cannot change a verdict: dropped without a warning.
 const HARMLESS: &[&str] = &[
     "PYTHONDONTWRITEBYTECODE",

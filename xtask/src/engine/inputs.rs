@@ -58,6 +58,15 @@ pub struct InputIndex {
     configs: OnceLock<Vec<String>>,
     /// Digest of each component's whole source tree, by source path.
     trees: Mutex<HashMap<String, String>>,
+    /// First-party files a dotted prefix names, and whether it is a folder, once per run.
+    modules: Mutex<HashMap<String, (Vec<String>, bool)>>,
+    /// The modules each file imports, parsed once per run (shared packages are imported by
+    /// many components).
+    imports: Mutex<HashMap<String, std::sync::Arc<Vec<String>>>>,
+    /// pyright's extra folders, read from its config once per run.
+    pyright_folders: OnceLock<Vec<String>>,
+    /// The state of each observed read (`observe::state`), once per run.
+    read_states: Mutex<HashMap<String, String>>,
 }
 
 impl InputIndex {
@@ -68,7 +77,30 @@ impl InputIndex {
             walks: Mutex::new(HashMap::new()),
             configs: OnceLock::new(),
             trees: Mutex::new(HashMap::new()),
+            modules: Mutex::new(HashMap::new()),
+            imports: Mutex::new(HashMap::new()),
+            pyright_folders: OnceLock::new(),
+            read_states: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The state of an observed read, computed by `compute` once per run: the same folders
+    /// and probes appear in every component's read set.
+    pub fn read_state(&self, entry: &str, compute: impl FnOnce() -> String) -> String {
+        if let Some(known) = self
+            .read_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(entry)
+        {
+            return known.clone();
+        }
+        let state = compute();
+        self.read_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(entry.to_owned(), state.clone());
+        state
     }
 
     /// Files under `relative` (a folder or a single file), relative to the root, sorted.
@@ -461,7 +493,13 @@ fn normalise(path: &str) -> Option<String> {
 /// (default `typings`), `extraPaths` and those of `executionEnvironments`, from
 /// `pyrightconfig.json` or `[tool.pyright]`; only the existing ones inside the root.
 pub fn pyright_folders(index: &InputIndex) -> Vec<String> {
-    let root = index.root();
+    index
+        .pyright_folders
+        .get_or_init(|| read_pyright_folders(index.root()))
+        .clone()
+}
+
+fn read_pyright_folders(root: &Path) -> Vec<String> {
     let settings: Option<serde_json::Value> =
         std::fs::read_to_string(root.join("pyrightconfig.json"))
             .ok()
@@ -528,16 +566,10 @@ pub fn imported_files(index: &InputIndex, component: &Component) -> Vec<String> 
         .collect();
     let own: std::collections::BTreeSet<String> = queue.iter().cloned().collect();
     while let Some(file) = queue.pop() {
-        let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
-            continue;
-        };
-        let package = package_of(&bases, &file);
-        for import in crate::init::imports::parse(&text) {
-            for module in crate::init::imports::resolve(&import, &package) {
-                for candidate in module_files(root, &bases, &module) {
-                    if !own.contains(&candidate) && seen.insert(candidate.clone()) {
-                        queue.push(candidate);
-                    }
+        for module in index.imported_modules(&bases, &file).iter() {
+            for candidate in index.module_files(&bases, module) {
+                if !own.contains(&candidate) && seen.insert(candidate.clone()) {
+                    queue.push(candidate);
                 }
             }
         }
@@ -565,28 +597,93 @@ fn package_of(bases: &[String], file: &str) -> String {
     parts.join(".")
 }
 
-/// The files a dotted module name may load: the module (`.py`, `.pyi`, package `__init__`) and
-/// the `__init__` of every package on the way.
-fn module_files(root: &Path, bases: &[String], module: &str) -> Vec<String> {
-    let mut files = Vec::new();
-    let parts: Vec<&str> = module.split('.').collect();
-    for base in bases {
-        for depth in 1..=parts.len() {
-            let rel = parts[..depth].join("/");
-            let folder = join(base, &rel);
-            for candidate in [
-                format!("{folder}.py"),
-                format!("{folder}.pyi"),
-                format!("{folder}/__init__.py"),
-                format!("{folder}/__init__.pyi"),
-            ] {
-                if root.join(&candidate).is_file() {
+impl InputIndex {
+    /// The absolute module names `file` imports, parsed once per run.
+    fn imported_modules(&self, bases: &[String], file: &str) -> std::sync::Arc<Vec<String>> {
+        if let Some(known) = self
+            .imports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(file)
+        {
+            return known.clone();
+        }
+        let package = package_of(bases, file);
+        let modules: Vec<String> = std::fs::read_to_string(self.root.join(file))
+            .map(|text| {
+                crate::init::imports::parse(&text)
+                    .iter()
+                    .flat_map(|import| crate::init::imports::resolve(import, &package))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let modules = std::sync::Arc::new(modules);
+        self.imports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(file.to_owned(), modules.clone());
+        modules
+    }
+
+    /// The files a dotted module name may load: the module (`.py`, `.pyi`, package
+    /// `__init__`) and the `__init__` of every package on the way. Each dotted prefix is
+    /// looked up once per run (`from a.b import c, d` asks for `a.b.c` and `a.b.d`), and the
+    /// walk stops at the first prefix that is not a folder.
+    fn module_files(&self, bases: &[String], module: &str) -> Vec<String> {
+        let mut files = Vec::new();
+        let mut end = 0;
+        loop {
+            end = module[end..].find('.').map_or(module.len(), |i| end + i);
+            let (found, folder) = self.prefix_files(bases, &module[..end]);
+            files.extend(found);
+            if !folder || end == module.len() {
+                break;
+            }
+            end += 1;
+        }
+        files
+    }
+
+    /// The files `prefix` (dotted) names under any base, and whether it is a folder there.
+    fn prefix_files(&self, bases: &[String], prefix: &str) -> (Vec<String>, bool) {
+        if let Some(known) = self
+            .modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(prefix)
+        {
+            return known.clone();
+        }
+        let rel = prefix.replace('.', "/");
+        let mut files = Vec::new();
+        let mut folder = false;
+        for base in bases {
+            let path = join(base, &rel);
+            let full = self.root.join(&path);
+            for candidate in [format!("{path}.py"), format!("{path}.pyi")] {
+                if self.root.join(&candidate).is_file() {
                     files.push(candidate);
                 }
             }
+            if full.is_dir() {
+                folder = true;
+                for candidate in [
+                    format!("{path}/__init__.py"),
+                    format!("{path}/__init__.pyi"),
+                ] {
+                    if self.root.join(&candidate).is_file() {
+                        files.push(candidate);
+                    }
+                }
+            }
         }
+        let known = (files, folder);
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(prefix.to_owned(), known.clone());
+        known
     }
-    files
 }
 
 /// Digests of `files` in order; a file that vanished between walk and read gets a marker digest

@@ -217,8 +217,12 @@ impl Locator {
 /// Keys start with `f ` or `l ` so a path read both ways is checked both ways.
 pub type ReadSet = BTreeMap<String, String>;
 
-/// The current state of one read.
+/// The current state of one read, computed once per run.
 pub fn state(locator: &Locator, index: &InputIndex, entry: &str) -> String {
+    index.read_state(entry, || fresh_state(locator, index, entry))
+}
+
+fn fresh_state(locator: &Locator, index: &InputIndex, entry: &str) -> String {
     let Some((kind, portable)) = entry.split_once(' ') else {
         return "?".to_owned();
     };
