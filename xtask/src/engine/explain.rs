@@ -50,7 +50,7 @@ pub fn explain(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> S
     };
     if let Some(why) = material_change(
         last.get("material").unwrap_or(&Value::Null),
-        &prepared.material,
+        &prepared.material_value(),
     ) {
         return format!("miss: {why}");
     }

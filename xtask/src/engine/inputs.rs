@@ -12,7 +12,7 @@ use std::sync::{Mutex, OnceLock};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Component, Config, SourceKind};
-use crate::tools::StepKind;
+use crate::tools::{StepKind, Tool};
 
 /// Config files that change how some tool behaves, looked for at the project root.
 pub const CONFIG_FILES: &[&str] = &[
@@ -67,6 +67,8 @@ pub struct InputIndex {
     pyright_folders: OnceLock<Vec<String>>,
     /// The state of each observed read (`observe::state`), once per run.
     read_states: Mutex<HashMap<String, String>>,
+    /// `tool_configs` by (folder, tool), once per run: components share folders.
+    tool_configs: Mutex<HashMap<(String, Tool), Vec<String>>>,
 }
 
 impl InputIndex {
@@ -81,6 +83,7 @@ impl InputIndex {
             imports: Mutex::new(HashMap::new()),
             pyright_folders: OnceLock::new(),
             read_states: Mutex::new(HashMap::new()),
+            tool_configs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -384,18 +387,36 @@ pub fn package_markers(index: &InputIndex, component: &Component) -> Vec<String>
 /// for pyright, when the root has no config, the nearest one above the root (pyright walks up
 /// from its working folder), as a `../` path.
 pub fn tool_configs(index: &InputIndex, component: &Component, kind: StepKind) -> Vec<String> {
-    let root = index.root();
+    let start = if index.root().join(&component.source).is_dir() {
+        component.source.as_str()
+    } else {
+        component.source.rsplit_once('/').map_or("", |(p, _)| p)
+    };
+    let memo_key = (start.to_owned(), kind.tool());
+    if let Some(known) = index
+        .tool_configs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&memo_key)
+    {
+        return known.clone();
+    }
+    let found = discover_tool_configs(index.root(), start, kind);
+    index
+        .tool_configs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(memo_key, found.clone());
+    found
+}
+
+fn discover_tool_configs(root: &Path, start: &str, kind: StepKind) -> Vec<String> {
     let mut found = Vec::new();
     match kind {
         StepKind::RuffCheck
         | StepKind::RuffFormat
         | StepKind::RuffFix
         | StepKind::RuffFormatApply => {
-            let start = if root.join(&component.source).is_dir() {
-                component.source.as_str()
-            } else {
-                component.source.rsplit_once('/').map_or("", |(p, _)| p)
-            };
             let mut current = start;
             loop {
                 for name in [

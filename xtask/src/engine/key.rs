@@ -76,9 +76,15 @@ impl<'a> KeyMaterial<'a> {
         }
     }
 
+    #[cfg(test)]
     pub fn digest(&self) -> String {
+        self.digest_and_bytes().0
+    }
+
+    /// The digest and the serialised material it was computed over.
+    pub fn digest_and_bytes(&self) -> (String, Vec<u8>) {
         let bytes = serde_json::to_vec(self).expect("key material always serialises");
-        inputs::hex(&Sha256::digest(&bytes))
+        (inputs::hex(&Sha256::digest(&bytes)), bytes)
     }
 }
 

@@ -88,7 +88,8 @@ pub(crate) struct Prepared<'c> {
     pub argv: Vec<String>,
     pub key: String,
     /// The declared key's material, kept with the newest entry for `cache explain`.
-    pub material: serde_json::Value,
+    /// (Serialised once, for the key's digest; parsed only when a result is stored or explained.)
+    pub material: Vec<u8>,
     /// Whether the tool runs under the observer (pytest, bandit): its entries then carry the
     /// reads it made, and a lookup checks them.
     pub observed: bool,
@@ -96,6 +97,13 @@ pub(crate) struct Prepared<'c> {
     pub files: Vec<(String, Option<FileDigest>)>,
     /// Dependency source trees, with their digests when the key was made.
     pub trees: Vec<(String, String)>,
+}
+
+impl Prepared<'_> {
+    /// The declared key's material as JSON, for `cache explain`.
+    pub fn material_value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.material).unwrap_or_default()
+    }
 }
 
 /// Runs `requests` and returns one result per request.
@@ -285,8 +293,7 @@ fn prepare<'c>(
         &ctx.index,
         &files,
     );
-    let key = material.digest();
-    let material = serde_json::to_value(&material).unwrap_or_default();
+    let (key, material) = material.digest_and_bytes();
     Prepared {
         component,
         kind,
@@ -408,7 +415,7 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
                     cache.put_last(
                         &prepared.component.name,
                         prepared.kind.id(),
-                        &serde_json::json!({"material": prepared.material, "reads": set}),
+                        &serde_json::json!({"material": prepared.material_value(), "reads": set}),
                     );
                     warning
                 }
@@ -426,7 +433,7 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
             cache.put_last(
                 &prepared.component.name,
                 prepared.kind.id(),
-                &serde_json::json!({"material": prepared.material}),
+                &serde_json::json!({"material": prepared.material_value()}),
             );
             warning
         };
