@@ -4,6 +4,10 @@
 //! Layout: `<dir>/entries/<aa>/<key>.json` and `<dir>/stats.jsonl` (one line per run). An entry
 //! is `xtask-cache v1 <sha256 of payload>\n<payload>`. A hit touches the entry's mtime, which is
 //! what least-recently-used eviction sorts by.
+//!
+//! The storage primitive is `read_entry`/`write_entry` (key -> opaque bytes). On top of it, steps
+//! whose reads are observed use a two-level lookup, as ccache's manifests do: the declared key
+//! names a manifest of read sets, each naming the result computed from those reads.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,7 +24,7 @@ use crate::fsutil;
 use crate::remote_cache::RemoteStore;
 
 /// Bump when the meaning of a key or the shape of a payload changes: old entries then miss.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const MAGIC: &str = "xtask-cache v1";
 
@@ -70,13 +74,31 @@ impl Cache {
     /// about the remote, if it had a problem.
     pub fn prefetch(&self, keys: &[&str]) -> Option<String> {
         let remote = self.remote.as_ref()?;
+        // Round one: the results of declared keys and the manifests of observed steps (a step's
+        // kind decides which it has; asking for both costs one request more per key).
+        let declared: Vec<String> = keys
+            .iter()
+            .flat_map(|key| [(*key).to_owned(), manifest_key(key)])
+            .collect();
+        self.prefetch_missing(remote, declared);
+        // Round two: the results the manifests fetched in round one name.
+        let named: Vec<String> = keys
+            .iter()
+            .flat_map(|key| self.manifest(key).sets.into_iter().map(|set| set.result))
+            .collect();
+        self.prefetch_missing(remote, named);
+        remote.take_warning()
+    }
+
+    fn prefetch_missing(&self, remote: &RemoteStore, keys: Vec<String>) {
         let missing: Vec<&str> = keys
             .iter()
-            .copied()
+            .map(String::as_str)
             .filter(|key| !self.entry_path(key).exists())
             .collect();
-        remote.prefetch(&missing);
-        remote.take_warning()
+        if !missing.is_empty() {
+            remote.prefetch(&missing);
+        }
     }
 
     /// Remote hook: sends the entries stored this run to the remote; returns the run's one
@@ -154,6 +176,10 @@ impl Cache {
         debug_assert!(result.cacheable());
         // Entries carry their digest: a torn entry after a power loss reads as a miss.
         let written = encode(result).and_then(|bytes| self.write_entry(key, &bytes));
+        self.stored(written)
+    }
+
+    fn stored(&self, written: Result<()>) -> Option<String> {
         match written {
             Ok(()) => {
                 self.count(|s| s.stored += 1);
@@ -172,6 +198,100 @@ impl Cache {
                 Some(message)
             }
         }
+    }
+
+    /// The read sets recorded under a declared key, newest first; empty when there is none,
+    /// an error when there is one that cannot be trusted.
+    fn read_manifest(&self, declared: &str) -> Result<Manifest, String> {
+        let Some(bytes) = self.read_entry(&manifest_key(declared)) else {
+            return Ok(Manifest::default());
+        };
+        let payload = unframe(&bytes)?;
+        serde_json::from_slice(payload).map_err(|e| format!("invalid manifest: {e}"))
+    }
+
+    /// The read sets recorded under a declared key, newest first (a damaged one reads empty).
+    pub fn manifest(&self, declared: &str) -> Manifest {
+        self.read_manifest(declared).unwrap_or_default()
+    }
+
+    /// Two-level lookup for steps whose reads were observed: the declared key finds the
+    /// manifest; the first read set for which `unchanged` holds names the result. A read set
+    /// with any changed read never answers.
+    pub fn get_observed(&self, declared: &str, unchanged: impl Fn(&ReadSet) -> bool) -> Lookup {
+        let manifest = match self.read_manifest(declared) {
+            Ok(manifest) => manifest,
+            Err(reason) => {
+                self.count(|s| s.misses += 1);
+                return Lookup::Corrupt(format!(
+                    "cache entry {} is unusable ({reason})",
+                    self.entry_path(&manifest_key(declared)).display()
+                ));
+            }
+        };
+        match manifest.sets.iter().find(|set| unchanged(&set.reads)) {
+            Some(set) => self.get(&set.result),
+            None => {
+                self.count(|s| s.misses += 1);
+                Lookup::Miss
+            }
+        }
+    }
+
+    /// Stores a verdict with the reads it was computed from, adding the read set to the
+    /// declared key's manifest (newest first, at most `MANIFEST_SETS`).
+    pub fn put_observed(
+        &self,
+        declared: &str,
+        reads: &ReadSet,
+        result: &StepResult,
+    ) -> Option<String> {
+        let result_key = observed_result_key(declared, reads);
+        if let Some(warning) = self.put(&result_key, result) {
+            return Some(warning);
+        }
+        let mut manifest = self.manifest(declared);
+        manifest.sets.retain(|set| set.result != result_key);
+        manifest.sets.insert(
+            0,
+            ManifestSet {
+                reads: reads.clone(),
+                result: result_key,
+            },
+        );
+        manifest.sets.truncate(MANIFEST_SETS);
+        let written = serde_json::to_vec(&manifest)
+            .context("failed to serialise a cache manifest")
+            .and_then(|payload| self.write_entry(&manifest_key(declared), &frame(&payload)));
+        match written {
+            Ok(()) => None,
+            Err(error) => self.stored(Err(error)),
+        }
+    }
+
+    /// Remembers what the newest key of a (component, step) was made of, for `cache explain`.
+    /// Kept beside the entries, not among them: it explains this checkout's runs, so it is
+    /// neither shared nor evicted with results.
+    pub fn put_last(&self, component: &str, step: &str, record: &serde_json::Value) {
+        if let Ok(payload) = serde_json::to_vec(record) {
+            // Best effort: without it, `cache explain` can only say "no entry yet".
+            let _ = fsutil::write_atomic_regenerable(
+                &self.last_path(component, step),
+                &frame(&payload),
+            );
+        }
+    }
+
+    /// The record `put_last` wrote, if any.
+    pub fn last(&self, component: &str, step: &str) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(self.last_path(component, step)).ok()?;
+        serde_json::from_slice(unframe(&bytes).ok()?).ok()
+    }
+
+    fn last_path(&self, component: &str, step: &str) -> PathBuf {
+        self.dir
+            .join("explain")
+            .join(format!("{}.json", last_key(component, step)))
     }
 
     fn count(&self, update: impl FnOnce(&mut RunStats)) {
@@ -284,6 +404,7 @@ impl Cache {
                 .with_context(|| format!("failed to remove {}", self.entries_dir().display()))?;
         }
         let _ = std::fs::remove_file(self.dir.join("stats.jsonl"));
+        let _ = std::fs::remove_dir_all(self.dir.join("explain"));
         Ok(count)
     }
 
@@ -294,7 +415,7 @@ impl Cache {
         for (path, _, _) in &entries {
             let outcome = std::fs::read(path)
                 .map_err(|e| e.to_string())
-                .and_then(|bytes| decode(&bytes).map(|_| ()));
+                .and_then(|bytes| unframe(&bytes).map(|_| ()));
             if let Err(reason) = outcome {
                 if repair {
                     let _ = std::fs::remove_file(path);
@@ -352,17 +473,56 @@ pub struct CacheSummary {
     pub recent_hit_rate: Option<f64>,
 }
 
-fn encode(result: &StepResult) -> Result<Vec<u8>> {
-    let mut stored = result.clone();
-    stored.cached = false;
-    let payload = serde_json::to_vec(&stored).context("failed to serialise a cache entry")?;
-    let digest = hex(&Sha256::digest(&payload));
-    let mut bytes = format!("{MAGIC} {digest}\n").into_bytes();
-    bytes.extend_from_slice(&payload);
-    Ok(bytes)
+/// At most this many read sets per declared key: a step whose reads keep changing (say, tests
+/// that read the clock's folder) must not grow its manifest without bound.
+const MANIFEST_SETS: usize = 8;
+
+/// Reads observed while a step ran (see `engine::observe`).
+pub type ReadSet = std::collections::BTreeMap<String, String>;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub sets: Vec<ManifestSet>,
 }
 
-fn decode(bytes: &[u8]) -> Result<StepResult, String> {
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestSet {
+    pub reads: ReadSet,
+    pub result: String,
+}
+
+fn sha_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    hex(&hasher.finalize())
+}
+
+fn manifest_key(declared: &str) -> String {
+    sha_hex(&[b"manifest", declared.as_bytes()])
+}
+
+fn observed_result_key(declared: &str, reads: &ReadSet) -> String {
+    let reads = serde_json::to_vec(reads).unwrap_or_default();
+    sha_hex(&[b"result", declared.as_bytes(), &reads])
+}
+
+fn last_key(component: &str, step: &str) -> String {
+    sha_hex(&[b"last", component.as_bytes(), step.as_bytes()])
+}
+
+/// `MAGIC <sha256 of payload>\n<payload>`.
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let digest = hex(&Sha256::digest(payload));
+    let mut bytes = format!("{MAGIC} {digest}\n").into_bytes();
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// The payload of a framed entry whose digest matches.
+fn unframe(bytes: &[u8]) -> Result<&[u8], String> {
     let newline = bytes
         .iter()
         .position(|&b| b == b'\n')
@@ -376,6 +536,18 @@ fn decode(bytes: &[u8]) -> Result<StepResult, String> {
     if hex(&Sha256::digest(payload)) != digest {
         return Err("digest mismatch".to_owned());
     }
+    Ok(payload)
+}
+
+fn encode(result: &StepResult) -> Result<Vec<u8>> {
+    let mut stored = result.clone();
+    stored.cached = false;
+    let payload = serde_json::to_vec(&stored).context("failed to serialise a cache entry")?;
+    Ok(frame(&payload))
+}
+
+fn decode(bytes: &[u8]) -> Result<StepResult, String> {
+    let payload = unframe(bytes)?;
     let mut result: StepResult =
         serde_json::from_slice(payload).map_err(|e| format!("invalid payload: {e}"))?;
     if !result.cacheable() {

@@ -181,6 +181,17 @@ pub enum CacheAction {
     Verify,
     /// Print the actions/cache key of the cache for CI (and set it as a step output there)
     Key(CacheKeyArgs),
+    /// Say, per step of a component, whether the cache answers and, if not, which input changed
+    Explain(CacheExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheExplainArgs {
+    /// The component to explain
+    pub component: String,
+    /// Only this step (ruff-check, ruff-format, pyright, bandit, pytest)
+    #[arg(long, value_name = "NAME")]
+    pub step: Option<String>,
 }
 
 #[derive(Debug, Args)]

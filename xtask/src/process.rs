@@ -39,6 +39,8 @@ pub struct ToolCommand {
     pub cwd: PathBuf,
     /// Added to (or replacing) the inherited environment.
     pub env: Vec<(OsString, OsString)>,
+    /// When set, the tool sees `env` and nothing of our own environment (hermetic tool runs).
+    pub clear_env: bool,
     pub timeout: Duration,
 }
 
@@ -49,8 +51,16 @@ impl ToolCommand {
             args: Vec::new(),
             cwd: cwd.into(),
             env: Vec::new(),
+            clear_env: false,
             timeout,
         }
+    }
+
+    /// Starts the tool with only the variables given through `env`: what a tool reads from
+    /// its environment is then exactly what the cache key holds.
+    pub fn env_clear(mut self) -> Self {
+        self.clear_env = true;
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
@@ -192,8 +202,15 @@ fn run_as(command: &ToolCommand, cleanup: Cleanup) -> Result<Finished, RunError>
             cmd.process_group(0);
             Ok(())
         });
-    for (key, value) in &command.env {
-        expression = expression.env(key, value);
+    if command.clear_env {
+        // Later values win, as they would with repeated `env` calls.
+        let full: std::collections::HashMap<OsString, OsString> =
+            command.env.iter().cloned().collect();
+        expression = expression.full_env(full);
+    } else {
+        for (key, value) in &command.env {
+            expression = expression.env(key, value);
+        }
     }
     let started = Instant::now();
     let handle = expression.start().map_err(|source| {

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cache::Cache;
-use crate::cli::{CacheAction, CacheArgs, CacheKeyArgs, GlobalArgs};
+use crate::cli::{CacheAction, CacheArgs, CacheExplainArgs, CacheKeyArgs, GlobalArgs};
 use crate::config::Config;
 use crate::errors::exit;
 use crate::github;
@@ -39,6 +39,7 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
             Ok(exit::OK)
         }
         CacheAction::Key(key_args) => print_key(&config, key_args),
+        CacheAction::Explain(explain_args) => explain(&config, &cache, explain_args),
         CacheAction::Verify => {
             let (checked, bad) = cache.verify(true);
             for (path, reason) in &bad {
@@ -97,5 +98,42 @@ fn print_key(config: &Config, args: &CacheKeyArgs) -> Result<u8> {
         ("key".to_owned(), key.key.clone()),
         ("restore-keys".to_owned(), key.restore_keys.join("\n")),
     ])?;
+    Ok(exit::OK)
+}
+
+/// Drops engine events: `cache explain` runs no step and shows no progress.
+struct Quiet;
+
+impl crate::events::Listener for Quiet {
+    fn event(&self, _: &crate::events::Event<'_>) {}
+}
+
+/// `cache explain COMPONENT [--step NAME]`: one line per step, `hit` or `miss: <why>`.
+fn explain(config: &Config, cache: &Cache, args: &CacheExplainArgs) -> Result<u8> {
+    use crate::engine::{RunContext, explain};
+    let component = config.require_component(&args.component)?;
+    let steps: Vec<crate::tools::StepKind> = match &args.step {
+        None => explain::STEPS.to_vec(),
+        Some(name) => match explain::STEPS.iter().find(|k| k.id() == name) {
+            Some(kind) => vec![*kind],
+            None => {
+                let known: Vec<&str> = explain::STEPS.iter().map(|k| k.id()).collect();
+                eprintln!(
+                    "error: unknown step `{name}`; the cached steps are {}",
+                    known.join(", ")
+                );
+                return Ok(exit::USAGE);
+            }
+        },
+    };
+    let toolchain = crate::toolchain::Toolchain::load(config)?;
+    let ctx = RunContext::new(config, &toolchain, Some(cache), &Quiet, 1, false);
+    for kind in steps {
+        println!(
+            "{:<12} {}",
+            kind.id(),
+            explain::explain(&ctx, component, kind)
+        );
+    }
     Ok(exit::OK)
 }

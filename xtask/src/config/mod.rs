@@ -36,6 +36,8 @@ pub struct Config {
     pub cache_max_bytes: u64,
     /// `[cache.remote]`, validated; `None` when the project has no remote cache.
     pub cache_remote: Option<crate::remote_cache::RemoteSettings>,
+    /// `[env]`: variables the tools see besides the fixed pass-through list.
+    pub env: ToolEnvConfig,
     /// The functional groups, in report order.
     pub groups: Vec<String>,
     /// In file order, which is also the order of every report.
@@ -45,6 +47,13 @@ pub struct Config {
     pub environments: Vec<Environment>,
     /// Compose services of the components that name any, by component.
     pub services: std::collections::BTreeMap<String, ServiceSettings>,
+}
+
+/// `[env]` of xtask.toml: caller variables passed through by name, and fixed values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolEnvConfig {
+    pub pass: Vec<String>,
+    pub set: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -507,6 +516,10 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             .as_ref()
             .map(|remote| build_remote_cache(remote, at))
             .transpose()?,
+        env: ToolEnvConfig {
+            pass: raw.env.pass,
+            set: raw.env.set,
+        },
         groups: raw.groups,
         components,
         graph,

@@ -17,6 +17,9 @@ pub struct RawConfig {
     pub timeouts: RawTimeouts,
     #[serde(default)]
     pub cache: RawCache,
+    /// What reaches the tools' environment besides the fixed pass-through list (`[env]`).
+    #[serde(default)]
+    pub env: RawEnv,
     pub groups: Vec<String>,
     pub components: IndexMap<String, Spanned<RawComponent>>,
     /// Deploy targets by stage name (`[environments.staging]`).
@@ -166,6 +169,17 @@ impl Default for RawTimeouts {
             compose: default_compose_timeout(),
         }
     }
+}
+
+/// `[env]`: `pass` names caller variables handed to the tools, `set` fixes values. Both are part
+/// of every cache key by value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnv {
+    #[serde(default)]
+    pub pass: Vec<String>,
+    #[serde(default)]
+    pub set: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,7 @@ use std::sync::{Mutex, OnceLock};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Component, Config, SourceKind};
+use crate::tools::{StepKind, Tool};
 
 /// Config files that change how some tool behaves, looked for at the project root.
 pub const CONFIG_FILES: &[&str] = &[
@@ -39,7 +40,7 @@ const GENERATED: &[&str] = &[
     "htmlcov",
 ];
 
-fn is_generated(name: &str) -> bool {
+pub(crate) fn is_generated(name: &str) -> bool {
     GENERATED.contains(&name)
         || name.ends_with(".pyc")
         || name.ends_with(".egg-info")
@@ -57,6 +58,17 @@ pub struct InputIndex {
     configs: OnceLock<Vec<String>>,
     /// Digest of each component's whole source tree, by source path.
     trees: Mutex<HashMap<String, String>>,
+    /// First-party files a dotted prefix names, and whether it is a folder, once per run.
+    modules: Mutex<HashMap<String, (Vec<String>, bool)>>,
+    /// The modules each file imports, parsed once per run (shared packages are imported by
+    /// many components).
+    imports: Mutex<HashMap<String, std::sync::Arc<Vec<String>>>>,
+    /// pyright's extra folders, read from its config once per run.
+    pyright_folders: OnceLock<Vec<String>>,
+    /// The state of each observed read (`observe::state`), once per run.
+    read_states: Mutex<HashMap<String, String>>,
+    /// `tool_configs` by (folder, tool), once per run: components share folders.
+    tool_configs: Mutex<HashMap<(String, Tool), Vec<String>>>,
 }
 
 impl InputIndex {
@@ -67,7 +79,31 @@ impl InputIndex {
             walks: Mutex::new(HashMap::new()),
             configs: OnceLock::new(),
             trees: Mutex::new(HashMap::new()),
+            modules: Mutex::new(HashMap::new()),
+            imports: Mutex::new(HashMap::new()),
+            pyright_folders: OnceLock::new(),
+            read_states: Mutex::new(HashMap::new()),
+            tool_configs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The state of an observed read, computed by `compute` once per run: the same folders
+    /// and probes appear in every component's read set.
+    pub fn read_state(&self, entry: &str, compute: impl FnOnce() -> String) -> String {
+        if let Some(known) = self
+            .read_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(entry)
+        {
+            return known.clone();
+        }
+        let state = compute();
+        self.read_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(entry.to_owned(), state.clone());
+        state
     }
 
     /// Files under `relative` (a folder or a single file), relative to the root, sorted.
@@ -200,6 +236,8 @@ pub struct StepInputs {
     /// Source paths of the components it depends on (transitively), each hashed as a tree.
     pub dependencies: Vec<String>,
     pub configs: Vec<String>,
+    /// First-party files outside the component that its sources import, transitively (pyright).
+    pub imported: Vec<String>,
 }
 
 impl StepInputs {
@@ -211,6 +249,7 @@ impl StepInputs {
             .chain(&self.tests)
             .chain(&self.packages)
             .chain(&self.configs)
+            .chain(&self.imported)
             .cloned()
             .collect();
         all.sort();
@@ -340,6 +379,332 @@ pub fn package_markers(index: &InputIndex, component: &Component) -> Vec<String>
         current = current.rsplit_once('/').map_or("", |(parent, _)| parent);
     }
     markers
+}
+
+/// The config files a tool's own discovery reads for `component`, beyond the root ones:
+/// for ruff, every `pyproject.toml`, `ruff.toml`, `.ruff.toml` and ignore file from the
+/// component's folder up to the root, and the files their `extend` settings name, transitively;
+/// for pyright, when the root has no config, the nearest one above the root (pyright walks up
+/// from its working folder), as a `../` path.
+pub fn tool_configs(index: &InputIndex, component: &Component, kind: StepKind) -> Vec<String> {
+    let start = if index.root().join(&component.source).is_dir() {
+        component.source.as_str()
+    } else {
+        component.source.rsplit_once('/').map_or("", |(p, _)| p)
+    };
+    let memo_key = (start.to_owned(), kind.tool());
+    if let Some(known) = index
+        .tool_configs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&memo_key)
+    {
+        return known.clone();
+    }
+    let found = discover_tool_configs(index.root(), start, kind);
+    index
+        .tool_configs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(memo_key, found.clone());
+    found
+}
+
+fn discover_tool_configs(root: &Path, start: &str, kind: StepKind) -> Vec<String> {
+    let mut found = Vec::new();
+    match kind {
+        StepKind::RuffCheck
+        | StepKind::RuffFormat
+        | StepKind::RuffFix
+        | StepKind::RuffFormatApply => {
+            let mut current = start;
+            loop {
+                for name in [
+                    "pyproject.toml",
+                    "ruff.toml",
+                    ".ruff.toml",
+                    ".gitignore",
+                    ".ignore",
+                ] {
+                    let candidate = join(current, name);
+                    if root.join(&candidate).is_file() {
+                        found.push(candidate);
+                    }
+                }
+                if current.is_empty() {
+                    break;
+                }
+                current = current.rsplit_once('/').map_or("", |(p, _)| p);
+            }
+            let mut queue: Vec<String> = found
+                .iter()
+                .filter(|f| f.ends_with(".toml"))
+                .cloned()
+                .collect();
+            while let Some(config) = queue.pop() {
+                let Some(extended) = ruff_extend(root, &config) else {
+                    continue;
+                };
+                if !found.contains(&extended) && root.join(&extended).is_file() {
+                    found.push(extended.clone());
+                    queue.push(extended);
+                }
+            }
+        }
+        StepKind::Pyright => {
+            let at_root = ["pyrightconfig.json", "pyproject.toml"]
+                .iter()
+                .any(|name| root.join(name).is_file());
+            if !at_root {
+                let mut up = String::new();
+                for ancestor in root.ancestors().skip(1) {
+                    up.push_str("../");
+                    let names: Vec<String> = ["pyrightconfig.json", "pyproject.toml"]
+                        .iter()
+                        .filter(|name| ancestor.join(name).is_file())
+                        .map(|name| format!("{up}{name}"))
+                        .collect();
+                    if !names.is_empty() {
+                        found.extend(names);
+                        break;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The root-relative file a ruff config's `extend` names, if any.
+fn ruff_extend(root: &Path, config: &str) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(config)).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    let extend = if config.ends_with("pyproject.toml") {
+        table.get("tool")?.get("ruff")?.get("extend")?
+    } else {
+        table.get("extend")?
+    };
+    let target = extend.as_str()?;
+    let folder = config.rsplit_once('/').map_or("", |(p, _)| p);
+    normalise(&join(folder, target))
+}
+
+/// `a/b/../c` -> `a/c`; `None` when the path leaves the root or is absolute.
+fn normalise(path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            _ => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Folders pyright resolves imports and stubs from besides the interpreter: `stubPath`
+/// (default `typings`), `extraPaths` and those of `executionEnvironments`, from
+/// `pyrightconfig.json` or `[tool.pyright]`; only the existing ones inside the root.
+pub fn pyright_folders(index: &InputIndex) -> Vec<String> {
+    index
+        .pyright_folders
+        .get_or_init(|| read_pyright_folders(index.root()))
+        .clone()
+}
+
+fn read_pyright_folders(root: &Path) -> Vec<String> {
+    let settings: Option<serde_json::Value> =
+        std::fs::read_to_string(root.join("pyrightconfig.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .or_else(|| {
+                let text = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
+                let table: toml::Table = toml::from_str(&text).ok()?;
+                serde_json::to_value(table.get("tool")?.get("pyright")?).ok()
+            });
+    let mut folders = vec![
+        settings
+            .as_ref()
+            .and_then(|s| s.get("stubPath"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("typings")
+            .to_owned(),
+    ];
+    let strings = |value: Option<&serde_json::Value>| -> Vec<String> {
+        value
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(settings) = &settings {
+        folders.extend(strings(settings.get("extraPaths")));
+        if let Some(envs) = settings
+            .get("executionEnvironments")
+            .and_then(|v| v.as_array())
+        {
+            for env in envs {
+                folders.extend(strings(env.get("extraPaths")));
+            }
+        }
+    }
+    let mut folders: Vec<String> = folders
+        .iter()
+        .filter_map(|f| normalise(f))
+        .filter(|f| !f.is_empty() && root.join(f).is_dir())
+        .collect();
+    folders.sort();
+    folders.dedup();
+    folders
+}
+
+/// First-party files that `component`'s sources import, transitively, outside its own source:
+/// what pyright reads to type-check it. Modules resolve against the root, `src/` and pyright's
+/// extra folders. One function, so the import graph of `crate::imports` can replace the parser.
+pub fn imported_files(index: &InputIndex, component: &Component) -> Vec<String> {
+    let root = index.root();
+    let mut bases: Vec<String> = vec![String::new()];
+    if root.join("src").is_dir() {
+        bases.push("src".to_owned());
+    }
+    bases.extend(pyright_folders(index));
+    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut queue: Vec<String> = index
+        .files_under(&component.source)
+        .into_iter()
+        .filter(|f| f.ends_with(".py") || f.ends_with(".pyi"))
+        .collect();
+    let own: std::collections::BTreeSet<String> = queue.iter().cloned().collect();
+    while let Some(file) = queue.pop() {
+        for module in index.imported_modules(&bases, &file).iter() {
+            for candidate in index.module_files(&bases, module) {
+                if !own.contains(&candidate) && seen.insert(candidate.clone()) {
+                    queue.push(candidate);
+                }
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// The dotted package a file belongs to, from the longest base it is under.
+fn package_of(bases: &[String], file: &str) -> String {
+    let base = bases
+        .iter()
+        .filter(|b| b.is_empty() || file.starts_with(&format!("{b}/")))
+        .max_by_key(|b| b.len())
+        .map_or("", String::as_str);
+    let rest = if base.is_empty() {
+        file
+    } else {
+        &file[base.len() + 1..]
+    };
+    let mut parts: Vec<&str> = rest.split('/').collect();
+    let last = parts.pop().unwrap_or("");
+    if last != "__init__.py" && last != "__init__.pyi" {
+        // A module's package is its folder.
+    }
+    parts.join(".")
+}
+
+impl InputIndex {
+    /// The absolute module names `file` imports, parsed once per run.
+    fn imported_modules(&self, bases: &[String], file: &str) -> std::sync::Arc<Vec<String>> {
+        if let Some(known) = self
+            .imports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(file)
+        {
+            return known.clone();
+        }
+        let package = package_of(bases, file);
+        let modules: Vec<String> = std::fs::read_to_string(self.root.join(file))
+            .map(|text| {
+                crate::init::imports::parse(&text)
+                    .iter()
+                    .flat_map(|import| crate::init::imports::resolve(import, &package))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let modules = std::sync::Arc::new(modules);
+        self.imports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(file.to_owned(), modules.clone());
+        modules
+    }
+
+    /// The files a dotted module name may load: the module (`.py`, `.pyi`, package
+    /// `__init__`) and the `__init__` of every package on the way. Each dotted prefix is
+    /// looked up once per run (`from a.b import c, d` asks for `a.b.c` and `a.b.d`), and the
+    /// walk stops at the first prefix that is not a folder.
+    fn module_files(&self, bases: &[String], module: &str) -> Vec<String> {
+        let mut files = Vec::new();
+        let mut end = 0;
+        loop {
+            end = module[end..].find('.').map_or(module.len(), |i| end + i);
+            let (found, folder) = self.prefix_files(bases, &module[..end]);
+            files.extend(found);
+            if !folder || end == module.len() {
+                break;
+            }
+            end += 1;
+        }
+        files
+    }
+
+    /// The files `prefix` (dotted) names under any base, and whether it is a folder there.
+    fn prefix_files(&self, bases: &[String], prefix: &str) -> (Vec<String>, bool) {
+        if let Some(known) = self
+            .modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(prefix)
+        {
+            return known.clone();
+        }
+        let rel = prefix.replace('.', "/");
+        let mut files = Vec::new();
+        let mut folder = false;
+        for base in bases {
+            let path = join(base, &rel);
+            let full = self.root.join(&path);
+            for candidate in [format!("{path}.py"), format!("{path}.pyi")] {
+                if self.root.join(&candidate).is_file() {
+                    files.push(candidate);
+                }
+            }
+            if full.is_dir() {
+                folder = true;
+                for candidate in [
+                    format!("{path}/__init__.py"),
+                    format!("{path}/__init__.pyi"),
+                ] {
+                    if self.root.join(&candidate).is_file() {
+                        files.push(candidate);
+                    }
+                }
+            }
+        }
+        let known = (files, folder);
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(prefix.to_owned(), known.clone());
+        known
+    }
 }
 
 /// Digests of `files` in order; a file that vanished between walk and read gets a marker digest

@@ -28,8 +28,14 @@ pub struct KeyMaterial<'a> {
     /// Dependency source path -> digest of its whole tree.
     pub dependencies: BTreeMap<String, String>,
     pub configs: BTreeMap<String, String>,
+    /// First-party files outside the component that it imports (pyright).
+    pub imported: BTreeMap<String, String>,
     pub thresholds: &'a Thresholds,
     pub policy: &'a Policy,
+    /// Every variable the tool sees that can change its verdict, by value (`engine::environment`).
+    pub env: &'a BTreeMap<String, String>,
+    /// The observer's version for steps whose reads are observed, else empty.
+    pub observer: &'a str,
 }
 
 pub struct KeyParts<'a> {
@@ -40,6 +46,8 @@ pub struct KeyParts<'a> {
     pub interpreter: &'a str,
     pub thresholds: &'a Thresholds,
     pub policy: &'a Policy,
+    pub env: &'a BTreeMap<String, String>,
+    pub observer: &'a str,
 }
 
 impl<'a> KeyMaterial<'a> {
@@ -60,14 +68,23 @@ impl<'a> KeyMaterial<'a> {
                 .map(|source| (source.clone(), index.tree_digest(source)))
                 .collect(),
             configs: inputs::digest_list(index, &files.configs),
+            imported: inputs::digest_list(index, &files.imported),
             thresholds: parts.thresholds,
             policy: parts.policy,
+            env: parts.env,
+            observer: parts.observer,
         }
     }
 
+    #[cfg(test)]
     pub fn digest(&self) -> String {
+        self.digest_and_bytes().0
+    }
+
+    /// The digest and the serialised material it was computed over.
+    pub fn digest_and_bytes(&self) -> (String, Vec<u8>) {
         let bytes = serde_json::to_vec(self).expect("key material always serialises");
-        inputs::hex(&Sha256::digest(&bytes))
+        (inputs::hex(&Sha256::digest(&bytes)), bytes)
     }
 }
 
@@ -113,6 +130,8 @@ mod tests {
                 interpreter,
                 thresholds,
                 policy,
+                env: &BTreeMap::new(),
+                observer: "",
             },
             &index,
             &files,
@@ -170,6 +189,8 @@ mod tests {
             interpreter: "py",
             thresholds: &THRESHOLDS,
             policy: Box::leak(Box::new(policy())),
+            env: Box::leak(Box::new(BTreeMap::new())),
+            observer: "",
         };
         let as_source = StepInputs {
             sources: vec!["a.py".into()],

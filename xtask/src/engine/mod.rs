@@ -2,8 +2,12 @@
 //! tool accepts many paths and spread over `--jobs` workers. Results come back keyed by
 //! (component, step), so what reports show never depends on the order things finished in.
 
+pub mod environment;
+pub mod explain;
 pub mod inputs;
+pub mod interpreter;
 pub mod key;
+pub mod observe;
 pub mod result;
 mod run;
 
@@ -34,6 +38,10 @@ pub struct RunContext<'a> {
     pub refresh: bool,
     /// `pyproject.toml` when it has a `[tool.bandit]` table: bandit reads it only when told.
     pub bandit_config: Option<String>,
+    /// What the tools' environment holds (cleared, then the pass-through list and `[env]`).
+    pub env: environment::ToolEnv,
+    /// Portable names for observed reads.
+    pub locator: observe::Locator,
 }
 
 impl<'a> RunContext<'a> {
@@ -45,7 +53,18 @@ impl<'a> RunContext<'a> {
         jobs: usize,
         refresh: bool,
     ) -> Self {
+        let mut env = environment::ToolEnv::from_process(&config.env);
+        env.make_portable(&config.project.root);
+        for message in &env.warnings {
+            listener.event(&Event::Warning { message });
+        }
+        let mut own = vec![config.state_dir(), config.project.reports_dir.clone()];
+        if let Some(cache) = cache {
+            own.push(cache.dir().to_path_buf());
+        }
         RunContext {
+            env,
+            locator: observe::Locator::new(&config.project.root, &own),
             config,
             toolchain,
             index: InputIndex::new(&config.project.root),
@@ -71,10 +90,23 @@ pub(crate) struct Prepared<'c> {
     /// command both use them.
     pub argv: Vec<String>,
     pub key: String,
+    /// The declared key's material, kept with the newest entry for `cache explain`.
+    /// (Serialised once, for the key's digest; parsed only when a result is stored or explained.)
+    pub material: Vec<u8>,
+    /// Whether the tool runs under the observer (pytest, bandit): its entries then carry the
+    /// reads it made, and a lookup checks them.
+    pub observed: bool,
     /// Files read directly, with their digests when the key was made.
     pub files: Vec<(String, Option<FileDigest>)>,
     /// Dependency source trees, with their digests when the key was made.
     pub trees: Vec<(String, String)>,
+}
+
+impl Prepared<'_> {
+    /// The declared key's material as JSON, for `cache explain`.
+    pub fn material_value(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.material).unwrap_or_default()
+    }
 }
 
 /// Runs `requests` and returns one result per request.
@@ -155,7 +187,14 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     for prepared in candidates {
         let name = &prepared.component.name;
         if let Some(cache) = ctx.cache.filter(|_| !ctx.refresh) {
-            match cache.get(&prepared.key) {
+            let lookup = if prepared.observed {
+                cache.get_observed(&prepared.key, |reads| {
+                    observe::first_change(&ctx.locator, &ctx.index, reads).is_none()
+                })
+            } else {
+                cache.get(&prepared.key)
+            };
+            match lookup {
                 Lookup::Hit(hit) => {
                     let mut hit = *hit;
                     hit.duration_ms = 0;
@@ -174,7 +213,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
 
     let jobs = group_into_jobs(pending);
     let shared = Mutex::new(&mut results);
-    let to_store: Mutex<Vec<(&Prepared<'_>, StepResult)>> = Mutex::new(Vec::new());
+    let to_store: Mutex<Vec<Executed<'_, '_>>> = Mutex::new(Vec::new());
     let queue = Mutex::new(jobs.iter().collect::<Vec<_>>());
     std::thread::scope(|scope| {
         for _ in 0..ctx.jobs {
@@ -182,12 +221,13 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
                 loop {
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
                     let Some(job) = job else { break };
-                    for (prepared, result) in run::execute(ctx, job) {
+                    for (prepared, result, reads) in run::execute(ctx, job) {
                         if result.cacheable() {
-                            to_store
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push((prepared, result.clone()));
+                            to_store.lock().unwrap_or_else(|e| e.into_inner()).push((
+                                prepared,
+                                result.clone(),
+                                reads,
+                            ));
                         }
                         let mut results = shared.lock().unwrap_or_else(|e| e.into_inner());
                         finish(ctx, &mut results, &prepared.component.name, result);
@@ -246,26 +286,42 @@ fn prepare<'c>(
 ) -> Prepared<'c> {
     let files = step_inputs(ctx, component, kind);
     let argv = run::argv(ctx, kind, component);
+    // The interpreter's location is not what it is: its identity stands for it.
+    let python = ctx.toolchain.python.display().to_string();
+    let portable_argv: Vec<String> = argv
+        .iter()
+        .map(|a| a.replace(&python, "$XTASK_PYTHON"))
+        .collect();
+    let observed = run::observed(kind);
+    let observer = if observed {
+        observe::observer_id()
+    } else {
+        String::new()
+    };
     let material = key::KeyMaterial::new(
         key::KeyParts {
             step: kind.id(),
             tool: kind.tool().name(),
             version: &tool.version,
-            argv: &argv,
+            argv: &portable_argv,
             interpreter: &ctx.toolchain.python_identity,
             thresholds: &ctx.config.thresholds,
             policy: &ctx.config.policy,
+            env: &ctx.env.keyed,
+            observer: &observer,
         },
         &ctx.index,
         &files,
     );
-    let key = material.digest();
+    let (key, material) = material.digest_and_bytes();
     Prepared {
         component,
         kind,
         tool,
         argv,
         key,
+        material,
+        observed,
         files: files
             .files()
             .into_iter()
@@ -298,11 +354,28 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
             Vec::new()
         },
         dependencies: if kind.reads_dependencies() {
-            inputs::dependency_sources(ctx.config, component)
+            let mut trees = inputs::dependency_sources(ctx.config, component);
+            if kind == StepKind::Pyright {
+                trees.extend(inputs::pyright_folders(&ctx.index));
+                trees.sort();
+                trees.dedup();
+            }
+            trees
         } else {
             Vec::new()
         },
-        configs: inputs::configs(&ctx.index),
+        imported: if kind == StepKind::Pyright {
+            inputs::imported_files(&ctx.index, component)
+        } else {
+            Vec::new()
+        },
+        configs: {
+            let mut configs = inputs::configs(&ctx.index);
+            configs.extend(inputs::tool_configs(&ctx.index, component, kind));
+            configs.sort();
+            configs.dedup();
+            configs
+        },
     }
 }
 
@@ -310,17 +383,13 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
 /// while the tools ran: such a result describes files that no longer exist and must never be
 /// served later. Every input is read again once, however many steps share it. An interrupted
 /// run stores nothing.
-fn store_unchanged(
-    ctx: &RunContext<'_>,
-    cache: &Cache,
-    verdicts: Vec<(&Prepared<'_>, StepResult)>,
-) {
+fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'_, '_>>) {
     if verdicts.is_empty() || crate::process::interrupted() {
         return;
     }
     let mut files: Vec<&str> = verdicts
         .iter()
-        .flat_map(|(p, _)| p.files.iter().map(|(f, _)| f.as_str()))
+        .flat_map(|(p, _, _)| p.files.iter().map(|(f, _)| f.as_str()))
         .collect();
     files.sort_unstable();
     files.dedup();
@@ -330,7 +399,7 @@ fn store_unchanged(
         .collect();
     let mut trees: Vec<&str> = verdicts
         .iter()
-        .flat_map(|(p, _)| p.trees.iter().map(|(t, _)| t.as_str()))
+        .flat_map(|(p, _, _)| p.trees.iter().map(|(t, _)| t.as_str()))
         .collect();
     trees.sort_unstable();
     trees.dedup();
@@ -338,7 +407,7 @@ fn store_unchanged(
         .iter()
         .map(|t| (*t, ctx.index.fresh_tree_digest(t)))
         .collect();
-    for (prepared, result) in verdicts {
+    for (prepared, result, reads) in verdicts {
         let unchanged = prepared
             .files
             .iter()
@@ -355,11 +424,47 @@ fn store_unchanged(
             ctx.listener.event(&Event::Warning { message: &message });
             continue;
         }
-        if let Some(warning) = cache.put(&prepared.key, &result) {
+        let stored = if prepared.observed {
+            let Some(observed) = reads else {
+                // An observed step whose read set is missing cannot be checked later.
+                continue;
+            };
+            match observed.capture(ctx, prepared) {
+                Ok(set) => {
+                    let warning = cache.put_observed(&prepared.key, &set, &result);
+                    cache.put_last(
+                        &prepared.component.name,
+                        prepared.kind.id(),
+                        &serde_json::json!({"material": prepared.material_value(), "reads": set}),
+                    );
+                    warning
+                }
+                Err(reason) => {
+                    let message = format!(
+                        "{} of {} is not cached: {reason}",
+                        prepared.kind, prepared.component.name
+                    );
+                    ctx.listener.event(&Event::Warning { message: &message });
+                    continue;
+                }
+            }
+        } else {
+            let warning = cache.put(&prepared.key, &result);
+            cache.put_last(
+                &prepared.component.name,
+                prepared.kind.id(),
+                &serde_json::json!({"material": prepared.material_value()}),
+            );
+            warning
+        };
+        if let Some(warning) = stored {
             ctx.listener.event(&Event::Warning { message: &warning });
         }
     }
 }
+
+/// A step that ran: its preparation, its verdict and, for observed steps, what it read.
+pub(crate) type Executed<'p, 'c> = (&'p Prepared<'c>, StepResult, Option<run::Observed>);
 
 /// One unit of work for a worker: one tool process.
 pub(crate) struct Job<'c> {

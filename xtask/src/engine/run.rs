@@ -2,10 +2,11 @@
 //! the process API, interpreting its output and splitting findings back per component.
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::time::Duration;
 
 use super::result::{ErrorKind, StepError, StepResult, StepStatus};
-use super::{Job, Prepared, RunContext, StepId};
+use super::{Job, Prepared, RunContext, StepId, observe};
 use crate::config::{Component, Config};
 use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
@@ -74,20 +75,72 @@ pub fn command_line(kind: StepKind, argv: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Whether `kind` runs under the observer, so its entries carry the reads it made.
+pub fn observed(kind: StepKind) -> bool {
+    matches!(kind, StepKind::Pytest | StepKind::Bandit)
+}
+
+/// What an observed tool process read, as its hook reported it.
+pub struct Observed {
+    raw: Vec<observe::RawRead>,
+    /// Sources of the other members of a batch: their files are analysed for them, not for
+    /// this member, so they are not this member's inputs.
+    foreign: Vec<String>,
+}
+
+impl Observed {
+    /// Reads the hook's file; `None` when the process never wrote it.
+    fn read(run_dir: &Path) -> Option<Observed> {
+        let text = std::fs::read_to_string(run_dir.join(observe::READS_FILE)).ok()?;
+        Some(Observed {
+            raw: observe::parse(&text),
+            foreign: Vec::new(),
+        })
+    }
+
+    pub fn capture(
+        &self,
+        ctx: &RunContext<'_>,
+        prepared: &Prepared<'_>,
+    ) -> Result<observe::ReadSet, String> {
+        let own = &prepared.component.source;
+        observe::capture(&ctx.locator, &ctx.index, &self.raw, |path| {
+            !self
+                .foreign
+                .iter()
+                .filter(|f| *f != own)
+                .any(|f| path == f || path.starts_with(&format!("{f}/")))
+        })
+    }
+}
+
 fn tool_command(ctx: &RunContext<'_>, tool: &ResolvedTool, args: Vec<String>) -> ToolCommand {
-    ToolCommand::new(
+    let mut command = ToolCommand::new(
         &tool.program,
         &ctx.config.project.root,
         timeout_for(ctx.config, tool.tool),
     )
     .args(args)
-    .env("PATH", ctx.toolchain.tool_path_env())
-    .env("NO_COLOR", "1")
-    .env("PY_COLORS", "0")
-    // ruff's own cache stays out of the user's tree.
-    .env("RUFF_CACHE_DIR", ctx.config.state_dir().join("ruff-cache"))
-    // The PyPI wrapper of pyright otherwise asks PyPI for a newer version on every start.
-    .env("PYRIGHT_PYTHON_IGNORE_WARNINGS", "1")
+    .env_clear();
+    for (name, value) in &ctx.env.vars {
+        command = command.env(name, value);
+    }
+    if matches!(tool.tool, Tool::Ruff | Tool::Pyright) {
+        // ruff reads a user-level config (`~/.config/ruff/ruff.toml`) when the project has
+        // none; it is not in the key, so the tools never see one.
+        command = command.env(
+            "XDG_CONFIG_HOME",
+            ctx.config.state_dir().join("no-user-config"),
+        );
+    }
+    command
+        .env("PATH", ctx.toolchain.tool_path_env())
+        .env("NO_COLOR", "1")
+        .env("PY_COLORS", "0")
+        // ruff's own cache stays out of the user's tree.
+        .env("RUFF_CACHE_DIR", ctx.config.state_dir().join("ruff-cache"))
+        // The PyPI wrapper of pyright otherwise asks PyPI for a newer version on every start.
+        .env("PYRIGHT_PYTHON_IGNORE_WARNINGS", "1")
 }
 
 /// A step error from a process that did not run to its end.
@@ -113,12 +166,15 @@ fn run_error(error: &RunError) -> StepError {
 pub(crate) fn execute<'j, 'c>(
     ctx: &RunContext<'_>,
     job: &'j Job<'c>,
-) -> Vec<(&'j Prepared<'c>, StepResult)> {
+) -> Vec<super::Executed<'j, 'c>> {
     if job.kind == StepKind::Pytest {
         return job
             .members
             .iter()
-            .map(|member| (member, run_pytest(ctx, member)))
+            .map(|member| {
+                let (result, reads) = run_pytest(ctx, member);
+                (member, result, reads)
+            })
             .collect();
     }
     let tool = &job.members[0].tool;
@@ -133,14 +189,51 @@ pub(crate) fn execute<'j, 'c>(
         .map(|m| m.component.name.clone())
         .collect();
     let args = args_for(ctx, job.kind, &paths, job.members[0].component);
-    let command = tool_command(ctx, tool, args);
-    let display = command.display();
+    // Observed batch tools run as `python -c <observer> <reads> -m <tool>` in the tool's venv.
+    let run_dir = tempfile::Builder::new().prefix("xtask-run-").tempdir();
+    let observing = match (&run_dir, observed(job.kind)) {
+        (Ok(dir), true) => Some(dir.path().to_path_buf()),
+        _ => None,
+    };
+    let command = match &observing {
+        Some(dir) => {
+            let python = ResolvedTool {
+                program: tool.program.with_file_name("python"),
+                ..tool.clone()
+            };
+            let module = vec!["-m".to_owned(), job.kind.tool().name().to_owned()];
+            let argv: Vec<String> = module.into_iter().chain(args).collect();
+            tool_command(
+                ctx,
+                &python,
+                observe::wrap(&dir.join(observe::READS_FILE), &argv),
+            )
+        }
+        None => tool_command(ctx, tool, args),
+    };
+    // Shown as the tool's own command line, not as the observer's wrapper around it.
+    let display = if observing.is_some() {
+        tool_command(
+            ctx,
+            tool,
+            args_for(ctx, job.kind, &paths, job.members[0].component),
+        )
+        .display()
+    } else {
+        command.display()
+    };
     ctx.listener.event(&Event::ToolStarted {
         kind: job.kind,
         components: &names,
         command: &display,
     });
     let outcome = process::run(&command);
+    let reads = observing.as_deref().and_then(|dir| {
+        Observed::read(dir).map(|mut o| {
+            o.foreign = paths.clone();
+            o
+        })
+    });
     let duration_ms = match &outcome {
         Ok(done) => done.duration.as_millis() as u64,
         Err(RunError::TimedOut { duration, .. }) => duration.as_millis() as u64,
@@ -175,7 +268,11 @@ pub(crate) fn execute<'j, 'c>(
                     verdict_result(job.kind, &member.tool, command, mine, duration_ms)
                 }
             };
-            (member, result)
+            let reads = reads.as_ref().map(|o| Observed {
+                raw: o.raw.clone(),
+                foreign: o.foreign.clone(),
+            });
+            (member, result, reads)
         })
         .collect()
 }
@@ -274,7 +371,17 @@ pub fn decided_without_running(
     ))
 }
 
-fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> StepResult {
+fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> (StepResult, Option<Observed>) {
+    let mut reads = None;
+    let result = run_pytest_observed(ctx, member, &mut reads);
+    (result, reads)
+}
+
+fn run_pytest_observed(
+    ctx: &RunContext<'_>,
+    member: &Prepared<'_>,
+    reads: &mut Option<Observed>,
+) -> StepResult {
     let component = member.component;
     let command = command_line(StepKind::Pytest, &member.argv);
     let error = |kind: ErrorKind, message: String, duration_ms: u64| {
@@ -303,18 +410,22 @@ fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> StepResult {
         .iter()
         .map(|a| a.replace(RUN_DIR, &dir_text))
         .collect();
+    // Shown as pytest's own command line, not as the observer's wrapper around it.
+    let display = tool_command(ctx, &member.tool, args.clone()).display();
+    let args = observe::wrap(&run_dir.path().join(observe::READS_FILE), &args);
     let command_to_run = tool_command(ctx, &member.tool, args)
         // Coverage data of concurrent runs would otherwise collide in the project root.
         .env("COVERAGE_FILE", run_dir.path().join(".coverage"))
         .env("PYTHONDONTWRITEBYTECODE", OsString::from("1"));
     let names = [component.name.clone()];
-    let display = command_to_run.display();
     ctx.listener.event(&Event::ToolStarted {
         kind: StepKind::Pytest,
         components: &names,
         command: &display,
     });
-    let done = match process::run(&command_to_run) {
+    let outcome = process::run(&command_to_run);
+    *reads = Observed::read(run_dir.path());
+    let done = match outcome {
         Ok(done) => done,
         Err(e) => {
             let duration = match &e {

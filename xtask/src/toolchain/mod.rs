@@ -17,7 +17,6 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ToolPins};
 use crate::fsutil;
@@ -81,7 +80,11 @@ impl Toolchain {
                 .map(|env| inventory::installed(&inventory::site_packages(env)))
                 .unwrap_or_default()
         };
-        let python_identity = interpreter_identity(&python, &project_packages);
+        let python_identity = crate::engine::interpreter::identity(
+            &python,
+            &config.project.root,
+            &config.state_dir(),
+        );
         Ok(Toolchain {
             venv,
             venv_packages,
@@ -329,31 +332,6 @@ pub fn write_record(venv: &Path, packages: &BTreeMap<String, String>) -> Result<
     fsutil::write_atomic_regenerable(&venv.join(RECORD_FILE), &bytes)
 }
 
-/// What identifies an interpreter for cache keys: where it really is, how its venv was made,
-/// every installed distribution and version, and PYTHONPATH.
-fn interpreter_identity(python: &Path, packages: &BTreeMap<String, String>) -> String {
-    let mut hasher = Sha256::new();
-    let real = std::fs::canonicalize(python).unwrap_or_else(|_| python.to_path_buf());
-    hasher.update(format!("python={}\n", real.display()));
-    if let Some(stamp) = file_stamp(&real) {
-        hasher.update(format!("binary={stamp}\n"));
-    }
-    if let Some(cfg) = python
-        .parent()
-        .and_then(Path::parent)
-        .and_then(|env| std::fs::read(env.join("pyvenv.cfg")).ok())
-    {
-        hasher.update(&cfg);
-    }
-    for (name, version) in packages {
-        hasher.update(format!("{name}=={version}\n"));
-    }
-    if let Some(path) = std::env::var_os("PYTHONPATH") {
-        hasher.update(format!("PYTHONPATH={}\n", path.to_string_lossy()));
-    }
-    crate::engine::inputs::hex(&hasher.finalize())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,16 +366,5 @@ mod tests {
             .unwrap();
         let second = read_record(venv.path());
         assert_eq!(second.get("ruff").map(String::as_str), Some("0.18.0"));
-    }
-
-    #[test]
-    fn identity_changes_with_installed_packages() {
-        let python = Path::new("/usr/bin/python3");
-        let mut packages = BTreeMap::new();
-        packages.insert("pytest".to_owned(), "9.2.0".to_owned());
-        let a = interpreter_identity(python, &packages);
-        packages.insert("pytest".to_owned(), "9.2.1".to_owned());
-        let b = interpreter_identity(python, &packages);
-        assert_ne!(a, b);
     }
 }

@@ -193,6 +193,11 @@ fn a_registry_written_by_init_drives_a_real_promotion() {
     let run = init(&project, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
     let config = project.join("xtask.toml");
+    // Tools see only what the registry passes; the sandbox's sources reach them through
+    // PYTHONPATH (the shared venv's editable install points at the original example).
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[env]\npass = [\"PYTHONPATH\"]\n");
+    std::fs::write(&config, text).unwrap();
     let output = sandbox
         .command()
         .args(["--config", config.to_str().unwrap()])

@@ -17,6 +17,8 @@ mod remote_cache;
 mod requests;
 mod safety;
 mod setup;
+mod shaped;
 mod shaped_fixture;
+mod soundness;
 mod status;
 mod workflows;

@@ -198,9 +198,12 @@ impl Sandbox {
             .prefix("xtask-it-")
             .tempdir()
             .unwrap();
-        std::fs::copy(
-            workspace().join("xtask.toml"),
+        // Tools run with a cleared environment; the sandbox's sources reach pytest and
+        // pyright through PYTHONPATH (see `command`), so the config passes it.
+        let config = std::fs::read_to_string(workspace().join("xtask.toml")).unwrap();
+        std::fs::write(
             dir.path().join("xtask.toml"),
+            format!("{config}\n[env]\npass = [\"PYTHONPATH\"]\n"),
         )
         .unwrap();
         copy_tree(

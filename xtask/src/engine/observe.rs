@@ -1,0 +1,430 @@
+//! Observed reads: pytest and bandit run under a Python audit hook (`audit_hook.py`) that
+//! records every file the process opened, every folder it listed and every path it probed.
+//! After the run, that raw list becomes a read set: portable path -> state (file digest, listing
+//! digest, absent, folder). A cache entry is served only while every read in its set still has
+//! the state it had (see `cache::Cache::lookup_observed`).
+//!
+//! Paths in a read set carry no checkout location: files in the project are root-relative,
+//! files beside the project's ancestors are `../`-relative (config discovery walks up), files
+//! under HOME start with `~/`, anything else is absolute (`/etc/…`; a shared cache still
+//! matches when both machines have it). Left out: the interpreter's own prefixes (the
+//! interpreter identity covers them, by distribution RECORD), the temp folders (scratch),
+//! `~/.cache` (derived data), tool output inside the project (`__pycache__`, `.pytest_cache`,
+//! …) and xtask's own folders.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::inputs::{self, InputIndex};
+
+/// The bootstrap run as `python -c` around the tool's own `-m` entry point.
+pub const BOOTSTRAP: &str = include_str!("audit_hook.py");
+
+/// Changes whenever the bootstrap does: what is observed is part of what a key means.
+pub fn observer_id() -> String {
+    inputs::hex(&Sha256::digest(BOOTSTRAP.as_bytes()))[..16].to_owned()
+}
+
+/// The read-set file name inside a run's own folder.
+pub const READS_FILE: &str = "xtask-reads.tsv";
+
+/// Arguments for the interpreter: the bootstrap, where it writes, then `-m <module> args…`.
+/// `argv` must start with `-m <module>`.
+pub fn wrap(reads_file: &Path, argv: &[String]) -> Vec<String> {
+    let mut out = vec![
+        "-c".to_owned(),
+        BOOTSTRAP.to_owned(),
+        reads_file.display().to_string(),
+    ];
+    out.extend(argv.iter().cloned());
+    out
+}
+
+/// One read as the hook reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Opened for reading, or probed with stat: its content (or absence) matters.
+    File,
+    /// Listed: which names it holds matters.
+    Listing,
+}
+
+/// One read: what kind, where, and for opened files `mtime_ns:size` when the tool opened it.
+pub type RawRead = (Kind, PathBuf, Option<String>);
+
+/// Parses the hook's output.
+pub fn parse(text: &str) -> Vec<RawRead> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            let kind = match fields.next()? {
+                "r" | "s" => Kind::File,
+                "l" => Kind::Listing,
+                _ => return None,
+            };
+            let path = PathBuf::from(fields.next()?);
+            Some((kind, path, fields.next().map(str::to_owned)))
+        })
+        .collect()
+}
+
+/// Maps absolute paths to portable names and back.
+pub struct Locator {
+    root: PathBuf,
+    /// The root as the tools see it after symlinks (tempdirs on macOS, bind mounts).
+    real_root: PathBuf,
+    home: Option<PathBuf>,
+    scratch: Vec<PathBuf>,
+    /// Root-relative folders xtask itself writes (state, reports, cache): never inputs.
+    own: Vec<String>,
+}
+
+impl Locator {
+    pub fn new(root: &Path, own_dirs: &[PathBuf]) -> Self {
+        let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let mut scratch: Vec<PathBuf> = vec![
+            std::env::temp_dir(),
+            PathBuf::from("/tmp"),
+            PathBuf::from("/var/tmp"),
+        ];
+        scratch.extend(
+            scratch
+                .clone()
+                .iter()
+                .filter_map(|p| std::fs::canonicalize(p).ok()),
+        );
+        let own = own_dirs
+            .iter()
+            .filter_map(|d| {
+                d.strip_prefix(root)
+                    .ok()
+                    .or_else(|| d.strip_prefix(&real_root).ok())
+            })
+            .map(crate::config::unix)
+            .filter(|d| !d.is_empty())
+            .collect();
+        Locator {
+            root: root.to_path_buf(),
+            real_root,
+            home: std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from),
+            scratch,
+            own,
+        }
+    }
+
+    fn relative(&self, path: &Path) -> Option<String> {
+        path.strip_prefix(&self.root)
+            .or_else(|_| path.strip_prefix(&self.real_root))
+            .ok()
+            .map(crate::config::unix)
+    }
+
+    /// The portable name of `path`, or `None` when the read is not an input.
+    pub fn portable(&self, kind: Kind, path: &Path) -> Option<String> {
+        if let Some(rel) = self.relative(path) {
+            return self.inside(kind, rel);
+        }
+        // Beside an ancestor of the root: config discovery walking up from the project.
+        for (depth, ancestor) in self.real_root.ancestors().skip(1).enumerate() {
+            let up = "../".repeat(depth + 1);
+            if path == ancestor {
+                // Listing a parent of the project (rare) says nothing stable about it.
+                return (kind == Kind::File).then(|| up.trim_end_matches('/').to_owned());
+            }
+            if path.parent() == Some(ancestor) {
+                let name = path.file_name()?.to_string_lossy();
+                // Beside the project's ancestors in a temp folder live other runs' scratch
+                // folders (ours, pytest's, tempfile's), which come and go.
+                let scratch = self.scratch.iter().any(|s| path.starts_with(s))
+                    && ["xtask-", "pytest-of-", "tmp", ".tmp"]
+                        .iter()
+                        .any(|p| name.starts_with(p));
+                return (!scratch).then(|| format!("{up}{name}"));
+            }
+        }
+        if self.scratch.iter().any(|s| path.starts_with(s)) {
+            return None;
+        }
+        if let Some(home) = &self.home
+            && let Ok(rest) = path.strip_prefix(home)
+        {
+            let rest = crate::config::unix(rest);
+            // The user's cache folder holds data derived from what is keyed elsewhere
+            // (stevedore's entry-point cache, named by a hash of sys.path's absolute folders);
+            // keying it would make every checkout's read set differ.
+            if rest == ".cache" || rest.starts_with(".cache/") {
+                return None;
+            }
+            return Some(format!("~/{rest}"));
+        }
+        Some(path.display().to_string())
+    }
+
+    /// A root-relative read: tool output is not an input, except that a cached bytecode file
+    /// stands for its source.
+    fn inside(&self, kind: Kind, rel: String) -> Option<String> {
+        if self
+            .own
+            .iter()
+            .any(|own| rel == *own || rel.starts_with(&format!("{own}/")))
+        {
+            return None;
+        }
+        let parts: Vec<&str> = rel.split('/').collect();
+        if let Some(at) = parts.iter().position(|p| *p == "__pycache__") {
+            if kind == Kind::Listing || at + 2 != parts.len() {
+                return None;
+            }
+            let module = parts[at + 1].split('.').next()?;
+            let mut source: Vec<&str> = parts[..at].to_vec();
+            let file = format!("{module}.py");
+            source.push(&file);
+            return Some(source.join("/"));
+        }
+        if parts.iter().any(|p| inputs::is_generated(p)) {
+            return None;
+        }
+        Some(if rel.is_empty() { ".".to_owned() } else { rel })
+    }
+
+    /// The absolute path a portable name stands for in this checkout.
+    pub fn resolve(&self, portable: &str) -> PathBuf {
+        if let Some(rest) = portable.strip_prefix("~/")
+            && let Some(home) = &self.home
+        {
+            return home.join(rest);
+        }
+        if portable.starts_with('/') {
+            return PathBuf::from(portable);
+        }
+        if portable == "." {
+            return self.root.clone();
+        }
+        self.root.join(portable)
+    }
+
+    fn is_own(&self, rel: &str) -> bool {
+        self.own.iter().any(|own| own == rel)
+    }
+}
+
+/// Portable read -> its state: `f:<digest>` file, `d` folder, `-` absent, `l:<digest>` listing.
+/// Keys start with `f ` or `l ` so a path read both ways is checked both ways.
+pub type ReadSet = BTreeMap<String, String>;
+
+/// The current state of one read, computed once per run.
+pub fn state(locator: &Locator, index: &InputIndex, entry: &str) -> String {
+    index.read_state(entry, || fresh_state(locator, index, entry))
+}
+
+fn fresh_state(locator: &Locator, index: &InputIndex, entry: &str) -> String {
+    let Some((kind, portable)) = entry.split_once(' ') else {
+        return "?".to_owned();
+    };
+    let path = locator.resolve(portable);
+    if kind == "l" {
+        return listing_state(locator, &path);
+    }
+    match std::fs::metadata(&path) {
+        Err(_) => "-".to_owned(),
+        Ok(m) if m.is_dir() => "d".to_owned(),
+        Ok(_) => {
+            let digest = if portable.starts_with('/') || portable.starts_with("~/") {
+                std::fs::read(&path)
+                    .ok()
+                    .map(|b| <[u8; 32]>::from(Sha256::digest(&b)))
+            } else {
+                index.digest(portable)
+            };
+            match digest {
+                Some(d) => format!("f:{}", inputs::hex(&d)),
+                None => "unreadable".to_owned(),
+            }
+        }
+    }
+}
+
+fn listing_state(locator: &Locator, path: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return "-".to_owned();
+    };
+    let prefix = locator.relative(path);
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !inputs::is_generated(name))
+        .filter(|name| match &prefix {
+            Some(p) if p.is_empty() => !locator.is_own(name),
+            Some(p) => !locator.is_own(&format!("{p}/{name}")),
+            None => true,
+        })
+        .collect();
+    names.sort();
+    let mut hasher = Sha256::new();
+    for name in names {
+        hasher.update(name.as_bytes());
+        hasher.update(b"\n");
+    }
+    format!("l:{}", inputs::hex(&hasher.finalize()))
+}
+
+/// Turns the hook's raw reads into a read set. Fails when a project file the tool opened has
+/// another stat now than when it was opened: the verdict may describe the file's old bytes, so
+/// it must not be stored under the new ones.
+pub fn capture(
+    locator: &Locator,
+    index: &InputIndex,
+    raw: &[RawRead],
+    keep: impl Fn(&str) -> bool,
+) -> Result<ReadSet, String> {
+    let mut set = ReadSet::new();
+    for (kind, path, opened) in raw {
+        let Some(portable) = locator.portable(*kind, path) else {
+            continue;
+        };
+        if !keep(&portable) {
+            continue;
+        }
+        let entry = match kind {
+            Kind::File => format!("f {portable}"),
+            Kind::Listing => format!("l {portable}"),
+        };
+        if set.contains_key(&entry) {
+            continue;
+        }
+        // Only project files: tools write their own caches elsewhere (stevedore's entry-point
+        // cache under ~/.cache) and read them back in the same run.
+        let in_project = !portable.starts_with('/')
+            && !portable.starts_with("~/")
+            && !portable.starts_with("../");
+        if in_project && let Some(opened) = opened {
+            let now = std::fs::metadata(path)
+                .map(|m| {
+                    let ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+                    format!("{ns}:{}", m.len())
+                })
+                .unwrap_or_default();
+            if now != *opened {
+                return Err(format!("{portable} changed while the tool ran"));
+            }
+        }
+        let current = state(locator, index, &entry);
+        set.insert(entry, current);
+    }
+    Ok(set)
+}
+
+/// The first read whose state differs now, described for a person; `None` when all match.
+pub fn first_change(locator: &Locator, index: &InputIndex, set: &ReadSet) -> Option<String> {
+    for (entry, recorded) in set {
+        let now = state(locator, index, entry);
+        if now != *recorded {
+            let (kind, path) = entry.split_once(' ').unwrap_or(("f", entry));
+            return Some(describe(kind, path, recorded, &now));
+        }
+    }
+    None
+}
+
+fn describe(kind: &str, path: &str, before: &str, now: &str) -> String {
+    match (kind, before, now) {
+        ("l", _, "-") => format!("folder {path} was removed (it was listed)"),
+        ("l", "-", _) => format!("folder {path} appeared (it was listed)"),
+        ("l", _, _) => format!("folder {path} has other entries (a file added or removed there)"),
+        (_, "-", _) => format!("{path} was added (the tool looked for it)"),
+        (_, _, "-") => format!("{path} was removed"),
+        _ => format!("{path} changed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portable_names_hold_no_checkout_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap().join("proj");
+        std::fs::create_dir_all(root.join("src/pkg/__pycache__")).unwrap();
+        let locator = Locator::new(&root, &[root.join(".xtask"), root.join("reports")]);
+        let p = |kind, rel: &str| locator.portable(kind, &root.join(rel));
+        assert_eq!(
+            p(Kind::File, "src/pkg/a.py").as_deref(),
+            Some("src/pkg/a.py")
+        );
+        assert_eq!(
+            p(Kind::File, "src/pkg/__pycache__/a.cpython-311.pyc").as_deref(),
+            Some("src/pkg/a.py")
+        );
+        assert_eq!(p(Kind::Listing, "src/pkg/__pycache__"), None);
+        assert_eq!(p(Kind::File, ".xtask/venv/x.py"), None);
+        assert_eq!(p(Kind::File, ".pytest_cache/v"), None);
+        assert_eq!(p(Kind::Listing, "").as_deref(), Some("."));
+        assert_eq!(
+            locator
+                .portable(Kind::File, &root.parent().unwrap().join("pytest.ini"))
+                .as_deref(),
+            Some("../pytest.ini")
+        );
+        assert_eq!(
+            locator
+                .portable(Kind::File, Path::new("/etc/hosts"))
+                .as_deref(),
+            Some("/etc/hosts")
+        );
+        assert_eq!(locator.resolve("../pytest.ini"), root.join("../pytest.ini"));
+    }
+
+    #[test]
+    fn a_new_file_in_a_listed_folder_is_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/a.py"), "x = 1\n").unwrap();
+        let locator = Locator::new(&root, &[]);
+        let index = InputIndex::new(&root);
+        let raw = parse(&format!(
+            "l\t{0}/src\nr\t{0}/src/a.py\ns\t{0}/pytest.toml\n",
+            root.display()
+        ));
+        let set = capture(&locator, &index, &raw, |_| true).unwrap();
+        assert_eq!(set.len(), 3);
+        assert_eq!(first_change(&locator, &index, &set), None);
+        std::fs::write(root.join("src/b.py"), "").unwrap();
+        assert!(
+            first_change(&locator, &InputIndex::new(&root), &set)
+                .unwrap()
+                .contains("folder src has other entries")
+        );
+        std::fs::remove_file(root.join("src/b.py")).unwrap();
+        std::fs::write(root.join("pytest.toml"), "").unwrap();
+        assert_eq!(
+            first_change(&locator, &InputIndex::new(&root), &set).as_deref(),
+            Some("pytest.toml was added (the tool looked for it)")
+        );
+    }
+
+    #[test]
+    fn a_file_changed_during_the_run_is_not_captured() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
+        // Opened when it had another mtime and size than it has now.
+        let raw = parse(&format!("r\t{}/a.py\t12:3\n", root.display()));
+        let locator = Locator::new(&root, &[]);
+        assert!(capture(&locator, &InputIndex::new(&root), &raw, |_| true).is_err());
+        let m = std::fs::metadata(root.join("a.py")).unwrap();
+        let stamp = format!(
+            "{}:{}",
+            i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            m.len()
+        );
+        let raw = parse(&format!("r\t{}/a.py\t{stamp}\n", root.display()));
+        assert!(capture(&locator, &InputIndex::new(&root), &raw, |_| true).is_ok());
+    }
+}
