@@ -6,6 +6,7 @@ mod support;
 mod affected;
 mod cache;
 mod deploy;
+mod digest_memo;
 mod faults;
 mod github;
 mod init;
