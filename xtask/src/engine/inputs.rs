@@ -1,7 +1,8 @@
 //! The files a step reads, and their content digests: the raw material of cache keys.
 //!
 //! Inputs are walked fresh on every run (files appear, vanish and get renamed) but each file is
-//! hashed at most once per run. Output that tools write into the tree (`__pycache__`, tool
+//! hashed at most once per run, and not at all when the persistent stat memo vouches for it
+//! (`digest_memo`). Output that tools write into the tree (`__pycache__`, tool
 //! caches, coverage data) is never an input: otherwise a tool's own run would look like a
 //! change and its result could never be stored.
 
@@ -11,6 +12,7 @@ use std::sync::{Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
+use super::digest_memo::DigestMemo;
 use crate::config::{Component, Config, SourceKind};
 use crate::tools::{StepKind, Tool};
 
@@ -53,7 +55,8 @@ pub type FileDigest = [u8; 32];
 /// Per-run memo of file walks and digests; shared by every step of the run.
 pub struct InputIndex {
     root: PathBuf,
-    digests: Mutex<HashMap<PathBuf, Option<FileDigest>>>,
+    /// By path relative to the root: a lookup allocates nothing.
+    digests: Mutex<HashMap<String, Option<FileDigest>>>,
     walks: Mutex<HashMap<String, std::sync::Arc<OnceLock<Vec<String>>>>>,
     configs: OnceLock<Vec<String>>,
     /// Digest of each component's whole source tree, by source path.
@@ -69,6 +72,11 @@ pub struct InputIndex {
     read_states: Mutex<HashMap<String, String>>,
     /// `tool_configs` by (folder, tool), once per run: components share folders.
     tool_configs: Mutex<HashMap<(String, Tool), Vec<String>>>,
+    /// Digests by stat across runs; saved when the index is dropped.
+    memo: DigestMemo,
+    /// The plain files directly in a folder, by folder: every component with tests there
+    /// looks for helpers beside them.
+    listings: Mutex<HashMap<String, std::sync::Arc<Vec<String>>>>,
 }
 
 impl InputIndex {
@@ -84,7 +92,17 @@ impl InputIndex {
             pyright_folders: OnceLock::new(),
             read_states: Mutex::new(HashMap::new()),
             tool_configs: Mutex::new(HashMap::new()),
+            memo: DigestMemo::in_memory(),
+            listings: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Uses (and at the end of the run updates) the stat memo stored at `file`.
+    pub fn with_memo(mut self, file: Option<PathBuf>) -> Self {
+        if let Some(file) = file {
+            self.memo = DigestMemo::open(&file);
+        }
+        self
     }
 
     /// The state of an observed read, computed by `compute` once per run: the same folders
@@ -118,27 +136,27 @@ impl InputIndex {
 
     /// The digest of a file's bytes, once per run; `None` for a file that cannot be read.
     pub fn digest(&self, relative: &str) -> Option<FileDigest> {
-        let path = self.root.join(relative);
         if let Some(known) = self
             .digests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&path)
+            .get(relative)
         {
             return *known;
         }
-        let digest = hash_file(&path);
+        let digest = self.hash_file(&self.root.join(relative));
         self.digests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(path, digest);
+            .insert(relative.to_owned(), digest);
         digest
     }
 
     /// The digest read again from disk, bypassing the memo: to notice a file changed while a
     /// tool ran.
+    /// The stat memo may answer: a file written since it was hashed has a new ctime.
     pub fn fresh_digest(&self, relative: &str) -> Option<FileDigest> {
-        hash_file(&self.root.join(relative))
+        self.hash_file(&self.root.join(relative))
     }
 
     /// One digest for every file under `relative` (paths and contents): how keys refer to a
@@ -167,12 +185,36 @@ impl InputIndex {
         tree_digest_of(
             files
                 .iter()
-                .map(|f| (f.as_str(), hash_file(&self.root.join(f)))),
+                .map(|f| (f.as_str(), self.hash_file(&self.root.join(f)))),
         )
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    fn hash_file(&self, path: &Path) -> Option<FileDigest> {
+        self.memo.digest(path)
+    }
+
+    /// Names of the plain files directly in `folder`, not generated ones, read once per run.
+    fn plain_files_in(&self, folder: &str) -> std::sync::Arc<Vec<String>> {
+        let mut listings = self.listings.lock().unwrap_or_else(|e| e.into_inner());
+        listings
+            .entry(folder.to_owned())
+            .or_insert_with(|| {
+                let mut names = Vec::new();
+                if let Ok(entries) = std::fs::read_dir(self.root.join(folder)) {
+                    for entry in entries.flatten() {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        if entry.file_type().is_ok_and(|t| t.is_file()) && !is_generated(&name) {
+                            names.push(name);
+                        }
+                    }
+                }
+                std::sync::Arc::new(names)
+            })
+            .clone()
     }
 }
 
@@ -188,11 +230,6 @@ fn tree_digest_of<'a>(files: impl Iterator<Item = (&'a str, Option<FileDigest>)>
         hasher.update([b'\n']);
     }
     hex(&hasher.finalize())
-}
-
-fn hash_file(path: &Path) -> Option<FileDigest> {
-    let bytes = std::fs::read(path).ok()?;
-    Some(Sha256::digest(&bytes).into())
 }
 
 fn walk(root: &Path, relative: &str) -> Vec<String> {
@@ -214,11 +251,26 @@ fn walk(root: &Path, relative: &str) -> Vec<String> {
         if entry.file_type().is_some_and(|t| t.is_file())
             && let Ok(rel) = entry.path().strip_prefix(root)
         {
-            files.push(crate::config::unix(rel));
+            files.push(relative_text(rel));
         }
     }
     files.sort();
     files
+}
+
+/// `config::unix` without its allocation per path component, for the plain relative paths a
+/// walk yields (one per input file, so it shows in warm runs).
+fn relative_text(rel: &Path) -> String {
+    match rel.to_str() {
+        Some(text)
+            if !text
+                .split('/')
+                .any(|part| part.is_empty() || part == "." || part == "..") =>
+        {
+            text.to_owned()
+        }
+        _ => crate::config::unix(rel),
+    }
 }
 
 /// A test module by pytest's default naming; everything else in a tests folder is a helper.
@@ -281,16 +333,9 @@ pub fn tests(index: &InputIndex, component: &Component) -> Vec<String> {
     }
     for folder in &folders {
         // Helpers next to the tests (fixtures, fakes), but not sibling test modules.
-        let path = index.root().join(folder);
-        if let Ok(entries) = std::fs::read_dir(&path) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if entry.file_type().is_ok_and(|t| t.is_file())
-                    && !is_test_module(&name)
-                    && !is_generated(&name)
-                {
-                    files.push(join(folder, &name));
-                }
+        for name in index.plain_files_in(folder).iter() {
+            if !is_test_module(name) {
+                files.push(join(folder, name));
             }
         }
         // conftest.py and package markers on the way up change how pytest imports the tests.
@@ -722,14 +767,16 @@ pub fn digest_list(index: &InputIndex, files: &[String]) -> BTreeMap<String, Str
         .collect()
 }
 
+/// Lowercase hex; by table rather than `format!`, since a warm run hexes every input digest of
+/// every key.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -789,6 +836,22 @@ mod tests {
                 "tests/test_a.py"
             ]
         );
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
+    }
+
+    #[test]
+    fn walked_paths_read_like_config_paths() {
+        for path in ["src/a.py", "a.py", "src/./a.py", "src//a.py"] {
+            assert_eq!(
+                relative_text(Path::new(path)),
+                crate::config::unix(Path::new(path))
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! tool accepts many paths and spread over `--jobs` workers. Results come back keyed by
 //! (component, step), so what reports show never depends on the order things finished in.
 
+pub mod digest_memo;
 pub mod environment;
 pub mod explain;
 pub mod inputs;
@@ -67,7 +68,8 @@ impl<'a> RunContext<'a> {
             locator: observe::Locator::new(&config.project.root, &own),
             config,
             toolchain,
-            index: InputIndex::new(&config.project.root),
+            index: InputIndex::new(&config.project.root)
+                .with_memo(cache.map(|c| c.dir().join("digest-memo"))),
             normalizer: PathNormalizer::new(&config.project.root),
             cache,
             listener,

@@ -7,6 +7,7 @@ mod adoption;
 mod affected;
 mod cache;
 mod deploy;
+mod digest_memo;
 mod faults;
 mod github;
 mod imports;

@@ -1,0 +1,62 @@
+//! The stat memo with the real binary and tools: a warm run that answers digests from the memo
+//! still gives a fresh run's verdict after an edit crafted to keep every stat field it can.
+
+use std::time::Duration;
+
+use crate::support::Sandbox;
+
+/// The report without what may differ between a cached and a fresh run.
+fn verdict(sandbox: &Sandbox, component: &str) -> serde_json::Value {
+    let mut report = sandbox.report(component);
+    report["generated_at"] = serde_json::Value::Null;
+    report["summary"]["cached_steps"] = serde_json::Value::Null;
+    for step in report["steps"].as_array_mut().unwrap() {
+        step["cached"] = serde_json::Value::Null;
+        step["duration_ms"] = serde_json::Value::Null;
+    }
+    report
+}
+
+#[test]
+fn a_same_size_edit_with_its_mtime_put_back_gives_the_fresh_verdict() {
+    let sandbox = Sandbox::new();
+    let source = "src/components/carbon_component.py";
+    // pyright: ruff keeps a cache of its own keyed by mtime and size, which this very edit
+    // fools, so a "fresh" ruff run would not be one.
+    let args = ["promote", "carbon", "--phase", "2"];
+    // The copy is brand new: its files are racy and would not be memoised. Let them age past
+    // the racy window, so the next runs do memoise them and the memo is what is tested.
+    std::thread::sleep(Duration::from_millis(2500));
+    let first = sandbox.xtask(&args);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let memo = std::fs::read(sandbox.root().join(".xtask/cache/digest-memo")).unwrap();
+    let path = sandbox.path(source);
+    let needle = path.to_str().unwrap().as_bytes();
+    assert!(
+        memo.windows(needle.len()).any(|w| w == needle),
+        "the memo holds {source}"
+    );
+
+    // Same length, same inode, mtime restored to the nanosecond: only the ctime tells.
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = sandbox.read(source);
+    // A str where a float parameter defaults to it: a type error, in as many bytes.
+    let edited = text.replacen("_KWH = 400.0", "_KWH = \"400\"", 1);
+    assert_ne!(edited, text);
+    assert_eq!(edited.len(), text.len());
+    std::fs::write(&path, &edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+
+    let warm = sandbox.xtask(&args);
+    let warm_verdict = verdict(&sandbox, "carbon");
+    let fresh = sandbox.xtask(&["promote", "carbon", "--phase", "2", "--no-cache"]);
+    assert_eq!(fresh.code, 1, "the edit is a type error: {}", fresh.all());
+    assert_eq!(warm.code, fresh.code, "{}", warm.all());
+    assert_eq!(warm_verdict, verdict(&sandbox, "carbon"));
+}
