@@ -416,7 +416,10 @@ impl Locator<'_> {
 }
 
 fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Result<Config> {
-    let project_root = workspace_root.join(relative_path(&raw.project.root, "project.root")?);
+    let project_root = joined(
+        &workspace_root,
+        relative_path(&raw.project.root, "project.root")?,
+    );
     if !project_root.is_dir() {
         return Err(usage(format!(
             "{}: project.root `{}` is not a folder",
@@ -427,13 +430,19 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
     let python = match &raw.project.python {
         // An interpreter outside the project (a system python) may be given absolute.
         Some(python) if Path::new(python).is_absolute() => Some(PathBuf::from(python)),
-        Some(python) => Some(project_root.join(relative_path(python, "project.python")?)),
+        Some(python) => Some(joined(
+            &project_root,
+            relative_path(python, "project.python")?,
+        )),
         None => None,
     };
-    let reports_dir = workspace_root.join(relative_path(
-        raw.project.reports.as_deref().unwrap_or("reports"),
-        "project.reports",
-    )?);
+    let reports_dir = joined(
+        &workspace_root,
+        relative_path(
+            raw.project.reports.as_deref().unwrap_or("reports"),
+            "project.reports",
+        )?,
+    );
 
     let thresholds = Thresholds {
         development: raw.thresholds.development,
@@ -681,6 +690,16 @@ fn check_dependencies(raw: &raw::RawConfig, at: &Locator<'_>) -> Result<()> {
 }
 
 /// A relative path that stays inside its base: no absolute paths, no `..`.
+/// `base` joined with a checked relative path; `base` itself when that path is empty (`.`), so
+/// no trailing separator makes the same folder print or compare differently.
+fn joined(base: &Path, relative: PathBuf) -> PathBuf {
+    if relative.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(relative)
+    }
+}
+
 fn relative_path(text: &str, key: &str) -> Result<PathBuf> {
     let path = Path::new(text);
     if text.is_empty() {
@@ -701,7 +720,12 @@ fn relative_path(text: &str, key: &str) -> Result<PathBuf> {
             }
         }
     }
-    Ok(path.components().collect())
+    // Without `.` parts: `root = "."` must give the workspace folder itself, not `<ws>/.`,
+    // which compares unequal to the same folder wherever paths are stripped or compared.
+    Ok(path
+        .components()
+        .filter(|part| !matches!(part, PathPart::CurDir))
+        .collect())
 }
 
 /// A relative path written with `/`, the form used in keys, reports and findings.

@@ -274,3 +274,19 @@ fn display_names_are_unique_ignoring_case_and_compatibility_forms() {
         );
     }
 }
+
+#[test]
+fn a_project_root_of_dot_is_the_workspace_folder_itself() {
+    // `<ws>/.` would compare unequal to `<ws>` wherever paths are stripped (observed reads
+    // then took xtask's own folders for inputs and never hit again).
+    let text = sample(TWO);
+    assert!(text.contains("root = \".\""), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = parse(&text, &dir.path().join("xtask.toml")).unwrap();
+    // As text: `Path`'s own equality ignores a trailing `.`, `strip_prefix` of strings does not.
+    assert_eq!(config.project.root.as_os_str(), dir.path().as_os_str());
+    assert_eq!(
+        config.project.reports_dir.as_os_str(),
+        dir.path().join("reports").as_os_str()
+    );
+}

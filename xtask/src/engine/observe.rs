@@ -258,8 +258,9 @@ fn listing_state(locator: &Locator, path: &Path) -> String {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| !inputs::is_generated(name))
-        .filter(|name| match &prefix {
-            Some(p) if p.is_empty() => !locator.is_own(name),
+        // `relative` names the root itself `.` (as `config::unix` does).
+        .filter(|name| match prefix.as_deref() {
+            Some("" | ".") => !locator.is_own(name),
             Some(p) => !locator.is_own(&format!("{p}/{name}")),
             None => true,
         })
@@ -407,6 +408,24 @@ mod tests {
             first_change(&locator, &InputIndex::new(&root), &set).as_deref(),
             Some("pytest.toml was added (the tool looked for it)")
         );
+    }
+
+    #[test]
+    fn xtask_s_own_folders_appearing_in_the_root_listing_are_no_change() {
+        // A project at the workspace root: reports/ and .xtask/ appear beside the sources
+        // after the first run, and must not make every observed step miss again.
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
+        let locator = Locator::new(&root, &[root.join(".xtask"), root.join("reports")]);
+        let raw = parse(&format!("l\t{0}\n", root.display()));
+        let set = capture(&locator, &InputIndex::new(&root), &raw, |_| true).unwrap();
+        assert_eq!(set.len(), 1, "{set:?}");
+        std::fs::create_dir_all(root.join(".xtask/cache")).unwrap();
+        std::fs::create_dir_all(root.join("reports")).unwrap();
+        assert_eq!(first_change(&locator, &InputIndex::new(&root), &set), None);
+        std::fs::write(root.join("b.py"), "").unwrap();
+        assert!(first_change(&locator, &InputIndex::new(&root), &set).is_some());
     }
 
     #[test]

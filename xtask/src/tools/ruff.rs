@@ -8,9 +8,13 @@ use crate::process::Finished;
 
 /// `ruff check` that never edits: `--no-fix` beats a `fix = true` in the project's config, and
 /// `--force-exclude` keeps the project's `exclude` even though we pass paths explicitly.
+/// Every form passes `--no-cache`: ruff's own `.ruff_cache` trusts a file whose size and mtime
+/// are unchanged, so a same-size edit with its mtime put back would get the old verdict even
+/// from `xtask promote --no-cache`. Our cache, keyed by content, does the caching.
 pub fn check_args(paths: &[String]) -> Vec<String> {
     let mut args = vec![
         "check",
+        "--no-cache",
         "--no-fix",
         "--force-exclude",
         "--output-format",
@@ -26,6 +30,7 @@ pub fn check_args(paths: &[String]) -> Vec<String> {
 pub fn format_check_args(paths: &[String]) -> Vec<String> {
     let mut args = vec![
         "format",
+        "--no-cache",
         "--check",
         "--force-exclude",
         "--output-format",
@@ -43,6 +48,7 @@ pub fn format_check_args(paths: &[String]) -> Vec<String> {
 pub fn fix_args(paths: &[String]) -> Vec<String> {
     let mut args = vec![
         "check",
+        "--no-cache",
         "--fix",
         "--no-unsafe-fixes",
         "--force-exclude",
@@ -57,7 +63,7 @@ pub fn fix_args(paths: &[String]) -> Vec<String> {
 }
 
 pub fn format_apply_args(paths: &[String]) -> Vec<String> {
-    let mut args = vec!["format", "--force-exclude"]
+    let mut args = vec!["format", "--no-cache", "--force-exclude"]
         .into_iter()
         .map(str::to_owned)
         .collect::<Vec<_>>();

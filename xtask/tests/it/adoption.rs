@@ -238,7 +238,10 @@ fn traced_execs(fixture: &Fixture, args: &[&str]) -> (Run, Vec<String>) {
         which::which("strace").is_ok(),
         "strace is not installed: `.ci/run` installs it (Debian package strace)"
     );
-    let trace = fixture.root().join("execve.trace");
+    // Outside the project: a new file at its root is a changed listing, which observed steps
+    // rightly take for a change (a module that could shadow an import).
+    let trace_dir = tempfile::tempdir().unwrap();
+    let trace = trace_dir.path().join("execve.trace");
     let mut command = fixture.command(Path::new("strace"));
     command
         .args(["-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o"])

@@ -60,3 +60,37 @@ fn a_same_size_edit_with_its_mtime_put_back_gives_the_fresh_verdict() {
     assert_eq!(warm.code, fresh.code, "{}", warm.all());
     assert_eq!(warm_verdict, verdict(&sandbox, "carbon"));
 }
+
+/// ruff's own `.ruff_cache` trusts size and mtime; the same crafted edit must still fail the
+/// lint gate, warm and with `--no-cache` alike (ruff runs with `--no-cache`).
+#[test]
+fn a_same_size_format_break_with_its_mtime_put_back_fails_lint_warm_and_fresh() {
+    let sandbox = Sandbox::new();
+    let source = "src/components/carbon_component.py";
+    let args = ["promote", "carbon", "--phase", "1"];
+    std::thread::sleep(Duration::from_millis(2500));
+    let first = sandbox.xtask(&args);
+    assert_eq!(first.code, 0, "{}", first.all());
+
+    let path = sandbox.path(source);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = sandbox.read(source);
+    // Two spaces before `=` and none after: ruff format would change it; same length.
+    let edited = text.replacen("_KWH = 400.0", "_KWH  =400.0", 1);
+    assert_ne!(edited, text);
+    assert_eq!(edited.len(), text.len());
+    std::fs::write(&path, &edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+
+    let warm = sandbox.xtask(&args);
+    let warm_verdict = verdict(&sandbox, "carbon");
+    let fresh = sandbox.xtask(&["promote", "carbon", "--phase", "1", "--no-cache"]);
+    assert_eq!(fresh.code, 1, "the edit is unformatted: {}", fresh.all());
+    assert_eq!(warm.code, fresh.code, "{}", warm.all());
+    assert_eq!(warm_verdict, verdict(&sandbox, "carbon"));
+}
