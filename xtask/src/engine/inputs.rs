@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::digest_memo::DigestMemo;
 use crate::config::{Component, Config, SourceKind};
+use crate::imports::parse_cache::ParseCache;
 use crate::tools::{StepKind, Tool};
 
 /// Config files that change how some tool behaves, looked for at the project root.
@@ -77,6 +78,8 @@ pub struct InputIndex {
     /// The plain files directly in a folder, by folder: every component with tests there
     /// looks for helpers beside them.
     listings: Mutex<HashMap<String, std::sync::Arc<Vec<String>>>>,
+    /// Imports of each file by its content digest, across runs (shared with the import graph).
+    parses: ParseCache,
 }
 
 impl InputIndex {
@@ -94,6 +97,7 @@ impl InputIndex {
             tool_configs: Mutex::new(HashMap::new()),
             memo: DigestMemo::in_memory(),
             listings: Mutex::new(HashMap::new()),
+            parses: ParseCache::open(None),
         }
     }
 
@@ -103,6 +107,17 @@ impl InputIndex {
             self.memo = DigestMemo::open(&file);
         }
         self
+    }
+
+    /// Uses (and at the end of the run updates) the parse cache stored at `file`.
+    pub fn with_parse_cache(mut self, file: Option<PathBuf>) -> Self {
+        self.parses = ParseCache::open(file);
+        self
+    }
+
+    /// The run's parse cache.
+    pub fn parses(&self) -> &ParseCache {
+        &self.parses
     }
 
     /// The state of an observed read, computed by `compute` once per run: the same folders
@@ -664,7 +679,8 @@ fn package_of(bases: &[String], file: &str) -> String {
 }
 
 impl InputIndex {
-    /// The absolute module names `file` imports, parsed once per run.
+    /// The absolute module names `file` imports, once per run; parses come from the parse
+    /// cache by the file's digest.
     fn imported_modules(&self, bases: &[String], file: &str) -> std::sync::Arc<Vec<String>> {
         if let Some(known) = self
             .imports
@@ -675,14 +691,13 @@ impl InputIndex {
             return known.clone();
         }
         let package = package_of(bases, file);
-        let modules: Vec<String> = std::fs::read_to_string(self.root.join(file))
-            .map(|text| {
-                crate::init::imports::parse(&text)
-                    .iter()
-                    .flat_map(|import| crate::init::imports::resolve(import, &package))
-                    .collect()
-            })
-            .unwrap_or_default();
+        // A file that cannot be read has no imports (it parses as empty).
+        let (_, parsed, _) = self.parses.parse(&self.root, file, self.digest(file));
+        let modules: Vec<String> = parsed
+            .imports
+            .iter()
+            .flat_map(|import| crate::init::imports::resolve(import, &package))
+            .collect();
         let modules = std::sync::Arc::new(modules);
         self.imports
             .lock()

@@ -11,7 +11,7 @@ fn the_bundled_example_declares_exactly_the_components_it_imports() {
         graph::python_files(&config.project.root),
         None,
     );
-    let owners = Owners::new(&config, &graph);
+    let owners = Owners::new(&config, graph.clone());
     for component in &config.components {
         let mut used: Vec<String> = owners
             .uses(component)
@@ -103,7 +103,7 @@ fn shaped_graph() -> graph::Graph {
 fn a_thin_module_owns_the_package_it_wraps_and_shared_code_counts_for_its_users() {
     let config = shaped_config();
     let graph = shaped_graph();
-    let owners = Owners::new(&config, &graph);
+    let owners = Owners::new(&config, graph.clone());
     let owner = |path: &str| owners.owner(path).map(|c| c.name.as_str());
     assert_eq!(
         owner("src/agent_orchestration/core.py"),
