@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use sha2::{Digest, Sha256};
 
@@ -56,12 +56,13 @@ pub type FileDigest = [u8; 32];
 /// Per-run memo of file walks and digests; shared by every step of the run.
 pub struct InputIndex {
     root: PathBuf,
-    /// By path relative to the root: a lookup allocates nothing.
-    digests: Mutex<HashMap<String, Option<FileDigest>>>,
+    /// By path relative to the root: a lookup allocates nothing. Read-locked: after the first
+    /// step every lookup is a read, from several threads.
+    digests: RwLock<HashMap<String, Option<FileDigest>>>,
     walks: Mutex<HashMap<String, std::sync::Arc<OnceLock<Vec<String>>>>>,
     configs: OnceLock<Vec<String>>,
     /// Digest of each component's whole source tree, by source path.
-    trees: Mutex<HashMap<String, String>>,
+    trees: RwLock<HashMap<String, String>>,
     /// First-party files a dotted prefix names, and whether it is a folder, once per run.
     modules: Mutex<HashMap<String, (Vec<String>, bool)>>,
     /// The modules each file imports, parsed once per run (shared packages are imported by
@@ -70,7 +71,7 @@ pub struct InputIndex {
     /// pyright's extra folders, read from its config once per run.
     pyright_folders: OnceLock<Vec<String>>,
     /// The state of each observed read (`observe::state`), once per run.
-    read_states: Mutex<HashMap<String, String>>,
+    read_states: RwLock<HashMap<String, String>>,
     /// `tool_configs` by (folder, tool), once per run: components share folders.
     tool_configs: Mutex<HashMap<(String, Tool), Vec<String>>>,
     /// Digests by stat across runs; saved when the index is dropped.
@@ -86,14 +87,14 @@ impl InputIndex {
     pub fn new(root: &Path) -> Self {
         InputIndex {
             root: root.to_path_buf(),
-            digests: Mutex::new(HashMap::new()),
+            digests: RwLock::new(HashMap::new()),
             walks: Mutex::new(HashMap::new()),
             configs: OnceLock::new(),
-            trees: Mutex::new(HashMap::new()),
+            trees: RwLock::new(HashMap::new()),
             modules: Mutex::new(HashMap::new()),
             imports: Mutex::new(HashMap::new()),
             pyright_folders: OnceLock::new(),
-            read_states: Mutex::new(HashMap::new()),
+            read_states: RwLock::new(HashMap::new()),
             tool_configs: Mutex::new(HashMap::new()),
             memo: DigestMemo::in_memory(),
             listings: Mutex::new(HashMap::new()),
@@ -125,7 +126,7 @@ impl InputIndex {
     pub fn read_state(&self, entry: &str, compute: impl FnOnce() -> String) -> String {
         if let Some(known) = self
             .read_states
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(entry)
         {
@@ -133,7 +134,7 @@ impl InputIndex {
         }
         let state = compute();
         self.read_states
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(entry.to_owned(), state.clone());
         state
@@ -153,7 +154,7 @@ impl InputIndex {
     pub fn digest(&self, relative: &str) -> Option<FileDigest> {
         if let Some(known) = self
             .digests
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(relative)
         {
@@ -161,7 +162,7 @@ impl InputIndex {
         }
         let digest = self.hash_file(&self.root.join(relative));
         self.digests
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(relative.to_owned(), digest);
         digest
@@ -179,7 +180,7 @@ impl InputIndex {
     pub fn tree_digest(&self, relative: &str) -> String {
         if let Some(known) = self
             .trees
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(relative)
         {
@@ -188,7 +189,7 @@ impl InputIndex {
         let files = self.files_under(relative);
         let digest = tree_digest_of(files.iter().map(|f| (f.as_str(), self.digest(f))));
         self.trees
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(relative.to_owned(), digest.clone());
         digest
