@@ -3,14 +3,19 @@
 use super::*;
 use crate::imports::{graph, parse};
 
-#[test]
-fn the_bundled_example_declares_exactly_the_components_it_imports() {
-    let config = crate::testutil::registry();
-    let graph = graph::Graph::build(
+/// The bundled example's whole import graph, parsed fresh.
+fn example_graph(config: &Config) -> graph::Graph {
+    graph::Graph::build(
         &config.project.root,
         graph::python_files(&config.project.root),
         None,
-    );
+    )
+}
+
+#[test]
+fn the_bundled_example_declares_exactly_the_components_it_imports() {
+    let config = crate::testutil::registry();
+    let graph = example_graph(&config);
     let owners = Owners::new(&config, graph.clone());
     for component in &config.components {
         let mut used: Vec<String> = owners
@@ -150,11 +155,7 @@ fn owners_by_folder_lookup_equal_the_innermost_declared_source() {
     // component as taking the longest declared source that owns the path, for graph files and
     // for paths outside the graph, nested sources included.
     let config = crate::testutil::registry();
-    let graph = graph::Graph::build(
-        &config.project.root,
-        graph::python_files(&config.project.root),
-        None,
-    );
+    let graph = example_graph(&config);
     let owners = Owners::new(&config, graph.clone());
     let mut paths: Vec<String> = graph.files().to_vec();
     paths.extend(
