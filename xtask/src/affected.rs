@@ -177,11 +177,21 @@ pub fn scope(config: &Config, top: &Path) -> ChangeScope {
     // Every config file a tool may read, present or not: adding or deleting one matters too.
     everything.extend(inputs::CONFIG_FILES.iter().map(|f| prefixed(&project, f)));
 
-    let index = InputIndex::new(&config.project.root);
-    let graph = crate::imports::Graph::build(
+    // The stat memo a run keeps: unchanged files are statted, not read, to find their parses.
+    let index = InputIndex::new(&config.project.root)
+        .with_memo(Some(
+            config
+                .cache_dir()
+                .join(crate::engine::digest_memo::FILE_NAME),
+        ))
+        .with_parse_cache(Some(
+            config.cache_dir().join(crate::imports::graph::PARSE_CACHE),
+        ));
+    let graph = crate::imports::Graph::build_with(
         &config.project.root,
         crate::imports::python_files(&config.project.root),
-        Some(&config.cache_dir().join(crate::imports::graph::PARSE_CACHE)),
+        index.parses(),
+        &|file| index.digest(file),
     );
     let components = config
         .components

@@ -2,6 +2,7 @@
 //! components), gathers the facts gates need, decides, and builds one report per component.
 //! Shared by `promote` and everything else that needs a verdict.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use anyhow::Result;
@@ -10,6 +11,7 @@ use chrono::{NaiveDateTime, SecondsFormat, Utc};
 use crate::config::Config;
 use crate::engine::{self, RunContext, StepId};
 use crate::gates::{self, Facts};
+use crate::imports::components::Owners;
 use crate::maturity;
 use crate::plan::{ComponentPlan, GateKind};
 use crate::readme;
@@ -43,6 +45,8 @@ pub fn assess_with(
         })
         .collect();
     let mut results = engine::run_steps(ctx, &requests);
+    // The import graph's owners, built once for every plan's dependencies gate.
+    let owners = std::cell::OnceCell::new();
     plans
         .iter()
         .map(|plan| {
@@ -55,14 +59,21 @@ pub fn assess_with(
                         .map(|result| (*kind, result))
                 })
                 .collect();
-            build_report(ctx.config, plan, steps, book, now)
+            build_report(ctx, plan, steps, book, now, &owners)
         })
         .collect()
 }
 
 /// The facts a plan's gates need that do not come from tools; MATURITY.md states come from
 /// `book`, so each file is read once per command.
-pub fn facts(config: &Config, plan: &ComponentPlan, book: &maturity::Book) -> Result<Facts> {
+/// `owners` is filled on first use and shared by the plans of one command.
+pub fn facts<'c>(
+    config: &'c Config,
+    index: &engine::inputs::InputIndex,
+    plan: &ComponentPlan,
+    book: &maturity::Book,
+    owners: &OnceCell<Owners<'c>>,
+) -> Result<Facts> {
     let component = config.require_component(&plan.component)?;
     let mut facts = Facts::default();
     if plan.gates.contains(&GateKind::Docs) {
@@ -80,8 +91,9 @@ pub fn facts(config: &Config, plan: &ComponentPlan, book: &maturity::Book) -> Re
                 .dependencies
                 .push((name.clone(), book.state(config, dependency)?.stage));
         }
-        let graph = crate::imports::project(&config.project.root, &config.cache_dir());
-        let owners = crate::imports::components::Owners::new(config, &graph);
+        let owners = owners.get_or_init(|| {
+            Owners::new(config, crate::imports::project(&config.project.root, index))
+        });
         facts.imported = Some(owners.uses(component));
         facts.unresolved_imports = owners.unresolved(component);
     }
@@ -91,15 +103,17 @@ pub fn facts(config: &Config, plan: &ComponentPlan, book: &maturity::Book) -> Re
     Ok(facts)
 }
 
-fn build_report(
-    config: &Config,
+fn build_report<'c>(
+    ctx: &RunContext<'c>,
     plan: &ComponentPlan,
     steps: BTreeMap<crate::tools::StepKind, crate::engine::result::StepResult>,
     book: &maturity::Book,
     now: NaiveDateTime,
+    owners: &OnceCell<Owners<'c>>,
 ) -> Result<PromotionReport> {
+    let config = ctx.config;
     let component = config.require_component(&plan.component)?;
-    let facts = facts(config, plan, book)?;
+    let facts = facts(config, &ctx.index, plan, book, owners)?;
     let generated_at = chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
     Ok(report_from(
         config,

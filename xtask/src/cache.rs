@@ -2,8 +2,8 @@
 //! carrying its own digest so that a torn, truncated or tampered entry reads as a miss.
 //!
 //! Layout: `<dir>/entries/<aa>/<key>.json` and `<dir>/stats.jsonl` (one line per run). An entry
-//! is `xtask-cache v1 <sha256 of payload>\n<payload>`. A hit touches the entry's mtime, which is
-//! what least-recently-used eviction sorts by.
+//! is `xtask-cache v1 <sha256 of payload>\n<payload>`. A hit touches the entry's mtime (when it is
+//! more than an hour old), which is what least-recently-used eviction sorts by.
 //!
 //! The storage primitive is `read_entry`/`write_entry` (key -> opaque bytes). On top of it, steps
 //! whose reads are observed use a two-level lookup, as ccache's manifests do: the declared key
@@ -22,6 +22,20 @@ use crate::engine::inputs::hex;
 use crate::engine::result::StepResult;
 use crate::fsutil;
 use crate::remote_cache::RemoteStore;
+
+/// An entry used again within this long keeps its mtime: eviction order is by the hour, and a
+/// hit needs no write.
+const TOUCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A file's bytes and its mtime, from one open (the mtime by `fstat` of the same file).
+fn read_with_mtime(path: &Path) -> std::io::Result<(Vec<u8>, Option<SystemTime>)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok((bytes, metadata.modified().ok()))
+}
 
 /// Bump when the meaning of a key or the shape of a payload changes: old entries then miss.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -127,15 +141,19 @@ impl Cache {
     /// With `write_entry`, the storage primitive `get` and `put` are built on.
     pub fn read_entry(&self, key: &str) -> Option<Vec<u8>> {
         let path = self.entry_path(key);
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Ok((bytes, modified)) = read_with_mtime(&path) else {
             // Remote hook: a local miss asks the remote; its verified bytes are kept locally
             // (best effort) and used like a local entry.
             let bytes = self.remote.as_ref()?.get(key)?;
             let _ = fsutil::write_atomic_regenerable(&path, &bytes);
             return Some(bytes);
         };
-        // Recency for eviction; failure (read-only cache) only weakens LRU order.
-        if let Ok(file) = std::fs::File::options().write(true).open(&path) {
+        // Recency for eviction, refreshed at most once per `TOUCH_INTERVAL`: a warm run then
+        // costs no write per hit. Failure (read-only cache) only weakens LRU order.
+        let stale = modified
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_none_or(|age| age >= TOUCH_INTERVAL);
+        if stale && let Ok(file) = std::fs::File::options().write(true).open(&path) {
             let _ = file.set_modified(SystemTime::now());
         }
         Some(bytes)
@@ -665,7 +683,7 @@ mod tests {
         for key in ["aa01", "aa02", "aa03"] {
             cache.put(key, &result());
         }
-        let old = SystemTime::now() - std::time::Duration::from_secs(3600);
+        let old = SystemTime::now() - std::time::Duration::from_secs(7200);
         for key in ["aa01", "aa03"] {
             std::fs::File::options()
                 .write(true)

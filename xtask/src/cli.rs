@@ -287,4 +287,7 @@ pub struct BenchArgs {
     /// Also time a fresh clone against a warm remote cache at this URL (nginx, bazel-remote)
     #[arg(long, value_name = "URL")]
     pub remote: Option<String>,
+    /// Keep the synthetic monorepos (with their warm caches) and print where, for profiling
+    #[arg(long)]
+    pub keep: bool,
 }

@@ -33,6 +33,8 @@ pub struct Options {
     pub binary: Option<PathBuf>,
     /// A remote cache to time the fresh-clone-warm-remote scenario against (`--remote URL`).
     pub remote: Option<String>,
+    /// Keep each synthetic monorepo and its warm cache (`--keep`), to profile a warm run on it.
+    pub keep: bool,
 }
 
 /// Median of durations, in milliseconds.
@@ -409,6 +411,17 @@ fn bench_synthetic(
                 *kib as f64 / 1024.0
             ))
         ));
+        if options.keep {
+            let kept = scene.dir.keep();
+            ui::status(
+                "Kept",
+                format!(
+                    "{} (cache: {})",
+                    kept.display(),
+                    kept.join("cache").display()
+                ),
+            );
+        }
     }
     Ok(out)
 }

@@ -20,6 +20,7 @@ pub fn run(global: &GlobalArgs, args: &BenchArgs) -> Result<u8> {
         },
         binary: args.binary.clone(),
         remote: args.remote.clone(),
+        keep: args.keep,
     };
     let tables = bench::run(&config, &options)?;
     print!("{tables}");

@@ -40,6 +40,9 @@ const MAGIC: &[u8] = b"xtask-digest-memo v1\n";
 /// stamps files up to a tick behind the wall clock we read.
 pub const RACY_WINDOW_NS: i128 = 2_000_000_000;
 
+/// The memo's file name in the cache folder.
+pub const FILE_NAME: &str = "digest-memo";
+
 /// Upper bound on remembered files: a few times the largest monorepo we measure, and a memo of
 /// at most ~15 MiB.
 pub const MAX_ENTRIES: usize = 100_000;

@@ -8,12 +8,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 use sha2::{Digest, Sha256};
 
 use super::digest_memo::DigestMemo;
 use crate::config::{Component, Config, SourceKind};
+use crate::imports::parse_cache::ParseCache;
 use crate::tools::{StepKind, Tool};
 
 /// Config files that change how some tool behaves, looked for at the project root.
@@ -55,12 +56,13 @@ pub type FileDigest = [u8; 32];
 /// Per-run memo of file walks and digests; shared by every step of the run.
 pub struct InputIndex {
     root: PathBuf,
-    /// By path relative to the root: a lookup allocates nothing.
-    digests: Mutex<HashMap<String, Option<FileDigest>>>,
+    /// By path relative to the root: a lookup allocates nothing. Read-locked: after the first
+    /// step every lookup is a read, from several threads.
+    digests: RwLock<HashMap<String, Option<FileDigest>>>,
     walks: Mutex<HashMap<String, std::sync::Arc<OnceLock<Vec<String>>>>>,
     configs: OnceLock<Vec<String>>,
     /// Digest of each component's whole source tree, by source path.
-    trees: Mutex<HashMap<String, String>>,
+    trees: RwLock<HashMap<String, String>>,
     /// First-party files a dotted prefix names, and whether it is a folder, once per run.
     modules: Mutex<HashMap<String, (Vec<String>, bool)>>,
     /// The modules each file imports, parsed once per run (shared packages are imported by
@@ -69,7 +71,7 @@ pub struct InputIndex {
     /// pyright's extra folders, read from its config once per run.
     pyright_folders: OnceLock<Vec<String>>,
     /// The state of each observed read (`observe::state`), once per run.
-    read_states: Mutex<HashMap<String, String>>,
+    read_states: RwLock<HashMap<String, String>>,
     /// `tool_configs` by (folder, tool), once per run: components share folders.
     tool_configs: Mutex<HashMap<(String, Tool), Vec<String>>>,
     /// Digests by stat across runs; saved when the index is dropped.
@@ -77,23 +79,26 @@ pub struct InputIndex {
     /// The plain files directly in a folder, by folder: every component with tests there
     /// looks for helpers beside them.
     listings: Mutex<HashMap<String, std::sync::Arc<Vec<String>>>>,
+    /// Imports of each file by its content digest, across runs (shared with the import graph).
+    parses: ParseCache,
 }
 
 impl InputIndex {
     pub fn new(root: &Path) -> Self {
         InputIndex {
             root: root.to_path_buf(),
-            digests: Mutex::new(HashMap::new()),
+            digests: RwLock::new(HashMap::new()),
             walks: Mutex::new(HashMap::new()),
             configs: OnceLock::new(),
-            trees: Mutex::new(HashMap::new()),
+            trees: RwLock::new(HashMap::new()),
             modules: Mutex::new(HashMap::new()),
             imports: Mutex::new(HashMap::new()),
             pyright_folders: OnceLock::new(),
-            read_states: Mutex::new(HashMap::new()),
+            read_states: RwLock::new(HashMap::new()),
             tool_configs: Mutex::new(HashMap::new()),
             memo: DigestMemo::in_memory(),
             listings: Mutex::new(HashMap::new()),
+            parses: ParseCache::open(None),
         }
     }
 
@@ -105,12 +110,23 @@ impl InputIndex {
         self
     }
 
+    /// Uses (and at the end of the run updates) the parse cache stored at `file`.
+    pub fn with_parse_cache(mut self, file: Option<PathBuf>) -> Self {
+        self.parses = ParseCache::open(file);
+        self
+    }
+
+    /// The run's parse cache.
+    pub fn parses(&self) -> &ParseCache {
+        &self.parses
+    }
+
     /// The state of an observed read, computed by `compute` once per run: the same folders
     /// and probes appear in every component's read set.
     pub fn read_state(&self, entry: &str, compute: impl FnOnce() -> String) -> String {
         if let Some(known) = self
             .read_states
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(entry)
         {
@@ -118,7 +134,7 @@ impl InputIndex {
         }
         let state = compute();
         self.read_states
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(entry.to_owned(), state.clone());
         state
@@ -138,7 +154,7 @@ impl InputIndex {
     pub fn digest(&self, relative: &str) -> Option<FileDigest> {
         if let Some(known) = self
             .digests
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(relative)
         {
@@ -146,7 +162,7 @@ impl InputIndex {
         }
         let digest = self.hash_file(&self.root.join(relative));
         self.digests
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(relative.to_owned(), digest);
         digest
@@ -164,7 +180,7 @@ impl InputIndex {
     pub fn tree_digest(&self, relative: &str) -> String {
         if let Some(known) = self
             .trees
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(relative)
         {
@@ -173,7 +189,7 @@ impl InputIndex {
         let files = self.files_under(relative);
         let digest = tree_digest_of(files.iter().map(|f| (f.as_str(), self.digest(f))));
         self.trees
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(relative.to_owned(), digest.clone());
         digest
@@ -664,7 +680,8 @@ fn package_of(bases: &[String], file: &str) -> String {
 }
 
 impl InputIndex {
-    /// The absolute module names `file` imports, parsed once per run.
+    /// The absolute module names `file` imports, once per run; parses come from the parse
+    /// cache by the file's digest.
     fn imported_modules(&self, bases: &[String], file: &str) -> std::sync::Arc<Vec<String>> {
         if let Some(known) = self
             .imports
@@ -675,14 +692,13 @@ impl InputIndex {
             return known.clone();
         }
         let package = package_of(bases, file);
-        let modules: Vec<String> = std::fs::read_to_string(self.root.join(file))
-            .map(|text| {
-                crate::init::imports::parse(&text)
-                    .iter()
-                    .flat_map(|import| crate::init::imports::resolve(import, &package))
-                    .collect()
-            })
-            .unwrap_or_default();
+        // A file that cannot be read has no imports (it parses as empty).
+        let (_, parsed, _) = self.parses.parse(&self.root, file, self.digest(file));
+        let modules: Vec<String> = parsed
+            .imports
+            .iter()
+            .flat_map(|import| crate::init::imports::resolve(import, &package))
+            .collect();
         let modules = std::sync::Arc::new(modules);
         self.imports
             .lock()

@@ -9,6 +9,7 @@ pub mod inputs;
 pub mod interpreter;
 pub mod key;
 pub mod observe;
+pub mod parallel;
 pub mod result;
 mod run;
 
@@ -69,7 +70,10 @@ impl<'a> RunContext<'a> {
             config,
             toolchain,
             index: InputIndex::new(&config.project.root)
-                .with_memo(cache.map(|c| c.dir().join("digest-memo"))),
+                .with_memo(cache.map(|c| c.dir().join(digest_memo::FILE_NAME)))
+                .with_parse_cache(Some(
+                    config.cache_dir().join(crate::imports::graph::PARSE_CACHE),
+                )),
             normalizer: PathNormalizer::new(&config.project.root),
             cache,
             listener,
@@ -153,8 +157,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
         }
     }
 
-    let mut pending: Vec<Prepared<'_>> = Vec::new();
-    let mut candidates: Vec<Prepared<'_>> = Vec::new();
+    let mut to_prepare: Vec<(&Component, StepKind, ResolvedTool)> = Vec::new();
     for (name, kind) in requests.iter().filter(|(_, kind)| !kind.modifies_files()) {
         let Some(component) = ctx.config.component(name) else {
             continue;
@@ -177,8 +180,13 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
             finish(ctx, &mut results, name, result);
             continue;
         }
-        candidates.push(prepare(ctx, component, *kind, tool));
+        to_prepare.push((component, *kind, tool));
     }
+    // Keys and lookups are independent per step and are most of a warm run: they run in
+    // parallel; results are finished in request order, as before.
+    let candidates: Vec<Prepared<'_>> = parallel::map(&to_prepare, |(component, kind, tool)| {
+        prepare(ctx, component, *kind, tool.clone())
+    });
     // Remote hook: every key of the run is asked of the remote cache at once, in parallel.
     if let Some(cache) = ctx.cache.filter(|_| !ctx.refresh) {
         let keys: Vec<&str> = candidates.iter().map(|p| p.key.as_str()).collect();
@@ -186,29 +194,33 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
             ctx.listener.event(&Event::Warning { message: &message });
         }
     }
-    for prepared in candidates {
-        let name = &prepared.component.name;
-        if let Some(cache) = ctx.cache.filter(|_| !ctx.refresh) {
-            let lookup = if prepared.observed {
+    let lookups: Vec<Lookup> = match ctx.cache.filter(|_| !ctx.refresh) {
+        Some(cache) => parallel::map(&candidates, |prepared| {
+            if prepared.observed {
                 cache.get_observed(&prepared.key, |reads| {
                     observe::first_change(&ctx.locator, &ctx.index, reads).is_none()
                 })
             } else {
                 cache.get(&prepared.key)
-            };
-            match lookup {
-                Lookup::Hit(hit) => {
-                    let mut hit = *hit;
-                    hit.duration_ms = 0;
-                    finish(ctx, &mut results, name, hit);
-                    continue;
-                }
-                Lookup::Corrupt(reason) => {
-                    let message = format!("{reason}; running the step again");
-                    ctx.listener.event(&Event::Warning { message: &message });
-                }
-                Lookup::Miss => {}
             }
+        }),
+        None => candidates.iter().map(|_| Lookup::Miss).collect(),
+    };
+    let mut pending: Vec<Prepared<'_>> = Vec::new();
+    for (prepared, lookup) in candidates.into_iter().zip(lookups) {
+        let name = &prepared.component.name;
+        match lookup {
+            Lookup::Hit(hit) => {
+                let mut hit = *hit;
+                hit.duration_ms = 0;
+                finish(ctx, &mut results, name, hit);
+                continue;
+            }
+            Lookup::Corrupt(reason) => {
+                let message = format!("{reason}; running the step again");
+                ctx.listener.event(&Event::Warning { message: &message });
+            }
+            Lookup::Miss => {}
         }
         pending.push(prepared);
     }

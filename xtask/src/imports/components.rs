@@ -6,6 +6,7 @@
 //! files (shared helpers); each import from there into another component's files is a use. Pure.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::config::{Component, Config, SourceKind};
 
@@ -24,12 +25,24 @@ pub struct Use {
     pub line: usize,
 }
 
-/// Which component each file of the graph belongs to.
+/// Which component each file of the graph belongs to. Built once per command: the owner of every
+/// file of the graph is found once, by hash lookups of its folder prefixes, so asking for a
+/// component's code does not scan every file against every component.
 pub struct Owners<'a> {
     config: &'a Config,
-    graph: &'a Graph,
+    graph: Arc<Graph>,
     /// Top-level package name -> the component wrapping it.
     wrapped: HashMap<String, &'a Component>,
+    /// Declared module sources (file paths) -> component.
+    modules: HashMap<&'a str, &'a Component>,
+    /// Declared package sources (folders, no trailing `/`) -> component.
+    packages: HashMap<&'a str, &'a Component>,
+    /// Package sources no folder prefix can equal (empty, or ending in `/`): checked one by one.
+    unusual: Vec<&'a Component>,
+    /// The owner of each graph file, by its position in `graph.files()`.
+    by_file: Vec<Option<&'a Component>>,
+    /// Each component's own graph files, in graph order, by component name.
+    owned: HashMap<&'a str, Vec<String>>,
 }
 
 /// The package name a component may wrap: its name with `_`, and a module component's stem
@@ -50,30 +63,83 @@ fn wrapped_names(component: &Component) -> Vec<String> {
 }
 
 impl<'a> Owners<'a> {
-    pub fn new(config: &'a Config, graph: &'a Graph) -> Owners<'a> {
+    pub fn new(config: &'a Config, graph: impl Into<Arc<Graph>>) -> Owners<'a> {
+        let graph = graph.into();
         let mut wrapped = HashMap::new();
+        let mut modules = HashMap::new();
+        let mut packages = HashMap::new();
+        let mut unusual = Vec::new();
         for component in &config.components {
             for name in wrapped_names(component) {
                 wrapped.entry(name).or_insert(component);
             }
+            let source = component.source.as_str();
+            // Of two components with the same source, the later one owns (as a scan taking the
+            // last of the longest matches would).
+            match component.source_kind {
+                SourceKind::Module => {
+                    modules.insert(source, component);
+                }
+                SourceKind::Package if source.is_empty() || source.ends_with('/') => {
+                    unusual.push(component);
+                }
+                SourceKind::Package => {
+                    packages.insert(source, component);
+                }
+            }
         }
-        Owners {
+        let mut owners = Owners {
             config,
-            graph,
+            graph: graph.clone(),
             wrapped,
+            modules,
+            packages,
+            unusual,
+            by_file: Vec::new(),
+            owned: HashMap::new(),
+        };
+        let by_file: Vec<Option<&'a Component>> =
+            graph.files().iter().map(|f| owners.find_owner(f)).collect();
+        for (file, owner) in graph.files().iter().zip(&by_file) {
+            if let Some(owner) = owner {
+                owners
+                    .owned
+                    .entry(owner.name.as_str())
+                    .or_default()
+                    .push(file.clone());
+            }
         }
+        owners.by_file = by_file;
+        owners
     }
 
     /// The component `path` belongs to: the innermost declared source holding it, else the
     /// component wrapping its top-level package.
     pub fn owner(&self, path: &str) -> Option<&'a Component> {
-        if let Some(declared) = self
-            .config
-            .components
-            .iter()
-            .filter(|c| c.owns(path))
+        match self.graph.position_of(path) {
+            Some(position) => self.by_file[position],
+            None => self.find_owner(path),
+        }
+    }
+
+    /// The innermost declared source holding `path`: the longest of a module source equal to
+    /// it, a package source that is one of its folder prefixes, and an unusual source that owns
+    /// it (ties go to the later component, as `max_by_key` would).
+    fn declared_owner(&self, path: &str) -> Option<&'a Component> {
+        let module = self.modules.get(path).copied();
+        let package = path
+            .match_indices('/')
+            .rev()
+            .find_map(|(slash, _)| self.packages.get(&path[..slash]).copied());
+        module
+            .into_iter()
+            .chain(package)
+            .chain(self.unusual.iter().copied().filter(|c| c.owns(path)))
             .max_by_key(|c| c.source.len())
-        {
+    }
+
+    fn find_owner(&self, path: &str) -> Option<&'a Component> {
+        if let Some(declared) = self.declared_owner(path) {
             return Some(declared);
         }
         self.graph
@@ -93,15 +159,12 @@ impl<'a> Owners<'a> {
     /// package enclosing components' sources (`src/components/__init__.py`): that a parent
     /// package runs on import, and may import every component, is not this component's choice.
     pub fn code(&self, component: &Component) -> Vec<String> {
-        let starts: Vec<String> = self
-            .graph
-            .files()
-            .iter()
-            .filter(|f| self.owner(f).is_some_and(|o| o.name == component.name))
-            .cloned()
-            .collect();
+        let starts: &[String] = self
+            .owned
+            .get(component.name.as_str())
+            .map_or(&[], |files| files.as_slice());
         self.graph
-            .closure_where(&starts, |_, to, kind| {
+            .closure_where(starts, |_, to, kind| {
                 kind == EdgeKind::Import
                     && !self.encloses_components(to)
                     && self.owner(to).is_none_or(|o| o.name == component.name)

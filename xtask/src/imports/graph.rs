@@ -16,9 +16,9 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use sha2::{Digest, Sha256};
-
-use super::parse::{self, Parsed};
+use super::parse::Parsed;
+use super::parse_cache::ParseCache;
+use crate::engine::inputs::FileDigest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EdgeKind {
@@ -107,58 +107,42 @@ impl Graph {
     /// With `cache` (a JSON file), the parse of every file whose content digest is there is
     /// reused, and the cache is stored back when something was parsed. A cache that cannot be
     /// read or written only costs time: the digest makes a stale entry impossible.
+    #[cfg(test)]
     pub fn build(
         root: &Path,
         files: impl IntoIterator<Item = String>,
         cache: Option<&Path>,
     ) -> Graph {
+        let memo = crate::engine::digest_memo::DigestMemo::in_memory();
+        let parses = ParseCache::open(cache.map(Path::to_path_buf));
+        Graph::build_with(root, files, &parses, &|file| memo.digest(&root.join(file)))
+    }
+
+    /// `build`, with each file's digest from `digest` (a run's `InputIndex`, backed by the stat
+    /// memo) and parses from `parses`: a warm run then stats the files instead of reading them,
+    /// and reads only those whose parse is not cached. `parses` is rewritten to hold exactly
+    /// the tree's files when something was parsed or a file went away.
+    pub fn build_with(
+        root: &Path,
+        files: impl IntoIterator<Item = String>,
+        parses: &ParseCache,
+        digest: &(dyn Fn(&str) -> Option<FileDigest> + Sync),
+    ) -> Graph {
         let files: Vec<String> = files.into_iter().collect();
-        let known: HashMap<String, Parsed> = cache
-            .and_then(|path| std::fs::read(path).ok())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let chunk = files.len().div_ceil(threads).max(1);
-        let known = &known;
         // (path, digest, parse, parsed now rather than found in the cache)
-        let parsed: Vec<(String, String, Parsed, bool)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|file| {
-                                let bytes = std::fs::read(root.join(file)).unwrap_or_default();
-                                let digest = crate::engine::inputs::hex(&Sha256::digest(&bytes));
-                                match known.get(&digest) {
-                                    Some(hit) => (file.clone(), digest, hit.clone(), false),
-                                    None => {
-                                        let text = String::from_utf8_lossy(&bytes);
-                                        (file.clone(), digest, parse::parse_file(&text), true)
-                                    }
-                                }
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("parsing does not panic"))
-                .collect()
-        });
-        if let Some(path) = cache
-            && (parsed.iter().any(|p| p.3) || known.len() != parsed.len())
-        {
-            // Only the current files' parses are kept, so the cache never grows past the tree.
-            let current: HashMap<&str, &Parsed> = parsed
-                .iter()
-                .map(|(_, digest, parse, _)| (digest.as_str(), parse))
-                .collect();
-            if let Ok(bytes) = serde_json::to_vec(&current) {
-                // Best effort: a read-only cache folder must not fail the command.
-                let _ = crate::fsutil::write_atomic_regenerable(path, &bytes);
-            }
+        let parsed: Vec<(String, String, Parsed, bool)> =
+            crate::engine::parallel::map(&files, |file| {
+                let (d, parse, now) = parses.parse(root, file, digest(file));
+                (file.clone(), d, parse, now)
+            });
+        // Files with equal bytes (empty `__init__.py`s) share one entry: the cache is rewritten
+        // when its set of digests differs, not on every run of a tree with copies.
+        let current: HashMap<&str, &Parsed> = parsed
+            .iter()
+            .map(|(_, digest, parse, _)| (digest.as_str(), parse))
+            .collect();
+        if parsed.iter().any(|p| p.3) || parses.loaded_len() != current.len() {
+            parses.store(&current);
         }
         Graph::from_parsed(
             parsed
@@ -383,6 +367,11 @@ impl Graph {
             .collect()
     }
 
+    /// The position of `file` in `files()`, if it is in the graph.
+    pub fn position_of(&self, file: &str) -> Option<usize> {
+        self.position.get(file).copied()
+    }
+
     /// Every file reachable from `starts` (themselves included, even those not in the graph).
     pub fn closure(&self, starts: &[String]) -> BTreeSet<String> {
         self.closure_where(starts, |_, _, _| true)
@@ -520,22 +509,24 @@ fn pythonpath(root: &Path) -> Vec<String> {
     }
 }
 
-/// The parse cache's file name in the cache folder; the version changes with `Parsed`.
-pub const PARSE_CACHE: &str = "imports-v1.json";
+/// The parse cache's file name in the cache folder.
+pub const PARSE_CACHE: &str = super::parse_cache::FILE_NAME;
 
 /// The graph of the whole project at `root`, built once per process and shared (several
-/// components' gates ask for it in one command); parses are cached in `cache` by digest.
-pub fn project(root: &Path, cache: &Path) -> Arc<Graph> {
+/// components' gates ask for it in one command), with the run's digests (its stat memo) and
+/// parse cache, so a warm run reads no unchanged file.
+pub fn project(root: &Path, index: &crate::engine::inputs::InputIndex) -> Arc<Graph> {
     static GRAPHS: OnceLock<Mutex<HashMap<PathBuf, Arc<Graph>>>> = OnceLock::new();
     let graphs = GRAPHS.get_or_init(Default::default);
     let mut graphs = graphs.lock().unwrap_or_else(|e| e.into_inner());
     graphs
         .entry(root.to_path_buf())
         .or_insert_with(|| {
-            Arc::new(Graph::build(
+            Arc::new(Graph::build_with(
                 root,
                 python_files(root),
-                Some(&cache.join(PARSE_CACHE)),
+                index.parses(),
+                &|file| index.digest(file),
             ))
         })
         .clone()

@@ -5,6 +5,7 @@
 pub mod components;
 pub mod graph;
 pub mod parse;
+pub mod parse_cache;
 
 pub use graph::{Graph, project, python_files};
 pub use parse::{parse, resolve};

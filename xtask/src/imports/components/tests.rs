@@ -3,15 +3,20 @@
 use super::*;
 use crate::imports::{graph, parse};
 
-#[test]
-fn the_bundled_example_declares_exactly_the_components_it_imports() {
-    let config = crate::testutil::registry();
-    let graph = graph::Graph::build(
+/// The bundled example's whole import graph, parsed fresh.
+fn example_graph(config: &Config) -> graph::Graph {
+    graph::Graph::build(
         &config.project.root,
         graph::python_files(&config.project.root),
         None,
-    );
-    let owners = Owners::new(&config, &graph);
+    )
+}
+
+#[test]
+fn the_bundled_example_declares_exactly_the_components_it_imports() {
+    let config = crate::testutil::registry();
+    let graph = example_graph(&config);
+    let owners = Owners::new(&config, graph.clone());
     for component in &config.components {
         let mut used: Vec<String> = owners
             .uses(component)
@@ -103,7 +108,7 @@ fn shaped_graph() -> graph::Graph {
 fn a_thin_module_owns_the_package_it_wraps_and_shared_code_counts_for_its_users() {
     let config = shaped_config();
     let graph = shaped_graph();
-    let owners = Owners::new(&config, &graph);
+    let owners = Owners::new(&config, graph.clone());
     let owner = |path: &str| owners.owner(path).map(|c| c.name.as_str());
     assert_eq!(
         owner("src/agent_orchestration/core.py"),
@@ -142,4 +147,39 @@ fn a_thin_module_owns_the_package_it_wraps_and_shared_code_counts_for_its_users(
         }]
     );
     assert!(owners.uses(config.component("billing").unwrap()).is_empty());
+}
+
+#[test]
+fn owners_by_folder_lookup_equal_the_innermost_declared_source() {
+    // The owner table is built by hash lookups of folder prefixes; it must name the same
+    // component as taking the longest declared source that owns the path, for graph files and
+    // for paths outside the graph, nested sources included.
+    let config = crate::testutil::registry();
+    let graph = example_graph(&config);
+    let owners = Owners::new(&config, graph.clone());
+    let mut paths: Vec<String> = graph.files().to_vec();
+    paths.extend(
+        config
+            .components
+            .iter()
+            .map(|c| format!("{}/new.py", c.source)),
+    );
+    paths.extend(config.components.iter().map(|c| c.source.clone()));
+    let mut declared = 0;
+    for path in &paths {
+        let scanned = config
+            .components
+            .iter()
+            .filter(|c| c.owns(path))
+            .max_by_key(|c| c.source.len());
+        if let Some(expected) = scanned {
+            declared += 1;
+            assert_eq!(
+                owners.owner(path).map(|c| &c.name),
+                Some(&expected.name),
+                "{path}"
+            );
+        }
+    }
+    assert!(declared > config.components.len(), "{declared}");
 }

@@ -1,6 +1,7 @@
 //! Graph construction and closures on small in-memory projects.
 
 use super::*;
+use crate::imports::parse;
 
 fn graph(files: &[(&str, &str)]) -> Graph {
     graph_with(files, &[])
