@@ -322,7 +322,7 @@ impl Judge<'_> {
                 GateKind::Docs,
                 format!("no README at {}", readme.path),
                 format!(
-                    "run `{}` to scaffold it from templates/component-readme.md.j2, then fill in the prose",
+                    "run `{}` to scaffold it from the README template (built in, or your templates/component-readme.md.j2), then fill in the prose",
                     self.command("--phase 3 --fix")
                 ),
             );

@@ -1,5 +1,5 @@
 //! Phase 3: a component README with the required sections, and the scaffold `--fix` writes
-//! from `templates/component-readme.md.j2`, filled from the component's own code.
+//! from `xtask/templates/component-readme.md.j2` (or a repo's override), filled from the component's own code.
 
 use std::sync::OnceLock;
 
