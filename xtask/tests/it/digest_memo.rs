@@ -7,22 +7,33 @@ use crate::support::Sandbox;
 
 /// The report without what may differ between a cached and a fresh run.
 fn verdict(sandbox: &Sandbox, component: &str) -> serde_json::Value {
-    let mut report = sandbox.report(component);
-    report["generated_at"] = serde_json::Value::Null;
-    report["summary"]["cached_steps"] = serde_json::Value::Null;
-    for step in report["steps"].as_array_mut().unwrap() {
-        step["cached"] = serde_json::Value::Null;
-        step["duration_ms"] = serde_json::Value::Null;
-    }
-    report
+    crate::cache::normalized(sandbox.report(component))
+}
+
+/// Replaces `from` by `to` (as many bytes) in `source` and puts its mtime back to the
+/// nanosecond: same length, same inode, same mtime; only the ctime tells.
+fn edit_keeping_mtime(sandbox: &Sandbox, source: &str, from: &str, to: &str) {
+    let path = sandbox.path(source);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = sandbox.read(source);
+    let edited = text.replacen(from, to, 1);
+    assert_ne!(edited, text);
+    assert_eq!(edited.len(), text.len());
+    std::fs::write(&path, &edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
 }
 
 #[test]
 fn a_same_size_edit_with_its_mtime_put_back_gives_the_fresh_verdict() {
     let sandbox = Sandbox::new();
     let source = "src/components/carbon_component.py";
-    // pyright: ruff keeps a cache of its own keyed by mtime and size, which this very edit
-    // fools, so a "fresh" ruff run would not be one.
+    // pyright here; the same edit against ruff (and its own cache) is the next test.
     let args = ["promote", "carbon", "--phase", "2"];
     // The copy is brand new: its files are racy and would not be memoised. Let them age past
     // the racy window, so the next runs do memoise them and the memo is what is tested.
@@ -37,21 +48,8 @@ fn a_same_size_edit_with_its_mtime_put_back_gives_the_fresh_verdict() {
         "the memo holds {source}"
     );
 
-    // Same length, same inode, mtime restored to the nanosecond: only the ctime tells.
-    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let text = sandbox.read(source);
     // A str where a float parameter defaults to it: a type error, in as many bytes.
-    let edited = text.replacen("_KWH = 400.0", "_KWH = \"400\"", 1);
-    assert_ne!(edited, text);
-    assert_eq!(edited.len(), text.len());
-    std::fs::write(&path, &edited).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
-    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+    edit_keeping_mtime(&sandbox, source, "_KWH = 400.0", "_KWH = \"400\"");
 
     let warm = sandbox.xtask(&args);
     let warm_verdict = verdict(&sandbox, "carbon");
@@ -72,20 +70,8 @@ fn a_same_size_format_break_with_its_mtime_put_back_fails_lint_warm_and_fresh() 
     let first = sandbox.xtask(&args);
     assert_eq!(first.code, 0, "{}", first.all());
 
-    let path = sandbox.path(source);
-    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let text = sandbox.read(source);
     // Two spaces before `=` and none after: ruff format would change it; same length.
-    let edited = text.replacen("_KWH = 400.0", "_KWH  =400.0", 1);
-    assert_ne!(edited, text);
-    assert_eq!(edited.len(), text.len());
-    std::fs::write(&path, &edited).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    edit_keeping_mtime(&sandbox, source, "_KWH = 400.0", "_KWH  =400.0");
 
     let warm = sandbox.xtask(&args);
     let warm_verdict = verdict(&sandbox, "carbon");
