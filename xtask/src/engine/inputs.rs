@@ -124,20 +124,7 @@ impl InputIndex {
     /// The state of an observed read, computed by `compute` once per run: the same folders
     /// and probes appear in every component's read set.
     pub fn read_state(&self, entry: &str, compute: impl FnOnce() -> String) -> String {
-        if let Some(known) = self
-            .read_states
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(entry)
-        {
-            return known.clone();
-        }
-        let state = compute();
-        self.read_states
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(entry.to_owned(), state.clone());
-        state
+        memoised(&self.read_states, entry, compute)
     }
 
     /// Files under `relative` (a folder or a single file), relative to the root, sorted.
@@ -152,20 +139,9 @@ impl InputIndex {
 
     /// The digest of a file's bytes, once per run; `None` for a file that cannot be read.
     pub fn digest(&self, relative: &str) -> Option<FileDigest> {
-        if let Some(known) = self
-            .digests
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(relative)
-        {
-            return *known;
-        }
-        let digest = self.hash_file(&self.root.join(relative));
-        self.digests
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(relative.to_owned(), digest);
-        digest
+        memoised(&self.digests, relative, || {
+            self.hash_file(&self.root.join(relative))
+        })
     }
 
     /// The digest read again from disk, bypassing the memo: to notice a file changed while a
@@ -178,21 +154,10 @@ impl InputIndex {
     /// One digest for every file under `relative` (paths and contents): how keys refer to a
     /// dependency, so a key's size grows with the number of dependencies, not of their files.
     pub fn tree_digest(&self, relative: &str) -> String {
-        if let Some(known) = self
-            .trees
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(relative)
-        {
-            return known.clone();
-        }
-        let files = self.files_under(relative);
-        let digest = tree_digest_of(files.iter().map(|f| (f.as_str(), self.digest(f))));
-        self.trees
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(relative.to_owned(), digest.clone());
-        digest
+        memoised(&self.trees, relative, || {
+            let files = self.files_under(relative);
+            tree_digest_of(files.iter().map(|f| (f.as_str(), self.digest(f))))
+        })
     }
 
     /// `tree_digest` walked and read again from disk, bypassing every memo.
@@ -232,6 +197,23 @@ impl InputIndex {
             })
             .clone()
     }
+}
+
+/// The value memoised under `key` for this run, computed (outside the lock, so other threads
+/// go on reading) when absent. Two threads may compute the same value once each; both are equal.
+fn memoised<V: Clone>(
+    map: &RwLock<HashMap<String, V>>,
+    key: &str,
+    compute: impl FnOnce() -> V,
+) -> V {
+    if let Some(known) = map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+        return known.clone();
+    }
+    let value = compute();
+    map.write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key.to_owned(), value.clone());
+    value
 }
 
 fn tree_digest_of<'a>(files: impl Iterator<Item = (&'a str, Option<FileDigest>)>) -> String {
