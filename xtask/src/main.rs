@@ -21,6 +21,7 @@ mod git;
 mod github;
 mod imports;
 mod init;
+mod markdown;
 mod maturity;
 mod plan;
 mod process;

@@ -5,17 +5,10 @@ use std::fmt::Write;
 
 use super::PromotionReport;
 use crate::engine::result::StepStatus;
+use crate::markdown::{self, Place, text as cell};
 
 /// Findings listed per step before the rest are summarised.
 const FINDINGS_PER_STEP: usize = 25;
-
-/// Escapes what would break a table cell or start Markdown formatting.
-pub fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('\n', " ")
-        .replace('`', "'")
-}
 
 pub fn render(report: &PromotionReport) -> String {
     let mut out = String::new();
@@ -29,7 +22,7 @@ pub fn render(report: &PromotionReport) -> String {
     let _ = writeln!(
         out,
         "# {} — {} → {}\n\n**{verdict}** · phases {} · {} of {} steps from cache\n",
-        report.display_name,
+        cell(&report.display_name),
         report.from_stage,
         report.to_stage,
         report
@@ -64,8 +57,8 @@ pub fn render(report: &PromotionReport) -> String {
                 out,
                 "- **{}**: {}  \n  _fix_: {}",
                 blocker.gate,
-                cell(&blocker.message),
-                blocker.fix.replace('\n', " ")
+                markdown::prose(&blocker.message, Place::Line, usize::MAX),
+                markdown::prose(&blocker.fix, Place::Line, usize::MAX)
             );
         }
         out.push('\n');
@@ -112,7 +105,7 @@ pub fn render(report: &PromotionReport) -> String {
             let _ = writeln!(
                 out,
                 "- `{}` **{}** {}",
-                finding.location().replace('`', "'"),
+                markdown::code(&finding.location(), usize::MAX),
                 cell(&finding.code),
                 cell(&finding.message)
             );
