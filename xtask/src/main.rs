@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod config;
 mod deploy;
+mod edge_env;
 mod engine;
 mod errors;
 mod events;
@@ -50,6 +51,8 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // The environment is read here, once; everything below reads the snapshot.
+    edge_env::init();
     let cli = Cli::parse();
     let verbosity = if cli.global.quiet {
         ui::Verbosity::Quiet
@@ -88,7 +91,7 @@ fn main() -> ExitCode {
 /// For the benchmark: when `XTASK_PEAK_RSS_TO` names a file, write this process's peak resident
 /// memory (KiB, `VmHWM`) there. Tools run in other processes and are not counted.
 fn record_peak_memory() {
-    let Some(target) = std::env::var_os("XTASK_PEAK_RSS_TO") else {
+    let Some(target) = &edge_env::get().xtask.peak_rss_to else {
         return;
     };
     let peak = std::fs::read_to_string("/proc/self/status")

@@ -1,7 +1,6 @@
 //! Messages to the person at the terminal (stderr): verbosity, colour, and the cargo-style
 //! `  Label message` status lines. Reports and machine output go to stdout elsewhere.
 
-use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use console::Style;
@@ -29,8 +28,8 @@ pub fn init(color: ColorChoice, verbosity: Verbosity) {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal()
+            let env = crate::edge_env::get();
+            !env.no_color && env.stderr_terminal
         }
     };
     console::set_colors_enabled(enabled);
@@ -48,9 +47,8 @@ pub fn verbosity() -> Verbosity {
 /// Whether live progress (spinners, redrawn lines) fits: a terminal, and not CI, whose logs
 /// keep every redraw as a new line.
 pub fn interactive() -> bool {
-    std::io::stderr().is_terminal()
-        && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
-        && verbosity() != Verbosity::Quiet
+    let env = crate::edge_env::get();
+    env.stderr_terminal && !env.ci && verbosity() != Verbosity::Quiet
 }
 
 /// `     Label message`, with the label right-aligned and coloured as cargo does.

@@ -429,19 +429,17 @@ fn bench_synthetic(
 /// Builds the release binary and returns its path.
 fn release_binary(config: &Config) -> Result<PathBuf> {
     ui::status("Building", "the release binary (cargo build --release)");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let command = ToolCommand::new(
-        PathBuf::from(cargo),
-        &config.workspace_root,
-        Duration::from_secs(3600),
-    )
-    .args(["build", "--release", "--quiet", "--package", "xtask"]);
+    let env = crate::edge_env::get();
+    let cargo = env.cargo.clone().unwrap_or_else(|| "cargo".into());
+    let command = ToolCommand::new(cargo, &config.workspace_root, Duration::from_secs(3600))
+        .args(["build", "--release", "--quiet", "--package", "xtask"]);
     let done = process::run(&command).map_err(|e| anyhow::anyhow!("failed to run cargo: {e}"))?;
     if done.code != Some(0) {
         bail!("cargo build --release failed:\n{}", done.tail(30));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
+    let target = env
+        .cargo_target_dir
+        .clone()
         .unwrap_or_else(|| config.workspace_root.join("target"));
     Ok(target.join("release").join("xtask"))
 }
