@@ -81,6 +81,7 @@ pub fn get() -> &'static EdgeEnv {
 }
 
 impl EdgeEnv {
+    #[allow(clippy::disallowed_methods)] // the one place that reads the environment
     fn from_process() -> EdgeEnv {
         let mut env = EdgeEnv::from_vars(std::env::vars_os());
         env.stderr_terminal = std::io::stderr().is_terminal();
