@@ -70,9 +70,11 @@ pub const REMOTE_CACHE_READ_ONLY: &str = "XTASK_REMOTE_CACHE_READ_ONLY";
 
 static SNAPSHOT: OnceLock<EdgeEnv> = OnceLock::new();
 
-/// Takes the snapshot of this process's environment; `main` calls it before anything else.
-pub fn init() {
-    let _ = SNAPSHOT.set(EdgeEnv::from_process());
+/// Takes the snapshot of this process's environment; `main` calls it before anything else
+/// and hands it to what it sets up. Code further down that has no parameter for it reads the
+/// same snapshot through [`get`].
+pub fn init() -> &'static EdgeEnv {
+    SNAPSHOT.get_or_init(EdgeEnv::from_process)
 }
 
 /// The snapshot (taken now if `init` was not called, as in unit tests).
