@@ -132,23 +132,6 @@ struct Spec {
     errored: bool,
 }
 
-/// The step results a report keeps: only pyright's error when the spec says it errored.
-fn steps_of(spec: &Spec) -> Vec<StepResult> {
-    if !spec.errored {
-        return vec![];
-    }
-    vec![StepResult::error(
-        StepKind::Pyright,
-        "1.1.414",
-        vec!["pyright".into()],
-        StepError {
-            kind: ErrorKind::TimedOut,
-            message: "timed out".into(),
-        },
-        600_000,
-    )]
-}
-
 fn report(spec: &Spec, config: &Config) -> PromotionReport {
     let component = config.component(spec.name).unwrap();
     let failing = |id: &str| spec.failing.contains(&id);
@@ -242,7 +225,20 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
         blockers.push(blocker("observation", "in Staging for 6 days 12h", "wait"));
     }
     let passed = gates.values().all(|g| g.passed);
-    let steps = steps_of(spec);
+    let steps = if spec.errored {
+        vec![StepResult::error(
+            StepKind::Pyright,
+            "1.1.414",
+            vec!["pyright".into()],
+            StepError {
+                kind: ErrorKind::TimedOut,
+                message: "timed out".into(),
+            },
+            600_000,
+        )]
+    } else {
+        vec![]
+    };
     PromotionReport {
         schema_version: REPORT_SCHEMA_VERSION,
         component: spec.name.to_owned(),

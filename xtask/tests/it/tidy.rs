@@ -25,6 +25,7 @@ const KNOWN_LONG: &[(&str, &str, &str)] = &[
     ("imports/graph.rs", "from_parsed", "unassigned"),
     ("report/text.rs", "render", "gates"),
     ("request/body.rs", "context", "gates"),
+    ("status/fixture.rs", "report", "gates"),
 ];
 
 /// `text` with comments and the contents of string and character literals replaced by spaces,
