@@ -7,7 +7,7 @@ use console::style;
 
 use super::integration::IntegrationRun;
 use super::model::{Deployment, Outcome, short_id};
-use crate::markdown::text as cell;
+use crate::report::markdown::cell;
 
 fn image(id: &Option<String>) -> String {
     id.as_deref().map_or("none".to_owned(), short_id)

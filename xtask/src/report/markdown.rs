@@ -5,10 +5,13 @@ use std::fmt::Write;
 
 use super::PromotionReport;
 use crate::engine::result::StepStatus;
-use crate::markdown::{self, Place, text as cell};
+use crate::markdown::{self, Place};
 
 /// Findings listed per step before the rest are summarised.
 const FINDINGS_PER_STEP: usize = 25;
+
+/// Table cells and list text use the one escaper (`crate::markdown`).
+pub use crate::markdown::text as cell;
 
 pub fn render(report: &PromotionReport) -> String {
     let mut out = String::new();
@@ -105,7 +108,7 @@ pub fn render(report: &PromotionReport) -> String {
             let _ = writeln!(
                 out,
                 "- `{}` **{}** {}",
-                markdown::code(&finding.location(), usize::MAX),
+                finding.location().replace('`', "'"),
                 cell(&finding.code),
                 cell(&finding.message)
             );
