@@ -119,11 +119,12 @@ pub fn inline(text: &str, limit: usize) -> String {
     out
 }
 
-/// Text to put between the single backticks of a code span a template writes: one line of at
-/// most `limit` characters, and backticks become `'` (one would end the span). Nothing else
-/// is escaped, because inside a code span an entity or a backslash would show as typed.
-pub fn code(text: &str, limit: usize) -> String {
-    one_line(text, limit).replace('`', "'")
+/// Text to put between the single backticks of a code span a template writes (a path, a
+/// command, a component name): one line, and backticks become `'` (one would end the span).
+/// Nothing else is escaped, because inside a code span an entity or a backslash would show as
+/// typed, and GitHub mentions no one from a code span.
+pub fn code(text: &str) -> String {
+    one_line(text, usize::MAX).replace('`', "'")
 }
 
 /// Where [`prose`] text goes: in a table cell a `|` splits the row even inside a code span
@@ -252,8 +253,8 @@ mod tests {
 
     #[test]
     fn code_text_cannot_end_its_span() {
-        assert_eq!(code("src/@types/a`b.py\nx", 100), "src/@types/a'b.py x");
-        assert_eq!(code("abcdef", 2), "ab…");
+        assert_eq!(code("src/@types/a`b.py\nx"), "src/@types/a'b.py x");
+        assert_eq!(code("a\u{202E}b <c>"), "ab <c>");
     }
 
     #[test]

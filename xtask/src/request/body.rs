@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::form::{self, FieldId, NO_RESPONSE};
 use crate::config::Config;
-use crate::markdown::{self, Place, inline};
+use crate::markdown::{Place, code, inline};
 use crate::report::PromotionReport;
 use crate::stage::Stage;
 use crate::tools::{Finding, StepKind};
@@ -140,7 +140,7 @@ fn rollback_view(config: &Config, component: &str, stage: Stage) -> RollbackView
             if let Some(service) = config.service_settings(component).service {
                 command.push_str(&format!(" --no-deps {service}"));
             }
-            markdown::code(&command, TEXT_LIMIT)
+            code(&command)
         });
     RollbackView {
         command,
@@ -200,7 +200,7 @@ fn finding_group(
             .iter()
             .take(cap)
             .map(|f| FindingView {
-                location: markdown::code(&repo_path(project_prefix, &f.location()), TEXT_LIMIT),
+                location: code(&repo_path(project_prefix, &f.location())),
                 code: inline(&f.code, 60),
                 message: inline(&f.message, TEXT_LIMIT),
             })
@@ -312,7 +312,7 @@ fn context(
                     let name = item.get("component")?.as_str()?;
                     let stage: Stage = item.get("stage")?.as_str()?.parse().ok()?;
                     Some(DependencyView {
-                        name: markdown::code(name, TEXT_LIMIT),
+                        name: code(name),
                         stage: stage.title().to_owned(),
                         ok: stage >= report.to_stage,
                     })
@@ -320,7 +320,7 @@ fn context(
                 .collect()
         })
         .unwrap_or_default();
-    let path = |relative: &str| markdown::code(&repo_path(project_prefix, relative), TEXT_LIMIT);
+    let path = |relative: &str| code(&repo_path(project_prefix, relative));
     Ok(BodyContext {
         title: form::title(
             &inline(&report.display_name, 100),
@@ -375,8 +375,12 @@ fn context(
             .iter()
             .map(|b| BlockerView {
                 gate: inline(&b.gate, 40),
-                message: markdown::prose(b.message.trim_end_matches('.'), Place::Line, TEXT_LIMIT),
-                fix: markdown::prose(&b.fix, Place::Line, TEXT_LIMIT),
+                message: crate::markdown::prose(
+                    b.message.trim_end_matches('.'),
+                    Place::Line,
+                    TEXT_LIMIT,
+                ),
+                fix: crate::markdown::prose(&b.fix, Place::Line, TEXT_LIMIT),
             })
             .collect(),
         cached_steps: report.summary.cached_steps,
