@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod config;
 mod deploy;
+mod edge_env;
 mod engine;
 mod errors;
 mod events;
@@ -21,6 +22,7 @@ mod git;
 mod github;
 mod imports;
 mod init;
+mod markdown;
 mod maturity;
 mod plan;
 mod process;
@@ -49,6 +51,8 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    // The environment is read here, once; everything below reads the snapshot.
+    let env = edge_env::init();
     let cli = Cli::parse();
     let verbosity = if cli.global.quiet {
         ui::Verbosity::Quiet
@@ -57,7 +61,7 @@ fn main() -> ExitCode {
     } else {
         ui::Verbosity::Normal
     };
-    ui::init(cli.global.color, verbosity);
+    ui::init(cli.global.color, verbosity, env);
     // Tools run in process groups of their own, so Ctrl-C does not reach them: stop them here.
     let _ = ctrlc::set_handler(process::interrupt_all);
 
@@ -74,7 +78,7 @@ fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&cli.global, args),
         Command::Init(args) => commands::init::run(args),
     };
-    record_peak_memory();
+    record_peak_memory(env);
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
@@ -86,8 +90,8 @@ fn main() -> ExitCode {
 
 /// For the benchmark: when `XTASK_PEAK_RSS_TO` names a file, write this process's peak resident
 /// memory (KiB, `VmHWM`) there. Tools run in other processes and are not counted.
-fn record_peak_memory() {
-    let Some(target) = std::env::var_os("XTASK_PEAK_RSS_TO") else {
+fn record_peak_memory(env: &edge_env::EdgeEnv) {
+    let Some(target) = &env.xtask.peak_rss_to else {
         return;
     };
     let peak = std::fs::read_to_string("/proc/self/status")

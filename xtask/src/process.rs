@@ -184,6 +184,7 @@ enum Cleanup {
     Yes,
 }
 
+#[allow(clippy::disallowed_methods)] // the one place that spawns tools (clippy.toml)
 fn run_as(command: &ToolCommand, cleanup: Cleanup) -> Result<Finished, RunError> {
     let interruptible = cleanup == Cleanup::No;
     if interruptible && INTERRUPTED.load(Ordering::SeqCst) {

@@ -59,10 +59,15 @@ mod tests {
     #[test]
     fn a_dead_runs_folder_is_swept_and_a_live_ones_is_kept() {
         let state = tempfile::tempdir().unwrap();
-        // A PID that existed and is gone: a child we waited for.
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = child.id();
-        child.wait().unwrap();
+        // An ID that existed and is gone: a thread we joined (Linux gives threads IDs from the
+        // same space as processes), so this test starts no process outside process.rs.
+        let dead = std::thread::spawn(|| {
+            // SAFETY: gettid has no preconditions.
+            unsafe { libc::gettid() }
+        })
+        .join()
+        .unwrap()
+        .cast_unsigned();
         let live = std::process::id();
         for name in [dead.to_string(), live.to_string(), "notes".to_owned()] {
             std::fs::create_dir_all(root(state.path()).join(name).join("pytest-x")).unwrap();

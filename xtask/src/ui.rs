@@ -1,12 +1,15 @@
 //! Messages to the person at the terminal (stderr): verbosity, colour, and the cargo-style
 //! `  Label message` status lines. Reports and machine output go to stdout elsewhere.
 
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use console::Style;
 
+use crate::edge_env::EdgeEnv;
+
 static VERBOSITY: AtomicU8 = AtomicU8::new(1);
+/// stderr is a terminal and not a CI log (set by `init`).
+static LIVE_TERMINAL: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -23,15 +26,13 @@ pub enum ColorChoice {
 }
 
 /// Applies `--color` and `NO_COLOR` (any non-empty value turns colour off in `auto`).
-pub fn init(color: ColorChoice, verbosity: Verbosity) {
+pub fn init(color: ColorChoice, verbosity: Verbosity, env: &EdgeEnv) {
     VERBOSITY.store(verbosity as u8, Ordering::Relaxed);
+    LIVE_TERMINAL.store(env.stderr_terminal && !env.ci, Ordering::Relaxed);
     let enabled = match color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stderr().is_terminal()
-        }
+        ColorChoice::Auto => !env.no_color && env.stderr_terminal,
     };
     console::set_colors_enabled(enabled);
     console::set_colors_enabled_stderr(enabled);
@@ -48,9 +49,7 @@ pub fn verbosity() -> Verbosity {
 /// Whether live progress (spinners, redrawn lines) fits: a terminal, and not CI, whose logs
 /// keep every redraw as a new line.
 pub fn interactive() -> bool {
-    std::io::stderr().is_terminal()
-        && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
-        && verbosity() != Verbosity::Quiet
+    LIVE_TERMINAL.load(Ordering::Relaxed) && verbosity() != Verbosity::Quiet
 }
 
 /// `     Label message`, with the label right-aligned and coloured as cargo does.

@@ -223,6 +223,21 @@ fn example_scene(workspace: &Config, toolchain: &Toolchain) -> Result<Scene> {
     Ok(Scene { dir, config, env })
 }
 
+/// Appends a comment to the component source `source` (its `__init__.py` for a package), a
+/// different one each `run`, so exactly that component's steps are stale.
+fn edit_source(scene: &Scene, source: &str, run: usize) -> Result<()> {
+    let path = scene.config.project_path(source);
+    let target = if path.is_dir() {
+        path.join("__init__.py")
+    } else {
+        path
+    };
+    let mut text = std::fs::read_to_string(&target)?;
+    text.push_str(&format!("# bench edit {run}\n"));
+    std::fs::write(&target, text)?;
+    Ok(())
+}
+
 fn bench_example(
     workspace: &Config,
     toolchain: &Toolchain,
@@ -286,15 +301,7 @@ fn bench_example(
     let mut changed = Vec::new();
     let mut reran = None;
     for run in 0..options.runs {
-        let path = scene.config.project_path(&changed_file);
-        let target = if path.is_dir() {
-            path.join("__init__.py")
-        } else {
-            path
-        };
-        let mut text = std::fs::read_to_string(&target)?;
-        text.push_str(&format!("# bench edit {run}\n"));
-        std::fs::write(&target, text)?;
+        edit_source(&scene, &changed_file, run)?;
         changed.push(time_xtask(&scene, binary, &args, &warm_cache)?.0);
         reran = last_run_lookups(&warm_cache);
     }
@@ -429,19 +436,17 @@ fn bench_synthetic(
 /// Builds the release binary and returns its path.
 fn release_binary(config: &Config) -> Result<PathBuf> {
     ui::status("Building", "the release binary (cargo build --release)");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let command = ToolCommand::new(
-        PathBuf::from(cargo),
-        &config.workspace_root,
-        Duration::from_secs(3600),
-    )
-    .args(["build", "--release", "--quiet", "--package", "xtask"]);
+    let env = crate::edge_env::get();
+    let cargo = env.cargo.clone().unwrap_or_else(|| "cargo".into());
+    let command = ToolCommand::new(cargo, &config.workspace_root, Duration::from_secs(3600))
+        .args(["build", "--release", "--quiet", "--package", "xtask"]);
     let done = process::run(&command).map_err(|e| anyhow::anyhow!("failed to run cargo: {e}"))?;
     if done.code != Some(0) {
         bail!("cargo build --release failed:\n{}", done.tail(30));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
+    let target = env
+        .cargo_target_dir
+        .clone()
         .unwrap_or_else(|| config.workspace_root.join("target"));
     Ok(target.join("release").join("xtask"))
 }

@@ -90,7 +90,7 @@ pub fn run_checks<T>(
 fn prepare_toolchain(config: &Config, plans: &[ComponentPlan]) -> Result<Toolchain> {
     let toolchain = Toolchain::load(config)?;
     let needs_tools = plans.iter().any(|p| !p.steps.is_empty());
-    let bootstrap_allowed = std::env::var_os("XTASK_NO_BOOTSTRAP").is_none_or(|v| v.is_empty());
+    let bootstrap_allowed = !crate::edge_env::get().xtask.no_bootstrap;
     if !needs_tools || !bootstrap_allowed {
         return Ok(toolchain);
     }

@@ -185,10 +185,10 @@ fn write_verdict(out_dir: &Path, comment: &str, label: &str) -> Result<()> {
 
 /// The workflow run's address, from the runner's own variables, when they look like one.
 fn run_url() -> Option<String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let server = var("GITHUB_SERVER_URL")?;
-    let repository = var("GITHUB_REPOSITORY")?;
-    let run_id = var("GITHUB_RUN_ID")?;
+    let github = &crate::edge_env::get().github;
+    let server = github.server_url.as_deref()?;
+    let repository = github.repository.as_deref()?;
+    let run_id = github.run_id.as_deref()?;
     let plain = |text: &str| {
         text.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))

@@ -234,9 +234,9 @@ impl Config {
 
     /// The cache folder; `XTASK_CACHE_DIR` overrides it so CI and tests can point elsewhere.
     pub fn cache_dir(&self) -> PathBuf {
-        match std::env::var_os("XTASK_CACHE_DIR") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => self.state_dir().join("cache"),
+        match &crate::edge_env::get().xtask.cache_dir {
+            Some(dir) => dir.clone(),
+            None => self.state_dir().join("cache"),
         }
     }
 

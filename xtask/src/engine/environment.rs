@@ -116,7 +116,7 @@ impl ToolEnv {
 
     /// The environment of this process.
     pub fn from_process(config: &ToolEnvConfig) -> Self {
-        ToolEnv::build(std::env::vars_os(), config)
+        ToolEnv::build(crate::edge_env::get().vars.iter().cloned(), config)
     }
 }
 

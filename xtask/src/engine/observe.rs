@@ -109,9 +109,7 @@ impl Locator {
         Locator {
             root: root.to_path_buf(),
             real_root,
-            home: std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(PathBuf::from),
+            home: crate::edge_env::get().home.clone(),
             scratch,
             own,
         }

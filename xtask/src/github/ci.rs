@@ -3,7 +3,7 @@
 //! so every command can call it unconditionally.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -14,9 +14,10 @@ use crate::report::PromotionReport;
 /// `path` relative to the repository root, which is where GitHub resolves an annotation's
 /// `file=` (`$GITHUB_WORKSPACE`); without it, relative to the workspace root.
 pub fn repo_relative(config: &Config, path: &Path) -> String {
-    let base = std::env::var_os("GITHUB_WORKSPACE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    let base = crate::edge_env::get()
+        .github
+        .workspace
+        .as_ref()
         .and_then(|p| std::path::absolute(p).ok())
         .unwrap_or_else(|| config.workspace_root.clone());
     let relative = path
@@ -27,7 +28,7 @@ pub fn repo_relative(config: &Config, path: &Path) -> String {
 }
 
 fn append(variable: &str, text: &str) -> Result<()> {
-    let Some(path) = std::env::var_os(variable).filter(|v| !v.is_empty()) else {
+    let Some(path) = crate::edge_env::get().var(variable) else {
         return Ok(());
     };
     let path = Path::new(&path);

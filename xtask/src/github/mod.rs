@@ -12,7 +12,7 @@ pub mod summary;
 
 /// Whether this process runs as a GitHub Actions step (the runner sets `GITHUB_ACTIONS=true`).
 pub fn in_actions() -> bool {
-    std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+    crate::edge_env::get().github.actions
 }
 
 /// A random 128-bit hex token, for `$GITHUB_OUTPUT` delimiters and `::stop-commands::`. Not a

@@ -445,13 +445,17 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
             ))
         })?
         .to_string();
-    let package = package_of(root, &components_dir);
-    let test_files: Vec<String> = files_under(root, "tests")
-        .into_iter()
-        .filter(|f| f.ends_with(".py"))
-        .collect();
+    let layout = Layout {
+        root,
+        package: package_of(root, &components_dir),
+        components_dir,
+        test_files: files_under(root, "tests")
+            .into_iter()
+            .filter(|f| f.ends_with(".py"))
+            .collect(),
+    };
 
-    let (mut candidates, mut skipped) = candidates(root, &components_dir)?;
+    let (mut candidates, mut skipped) = candidates(root, &layout.components_dir)?;
     adopt_prefixed_modules(&mut candidates);
     let merged = merge(candidates, &mut skipped);
 
@@ -463,18 +467,116 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
             (None, Some(module)) => (module, None),
             (None, None) => continue,
         };
-        let kind = primary.kind;
-        let source = primary.path.clone();
-        let module = format!("{package}.{}", primary.stem);
-        let wraps = match (kind, &wrapper) {
-            (SourceKind::Module, _) => wrapped_outside(root, &components_dir, primary.base()),
-            _ => None,
-        };
+        components.push(layout.component(name, primary, wrapper, &mut sources)?);
+    }
+    if components.is_empty() {
+        return Err(usage(format!(
+            "found no components in {}: init looks for packages (folders with Python files), `*_component.py` modules and modules defining a `Component` subclass",
+            root.join(&layout.components_dir).display()
+        )));
+    }
+    let python = [".venv/bin/python", "venv/bin/python"]
+        .iter()
+        .find(|p| root.join(p).exists())
+        .map(|p| (*p).to_owned());
+    let form = issue_form(root)?;
+    Ok(Monorepo {
+        components_dir: layout.components_dir,
+        components,
+        python,
+        has_pyproject: root.join("pyproject.toml").is_file(),
+        uv_lock: root.join("uv.lock").is_file(),
+        sources,
+        skipped,
+        form_groups: form,
+    })
+}
 
-        // Python files, each with the package its relative imports start from.
-        let mut files: Vec<(String, String)> = match kind {
-            SourceKind::Module => vec![(source.clone(), package.clone())],
-            SourceKind::Package => files_under(root, &source)
+/// What `scan` learns about the monorepo before it looks at each component.
+struct Layout<'a> {
+    root: &'a Path,
+    components_dir: String,
+    /// The dotted package of the components folder (`src.components` or `components`).
+    package: String,
+    /// Every Python file under `tests/`.
+    test_files: Vec<String>,
+}
+
+/// A component's README and MATURITY.md: where they are and what they say.
+struct Docs {
+    readme: Option<String>,
+    maturity: Option<String>,
+    maturity_found: Option<String>,
+    moved: bool,
+    display_name: String,
+    group: Option<String>,
+    stage: Option<Stage>,
+}
+
+impl Layout<'_> {
+    /// The component `name` whose source is `primary` (and `wrapper`, the module around a
+    /// package); its Python files are added to `sources`.
+    fn component(
+        &self,
+        name: String,
+        primary: Candidate,
+        wrapper: Option<Candidate>,
+        sources: &mut Vec<SourceFile>,
+    ) -> Result<Found> {
+        let package = &self.package;
+        let kind = primary.kind;
+        let module = format!("{package}.{}", primary.stem);
+        let wraps = match kind {
+            SourceKind::Module => wrapped_outside(self.root, &self.components_dir, primary.base()),
+            SourceKind::Package => None,
+        };
+        for (file, file_package) in self.python_files(&primary, &module, wrapper.as_ref()) {
+            let Some(text) = read(&self.root.join(&file))? else {
+                continue;
+            };
+            sources.push(SourceFile {
+                component: name.clone(),
+                package: file_package,
+                text,
+            });
+        }
+        let stems = test_stems(&name, &primary, wrapper.as_ref(), wraps.as_deref());
+        let stem_refs: Vec<&str> = stems.iter().map(String::as_str).collect();
+        let tests = tests_for(&self.test_files, &stem_refs);
+        let docs = self.docs(&name, &primary)?;
+        Ok(Found {
+            stage: docs.stage,
+            readme: docs.readme,
+            maturity: docs.maturity,
+            maturity_found: docs.maturity_found,
+            moved: docs.moved,
+            display_name: docs.display_name,
+            group: docs.group,
+            name,
+            source: primary.path,
+            kind,
+            module,
+            extra_modules: wrapper
+                .iter()
+                .map(|w| format!("{package}.{}", w.stem))
+                .collect(),
+            wrapper: wrapper.map(|w| w.path),
+            wraps,
+            tests,
+        })
+    }
+
+    /// The component's Python files, each with the package its relative imports start from.
+    fn python_files(
+        &self,
+        primary: &Candidate,
+        module: &str,
+        wrapper: Option<&Candidate>,
+    ) -> Vec<(String, String)> {
+        let source = &primary.path;
+        let mut files: Vec<(String, String)> = match primary.kind {
+            SourceKind::Module => vec![(source.clone(), self.package.clone())],
+            SourceKind::Package => files_under(self.root, source)
                 .into_iter()
                 .filter(|f| f.ends_with(".py"))
                 .map(|file| {
@@ -485,7 +587,7 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
                     let mut parts: Vec<&str> = inner.split('/').collect();
                     // `x/__init__.py` is package `x`; `x/y.py` lives in package `x`.
                     parts.pop();
-                    let file_package = std::iter::once(module.as_str())
+                    let file_package = std::iter::once(module)
                         .chain(parts)
                         .collect::<Vec<_>>()
                         .join(".");
@@ -493,38 +595,20 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
                 })
                 .collect(),
         };
-        if let Some(wrapper) = &wrapper {
-            files.push((wrapper.path.clone(), package.clone()));
+        if let Some(wrapper) = wrapper {
+            files.push((wrapper.path.clone(), self.package.clone()));
         }
-        for (file, file_package) in files {
-            let Some(text) = read(&root.join(&file))? else {
-                continue;
-            };
-            sources.push(SourceFile {
-                component: name.clone(),
-                package: file_package,
-                text,
-            });
-        }
+        files
+    }
 
-        // Tests are named after any of the component's names: its folder or module, the
-        // module without `_component`, the registry name, and a package it wraps.
-        let mut stems: Vec<String> = vec![primary.stem.clone(), primary.base().to_owned()];
-        if let Some(wrapper) = &wrapper {
-            stems.extend([wrapper.stem.clone(), wrapper.base().to_owned()]);
-        }
-        stems.push(name.replace('-', "_"));
-        if let Some(wraps) = &wraps {
-            stems.extend(wraps.rsplit('/').next().map(str::to_owned));
-        }
-        stems.sort();
-        stems.dedup();
-        let stem_refs: Vec<&str> = stems.iter().map(String::as_str).collect();
-        let tests = tests_for(&test_files, &stem_refs);
-
-        // A module's README and MATURITY.md live beside it in a folder of its name when the
-        // repo has one (`src/components/carbon/MATURITY.md`), else under docs/components/.
-        let base = primary.base().to_owned();
+    /// The component's README and MATURITY.md. A module's live beside it in a folder of its
+    /// name when the repo has one (`src/components/carbon/MATURITY.md`), else under
+    /// docs/components/.
+    fn docs(&self, name: &str, primary: &Candidate) -> Result<Docs> {
+        let (root, components_dir) = (self.root, &self.components_dir);
+        let kind = primary.kind;
+        let source = &primary.path;
+        let base = primary.base();
         let beside = format!("{components_dir}/{base}");
         let docs_home = match kind {
             SourceKind::Package => source.clone(),
@@ -555,16 +639,6 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
             Some(path) => read(&root.join(path))?,
             None => None,
         };
-        let moved = maturity_text.as_deref().is_some_and(is_moved_stub);
-        let display_name = maturity_text
-            .as_deref()
-            .and_then(title_of)
-            .or_else(|| readme_text.as_deref().and_then(title_of))
-            .unwrap_or_else(|| title_case(&name));
-        let group = maturity_text
-            .as_deref()
-            .and_then(group_of)
-            .or_else(|| readme_text.as_deref().and_then(group_of));
         let place = |found: &Option<String>, file: &str| {
             Some(
                 found
@@ -573,48 +647,44 @@ pub fn scan(root: &Path) -> Result<Monorepo> {
             )
             .filter(|p| *p != format!("{registry_default}/{file}"))
         };
-        components.push(Found {
-            stage: maturity_text.as_deref().and_then(maturity::parse_stage),
+        Ok(Docs {
             readme: place(&readme_found, "README.md"),
             maturity: place(&maturity_found, "MATURITY.md"),
+            moved: maturity_text.as_deref().is_some_and(is_moved_stub),
+            display_name: maturity_text
+                .as_deref()
+                .and_then(title_of)
+                .or_else(|| readme_text.as_deref().and_then(title_of))
+                .unwrap_or_else(|| title_case(name)),
+            group: maturity_text
+                .as_deref()
+                .and_then(group_of)
+                .or_else(|| readme_text.as_deref().and_then(group_of)),
+            stage: maturity_text.as_deref().and_then(maturity::parse_stage),
             maturity_found,
-            moved,
-            display_name,
-            group,
-            name,
-            source,
-            kind,
-            module,
-            extra_modules: wrapper
-                .iter()
-                .map(|w| format!("{package}.{}", w.stem))
-                .collect(),
-            wrapper: wrapper.map(|w| w.path),
-            wraps,
-            tests,
-        });
+        })
     }
-    if components.is_empty() {
-        return Err(usage(format!(
-            "found no components in {}: init looks for packages (folders with Python files), `*_component.py` modules and modules defining a `Component` subclass",
-            root.join(&components_dir).display()
-        )));
+}
+
+/// Tests are named after any of the component's names: its folder or module, the module
+/// without `_component`, the registry name, and a package it wraps.
+fn test_stems(
+    name: &str,
+    primary: &Candidate,
+    wrapper: Option<&Candidate>,
+    wraps: Option<&str>,
+) -> Vec<String> {
+    let mut stems: Vec<String> = vec![primary.stem.clone(), primary.base().to_owned()];
+    if let Some(wrapper) = wrapper {
+        stems.extend([wrapper.stem.clone(), wrapper.base().to_owned()]);
     }
-    let python = [".venv/bin/python", "venv/bin/python"]
-        .iter()
-        .find(|p| root.join(p).exists())
-        .map(|p| (*p).to_owned());
-    let form = issue_form(root)?;
-    Ok(Monorepo {
-        components_dir,
-        components,
-        python,
-        has_pyproject: root.join("pyproject.toml").is_file(),
-        uv_lock: root.join("uv.lock").is_file(),
-        sources,
-        skipped,
-        form_groups: form,
-    })
+    stems.push(name.replace('-', "_"));
+    if let Some(wraps) = wraps {
+        stems.extend(wraps.rsplit('/').next().map(str::to_owned));
+    }
+    stems.sort();
+    stems.dedup();
+    stems
 }
 
 /// Where the repository's own promotion form lives; one written by `cargo xtask workflows`

@@ -81,16 +81,6 @@ pub fn render(contents: &Contents, eol: &str) -> String {
     lines.join(eol)
 }
 
-/// A table cell: no pipes or line breaks that would split the row.
-pub fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
-        .split(['\r', '\n'])
-        .filter(|part| !part.trim().is_empty())
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// `text` with its managed section replaced by `contents` (or created), every other byte kept.
 pub fn splice(text: &str, contents: &Contents) -> String {
     let eol = line_ending(text);
@@ -209,10 +199,5 @@ mod tests {
         );
         let out = splice("", &contents(Stage::Staging, &[]));
         assert!(out.starts_with(BEGIN) && out.ends_with("-->\n"));
-    }
-
-    #[test]
-    fn cells_cannot_break_the_table() {
-        assert_eq!(cell("a | b\nc\r\n"), "a \\| b c");
     }
 }

@@ -12,6 +12,7 @@ use super::parse;
 use crate::config::Config;
 use crate::errors::usage;
 use crate::fsutil;
+use crate::markdown::{self, Place};
 use crate::report::PromotionReport;
 use crate::stage::Stage;
 
@@ -132,7 +133,7 @@ impl StageChange {
             self.to,
             self.coverage
                 .map_or_else(|| "—".to_owned(), |c| format!("{c:.2}%")),
-            managed::cell(&self.notes)
+            markdown::prose(&self.notes, Place::Cell, usize::MAX)
         )
     }
 

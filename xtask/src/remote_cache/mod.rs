@@ -30,10 +30,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Requests in flight at once.
 const PARALLEL_REQUESTS: usize = 8;
 
-/// Set (to anything but `0` or `false`) to make the remote read-only whatever xtask.toml says:
-/// CI sets it on pull requests.
-pub const READ_ONLY_ENV: &str = "XTASK_REMOTE_CACHE_READ_ONLY";
-
 /// `[cache.remote]`, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteSettings {
@@ -72,13 +68,12 @@ pub struct RemoteStore {
 }
 
 fn env_value(name: Option<&str>) -> Option<String> {
-    let value = std::env::var(name?).ok()?;
-    (!value.is_empty()).then_some(value)
+    crate::edge_env::get().var(name?).map(str::to_owned)
 }
 
 /// Whether `XTASK_REMOTE_CACHE_READ_ONLY` asks for read-only.
 fn read_only_from_env() -> bool {
-    std::env::var(READ_ONLY_ENV).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+    crate::edge_env::get().xtask.remote_cache_read_only
 }
 
 impl RemoteStore {

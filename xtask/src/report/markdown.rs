@@ -5,17 +5,13 @@ use std::fmt::Write;
 
 use super::PromotionReport;
 use crate::engine::result::StepStatus;
+use crate::markdown::{self, Place};
 
 /// Findings listed per step before the rest are summarised.
 const FINDINGS_PER_STEP: usize = 25;
 
-/// Escapes what would break a table cell or start Markdown formatting.
-pub fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('\n', " ")
-        .replace('`', "'")
-}
+/// Table cells and list text use the one escaper (`crate::markdown`).
+pub use crate::markdown::text as cell;
 
 pub fn render(report: &PromotionReport) -> String {
     let mut out = String::new();
@@ -29,7 +25,7 @@ pub fn render(report: &PromotionReport) -> String {
     let _ = writeln!(
         out,
         "# {} — {} → {}\n\n**{verdict}** · phases {} · {} of {} steps from cache\n",
-        report.display_name,
+        cell(&report.display_name),
         report.from_stage,
         report.to_stage,
         report
@@ -64,8 +60,8 @@ pub fn render(report: &PromotionReport) -> String {
                 out,
                 "- **{}**: {}  \n  _fix_: {}",
                 blocker.gate,
-                cell(&blocker.message),
-                blocker.fix.replace('\n', " ")
+                markdown::prose(&blocker.message, Place::Line, usize::MAX),
+                markdown::prose(&blocker.fix, Place::Line, usize::MAX)
             );
         }
         out.push('\n');

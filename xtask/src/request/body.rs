@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::form::{self, FieldId, NO_RESPONSE};
 use crate::config::Config;
+use crate::markdown::{Place, code, inline};
 use crate::report::PromotionReport;
 use crate::stage::Stage;
 use crate::tools::{Finding, StepKind};
@@ -23,30 +24,6 @@ const FINDING_CAPS: [usize; 4] = [30, 10, 3, 0];
 /// Characters of one finding message or blocker text kept in the body.
 const TEXT_LIMIT: usize = 300;
 
-/// Tool text made safe for one line of Markdown: no control or bidirectional-override
-/// characters, no line breaks, no table-breaking `|`, no raw HTML, no `@mentions`, and at
-/// most `limit` characters.
-pub fn inline(text: &str, limit: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(limit * 2));
-    for (count, c) in text.chars().enumerate() {
-        if count == limit {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {}
-            c if c.is_control() => out.push(' '),
-            '|' => out.push_str("\\|"),
-            // `<` starts raw HTML; a lone `>` only matters at a line start, where this never is.
-            '<' => out.push_str("&lt;"),
-            // A zero-width space after `@` keeps `@property` from notifying a user `property`.
-            '@' => out.push_str("@&#8203;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `path` (relative to the project root) relative to the repository root.
 fn repo_path(project_prefix: &str, path: &str) -> String {
     if project_prefix.is_empty() || project_prefix == "." {
@@ -54,11 +31,6 @@ fn repo_path(project_prefix: &str, path: &str) -> String {
     } else {
         format!("{project_prefix}/{path}")
     }
-}
-
-/// A path or location for a code span: backticks would end it early.
-fn code(text: &str) -> String {
-    inline(text, TEXT_LIMIT).replace('`', "'")
 }
 
 #[derive(Serialize)]
@@ -403,8 +375,12 @@ fn context(
             .iter()
             .map(|b| BlockerView {
                 gate: inline(&b.gate, 40),
-                message: inline(b.message.trim_end_matches('.'), TEXT_LIMIT),
-                fix: inline(&b.fix, TEXT_LIMIT),
+                message: crate::markdown::prose(
+                    b.message.trim_end_matches('.'),
+                    Place::Line,
+                    TEXT_LIMIT,
+                ),
+                fix: crate::markdown::prose(&b.fix, Place::Line, TEXT_LIMIT),
             })
             .collect(),
         cached_steps: report.summary.cached_steps,
@@ -576,14 +552,5 @@ mod tests {
         let sections = parse::parse(&text).unwrap();
         assert_eq!(sections.value(FieldId::Component), Some("llm"));
         assert!(!text.contains("<details>"));
-    }
-
-    #[test]
-    fn inline_text_cannot_break_the_layout_or_notify_anyone() {
-        assert_eq!(
-            inline("a|b\n### Component Name\r<img src=x>@octocat\u{202E}", 100),
-            "a\\|b ### Component Name &lt;img src=x>@&#8203;octocat"
-        );
-        assert_eq!(inline("abcdef", 3), "abc…");
     }
 }

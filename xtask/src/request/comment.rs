@@ -5,8 +5,9 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::body::{BODY_LIMIT, inline};
+use super::body::BODY_LIMIT;
 use super::form;
+use crate::markdown::{Place, inline};
 use crate::report::{PromotionReport, markdown};
 
 /// Identifies our comments among the others.
@@ -93,15 +94,18 @@ pub fn render(verdict: &Verdict<'_>, notes: &[String], run_url: Option<&str>) ->
                 .iter()
                 .map(|b| BlockerRow {
                     gate: inline(&b.gate, 40),
-                    message: inline(b.message.trim_end_matches('.'), 300),
-                    fix: inline(&b.fix, 300),
+                    message: crate::markdown::prose(
+                        b.message.trim_end_matches('.'),
+                        Place::Line,
+                        300,
+                    ),
+                    fix: crate::markdown::prose(&b.fix, Place::Line, 300),
                 })
                 .collect();
             context.cached_steps = report.summary.cached_steps;
             context.step_count = report.summary.steps;
-            // The report's Markdown quotes tool messages such as "use `@pytest.fixture`" with
-            // the backticks replaced; a zero-width space keeps `@pytest` from notifying a user.
-            context.details = Some(markdown::render(report).replace('@', "@&#8203;"));
+            // The summary escapes mentions itself (crate::markdown), code spans included.
+            context.details = Some(markdown::render(report));
         }
     }
     let text = crate::render::request_markdown("promotion-comment.md.j2", &context)?;

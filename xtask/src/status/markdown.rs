@@ -8,28 +8,10 @@ use minijinja::{Value, context};
 
 use super::StatusReport;
 use super::view::{self, threshold};
+use crate::markdown::{self, Place};
 use crate::stage::Stage;
 
 const TEMPLATE: &str = include_str!("../../templates/status-report.md.j2");
-
-/// Text for a GitHub table cell: no pipe or line break splits it, and `<...>` outside code
-/// spans stays text instead of becoming an HTML tag (inside them it is text already, and an
-/// entity would show as typed).
-pub fn md(text: &str) -> String {
-    let text = text.replace('|', "\\|").replace(['\r', '\n'], " ");
-    let spans = text.matches('`').count();
-    text.split('`')
-        .enumerate()
-        .map(|(i, part)| {
-            if i % 2 == 1 && spans > i {
-                part.to_owned()
-            } else {
-                part.replace('<', "&lt;").replace('>', "&gt;")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("`")
-}
 
 /// A Mermaid node id: letters, digits and underscores only.
 fn node_id(name: &str) -> String {
@@ -116,7 +98,14 @@ pub fn coverage_chart(report: &StatusReport) -> String {
 
 pub fn render(report: &StatusReport) -> Result<String> {
     let mut env = crate::render::block_environment();
-    env.add_filter("md", |text: String| md(&text));
+    // Our sentences quote tool text in code spans, so they are escaped as prose: `md` for a
+    // table cell, `md_line` for a heading or a list item.
+    env.add_filter("md", |text: String| {
+        markdown::prose(&text, Place::Cell, usize::MAX)
+    });
+    env.add_filter("md_line", |text: String| {
+        markdown::prose(&text, Place::Line, usize::MAX)
+    });
     env.add_template(
         "status-report.md.j2",
         crate::render::template("status-report.md.j2", TEMPLATE),
@@ -167,14 +156,5 @@ mod tests {
         assert!(graph.contains("  c_docker[\"Docker #lt;Compose#gt;<br/>🔨 Development\"]"));
         assert!(graph.contains("  class c_neo4j staging"));
         assert!(graph.contains("  class c_model_management,c_therapeutic_systems production"));
-    }
-
-    #[test]
-    fn cells_cannot_break_a_table() {
-        assert_eq!(md("a | b\nc <d>"), "a \\| b c &lt;d&gt;");
-        assert_eq!(
-            md("mark `# nosec <id>` <here>"),
-            "mark `# nosec <id>` &lt;here&gt;"
-        );
     }
 }

@@ -108,9 +108,11 @@ fn candidates() -> Vec<PathBuf> {
             push(path);
         }
     }
-    let pyenv_root = std::env::var_os("PYENV_ROOT")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    let env = crate::edge_env::get();
+    let pyenv_root = env
+        .pyenv_root
+        .clone()
+        .or_else(|| env.home.as_ref().map(|h| h.join(".pyenv")));
     if let Some(versions) = pyenv_root.map(|r| r.join("versions"))
         && let Ok(entries) = std::fs::read_dir(&versions)
     {
@@ -161,8 +163,7 @@ fn uv_find(spec: &str, cwd: &Path) -> Option<PathBuf> {
 /// Python 3). `cwd` is where candidates are started.
 pub fn select(spec: Option<&str>, cwd: &Path) -> Result<PathBuf> {
     let wanted = spec.unwrap_or(">=3");
-    if let Some(python) = std::env::var_os("XTASK_PYTHON").filter(|p| !p.is_empty()) {
-        let python = PathBuf::from(python);
+    if let Some(python) = crate::edge_env::get().xtask.python.clone() {
         return match version_of(&python, cwd) {
             Some(version) if satisfies(wanted, &version) != Some(false) => Ok(python),
             Some(version) => Err(infra(format!(

@@ -55,9 +55,9 @@ struct Record {
 
 /// The tool venv: `XTASK_VENV` overrides the default so tests and CI can point elsewhere.
 pub fn venv_dir(config: &Config) -> PathBuf {
-    match std::env::var_os("XTASK_VENV") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => config.tool_venv(),
+    match &crate::edge_env::get().xtask.venv {
+        Some(dir) => dir.clone(),
+        None => config.tool_venv(),
     }
 }
 
@@ -151,8 +151,8 @@ impl Toolchain {
     /// wrapper, pytest plugins' scripts) come from the same place as the tool.
     pub fn tool_path_env(&self) -> OsString {
         let mut parts = vec![self.venv_bin()];
-        if let Some(path) = std::env::var_os("PATH") {
-            parts.extend(std::env::split_paths(&path));
+        if let Some(path) = &crate::edge_env::get().path {
+            parts.extend(std::env::split_paths(path));
         }
         std::env::join_paths(parts).unwrap_or_default()
     }

@@ -1,0 +1,431 @@
+//! The house rules as tests (rust-analyzer's `xtask/src/tidy.rs` is the model): every file
+//! under `xtask/src` opens with its `//!` purpose line, only `process.rs` spawns processes, only
+//! `edge_env.rs` reads the environment, and no function passes 120 lines. Each rule is a pure
+//! check over a file's text, tested on crafted bad input, then run over the real tree.
+
+use std::path::{Path, PathBuf};
+
+/// Longest function body allowed, counted from the `fn` line to its closing brace.
+const MAX_FUNCTION_LINES: usize = 120;
+
+/// Where spawning is allowed, relative to `xtask/src`: the one process API; git's xshell
+/// one-liners (DESIGN.md allows them); and the nginx the remote-cache tests run beside them,
+/// a server that lives as long as a test, which `process::run` (run to completion) is not for.
+const MAY_SPAWN: &[&str] = &["process.rs", "git.rs", "remote_cache/test_server.rs"];
+
+/// The one module that reads the process environment.
+const MAY_READ_ENV: &[&str] = &["edge_env.rs"];
+
+/// Functions over the limit in files other work owns, as (file, function, owner). Each entry
+/// must still be too long: when one is shortened, this test says to drop it from the list.
+const KNOWN_LONG: &[(&str, &str, &str)] = &[
+    ("commands/promote_deploy.rs", "run", "gates"),
+    ("config/mod.rs", "build", "tools"),
+    ("engine/mod.rs", "run_steps", "tools"),
+    ("imports/graph.rs", "from_parsed", "unassigned"),
+    ("report/text.rs", "render", "gates"),
+    ("request/body.rs", "context", "gates"),
+    ("status/fixture.rs", "report", "gates"),
+];
+
+/// `text` with comments and the contents of string and character literals replaced by spaces,
+/// line breaks kept, so that patterns and braces are matched in code only and line numbers
+/// still hold.
+fn code_only(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let ident_before = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            // Block comments nest in Rust.
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+        } else if !ident_before && (c == 'r' || (c == 'b' && next == Some('r'))) && {
+            // A raw string: r"..", r#".."#, br#".."#.
+            let start = if c == 'b' { i + 2 } else { i + 1 };
+            let hashes = chars[start..].iter().take_while(|&&h| h == '#').count();
+            chars.get(start + hashes) == Some(&'"')
+        } {
+            let start = if c == 'b' { i + 2 } else { i + 1 };
+            let hashes = chars[start..].iter().take_while(|&&h| h == '#').count();
+            let open = start + hashes;
+            out.extend(chars[i..=open].iter());
+            i = open + 1;
+            while i < chars.len() {
+                if chars[i] == '"'
+                    && chars[i + 1..]
+                        .iter()
+                        .take(hashes)
+                        .filter(|&&h| h == '#')
+                        .count()
+                        == hashes
+                {
+                    out.push('"');
+                    out.extend(std::iter::repeat_n('#', hashes));
+                    i += 1 + hashes;
+                    break;
+                }
+                out.push(blank(chars[i]));
+                i += 1;
+            }
+        } else if c == '"' {
+            out.push('"');
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                if i < chars.len() {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+            out.push('"');
+            i += 1;
+        } else if c == '\'' {
+            // A character literal ('x', '\n', '\u{..}') or a lifetime ('a, 'static).
+            let close = if next == Some('\\') {
+                chars[i + 2..]
+                    .iter()
+                    .position(|&q| q == '\'')
+                    .map(|p| i + 2 + p)
+            } else if chars.get(i + 2) == Some(&'\'') {
+                Some(i + 2)
+            } else {
+                None
+            };
+            match close {
+                Some(end) => {
+                    out.push('\'');
+                    out.extend(std::iter::repeat_n(' ', end - i - 1));
+                    out.push('\'');
+                    i = end + 1;
+                }
+                None => {
+                    out.push('\'');
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A rule broken at a line (1-based) of a file.
+#[derive(Debug, PartialEq)]
+struct Violation {
+    line: usize,
+    what: String,
+}
+
+fn line_of(code: &str, byte: usize) -> usize {
+    code[..byte].matches('\n').count() + 1
+}
+
+/// A file that does not open with a `//!` line saying what it is for.
+fn missing_purpose_line(text: &str) -> Option<Violation> {
+    (!text.starts_with("//!")).then(|| Violation {
+        line: 1,
+        what: "the file does not open with a `//!` line saying what it is for".to_owned(),
+    })
+}
+
+/// Code that names a way to start a process other than `process.rs`: `std::process::Command`
+/// (also through `use std::process::{.., Command}`), `duct` or `xshell`.
+fn spawns(text: &str) -> Vec<Violation> {
+    let code = code_only(text);
+    let pattern = regex::Regex::new(
+        r"\bprocess::Command\b|\bprocess::\{[^}]*\bCommand\b|\bduct::|\buse duct\b|\bxshell::|\buse xshell\b",
+    )
+    .unwrap();
+    pattern
+        .find_iter(&code)
+        .map(|m| Violation {
+            line: line_of(&code, m.start()),
+            what: format!("`{}` starts a process: go through process.rs", m.as_str()),
+        })
+        .collect()
+}
+
+/// Code that reads the process environment (`env::var`, `env::var_os`, `env::vars`,
+/// `env::vars_os`) instead of asking `edge_env`.
+fn reads_env(text: &str) -> Vec<Violation> {
+    let code = code_only(text);
+    let pattern = regex::Regex::new(r"\benv::vars?(_os)?\b|\benv::\{[^}]*\bvars?(_os)?\b").unwrap();
+    pattern
+        .find_iter(&code)
+        .map(|m| Violation {
+            line: line_of(&code, m.start()),
+            what: format!(
+                "`{}` reads the environment: ask crate::edge_env",
+                m.as_str()
+            ),
+        })
+        .collect()
+}
+
+/// Every function with a body: (name, line of `fn`, number of lines to its closing brace).
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let code = code_only(text);
+    let bytes = code.as_bytes();
+    let fn_keyword = regex::Regex::new(r"\bfn\s+([A-Za-z_][A-Za-z0-9_]*)").unwrap();
+    let mut found = Vec::new();
+    for caps in fn_keyword.captures_iter(&code) {
+        let whole = caps.get(0).unwrap();
+        // The body starts at the first `{` outside the signature's parentheses and brackets;
+        // a `;` first means a declaration without a body (a trait method, an extern fn).
+        let mut depth = 0i32;
+        let mut open = None;
+        for (at, &b) in bytes.iter().enumerate().skip(whole.end()) {
+            match b {
+                b'(' | b'[' => depth += 1,
+                b')' | b']' => depth -= 1,
+                b';' if depth == 0 => break,
+                b'{' if depth == 0 => {
+                    open = Some(at);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(open) = open else { continue };
+        let mut braces = 0i32;
+        let close = bytes[open..].iter().position(|&b| {
+            match b {
+                b'{' => braces += 1,
+                b'}' => braces -= 1,
+                _ => {}
+            }
+            braces == 0
+        });
+        let Some(close) = close.map(|p| open + p) else {
+            continue;
+        };
+        let first = line_of(&code, whole.start());
+        let last = line_of(&code, close);
+        found.push((caps[1].to_owned(), first, last - first + 1));
+    }
+    found
+}
+
+fn too_long(text: &str) -> Vec<(String, Violation)> {
+    functions(text)
+        .into_iter()
+        .filter(|(_, _, lines)| *lines > MAX_FUNCTION_LINES)
+        .map(|(name, line, lines)| {
+            let what = format!("fn {name} has {lines} lines (at most {MAX_FUNCTION_LINES})");
+            (name, Violation { line, what })
+        })
+        .collect()
+}
+
+fn source_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `xtask/src` as (path relative to it, with `/`, text).
+fn sources() -> Vec<(String, String)> {
+    let root = source_root();
+    let mut files = Vec::new();
+    let mut folders = vec![root.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let relative = path.strip_prefix(&root).unwrap();
+                let name = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                files.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 50, "found only {} sources", files.len());
+    files
+}
+
+/// Runs `rule` over every source but `allowed`, and fails listing every violation.
+fn check_all(rule: fn(&str) -> Vec<Violation>, allowed: &[&str]) {
+    let violations: Vec<String> = sources()
+        .iter()
+        .filter(|(name, _)| !allowed.contains(&name.as_str()))
+        .flat_map(|(name, text)| {
+            rule(text)
+                .into_iter()
+                .map(move |v| format!("xtask/src/{name}:{}: {}", v.line, v.what))
+        })
+        .collect();
+    assert!(violations.is_empty(), "\n{}\n", violations.join("\n"));
+}
+
+#[test]
+fn every_source_file_opens_with_its_purpose_line() {
+    check_all(|text| missing_purpose_line(text).into_iter().collect(), &[]);
+}
+
+#[test]
+fn only_process_rs_spawns() {
+    check_all(spawns, MAY_SPAWN);
+}
+
+#[test]
+fn only_the_edge_reads_the_environment() {
+    check_all(reads_env, MAY_READ_ENV);
+}
+
+#[test]
+fn no_function_passes_the_line_limit() {
+    let mut violations = Vec::new();
+    let mut known_seen = Vec::new();
+    for (name, text) in sources() {
+        for (function, v) in too_long(&text) {
+            match KNOWN_LONG
+                .iter()
+                .find(|(file, f, _)| *file == name && *f == function)
+            {
+                Some(known) => known_seen.push(*known),
+                None => violations.push(format!("xtask/src/{name}:{}: {}", v.line, v.what)),
+            }
+        }
+    }
+    for known in KNOWN_LONG {
+        if !known_seen.contains(known) {
+            violations.push(format!(
+                "xtask/src/{}: fn {} is no longer over the limit: drop it from KNOWN_LONG",
+                known.0, known.1
+            ));
+        }
+    }
+    assert!(violations.is_empty(), "\n{}\n", violations.join("\n"));
+}
+
+// The checkers themselves, on crafted input: each must flag what it exists to flag.
+
+#[test]
+fn a_file_without_its_purpose_line_is_flagged() {
+    assert!(missing_purpose_line("//! what it is for\nfn a() {}\n").is_none());
+    assert!(missing_purpose_line("// a plain comment\n").is_some());
+    assert!(missing_purpose_line("\n//! too late\n").is_some());
+    assert!(missing_purpose_line("use std::fs;\n").is_some());
+}
+
+#[test]
+fn naming_a_spawner_outside_process_rs_is_flagged() {
+    let bad = "//! x\nfn a() {\n    let c = std::process::Command::new(\"ls\");\n}\n";
+    assert_eq!(spawns(bad)[0].line, 3);
+    assert_eq!(
+        spawns("use std::process::{Child, Command, Stdio};\n").len(),
+        1
+    );
+    assert_eq!(spawns("use std::process::Command;\n").len(), 1);
+    assert_eq!(spawns("let e = duct::cmd(\"ls\", [\"-l\"]);\n").len(), 1);
+    assert_eq!(spawns("use duct::cmd;\n").len(), 1);
+    assert_eq!(spawns("use xshell::{Shell, cmd};\n").len(), 1);
+    // In a comment or a string it is only a mention; `CommandExt` and `ExitCode` are no spawn.
+    assert!(spawns("// std::process::Command is not used here\n").is_empty());
+    assert!(spawns("let s = \"duct::cmd\";\n").is_empty());
+    assert!(
+        spawns("use std::process::ExitCode;\nuse std::os::unix::process::CommandExt;\n").is_empty()
+    );
+}
+
+#[test]
+fn reading_the_environment_outside_the_edge_is_flagged() {
+    assert_eq!(reads_env("let h = std::env::var(\"HOME\");\n").len(), 1);
+    assert_eq!(reads_env("let h = std::env::var_os(\"HOME\");\n").len(), 1);
+    assert_eq!(reads_env("for (k, v) in env::vars() {}\n").len(), 1);
+    assert_eq!(reads_env("let all = std::env::vars_os();\n").len(), 1);
+    assert_eq!(reads_env("use std::env::{self, var};\n").len(), 1);
+    assert_eq!(reads_env("a\nb\nlet x = env::var(\"X\");\n")[0].line, 3);
+    // Not reads: other std::env functions, mentions in comments and strings.
+    assert!(
+        reads_env("let t = std::env::temp_dir();\nlet d = std::env::current_dir();\n").is_empty()
+    );
+    assert!(reads_env("let p = std::env::split_paths(&path);\n").is_empty());
+    assert!(reads_env("/// reads no std::env::var\nlet s = \"env::var\";\n").is_empty());
+}
+
+/// A function of `body_lines` lines between its `fn` line and its closing brace.
+fn function_of(name: &str, body_lines: usize) -> String {
+    let mut text = format!("fn {name}(a: [u8; 2]) -> Option<&'static str> {{\n");
+    for i in 0..body_lines {
+        text.push_str(&format!("    let _x{i} = 1;\n"));
+    }
+    text.push_str("    None\n}\n");
+    text
+}
+
+#[test]
+fn a_function_over_the_limit_is_flagged_and_one_at_it_is_not() {
+    // 1 signature line + 118 + `None` + closing brace = 121 lines.
+    let long = function_of("long", 118);
+    assert_eq!(functions(&long), vec![("long".to_owned(), 1, 121)]);
+    assert_eq!(too_long(&long).len(), 1);
+    let fits = function_of("fits", 117);
+    assert_eq!(functions(&fits)[0].2, 120);
+    assert!(too_long(&fits).is_empty());
+}
+
+#[test]
+fn braces_in_strings_comments_and_chars_do_not_count() {
+    let text = concat!(
+        "//! x\n",
+        "trait T { fn declared(&self) -> u8; }\n",
+        "fn tricky<'a>(s: &'a str) -> char {\n",
+        "    let _ = \"}}}\"; // }}\n",
+        "    let _ = r#\"}\" }\"#; /* } /* nested } */ } */\n",
+        "    let _ = b'}'; let _ = '\\u{7d}'; let _ = '{';\n",
+        "    '}'\n",
+        "}\n",
+        "fn after() {}\n",
+    );
+    assert_eq!(
+        functions(text),
+        vec![("tricky".to_owned(), 3, 6), ("after".to_owned(), 9, 1)]
+    );
+}
+
+#[test]
+fn code_only_keeps_code_and_line_numbers() {
+    let text = "a // b\n\"c\nd\" 'e' 'f\n/* g\n*/ h";
+    let code = code_only(text);
+    assert_eq!(code.lines().count(), text.lines().count());
+    assert!(code.contains('a') && code.contains('h') && code.contains("'f"));
+    for gone in ['b', 'c', 'd', 'e', 'g'] {
+        assert!(!code.contains(gone), "{gone} in {code:?}");
+    }
+}
