@@ -223,6 +223,21 @@ impl PathNormalizer {
     }
 }
 
+/// A run that ended in a way its tool documents as "something went wrong": the failure names
+/// the exit and shows the last lines of stderr, or of stdout when stderr is empty (pyright and
+/// mypy print their fatal messages there).
+pub(crate) fn crashed(tool: &'static str, done: &crate::process::Finished) -> ToolFailure {
+    let mut tail = tail_of(&done.stderr);
+    if tail.is_empty() {
+        tail = tail_of(&done.stdout);
+    }
+    ToolFailure::Crashed {
+        tool,
+        exit: done.describe_exit(),
+        tail,
+    }
+}
+
 /// Lossy text of the last lines of a stream, for failure messages.
 pub(crate) fn tail_of(bytes: &[u8]) -> String {
     crate::process::tail_lines(&String::from_utf8_lossy(bytes), 15)

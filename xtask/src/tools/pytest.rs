@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, tail_of};
+use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
 
 pub const JUNIT_FILE: &str = "junit.xml";
@@ -288,7 +288,7 @@ pub fn interpret(
         Some(0) | Some(1) | Some(2) => {
             let Some(junit) = junit else {
                 if done.code == Some(2) {
-                    return Err(crashed(done));
+                    return Err(crashed("pytest", done));
                 }
                 return Err(bad("pytest wrote no junit report".to_owned()));
             };
@@ -300,7 +300,7 @@ pub fn interpret(
                 Some(0) if counts.failed + counts.errors > 0 => {
                     return Err(bad("exit code 0 with failed tests".to_owned()));
                 }
-                Some(2) if counts.errors == 0 => return Err(crashed(done)),
+                Some(2) if counts.errors == 0 => return Err(crashed("pytest", done)),
                 _ => {}
             }
             let coverage = match coverage {
@@ -314,21 +314,10 @@ pub fn interpret(
                 coverage,
             })
         }
-        _ => Err(crashed(done)),
+        _ => Err(crashed("pytest", done)),
     }
 }
 
-fn crashed(done: &Finished) -> ToolFailure {
-    let mut tail = tail_of(&done.stderr);
-    if tail.is_empty() {
-        tail = tail_of(&done.stdout);
-    }
-    ToolFailure::Crashed {
-        tool: "pytest",
-        exit: done.describe_exit(),
-        tail,
-    }
-}
 
 #[cfg(test)]
 mod tests {
