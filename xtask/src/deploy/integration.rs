@@ -396,7 +396,7 @@ fn run_tests(
         });
         return;
     }
-    let tool = match toolchain.resolve(Tool::Pytest, config.timeouts.pytest) {
+    let tool = match toolchain.resolve(Tool::Pytest, config.timeouts.of(Tool::Pytest)) {
         Ok(tool) => tool,
         Err(message) => {
             outcome.error = Some(StepError {
@@ -416,16 +416,20 @@ fn run_tests(
             return;
         }
     };
-    let mut command = ToolCommand::new(&tool.program, &config.project.root, config.timeouts.pytest)
-        .args(pytest_args(
-            &run_dir.path().display().to_string(),
-            &component.tests,
-        ))
-        .env("PATH", toolchain.tool_path_env())
-        .env("NO_COLOR", "1")
-        .env("PY_COLORS", "0")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("COVERAGE_FILE", run_dir.path().join(".coverage"));
+    let mut command = ToolCommand::new(
+        &tool.program,
+        &config.project.root,
+        config.timeouts.of(Tool::Pytest),
+    )
+    .args(pytest_args(
+        &run_dir.path().display().to_string(),
+        &component.tests,
+    ))
+    .env("PATH", toolchain.tool_path_env())
+    .env("NO_COLOR", "1")
+    .env("PY_COLORS", "0")
+    .env("PYTHONDONTWRITEBYTECODE", "1")
+    .env("COVERAGE_FILE", run_dir.path().join(".coverage"));
     for (key, value) in variables {
         command = command.env(key, value);
     }

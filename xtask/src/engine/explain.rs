@@ -10,14 +10,14 @@ use crate::cache::{Lookup, ReadSet};
 use crate::config::Component;
 use crate::tools::StepKind;
 
-/// The steps `cache explain` covers: every cached one.
-pub const STEPS: &[StepKind] = &[
-    StepKind::RuffCheck,
-    StepKind::RuffFormat,
-    StepKind::Pyright,
-    StepKind::Bandit,
-    StepKind::Pytest,
-];
+/// The steps `cache explain` covers: every cached one (every check of the tool table).
+pub static STEPS: std::sync::LazyLock<Vec<StepKind>> = std::sync::LazyLock::new(|| {
+    crate::tools::table::STEPS
+        .iter()
+        .filter(|s| !s.modifies_files)
+        .map(|s| s.kind)
+        .collect()
+});
 
 /// One line for `kind` of `component`: `hit`, or `miss: <why>`.
 pub fn explain(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> String {
@@ -26,7 +26,7 @@ pub fn explain(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> S
     };
     let tool = match ctx
         .toolchain
-        .resolve(kind.tool(), run::timeout_for(ctx.config, kind.tool()))
+        .resolve(kind.tool(), ctx.config.timeouts.of(kind.tool()))
     {
         Ok(tool) => tool,
         Err(message) => return format!("miss: {message}"),

@@ -117,6 +117,14 @@ impl Prepared<'_> {
 
 /// Runs `requests` and returns one result per request.
 pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
+    // The plan lists every check of the tool table for its phases; an optional tool the
+    // project has not pinned (mypy) does not run and leaves no result.
+    let requests: Vec<StepId> = requests
+        .iter()
+        .filter(|(_, kind)| ctx.config.tools.enabled(kind.tool()))
+        .cloned()
+        .collect();
+    let requests = requests.as_slice();
     ctx.listener.event(&Event::Planned {
         steps: requests.len(),
     });
@@ -125,15 +133,15 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     let mut resolve = |tool: Tool| -> Result<ResolvedTool, String> {
         tools
             .entry(tool)
-            .or_insert_with(|| {
-                ctx.toolchain
-                    .resolve(tool, run::timeout_for(ctx.config, tool))
-            })
+            .or_insert_with(|| ctx.toolchain.resolve(tool, ctx.config.timeouts.of(tool)))
             .clone()
     };
 
     // Fixes change the files every other step reads, so they run, and finish, first.
-    for fix_kind in [StepKind::RuffFix, StepKind::RuffFormatApply] {
+    let fixes = crate::tools::table::STEPS
+        .iter()
+        .filter(|s| s.modifies_files);
+    for fix_kind in fixes.map(|s| s.kind) {
         let members: Vec<&Component> = requests
             .iter()
             .filter(|(_, kind)| *kind == fix_kind)
@@ -142,7 +150,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
         if members.is_empty() {
             continue;
         }
-        match resolve(Tool::Ruff) {
+        match resolve(fix_kind.tool()) {
             Ok(tool) => {
                 for result in run::fix(ctx, fix_kind, &tool, &members) {
                     results.insert(result.0, result.1);
@@ -357,7 +365,7 @@ fn prepare<'c>(
 pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> StepInputs {
     StepInputs {
         sources: inputs::sources(&ctx.index, component),
-        tests: if kind == StepKind::Pytest {
+        tests: if matches!(kind.spec().output, crate::tools::table::Output::TestRun) {
             inputs::tests(&ctx.index, component)
         } else {
             Vec::new()
@@ -369,7 +377,7 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
         },
         dependencies: if kind.reads_dependencies() {
             let mut trees = inputs::dependency_sources(ctx.config, component);
-            if kind == StepKind::Pyright {
+            if kind.spec().reads_imports {
                 trees.extend(inputs::pyright_folders(&ctx.index));
                 trees.sort();
                 trees.dedup();
@@ -378,7 +386,7 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
         } else {
             Vec::new()
         },
-        imported: if kind == StepKind::Pyright {
+        imported: if kind.spec().reads_imports {
             inputs::imported_files(&ctx.index, component)
         } else {
             Vec::new()
@@ -512,10 +520,5 @@ fn group_into_jobs<'c>(pending: Vec<Prepared<'c>>) -> Vec<Job<'c>> {
 }
 
 fn expected_cost(kind: StepKind) -> u8 {
-    match kind {
-        StepKind::Pyright => 4,
-        StepKind::Pytest => 3,
-        StepKind::Bandit => 2,
-        _ => 1,
-    }
+    kind.spec().cost
 }

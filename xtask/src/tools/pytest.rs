@@ -318,7 +318,6 @@ pub fn interpret(
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

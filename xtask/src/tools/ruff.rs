@@ -153,7 +153,6 @@ pub fn interpret_fix(done: &Finished) -> Result<(), ToolFailure> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
