@@ -306,7 +306,14 @@ impl Judge<'_> {
             let per_tool: Vec<String> = fed
                 .iter()
                 .filter(|s| count(s).0 > 0)
-                .map(|s| format!("{} {} errors", count(s).0, s.tool.name()))
+                .map(|s| {
+                    let tool = s.tool.name();
+                    plural(
+                        count(s).0,
+                        &format!("{tool} error"),
+                        &format!("{tool} errors"),
+                    )
+                })
                 .collect();
             self.block(
                 GateKind::Types,

@@ -22,4 +22,5 @@ mod shaped;
 mod shaped_fixture;
 mod soundness;
 mod status;
+mod types;
 mod workflows;
