@@ -157,7 +157,7 @@ pub fn plan_component(
     // The checks of a phase come from the tool table; validation runs every check. A step of
     // an optional tool the project has not turned on is dropped by the engine, which has the
     // config (`engine::run_steps`).
-    let checks = || STEPS.iter().filter(|s| !s.modifies_files);
+    let checks = || STEPS.iter().filter(|s| !s.modifies_files && !s.on_request);
     if fix && (phases.contains(Phase::Lint) || phases.contains(Phase::Validate)) {
         for spec in STEPS.iter().filter(|s| s.modifies_files) {
             add_step(spec.kind, &mut steps);

@@ -14,7 +14,7 @@ use crate::tools::StepKind;
 pub static STEPS: std::sync::LazyLock<Vec<StepKind>> = std::sync::LazyLock::new(|| {
     crate::tools::table::STEPS
         .iter()
-        .filter(|s| !s.modifies_files)
+        .filter(|s| s.cached)
         .map(|s| s.kind)
         .collect()
 });

@@ -44,6 +44,9 @@ pub struct RunContext<'a> {
     pub env: environment::ToolEnv,
     /// Portable names for observed reads.
     pub locator: observe::Locator,
+    /// Variables only test runs get on top of the tools' environment: the addresses of the
+    /// services an integration run brought up. Empty otherwise.
+    pub step_env: Vec<(String, String)>,
 }
 
 impl<'a> RunContext<'a> {
@@ -80,7 +83,14 @@ impl<'a> RunContext<'a> {
             jobs: jobs.max(1),
             refresh,
             bandit_config: run::bandit_config(&config.project.root),
+            step_env: Vec::new(),
         }
+    }
+
+    /// The same context with `variables` handed to test runs (integration services).
+    pub fn with_step_env(mut self, variables: Vec<(String, String)>) -> Self {
+        self.step_env = variables;
+        self
     }
 }
 
@@ -204,7 +214,10 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     }
     let lookups: Vec<Lookup> = match ctx.cache.filter(|_| !ctx.refresh) {
         Some(cache) => parallel::map(&candidates, |prepared| {
-            if prepared.observed {
+            if !prepared.kind.spec().cached {
+                // Verdicts about live services are never stored, so never served.
+                Lookup::Miss
+            } else if prepared.observed {
                 cache.get_observed(&prepared.key, |reads| {
                     observe::first_change(&ctx.locator, &ctx.index, reads).is_none()
                 })
@@ -365,7 +378,7 @@ fn prepare<'c>(
 pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> StepInputs {
     StepInputs {
         sources: inputs::sources(&ctx.index, component),
-        tests: if matches!(kind.spec().output, crate::tools::table::Output::TestRun) {
+        tests: if kind.spec().output.runs_tests() {
             inputs::tests(&ctx.index, component)
         } else {
             Vec::new()

@@ -273,7 +273,7 @@ impl Read {
         match kind.spec().output {
             Output::Findings(read) => Read::Findings(read),
             Output::Fix(read) => Read::Fix(read),
-            Output::TestRun => Read::TestRun,
+            Output::TestRun | Output::IntegrationRun => Read::TestRun,
         }
     }
 
@@ -355,7 +355,7 @@ pub fn decided_without_running(
     tool: &ResolvedTool,
     project_root: &std::path::Path,
 ) -> Option<StepResult> {
-    if !matches!(kind.spec().output, Output::TestRun) {
+    if !kind.spec().output.runs_tests() {
         return None;
     }
     let missing: Vec<&str> = component
@@ -410,10 +410,10 @@ fn run_pytest_observed(
     reads: &mut Option<Observed>,
 ) -> StepResult {
     let component = member.component;
-    let command = command_line(StepKind::Pytest, &member.argv);
+    let command = command_line(member.kind, &member.argv);
     let error = |kind: ErrorKind, message: String, duration_ms: u64| {
         StepResult::error(
-            StepKind::Pytest,
+            member.kind,
             &member.tool.version,
             command.clone(),
             StepError { kind, message },
@@ -439,14 +439,22 @@ fn run_pytest_observed(
         .collect();
     // Shown as pytest's own command line, not as the observer's wrapper around it.
     let display = tool_command(ctx, &member.tool, args.clone()).display();
-    let args = observe::wrap(&run_dir.path().join(observe::READS_FILE), &args);
-    let command_to_run = tool_command(ctx, &member.tool, args)
+    let args = if member.observed {
+        observe::wrap(&run_dir.path().join(observe::READS_FILE), &args)
+    } else {
+        args
+    };
+    let mut command_to_run = tool_command(ctx, &member.tool, args)
         // Coverage data of concurrent runs would otherwise collide in the project root.
         .env("COVERAGE_FILE", run_dir.path().join(".coverage"))
         .env("PYTHONDONTWRITEBYTECODE", OsString::from("1"));
+    // The services' addresses for integration tests (`XTASK_SERVICE_<NAME>_HOST`).
+    for (name, value) in &ctx.step_env {
+        command_to_run = command_to_run.env(name, value);
+    }
     let names = [component.name.clone()];
     ctx.listener.event(&Event::ToolStarted {
-        kind: StepKind::Pytest,
+        kind: member.kind,
         components: &names,
         command: &display,
     });
@@ -465,6 +473,17 @@ fn run_pytest_observed(
     };
     let duration_ms = done.duration.as_millis() as u64;
     let junit = std::fs::read(run_dir.path().join(tools::pytest::JUNIT_FILE)).ok();
+    if matches!(member.kind.spec().output, Output::IntegrationRun) {
+        let (tests, findings) =
+            match tools::pytest::interpret_integration(&done, junit.as_deref(), &component.tests) {
+                Ok(read) => read,
+                Err(failure) => {
+                    let step_error = StepError::from_failure(&failure);
+                    return error(step_error.kind, step_error.message, duration_ms);
+                }
+            };
+        return tests_result(member, command, tests, findings, None, duration_ms);
+    }
     let coverage = std::fs::read(run_dir.path().join(tools::pytest::COVERAGE_FILE)).ok();
     let run = match tools::pytest::interpret(
         &done,
@@ -476,19 +495,33 @@ fn run_pytest_observed(
         Ok(run) => run,
         Err(failure) => {
             let step_error = StepError::from_failure(&failure);
-            let kind = if matches!(failure, ToolFailure::NoTests { .. }) {
-                ErrorKind::NoTests
-            } else {
-                step_error.kind
-            };
-            return error(kind, step_error.message, duration_ms);
+            return error(step_error.kind, step_error.message, duration_ms);
         }
     };
     let coverage = run
         .coverage
         .as_ref()
         .and_then(|report| report.for_files(|path| component.owns(path)));
-    let failed = run.tests.failed + run.tests.errors > 0;
+    tests_result(
+        member,
+        command,
+        run.tests,
+        run.failures,
+        coverage,
+        duration_ms,
+    )
+}
+
+/// A test run's verdict: failed when any test failed or erred.
+fn tests_result(
+    member: &Prepared<'_>,
+    command: Vec<String>,
+    tests: tools::pytest::TestCounts,
+    findings: Vec<Finding>,
+    coverage: Option<tools::pytest::Coverage>,
+    duration_ms: u64,
+) -> StepResult {
+    let failed = tests.failed + tests.errors > 0;
     StepResult {
         name: member.kind,
         tool: member.kind.tool(),
@@ -501,9 +534,9 @@ fn run_pytest_observed(
         },
         cached: false,
         duration_ms,
-        findings: run.failures,
+        findings,
         error: None,
-        tests: Some(run.tests),
+        tests: Some(tests),
         coverage,
     }
 }

@@ -97,6 +97,8 @@ pub enum StepKind {
     Mypy,
     Bandit,
     Pytest,
+    /// `pytest -m integration` against live services (only with `--integration`; never cached).
+    PytestIntegration,
 }
 
 impl StepKind {
@@ -152,6 +154,9 @@ pub enum ToolFailure {
     },
     #[error("pytest collected no tests from {paths}")]
     NoTests { paths: String },
+    /// The run worked but proves nothing (integration tests all skipped or none marked).
+    #[error("{reason}")]
+    NoEvidence { reason: String },
 }
 
 fn detail(tail: &str) -> String {

@@ -62,6 +62,15 @@ pub enum Output {
     Fix(fn(&Finished) -> Result<(), ToolFailure>),
     /// Test counts and coverage from the files pytest writes into the run folder.
     TestRun,
+    /// Test counts from the JUnit report of `pytest -m integration` (no coverage).
+    IntegrationRun,
+}
+
+impl Output {
+    /// Whether the step runs a component's tests, one process per component.
+    pub fn runs_tests(self) -> bool {
+        matches!(self, Output::TestRun | Output::IntegrationRun)
+    }
 }
 
 /// Which findings fail a step.
@@ -99,6 +108,10 @@ pub struct StepSpec {
     pub root_configs: &'static [&'static str],
     /// Relative cost, so the slowest jobs start first.
     pub cost: u8,
+    /// Planned only when asked for (`--integration`), never as part of a phase.
+    pub on_request: bool,
+    /// Whether its verdicts may be cached (not when they depend on live services).
+    pub cached: bool,
 }
 
 pub static TOOLS: &[ToolSpec] = &[
@@ -180,6 +193,8 @@ const fn check(
         observed: false,
         root_configs: &[],
         cost: 1,
+        on_request: false,
+        cached: true,
     }
 }
 
@@ -193,6 +208,7 @@ const fn fixer(
         feeds: None,
         modifies_files: true,
         batchable: false,
+        cached: false,
         output: Output::Fix(super::ruff::interpret_fix),
         ..check(
             kind,
@@ -291,6 +307,25 @@ pub static STEPS: &[StepSpec] = &[
             Phase::Validate,
         )
     },
+    // The gate it feeds is decided by `deploy/gate.rs` from the `IntegrationRun` that
+    // `deploy/integration.rs` builds around this step's result (services up, the step, down).
+    StepSpec {
+        feeds: None,
+        batchable: false,
+        reads_dependencies: true,
+        cost: 3,
+        on_request: true,
+        cached: false,
+        ..check(
+            StepKind::PytestIntegration,
+            "pytest-integration",
+            Tool::Pytest,
+            |i| super::pytest::integration_args(i.run_dir, i.tests),
+            Output::IntegrationRun,
+            GateKind::Tests,
+            Phase::Validate,
+        )
+    },
 ];
 
 impl Tool {
@@ -332,15 +367,49 @@ mod tests {
     }
 
     #[test]
-    fn fixing_steps_feed_no_gate_and_are_never_batched_as_checks() {
+    fn fixing_steps_feed_no_gate_and_planned_checks_feed_one() {
         for step in STEPS {
-            assert_eq!(step.modifies_files, step.feeds.is_none(), "{}", step.id);
             assert_eq!(
                 step.modifies_files,
                 matches!(step.output, Output::Fix(_)),
                 "{}",
                 step.id
             );
+            if step.modifies_files {
+                assert!(step.feeds.is_none() && !step.cached, "{}", step.id);
+            } else if !step.on_request {
+                assert!(step.feeds.is_some(), "{}", step.id);
+            }
         }
+    }
+
+    #[test]
+    fn integration_runs_only_on_request_and_is_never_cached() {
+        let spec = StepKind::PytestIntegration.spec();
+        assert!(spec.on_request && !spec.cached && !spec.batchable);
+        assert!(spec.output.runs_tests());
+        let verdict = crate::engine::result::StepResult {
+            status: crate::engine::result::StepStatus::Passed,
+            ..crate::engine::result::StepResult::error(
+                StepKind::PytestIntegration,
+                "9.2.0",
+                Vec::new(),
+                crate::engine::result::StepError {
+                    kind: crate::engine::result::ErrorKind::Crashed,
+                    message: String::new(),
+                },
+                0,
+            )
+        };
+        let verdict = crate::engine::result::StepResult {
+            error: None,
+            ..verdict
+        };
+        assert!(!verdict.cacheable());
+        let ordinary = crate::engine::result::StepResult {
+            name: StepKind::Pytest,
+            ..verdict
+        };
+        assert!(ordinary.cacheable());
     }
 }
