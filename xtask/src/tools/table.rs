@@ -30,6 +30,8 @@ pub struct ToolSpec {
     /// It would read a user-level config (`~/.config/...`) that is not in the key; it gets an
     /// empty config home instead.
     pub hide_user_config: bool,
+    /// Prefixes of the variables it reads: one the caller set but does not pass gets a warning.
+    pub env_prefixes: &'static [&'static str],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +126,7 @@ pub static TOOLS: &[ToolSpec] = &[
         default_timeout_secs: 120,
         launch: Launch::Executable,
         hide_user_config: true,
+        env_prefixes: &["RUFF_"],
     },
     ToolSpec {
         tool: Tool::Pyright,
@@ -134,6 +137,7 @@ pub static TOOLS: &[ToolSpec] = &[
         default_timeout_secs: 600,
         launch: Launch::Executable,
         hide_user_config: true,
+        env_prefixes: &["PYRIGHT_"],
     },
     ToolSpec {
         tool: Tool::Mypy,
@@ -144,6 +148,7 @@ pub static TOOLS: &[ToolSpec] = &[
         default_timeout_secs: 600,
         launch: Launch::Executable,
         hide_user_config: true,
+        env_prefixes: &["MYPY"],
     },
     ToolSpec {
         tool: Tool::Bandit,
@@ -154,6 +159,7 @@ pub static TOOLS: &[ToolSpec] = &[
         default_timeout_secs: 300,
         launch: Launch::Executable,
         hide_user_config: false,
+        env_prefixes: &[],
     },
     ToolSpec {
         tool: Tool::Pytest,
@@ -164,6 +170,7 @@ pub static TOOLS: &[ToolSpec] = &[
         default_timeout_secs: 1800,
         launch: Launch::PythonModule,
         hide_user_config: false,
+        env_prefixes: &["PYTEST_", "COVERAGE_"],
     },
 ];
 
