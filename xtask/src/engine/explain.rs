@@ -21,6 +21,12 @@ pub static STEPS: std::sync::LazyLock<Vec<StepKind>> = std::sync::LazyLock::new(
 
 /// One line for `kind` of `component`: `hit`, or `miss: <why>`.
 pub fn explain(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> String {
+    if !ctx.config.tools.enabled(kind.tool()) {
+        return format!(
+            "off: {} is not pinned under [tools] in xtask.toml, so the step does not run",
+            kind.tool().name()
+        );
+    }
     let Some(cache) = ctx.cache else {
         return "miss: the cache is off".to_owned();
     };
