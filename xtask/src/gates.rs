@@ -278,23 +278,46 @@ impl Judge<'_> {
     }
 
     fn types(&mut self) -> GateResult {
-        let Some(step) = self.steps.get(&StepKind::Pyright) else {
+        // Every step whose row in the tool table feeds this gate: pyright, and mypy when the
+        // project turns it on.
+        let steps = self.steps;
+        let fed: Vec<&StepResult> = steps
+            .values()
+            .filter(|s| s.name.spec().feeds == Some(GateKind::Types))
+            .collect();
+        if fed.is_empty() {
             return self.missing_evidence(GateKind::Types, StepKind::Pyright.id());
-        };
-        if step.status == StepStatus::Error {
+        }
+        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
             return self.step_error(GateKind::Types, step);
         }
-        let errors = step
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count();
-        let warnings = step.findings.len() - errors;
+        let count = |step: &StepResult| {
+            let errors = step
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            (errors, step.findings.len() - errors)
+        };
+        let errors: usize = fed.iter().map(|s| count(s).0).sum();
+        let warnings: usize = fed.iter().map(|s| count(s).1).sum();
         let passed = errors == 0;
         if !passed {
+            let per_tool: Vec<String> = fed
+                .iter()
+                .filter(|s| count(s).0 > 0)
+                .map(|s| {
+                    let tool = s.tool.name();
+                    plural(
+                        count(s).0,
+                        &format!("{tool} error"),
+                        &format!("{tool} errors"),
+                    )
+                })
+                .collect();
             self.block(
                 GateKind::Types,
-                format!("{errors} pyright errors"),
+                per_tool.join(", "),
                 format!(
                     "fix the type errors listed above, then run `{}`",
                     self.command("--phase 2")

@@ -12,19 +12,12 @@ use crate::errors::usage;
 /// Paths under `scope` (relative to `root`) that are not clean in git. An error when `root` is
 /// not in a git checkout: without git, an edit we make cannot be told apart or undone.
 pub fn dirty_files(root: &Path, scope: &[String]) -> Result<Vec<String>> {
+    toplevel_for(
+        root,
+        "--fix only edits files it can show you the diff of; run it in a git checkout or pass --allow-dirty",
+    )?;
     let sh = Shell::new()?;
     sh.change_dir(root);
-    let top = cmd!(sh, "git rev-parse --show-toplevel")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .map_err(|_| {
-            usage(format!(
-                "{} is not inside a git checkout: --fix only edits files it can show you the diff of; run it in a git checkout or pass --allow-dirty",
-                root.display()
-            ))
-        })?;
-    let _ = top;
     let output = cmd!(
         sh,
         "git status --porcelain=v1 -z --untracked-files=all -- {scope...}"
@@ -67,6 +60,12 @@ fn check_revision(rev: &str) -> Result<()> {
 
 /// The top folder of the git checkout that holds `dir`.
 pub fn toplevel(dir: &Path) -> Result<PathBuf> {
+    toplevel_for(dir, "`affected` compares commits, so run it in one")
+}
+
+/// The one `git rev-parse --show-toplevel` probe; `why` says what needs the checkout, so the
+/// usage error tells the caller's own fix.
+fn toplevel_for(dir: &Path, why: &str) -> Result<PathBuf> {
     let sh = Shell::new()?;
     sh.change_dir(dir);
     let top = cmd!(sh, "git rev-parse --show-toplevel")
@@ -75,7 +74,7 @@ pub fn toplevel(dir: &Path) -> Result<PathBuf> {
         .read()
         .map_err(|_| {
             usage(format!(
-                "{} is not inside a git checkout: `affected` compares commits, so run it in one",
+                "{} is not inside a git checkout: {why}",
                 dir.display()
             ))
         })?;

@@ -9,6 +9,7 @@ use crate::config::Component;
 use crate::errors::usage;
 use crate::stage::Stage;
 use crate::tools::StepKind;
+use crate::tools::table::STEPS;
 
 /// The users' promotion phases (their promote script's `--phase N`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -153,31 +154,27 @@ pub fn plan_component(
             steps.push(kind);
         }
     };
+    // The checks of a phase come from the tool table; validation runs every check. A step of
+    // an optional tool the project has not turned on is dropped by the engine, which has the
+    // config (`engine::run_steps`).
+    let checks = || STEPS.iter().filter(|s| !s.modifies_files && !s.on_request);
     if fix && (phases.contains(Phase::Lint) || phases.contains(Phase::Validate)) {
-        add_step(StepKind::RuffFix, &mut steps);
-        add_step(StepKind::RuffFormatApply, &mut steps);
+        for spec in STEPS.iter().filter(|s| s.modifies_files) {
+            add_step(spec.kind, &mut steps);
+        }
     }
     for phase in &phases.0 {
         match phase {
-            Phase::Lint => {
-                add_step(StepKind::RuffCheck, &mut steps);
-                add_step(StepKind::RuffFormat, &mut steps);
-                gates.push(GateKind::Lint);
-            }
-            Phase::Types => {
-                add_step(StepKind::Pyright, &mut steps);
-                gates.push(GateKind::Types);
+            Phase::Lint | Phase::Types => {
+                for spec in checks().filter(|s| s.phase == *phase) {
+                    add_step(spec.kind, &mut steps);
+                    gates.extend(spec.feeds);
+                }
             }
             Phase::Docs => gates.push(GateKind::Docs),
             Phase::Validate => {
-                for kind in [
-                    StepKind::RuffCheck,
-                    StepKind::RuffFormat,
-                    StepKind::Pyright,
-                    StepKind::Bandit,
-                    StepKind::Pytest,
-                ] {
-                    add_step(kind, &mut steps);
+                for spec in checks() {
+                    add_step(spec.kind, &mut steps);
                 }
                 gates.extend([
                     GateKind::Stage,
@@ -240,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn phase_two_runs_only_pyright() {
+    fn phase_two_runs_only_the_type_checkers() {
         let plan = plan_component(
             &component(),
             Stage::Development,
@@ -249,7 +246,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(plan.steps, vec![StepKind::Pyright]);
+        assert_eq!(plan.steps, vec![StepKind::Pyright, StepKind::Mypy]);
         assert_eq!(plan.gates, vec![GateKind::Types]);
         assert_eq!(plan.to, Stage::Staging);
     }
@@ -272,6 +269,7 @@ mod tests {
                 StepKind::RuffCheck,
                 StepKind::RuffFormat,
                 StepKind::Pyright,
+                StepKind::Mypy,
                 StepKind::Bandit,
                 StepKind::Pytest
             ]

@@ -63,6 +63,18 @@ fn comparable(name: &str) -> String {
     name.nfkc().collect::<String>().to_lowercase()
 }
 
+/// The names of the tool table, for error messages; with the companions when `pins`.
+fn table_names(pins: bool) -> String {
+    let names: Vec<&str> = crate::tools::table::TOOLS
+        .iter()
+        .flat_map(|spec| {
+            std::iter::once(spec.name).chain(spec.companions.iter().copied().filter(|_| pins))
+        })
+        .chain(pins.then_some("uv"))
+        .collect();
+    names.join(", ")
+}
+
 /// The checks that need only the text: pins, timeouts and display names.
 pub(super) fn check_text(text: &str, at: &Locator<'_>) -> Result<()> {
     let places = places(text)?;
@@ -77,6 +89,34 @@ pub(super) fn check_text(text: &str, at: &Locator<'_>) -> Result<()> {
                 format!(
                     "tools.{tool} = {} is not a version: pin a release such as \"1.2.3\"",
                     pin.get_ref()
+                ),
+            ));
+        }
+    }
+    let known = |name: &str| {
+        crate::tools::table::TOOLS
+            .iter()
+            .any(|spec| spec.name == name || spec.companions.contains(&name))
+    };
+    for (name, pin) in &places.tools {
+        if name != "uv" && !known(name) {
+            return Err(at.error(
+                pin,
+                format!(
+                    "tools.{name} is not a tool xtask runs: pin one of {}",
+                    table_names(true)
+                ),
+            ));
+        }
+    }
+    for (name, seconds) in &places.timeouts {
+        let tool = crate::tools::table::TOOLS.iter().any(|s| s.name == name);
+        if !tool && !matches!(name.as_str(), "setup" | "compose") {
+            return Err(at.error(
+                seconds,
+                format!(
+                    "timeouts.{name} is not a tool xtask runs: give one of {}, setup or compose",
+                    table_names(false)
                 ),
             ));
         }

@@ -8,6 +8,7 @@ mod environments;
 mod graph;
 mod raw;
 
+use std::collections::BTreeMap;
 use std::path::{Component as PathPart, Path, PathBuf};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::errors::usage;
 use crate::stage::Stage;
+use crate::tools::Tool;
 
 pub use environments::{Environment, ServiceSettings};
 pub use graph::DependencyGraph;
@@ -113,37 +115,51 @@ pub struct Policy {
     pub readme_sections: Vec<String>,
 }
 
+/// `[tools]`: the pinned version of every distribution of the tool table the project uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolPins {
-    pub ruff: String,
-    pub pyright: String,
-    pub bandit: String,
-    pub pytest: String,
-    pub pytest_cov: String,
+    versions: BTreeMap<String, String>,
     pub uv: Option<String>,
 }
 
 impl ToolPins {
-    /// `(PyPI distribution, version)` for every tool `setup` installs.
-    pub fn packages(&self) -> [(&'static str, &str); 5] {
-        [
-            ("ruff", &self.ruff),
-            ("pyright", &self.pyright),
-            ("bandit", &self.bandit),
-            ("pytest", &self.pytest),
-            ("pytest-cov", &self.pytest_cov),
-        ]
+    /// `(PyPI distribution, version)` for every tool `setup` installs, in table order: the
+    /// required tools and the optional ones the project turned on.
+    pub fn packages(&self) -> Vec<(&'static str, &str)> {
+        crate::tools::table::TOOLS
+            .iter()
+            .flat_map(|spec| std::iter::once(spec.name).chain(spec.companions.iter().copied()))
+            .filter_map(|name| Some((name, self.versions.get(name)?.as_str())))
+            .collect()
+    }
+
+    /// The pinned version of `distribution`, if the project pins it.
+    pub fn version(&self, distribution: &str) -> Option<&str> {
+        self.versions.get(distribution).map(String::as_str)
+    }
+
+    /// Whether the project uses `tool`: required tools always, optional ones when pinned.
+    pub fn enabled(&self, tool: Tool) -> bool {
+        let spec = tool.spec();
+        !spec.optional || self.versions.contains_key(spec.name)
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Timeouts {
-    pub ruff: Duration,
-    pub pyright: Duration,
-    pub bandit: Duration,
-    pub pytest: Duration,
+    tools: BTreeMap<Tool, Duration>,
     pub setup: Duration,
     pub compose: Duration,
+}
+
+impl Timeouts {
+    /// How long one run of `tool` may take before its process group is killed.
+    pub fn of(&self, tool: Tool) -> Duration {
+        self.tools
+            .get(&tool)
+            .copied()
+            .unwrap_or_else(|| Duration::from_secs(tool.spec().default_timeout_secs))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,22 +518,8 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             security_fail_on,
             readme_sections: raw.policy.readme_sections,
         },
-        tools: ToolPins {
-            ruff: raw.tools.ruff,
-            pyright: raw.tools.pyright,
-            bandit: raw.tools.bandit,
-            pytest: raw.tools.pytest,
-            pytest_cov: raw.tools.pytest_cov,
-            uv: raw.tools.uv,
-        },
-        timeouts: Timeouts {
-            ruff: Duration::from_secs(raw.timeouts.ruff),
-            pyright: Duration::from_secs(raw.timeouts.pyright),
-            bandit: Duration::from_secs(raw.timeouts.bandit),
-            pytest: Duration::from_secs(raw.timeouts.pytest),
-            setup: Duration::from_secs(raw.timeouts.setup),
-            compose: Duration::from_secs(raw.timeouts.compose),
-        },
+        tools: tool_pins(raw.tools, at)?,
+        timeouts: timeouts(raw.timeouts)?,
         cache_max_bytes: raw.cache.max_size_mb.saturating_mul(1024 * 1024),
         cache_remote: raw
             .cache
@@ -538,6 +540,57 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
 }
 
 /// `[cache.remote]`: a URL the protocol can use and environment variable names (never values).
+/// `[tools]` as the table knows it; names were checked against the table by `check_text`.
+fn tool_pins(raw: raw::RawTools, at: &Locator<'_>) -> Result<ToolPins> {
+    let pins = ToolPins {
+        versions: raw.pins,
+        uv: raw.uv,
+    };
+    for spec in crate::tools::table::TOOLS.iter().filter(|s| !s.optional) {
+        for (name, tested) in spec.tested {
+            if pins.version(name).is_none() {
+                return Err(usage(format!(
+                    "{}: [tools] has no pin for {name}: add `{name} = \"{tested}\"` (the version this xtask is tested with)",
+                    at.path.display()
+                )));
+            }
+        }
+    }
+    // An optional tool comes with its companions: turning it on pins them all.
+    for spec in crate::tools::table::TOOLS.iter().filter(|s| s.optional) {
+        if pins.version(spec.name).is_some()
+            && let Some(name) = spec.companions.iter().find(|c| pins.version(c).is_none())
+        {
+            return Err(usage(format!(
+                "{}: [tools] pins {} but not {name}, which it needs: pin {name} too",
+                at.path.display(),
+                spec.name
+            )));
+        }
+    }
+    Ok(pins)
+}
+
+/// `[timeouts]`: the table's defaults, overridden per tool.
+fn timeouts(raw: raw::RawTimeouts) -> Result<Timeouts> {
+    let tools = crate::tools::table::TOOLS
+        .iter()
+        .map(|spec| {
+            let secs = raw
+                .tools
+                .get(spec.name)
+                .copied()
+                .unwrap_or(spec.default_timeout_secs);
+            (spec.tool, Duration::from_secs(secs))
+        })
+        .collect();
+    Ok(Timeouts {
+        tools,
+        setup: Duration::from_secs(raw.setup),
+        compose: Duration::from_secs(raw.compose),
+    })
+}
+
 fn build_remote_cache(
     raw: &raw::RawRemoteCache,
     at: &Locator<'_>,

@@ -1,5 +1,7 @@
 //! The serde shape of `xtask.toml`, exactly as written; `config::load` validates it into `Config`.
 
+use std::collections::BTreeMap;
+
 use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
@@ -108,49 +110,30 @@ impl Default for RawPolicy {
     }
 }
 
+/// `[tools]`: one pin per distribution of the tool table (a tool and its companions); an
+/// optional tool is turned on by pinning it. Names are checked against the table when the
+/// config is built (`deny_unknown_fields` does not work beside `flatten`).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawTools {
-    pub ruff: String,
-    pub pyright: String,
-    pub bandit: String,
-    pub pytest: String,
-    #[serde(rename = "pytest-cov")]
-    pub pytest_cov: String,
     /// The uv version `setup` may use; informative when uv is already on PATH.
     pub uv: Option<String>,
+    #[serde(flatten)]
+    pub pins: BTreeMap<String, String>,
 }
 
+/// `[timeouts]`: seconds per tool of the table (each has its default there), for `setup` and
+/// for one docker compose command.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawTimeouts {
-    #[serde(default = "default_ruff_timeout")]
-    pub ruff: u64,
-    #[serde(default = "default_pyright_timeout")]
-    pub pyright: u64,
-    #[serde(default = "default_bandit_timeout")]
-    pub bandit: u64,
-    #[serde(default = "default_pytest_timeout")]
-    pub pytest: u64,
     #[serde(default = "default_setup_timeout")]
     pub setup: u64,
     /// One `docker compose` command (`up` may build or pull); health waits have their own.
     #[serde(default = "default_compose_timeout")]
     pub compose: u64,
+    #[serde(flatten)]
+    pub tools: BTreeMap<String, u64>,
 }
 
-fn default_ruff_timeout() -> u64 {
-    120
-}
-fn default_pyright_timeout() -> u64 {
-    600
-}
-fn default_bandit_timeout() -> u64 {
-    300
-}
-fn default_pytest_timeout() -> u64 {
-    1800
-}
 fn default_setup_timeout() -> u64 {
     900
 }
@@ -161,12 +144,9 @@ fn default_compose_timeout() -> u64 {
 impl Default for RawTimeouts {
     fn default() -> Self {
         RawTimeouts {
-            ruff: default_ruff_timeout(),
-            pyright: default_pyright_timeout(),
-            bandit: default_bandit_timeout(),
-            pytest: default_pytest_timeout(),
             setup: default_setup_timeout(),
             compose: default_compose_timeout(),
+            tools: BTreeMap::new(),
         }
     }
 }

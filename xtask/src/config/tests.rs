@@ -290,3 +290,42 @@ fn a_project_root_of_dot_is_the_workspace_folder_itself() {
         dir.path().join("reports").as_os_str()
     );
 }
+
+#[test]
+fn an_optional_tool_is_off_until_pinned_and_gets_the_table_timeout() {
+    let off = parse_here(&sample(TWO)).unwrap();
+    assert!(!off.tools.enabled(Tool::Mypy));
+    assert!(off.tools.enabled(Tool::Pyright));
+    assert!(!off.tools.packages().iter().any(|(name, _)| *name == "mypy"));
+    let text = sample(TWO).replace("[tools]\n", "[tools]\nmypy = \"2.4.1\"\n");
+    let on = parse_here(&text).unwrap();
+    assert!(on.tools.enabled(Tool::Mypy));
+    assert!(on.tools.packages().contains(&("mypy", "2.4.1")));
+    assert_eq!(on.timeouts.of(Tool::Mypy), Duration::from_secs(600));
+    let text = format!("{text}\n[timeouts]\nmypy = 42\n");
+    assert_eq!(
+        parse_here(&text).unwrap().timeouts.of(Tool::Mypy),
+        Duration::from_secs(42)
+    );
+}
+
+#[test]
+fn unknown_tools_and_missing_pins_are_refused() {
+    let text = sample(TWO).replace("[tools]\n", "[tools]\npylint = \"3.0.0\"\n");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("pylint ="))
+        .unwrap()
+        + 1;
+    let message = error_of(&text);
+    assert!(
+        message.contains(&format!("xtask.toml:{line}:10: tools.pylint is not a tool")),
+        "{message}"
+    );
+    assert!(message.contains("mypy"), "{message}");
+    let text = format!("{}\n[timeouts]\npylint = 3\n", sample(TWO));
+    assert!(error_of(&text).contains("timeouts.pylint is not a tool"));
+    let text = sample(TWO).replace("bandit = \"1.9.4\"\n", "");
+    let message = error_of(&text);
+    assert!(message.contains("no pin for bandit"), "{message}");
+}

@@ -1,13 +1,12 @@
 //! `promote --integration`: bring up the compose services a component's integration tests need,
-//! run its tests marked `integration` (`pytest -m integration`) against them, and always tear
-//! the services down, after a failure and after Ctrl-C too. Never cached: the result depends on
-//! live services.
+//! run its tests marked `integration` against them as the engine's `pytest-integration` step
+//! (`pytest -m integration`), and always tear the services down, after a failure and after
+//! Ctrl-C too. Never cached: the result depends on live services.
 //!
 //! Tests find a service at `XTASK_SERVICE_<NAME>_HOST` (its container's address on the
 //! project's network). Tests that skip themselves when that variable is unset stay out of the
 //! ordinary pytest step; in this run a run where every test skipped is an error, never a pass.
 
-use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -19,15 +18,16 @@ use super::docker::Docker;
 use super::lock::Lock;
 use super::services::{self, Bringup, Teardown, TeardownGuard};
 use crate::config::{Component, Config};
-use crate::engine::result::{ErrorKind, StepError, StepStatus};
+use crate::engine::result::{ErrorKind, StepError, StepResult, StepStatus};
+use crate::engine::{self, RunContext};
 use crate::errors::exit;
 use crate::plan::ComponentPlan;
-use crate::process::{self, Finished, RunError, ToolCommand};
+use crate::process;
 use crate::report::PromotionReport;
 use crate::stage::Stage;
 use crate::toolchain::Toolchain;
-use crate::tools::pytest::{self, TestCounts};
-use crate::tools::{Finding, Tool};
+use crate::tools::pytest::TestCounts;
+use crate::tools::{Finding, StepKind};
 
 /// The integration part of a promotion report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +58,18 @@ pub struct IntegrationRun {
 }
 
 impl IntegrationRun {
+    /// The conversion point from the engine's step result to the integration part of the
+    /// report: the command, verdict, counts, findings and error of the `pytest-integration`
+    /// step.
+    fn absorb(&mut self, result: StepResult) {
+        self.command = result.command;
+        self.status = result.status;
+        self.duration_ms = result.duration_ms;
+        self.tests = result.tests;
+        self.findings = result.findings;
+        self.error = result.error;
+    }
+
     pub fn passed(&self) -> bool {
         self.status == StepStatus::Passed
             && self.services_healthy
@@ -81,83 +93,6 @@ impl IntegrationRun {
 /// with `-it-<component>`, so they never replace the environment's own containers.
 pub fn project_name(environment_project: &str, component: &str) -> String {
     format!("{environment_project}-it-{component}")
-}
-
-/// pytest's arguments after the interpreter; `junit_dir` is this run's fresh folder.
-pub fn pytest_args(junit_dir: &str, tests: &[String]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "-m",
-        "integration",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    args.push(format!("--junitxml={junit_dir}/{}", pytest::JUNIT_FILE));
-    args.extend(tests.iter().cloned());
-    args
-}
-
-/// Reads a finished `pytest -m integration` run. Exit 5 (nothing selected), no test at all, or
-/// only skipped tests are errors: none of them is evidence that integration works.
-pub fn interpret(
-    code: Option<i32>,
-    junit: Option<&[u8]>,
-    tail: &str,
-    tests: &[String],
-) -> Result<(TestCounts, Vec<Finding>), StepError> {
-    let error = |kind, message: String| StepError { kind, message };
-    let unmarked = || {
-        error(
-            ErrorKind::NoTests,
-            format!(
-                "no test in {} is marked integration: mark them with @pytest.mark.integration",
-                tests.join(" ")
-            ),
-        )
-    };
-    match code {
-        Some(5) => Err(unmarked()),
-        Some(0..=2) => {
-            let Some(junit) = junit else {
-                return Err(error(
-                    ErrorKind::Crashed,
-                    format!("pytest wrote no junit report:\n{tail}"),
-                ));
-            };
-            let (counts, findings) =
-                pytest::parse_junit(junit).map_err(|reason| error(ErrorKind::BadOutput, reason))?;
-            if counts.total == 0 {
-                return Err(unmarked());
-            }
-            if code == Some(0) && counts.failed + counts.errors > 0 {
-                return Err(error(
-                    ErrorKind::BadOutput,
-                    "pytest exited 0 with failed tests".to_owned(),
-                ));
-            }
-            if code == Some(2) && counts.errors == 0 {
-                return Err(error(
-                    ErrorKind::Crashed,
-                    format!("pytest failed with exit code 2:\n{tail}"),
-                ));
-            }
-            if counts.passed + counts.failed + counts.errors == 0 {
-                return Err(error(
-                    ErrorKind::NoTests,
-                    format!(
-                        "every integration test was skipped ({}): a test that skips without its service is not evidence; check that the services are listed in `services` and the tests read XTASK_SERVICE_<NAME>_HOST",
-                        counts.skipped
-                    ),
-                ));
-            }
-            Ok((counts, findings))
-        }
-        _ => Err(error(ErrorKind::Crashed, format!("pytest failed:\n{tail}"))),
-    }
 }
 
 /// An integration run checked and ready: the services' project validated and locked. Built
@@ -376,6 +311,10 @@ fn interrupted() -> StepError {
     }
 }
 
+/// The tests themselves are an engine step (`pytest-integration`): the same run folder,
+/// hermetic environment, error mapping with its hints, events and never-cached rule as every
+/// other step; the services' addresses reach it through the context. Its result becomes this
+/// run's part of the report here.
 fn run_tests(
     config: &Config,
     toolchain: &Toolchain,
@@ -383,90 +322,19 @@ fn run_tests(
     variables: &[(String, String)],
     outcome: &mut IntegrationRun,
 ) {
-    outcome.command = std::iter::once("python".to_owned())
-        .chain(pytest_args("$XTASK_RUN_DIR", &component.tests))
-        .collect();
-    if component.tests.is_empty() {
-        outcome.error = Some(StepError {
-            kind: ErrorKind::NoTests,
-            message: format!(
-                "{} has no tests: list its test files under `tests` in xtask.toml",
-                component.name
-            ),
-        });
-        return;
-    }
-    let tool = match toolchain.resolve(Tool::Pytest, config.timeouts.pytest) {
-        Ok(tool) => tool,
-        Err(message) => {
-            outcome.error = Some(StepError {
-                kind: ErrorKind::NotFound,
-                message,
-            });
-            return;
-        }
-    };
-    let run_dir = match crate::scratch::tempdir(&config.state_dir(), "integration-") {
-        Ok(dir) => dir,
-        Err(e) => {
+    let listener = crate::progress::listener();
+    let ctx = RunContext::new(config, toolchain, None, listener.as_ref(), 1, true)
+        .with_step_env(variables.to_vec());
+    let id = (component.name.clone(), StepKind::PytestIntegration);
+    let result = engine::run_steps(&ctx, std::slice::from_ref(&id)).remove(&id);
+    match result {
+        Some(result) => outcome.absorb(result),
+        None => {
             outcome.error = Some(StepError {
                 kind: ErrorKind::Crashed,
-                message: format!("failed to create a temp folder for pytest: {e}"),
-            });
-            return;
+                message: format!("the integration step of {} gave no result", component.name),
+            })
         }
-    };
-    let mut command = ToolCommand::new(&tool.program, &config.project.root, config.timeouts.pytest)
-        .args(pytest_args(
-            &run_dir.path().display().to_string(),
-            &component.tests,
-        ))
-        .env("PATH", toolchain.tool_path_env())
-        .env("NO_COLOR", "1")
-        .env("PY_COLORS", "0")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("COVERAGE_FILE", run_dir.path().join(".coverage"));
-    for (key, value) in variables {
-        command = command.env(key, value);
-    }
-    let done = process::run(&command);
-    finish(outcome, done, run_dir.path(), &component.tests);
-}
-
-fn finish(
-    outcome: &mut IntegrationRun,
-    done: Result<Finished, RunError>,
-    run_dir: &Path,
-    tests: &[String],
-) {
-    let done = match done {
-        Ok(done) => done,
-        Err(error) => {
-            outcome.error = Some(StepError {
-                kind: match error {
-                    RunError::NotFound { .. } => ErrorKind::NotFound,
-                    RunError::TimedOut { .. } => ErrorKind::TimedOut,
-                    RunError::Interrupted => ErrorKind::Interrupted,
-                    RunError::Spawn { .. } => ErrorKind::Crashed,
-                },
-                message: error.to_string(),
-            });
-            return;
-        }
-    };
-    outcome.duration_ms = done.duration.as_millis() as u64;
-    let junit = std::fs::read(run_dir.join(pytest::JUNIT_FILE)).ok();
-    match interpret(done.code, junit.as_deref(), &done.tail(15), tests) {
-        Ok((counts, findings)) => {
-            outcome.status = if counts.failed + counts.errors > 0 {
-                StepStatus::Failed
-            } else {
-                StepStatus::Passed
-            };
-            outcome.tests = Some(counts);
-            outcome.findings = findings;
-        }
-        Err(error) => outcome.error = Some(error),
     }
 }
 
@@ -474,49 +342,8 @@ fn finish(
 mod tests {
     use super::*;
 
-    const JUNIT_ONE_FAILED: &[u8] = br#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="0.1"><testcase classname="tests.test_carbon_integration" name="test_web_answers" time="0.01" /><testcase classname="tests.test_carbon_integration" name="test_web_says_v2" time="0.01"><failure message="AssertionError: assert 'v1' == 'v2'">fail</failure></testcase></testsuite></testsuites>"#;
-    const JUNIT_ALL_SKIPPED: &[u8] = br#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="0" skipped="1" tests="1"><testcase classname="tests.test_x" name="test_a"><skipped message="needs web" /></testcase></testsuite></testsuites>"#;
-
-    fn tests() -> Vec<String> {
-        vec!["tests/test_carbon_integration.py".to_owned()]
-    }
-
     #[test]
-    fn failures_are_findings_and_counted() {
-        let (counts, findings) = interpret(Some(1), Some(JUNIT_ONE_FAILED), "", &tests()).unwrap();
-        assert_eq!((counts.passed, counts.failed), (1, 1));
-        assert_eq!(findings.len(), 1);
-        assert!(findings[0].message.contains("assert 'v1' == 'v2'"));
-    }
-
-    #[test]
-    fn nothing_marked_nothing_run_or_all_skipped_is_never_a_pass() {
-        let nothing = interpret(Some(5), None, "", &tests()).unwrap_err();
-        assert_eq!(nothing.kind, ErrorKind::NoTests);
-        assert!(nothing.message.contains("@pytest.mark.integration"));
-        let skipped = interpret(Some(0), Some(JUNIT_ALL_SKIPPED), "", &tests()).unwrap_err();
-        assert!(
-            skipped
-                .message
-                .contains("every integration test was skipped"),
-            "{}",
-            skipped.message
-        );
-        let lying = interpret(Some(0), Some(JUNIT_ONE_FAILED), "", &tests()).unwrap_err();
-        assert_eq!(lying.kind, ErrorKind::BadOutput);
-        let crashed = interpret(Some(4), None, "usage: pytest", &tests()).unwrap_err();
-        assert_eq!(crashed.kind, ErrorKind::Crashed);
-        let no_report = interpret(Some(0), None, "", &tests()).unwrap_err();
-        assert_eq!(no_report.kind, ErrorKind::Crashed);
-    }
-
-    #[test]
-    fn arguments_select_the_integration_marker() {
-        let args = pytest_args("/tmp/run", &tests());
-        assert_eq!(
-            args.join(" "),
-            "-m pytest -p no:cacheprovider -q -m integration --junitxml=/tmp/run/junit.xml tests/test_carbon_integration.py"
-        );
+    fn the_services_project_is_the_environments_with_the_component() {
         assert_eq!(
             project_name("tta-staging", "carbon"),
             "tta-staging-it-carbon"

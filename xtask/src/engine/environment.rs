@@ -16,8 +16,8 @@
 //!   node on its first start; not in the key.
 //!
 //! Everything else is dropped. A dropped variable that would change a tool's behaviour
-//! (`PYTEST_*`, `COVERAGE_*`, `RUFF_*`, `PYRIGHT_*`, `PYTHON*`) gets one warning that names it
-//! and says how to pass it.
+//! (`PYTHON*`, and the prefixes of the tool table: `PYTEST_*`, `COVERAGE_*`, `RUFF_*`,
+//! `PYRIGHT_*`, `MYPY*`) gets one warning that names it and says how to pass it.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -44,8 +44,15 @@ const HARMLESS: &[&str] = &[
     "PYTHONUNBUFFERED",
     "PYTHONIOENCODING",
 ];
-/// Prefixes of variables the Python tools read; dropping one silently would surprise.
-const TOOL_PREFIXES: &[&str] = &["PYTEST_", "COVERAGE_", "RUFF_", "PYRIGHT_", "PYTHON"];
+/// Whether `name` is a variable the tools read (the interpreter's `PYTHON*`, and each tool's
+/// prefixes in the tool table); dropping one silently would surprise.
+fn read_by_tools(name: &str) -> bool {
+    name.starts_with("PYTHON")
+        || crate::tools::table::TOOLS
+            .iter()
+            .flat_map(|spec| spec.env_prefixes)
+            .any(|prefix| name.starts_with(prefix))
+}
 
 /// The environment every tool process gets, and the part of it that is in cache keys.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +84,7 @@ impl ToolEnv {
                 env.vars.insert(name, value);
             } else if UNKEYED.contains(&name.as_str()) {
                 env.vars.insert(name, value);
-            } else if TOOL_PREFIXES.iter().any(|p| name.starts_with(p))
+            } else if read_by_tools(&name)
                 && !HARMLESS.contains(&name.as_str())
                 && !config.set.contains_key(&name)
             {
@@ -173,5 +180,19 @@ mod tests {
             env.keyed.get("PYTEST_ADDOPTS").map(String::as_str),
             Some("-x")
         );
+    }
+
+    #[test]
+    fn variables_of_every_tool_in_the_table_are_warned_about() {
+        let env = ToolEnv::build(
+            caller(&[
+                ("MYPYPATH", "/x"),
+                ("RUFF_CACHE_DIR", "/y"),
+                ("UNRELATED", "1"),
+            ]),
+            &ToolEnvConfig::default(),
+        );
+        assert_eq!(env.warnings.len(), 2, "{:?}", env.warnings);
+        assert!(env.warnings[0].starts_with("MYPYPATH is set"));
     }
 }

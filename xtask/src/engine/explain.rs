@@ -10,23 +10,29 @@ use crate::cache::{Lookup, ReadSet};
 use crate::config::Component;
 use crate::tools::StepKind;
 
-/// The steps `cache explain` covers: every cached one.
-pub const STEPS: &[StepKind] = &[
-    StepKind::RuffCheck,
-    StepKind::RuffFormat,
-    StepKind::Pyright,
-    StepKind::Bandit,
-    StepKind::Pytest,
-];
+/// The steps `cache explain` covers: every cached one (every check of the tool table).
+pub static STEPS: std::sync::LazyLock<Vec<StepKind>> = std::sync::LazyLock::new(|| {
+    crate::tools::table::STEPS
+        .iter()
+        .filter(|s| s.cached)
+        .map(|s| s.kind)
+        .collect()
+});
 
 /// One line for `kind` of `component`: `hit`, or `miss: <why>`.
 pub fn explain(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> String {
+    if !ctx.config.tools.enabled(kind.tool()) {
+        return format!(
+            "off: {} is not pinned under [tools] in xtask.toml, so the step does not run",
+            kind.tool().name()
+        );
+    }
     let Some(cache) = ctx.cache else {
         return "miss: the cache is off".to_owned();
     };
     let tool = match ctx
         .toolchain
-        .resolve(kind.tool(), run::timeout_for(ctx.config, kind.tool()))
+        .resolve(kind.tool(), ctx.config.timeouts.of(kind.tool()))
     {
         Ok(tool) => tool,
         Err(message) => return format!("miss: {message}"),

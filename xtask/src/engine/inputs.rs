@@ -514,7 +514,14 @@ fn discover_tool_configs(root: &Path, start: &str, kind: StepKind) -> Vec<String
                 }
             }
         }
-        _ => {}
+        // Any other tool: the root config files its row of the tool table names (mypy.ini).
+        _ => found.extend(
+            kind.spec()
+                .root_configs
+                .iter()
+                .filter(|name| root.join(name).is_file())
+                .map(|name| (*name).to_owned()),
+        ),
     }
     found.sort();
     found.dedup();

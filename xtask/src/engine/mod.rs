@@ -44,6 +44,9 @@ pub struct RunContext<'a> {
     pub env: environment::ToolEnv,
     /// Portable names for observed reads.
     pub locator: observe::Locator,
+    /// Variables only test runs get on top of the tools' environment: the addresses of the
+    /// services an integration run brought up. Empty otherwise.
+    pub step_env: Vec<(String, String)>,
 }
 
 impl<'a> RunContext<'a> {
@@ -80,7 +83,14 @@ impl<'a> RunContext<'a> {
             jobs: jobs.max(1),
             refresh,
             bandit_config: run::bandit_config(&config.project.root),
+            step_env: Vec::new(),
         }
+    }
+
+    /// The same context with `variables` handed to test runs (integration services).
+    pub fn with_step_env(mut self, variables: Vec<(String, String)>) -> Self {
+        self.step_env = variables;
+        self
     }
 }
 
@@ -117,6 +127,14 @@ impl Prepared<'_> {
 
 /// Runs `requests` and returns one result per request.
 pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
+    // The plan lists every check of the tool table for its phases; an optional tool the
+    // project has not pinned (mypy) does not run and leaves no result.
+    let requests: Vec<StepId> = requests
+        .iter()
+        .filter(|(_, kind)| ctx.config.tools.enabled(kind.tool()))
+        .cloned()
+        .collect();
+    let requests = requests.as_slice();
     ctx.listener.event(&Event::Planned {
         steps: requests.len(),
     });
@@ -125,15 +143,15 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     let mut resolve = |tool: Tool| -> Result<ResolvedTool, String> {
         tools
             .entry(tool)
-            .or_insert_with(|| {
-                ctx.toolchain
-                    .resolve(tool, run::timeout_for(ctx.config, tool))
-            })
+            .or_insert_with(|| ctx.toolchain.resolve(tool, ctx.config.timeouts.of(tool)))
             .clone()
     };
 
     // Fixes change the files every other step reads, so they run, and finish, first.
-    for fix_kind in [StepKind::RuffFix, StepKind::RuffFormatApply] {
+    let fixes = crate::tools::table::STEPS
+        .iter()
+        .filter(|s| s.modifies_files);
+    for fix_kind in fixes.map(|s| s.kind) {
         let members: Vec<&Component> = requests
             .iter()
             .filter(|(_, kind)| *kind == fix_kind)
@@ -142,7 +160,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
         if members.is_empty() {
             continue;
         }
-        match resolve(Tool::Ruff) {
+        match resolve(fix_kind.tool()) {
             Ok(tool) => {
                 for result in run::fix(ctx, fix_kind, &tool, &members) {
                     results.insert(result.0, result.1);
@@ -196,7 +214,10 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     }
     let lookups: Vec<Lookup> = match ctx.cache.filter(|_| !ctx.refresh) {
         Some(cache) => parallel::map(&candidates, |prepared| {
-            if prepared.observed {
+            if !prepared.kind.spec().cached {
+                // Verdicts about live services are never stored, so never served.
+                Lookup::Miss
+            } else if prepared.observed {
                 cache.get_observed(&prepared.key, |reads| {
                     observe::first_change(&ctx.locator, &ctx.index, reads).is_none()
                 })
@@ -357,7 +378,7 @@ fn prepare<'c>(
 pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> StepInputs {
     StepInputs {
         sources: inputs::sources(&ctx.index, component),
-        tests: if kind == StepKind::Pytest {
+        tests: if kind.spec().output.runs_tests() {
             inputs::tests(&ctx.index, component)
         } else {
             Vec::new()
@@ -369,7 +390,7 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
         },
         dependencies: if kind.reads_dependencies() {
             let mut trees = inputs::dependency_sources(ctx.config, component);
-            if kind == StepKind::Pyright {
+            if kind.spec().reads_imports {
                 trees.extend(inputs::pyright_folders(&ctx.index));
                 trees.sort();
                 trees.dedup();
@@ -378,7 +399,7 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
         } else {
             Vec::new()
         },
-        imported: if kind == StepKind::Pyright {
+        imported: if kind.spec().reads_imports {
             inputs::imported_files(&ctx.index, component)
         } else {
             Vec::new()
@@ -512,10 +533,5 @@ fn group_into_jobs<'c>(pending: Vec<Prepared<'c>>) -> Vec<Job<'c>> {
 }
 
 fn expected_cost(kind: StepKind) -> u8 {
-    match kind {
-        StepKind::Pyright => 4,
-        StepKind::Pytest => 3,
-        StepKind::Bandit => 2,
-        _ => 1,
-    }
+    kind.spec().cost
 }

@@ -45,7 +45,7 @@ impl StepError {
             kind: match failure {
                 ToolFailure::Crashed { .. } => ErrorKind::Crashed,
                 ToolFailure::BadOutput { .. } => ErrorKind::BadOutput,
-                ToolFailure::NoTests { .. } => ErrorKind::NoTests,
+                ToolFailure::NoTests { .. } | ToolFailure::NoEvidence { .. } => ErrorKind::NoTests,
             },
             message: failure.to_string(),
         }
@@ -96,8 +96,11 @@ impl StepResult {
         }
     }
 
-    /// Whether this result may be stored: only verdicts, never errors of any kind.
+    /// Whether this result may be stored: only verdicts, never errors of any kind, and never
+    /// a step whose row in the tool table says it is not cached (live services).
     pub fn cacheable(&self) -> bool {
-        matches!(self.status, StepStatus::Passed | StepStatus::Failed) && self.error.is_none()
+        self.name.spec().cached
+            && matches!(self.status, StepStatus::Passed | StepStatus::Failed)
+            && self.error.is_none()
     }
 }

@@ -3,27 +3,18 @@
 
 use std::ffi::OsString;
 use std::path::Path;
-use std::time::Duration;
 
 use super::result::{ErrorKind, StepError, StepResult, StepStatus};
 use super::{Job, Prepared, RunContext, StepId, observe};
-use crate::config::{Component, Config};
+use crate::config::Component;
 use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
 use crate::toolchain::ResolvedTool;
-use crate::tools::{self, Finding, Severity, StepKind, Tool, ToolFailure};
+use crate::tools::table::{ArgvInputs, Launch, Output, Verdict};
+use crate::tools::{self, Finding, Severity, StepKind, ToolFailure};
 
 /// Stands for this run's fresh output folder in keys and displayed commands.
 pub const RUN_DIR: &str = "$XTASK_RUN_DIR";
-
-pub fn timeout_for(config: &Config, tool: Tool) -> Duration {
-    match tool {
-        Tool::Ruff => config.timeouts.ruff,
-        Tool::Pyright => config.timeouts.pyright,
-        Tool::Bandit => config.timeouts.bandit,
-        Tool::Pytest => config.timeouts.pytest,
-    }
-}
 
 /// `pyproject.toml` if it configures bandit.
 pub fn bandit_config(root: &std::path::Path) -> Option<String> {
@@ -41,17 +32,14 @@ fn args_for(
     paths: &[String],
     component: &Component,
 ) -> Vec<String> {
-    match kind {
-        StepKind::RuffCheck => tools::ruff::check_args(paths),
-        StepKind::RuffFormat => tools::ruff::format_check_args(paths),
-        StepKind::RuffFix => tools::ruff::fix_args(paths),
-        StepKind::RuffFormatApply => tools::ruff::format_apply_args(paths),
-        StepKind::Pyright => tools::pyright::args(&ctx.toolchain.python, paths),
-        StepKind::Bandit => tools::bandit::args(paths, ctx.bandit_config.as_deref()),
-        StepKind::Pytest => {
-            tools::pytest::args(RUN_DIR, component.coverage_root(), &component.tests)
-        }
-    }
+    (kind.spec().argv)(&ArgvInputs {
+        paths,
+        python: &ctx.toolchain.python,
+        bandit_config: ctx.bandit_config.as_deref(),
+        run_dir: RUN_DIR,
+        coverage_root: component.coverage_root(),
+        tests: &component.tests,
+    })
 }
 
 /// Arguments for `component` alone.
@@ -66,9 +54,9 @@ pub fn argv(ctx: &RunContext<'_>, kind: StepKind, component: &Component) -> Vec<
 
 /// The command as the report shows it: the tool's name, then its arguments.
 pub fn command_line(kind: StepKind, argv: &[String]) -> Vec<String> {
-    let program = match kind.tool() {
-        Tool::Pytest => "python",
-        tool => tool.name(),
+    let program = match kind.tool().spec().launch {
+        Launch::PythonModule => "python",
+        Launch::Executable => kind.tool().name(),
     };
     std::iter::once(program.to_owned())
         .chain(argv.iter().cloned())
@@ -77,7 +65,7 @@ pub fn command_line(kind: StepKind, argv: &[String]) -> Vec<String> {
 
 /// Whether `kind` runs under the observer, so its entries carry the reads it made.
 pub fn observed(kind: StepKind) -> bool {
-    matches!(kind, StepKind::Pytest | StepKind::Bandit)
+    kind.spec().observed
 }
 
 /// What an observed tool process read, as its hook reported it.
@@ -118,16 +106,17 @@ fn tool_command(ctx: &RunContext<'_>, tool: &ResolvedTool, args: Vec<String>) ->
     let mut command = ToolCommand::new(
         &tool.program,
         &ctx.config.project.root,
-        timeout_for(ctx.config, tool.tool),
+        ctx.config.timeouts.of(tool.tool),
     )
     .args(args)
     .env_clear();
     for (name, value) in &ctx.env.vars {
         command = command.env(name, value);
     }
-    if matches!(tool.tool, Tool::Ruff | Tool::Pyright) {
-        // ruff reads a user-level config (`~/.config/ruff/ruff.toml`) when the project has
-        // none; it is not in the key, so the tools never see one.
+    if tool.tool.spec().hide_user_config {
+        // ruff and mypy read a user-level config (`~/.config/ruff/ruff.toml`,
+        // `~/.config/mypy/config`) when the project has none; it is not in the key, so the
+        // tools never see one.
         command = command.env(
             "XDG_CONFIG_HOME",
             ctx.config.state_dir().join("no-user-config"),
@@ -167,7 +156,8 @@ pub(crate) fn execute<'j, 'c>(
     ctx: &RunContext<'_>,
     job: &'j Job<'c>,
 ) -> Vec<super::Executed<'j, 'c>> {
-    if job.kind == StepKind::Pytest {
+    let read = Read::of(job.kind);
+    if let Read::TestRun = read {
         return job
             .members
             .iter()
@@ -241,15 +231,9 @@ pub(crate) fn execute<'j, 'c>(
     };
     let verdict: Result<Vec<Finding>, StepError> = match &outcome {
         Err(error) => Err(run_error(error)),
-        Ok(done) => match job.kind {
-            StepKind::RuffCheck | StepKind::RuffFormat => {
-                tools::ruff::interpret(done, &ctx.normalizer)
-            }
-            StepKind::Pyright => tools::pyright::interpret(done, &ctx.normalizer),
-            StepKind::Bandit => tools::bandit::interpret(done, &ctx.normalizer),
-            _ => unreachable!("only batchable kinds reach here"),
-        }
-        .map_err(|failure| StepError::from_failure(&failure)),
+        Ok(done) => read
+            .findings(done, &ctx.normalizer)
+            .map_err(|failure| StepError::from_failure(&failure)),
     };
     job.members
         .iter()
@@ -277,6 +261,42 @@ pub(crate) fn execute<'j, 'c>(
         .collect()
 }
 
+/// How a finished batch or fixing run is read, from the step's row of the tool table.
+enum Read {
+    Findings(fn(&process::Finished, &tools::PathNormalizer) -> Result<Vec<Finding>, ToolFailure>),
+    Fix(fn(&process::Finished) -> Result<(), ToolFailure>),
+    TestRun,
+}
+
+impl Read {
+    fn of(kind: StepKind) -> Read {
+        match kind.spec().output {
+            Output::Findings(read) => Read::Findings(read),
+            Output::Fix(read) => Read::Fix(read),
+            Output::TestRun | Output::IntegrationRun => Read::TestRun,
+        }
+    }
+
+    /// Findings of a run over many paths; a fixing run has none (what it leaves unfixed is
+    /// found by the checks that follow). A test run reads files, not the process's output:
+    /// it never gets here, and if it did it would be an error, never a pass.
+    fn findings(
+        &self,
+        done: &process::Finished,
+        normalizer: &tools::PathNormalizer,
+    ) -> Result<Vec<Finding>, ToolFailure> {
+        match self {
+            Read::Findings(read) => read(done, normalizer),
+            Read::Fix(read) => read(done).map(|()| Vec::new()),
+            Read::TestRun => Err(ToolFailure::BadOutput {
+                tool: "pytest",
+                reason: "a test run is read from its report files, not its output".to_owned(),
+                tail: String::new(),
+            }),
+        }
+    }
+}
+
 /// A member's share of a batch's findings: those in its files, plus any that belong to no
 /// member (a config problem, say), which every member gets so none of them passes by mistake.
 fn split_findings(
@@ -301,10 +321,10 @@ fn verdict_result(
     findings.sort_by(|a, b| {
         (&a.file, a.line, a.column, &a.code).cmp(&(&b.file, b.line, b.column, &b.code))
     });
-    // pyright's exit code counts errors only; warnings are shown but do not fail the step.
-    let failed = match kind {
-        StepKind::Pyright => findings.iter().any(|f| f.severity == Severity::Error),
-        _ => !findings.is_empty(),
+    // Type checkers' exit codes count errors only; warnings are shown but do not fail the step.
+    let failed = match kind.spec().verdict {
+        Verdict::AnyError => findings.iter().any(|f| f.severity == Severity::Error),
+        Verdict::AnyFinding => !findings.is_empty(),
     };
     StepResult {
         name: kind,
@@ -335,7 +355,7 @@ pub fn decided_without_running(
     tool: &ResolvedTool,
     project_root: &std::path::Path,
 ) -> Option<StepResult> {
-    if kind != StepKind::Pytest {
+    if !kind.spec().output.runs_tests() {
         return None;
     }
     let missing: Vec<&str> = component
@@ -358,7 +378,14 @@ pub fn decided_without_running(
     } else {
         return None;
     };
-    let argv = tools::pytest::args(RUN_DIR, component.coverage_root(), &component.tests);
+    let argv = (kind.spec().argv)(&ArgvInputs {
+        paths: std::slice::from_ref(&component.source),
+        python: Path::new("python"),
+        bandit_config: None,
+        run_dir: RUN_DIR,
+        coverage_root: component.coverage_root(),
+        tests: &component.tests,
+    });
     Some(StepResult::error(
         kind,
         &tool.version,
@@ -383,10 +410,10 @@ fn run_pytest_observed(
     reads: &mut Option<Observed>,
 ) -> StepResult {
     let component = member.component;
-    let command = command_line(StepKind::Pytest, &member.argv);
+    let command = command_line(member.kind, &member.argv);
     let error = |kind: ErrorKind, message: String, duration_ms: u64| {
         StepResult::error(
-            StepKind::Pytest,
+            member.kind,
             &member.tool.version,
             command.clone(),
             StepError { kind, message },
@@ -412,14 +439,22 @@ fn run_pytest_observed(
         .collect();
     // Shown as pytest's own command line, not as the observer's wrapper around it.
     let display = tool_command(ctx, &member.tool, args.clone()).display();
-    let args = observe::wrap(&run_dir.path().join(observe::READS_FILE), &args);
-    let command_to_run = tool_command(ctx, &member.tool, args)
+    let args = if member.observed {
+        observe::wrap(&run_dir.path().join(observe::READS_FILE), &args)
+    } else {
+        args
+    };
+    let mut command_to_run = tool_command(ctx, &member.tool, args)
         // Coverage data of concurrent runs would otherwise collide in the project root.
         .env("COVERAGE_FILE", run_dir.path().join(".coverage"))
         .env("PYTHONDONTWRITEBYTECODE", OsString::from("1"));
+    // The services' addresses for integration tests (`XTASK_SERVICE_<NAME>_HOST`).
+    for (name, value) in &ctx.step_env {
+        command_to_run = command_to_run.env(name, value);
+    }
     let names = [component.name.clone()];
     ctx.listener.event(&Event::ToolStarted {
-        kind: StepKind::Pytest,
+        kind: member.kind,
         components: &names,
         command: &display,
     });
@@ -438,6 +473,17 @@ fn run_pytest_observed(
     };
     let duration_ms = done.duration.as_millis() as u64;
     let junit = std::fs::read(run_dir.path().join(tools::pytest::JUNIT_FILE)).ok();
+    if matches!(member.kind.spec().output, Output::IntegrationRun) {
+        let (tests, findings) =
+            match tools::pytest::interpret_integration(&done, junit.as_deref(), &component.tests) {
+                Ok(read) => read,
+                Err(failure) => {
+                    let step_error = StepError::from_failure(&failure);
+                    return error(step_error.kind, step_error.message, duration_ms);
+                }
+            };
+        return tests_result(member, command, tests, findings, None, duration_ms);
+    }
     let coverage = std::fs::read(run_dir.path().join(tools::pytest::COVERAGE_FILE)).ok();
     let run = match tools::pytest::interpret(
         &done,
@@ -449,22 +495,36 @@ fn run_pytest_observed(
         Ok(run) => run,
         Err(failure) => {
             let step_error = StepError::from_failure(&failure);
-            let kind = if matches!(failure, ToolFailure::NoTests { .. }) {
-                ErrorKind::NoTests
-            } else {
-                step_error.kind
-            };
-            return error(kind, step_error.message, duration_ms);
+            return error(step_error.kind, step_error.message, duration_ms);
         }
     };
     let coverage = run
         .coverage
         .as_ref()
         .and_then(|report| report.for_files(|path| component.owns(path)));
-    let failed = run.tests.failed + run.tests.errors > 0;
+    tests_result(
+        member,
+        command,
+        run.tests,
+        run.failures,
+        coverage,
+        duration_ms,
+    )
+}
+
+/// A test run's verdict: failed when any test failed or erred.
+fn tests_result(
+    member: &Prepared<'_>,
+    command: Vec<String>,
+    tests: tools::pytest::TestCounts,
+    findings: Vec<Finding>,
+    coverage: Option<tools::pytest::Coverage>,
+    duration_ms: u64,
+) -> StepResult {
+    let failed = tests.failed + tests.errors > 0;
     StepResult {
-        name: StepKind::Pytest,
-        tool: Tool::Pytest,
+        name: member.kind,
+        tool: member.kind.tool(),
         version: member.tool.version.clone(),
         command,
         status: if failed {
@@ -474,9 +534,9 @@ fn run_pytest_observed(
         },
         cached: false,
         duration_ms,
-        findings: run.failures,
+        findings,
         error: None,
-        tests: Some(run.tests),
+        tests: Some(tests),
         coverage,
     }
 }
@@ -510,10 +570,10 @@ pub(crate) fn fix(
             let command = command_line(kind, &argv(ctx, kind, component));
             let result = match &outcome {
                 Err(error) => StepResult::error(kind, &tool.version, command, run_error(error), 0),
-                Ok(done) => match tools::ruff::interpret_fix(done) {
-                    Ok(()) => StepResult {
+                Ok(done) => match Read::of(kind).findings(done, &ctx.normalizer) {
+                    Ok(_) => StepResult {
                         name: kind,
-                        tool: Tool::Ruff,
+                        tool: kind.tool(),
                         version: tool.version.clone(),
                         command,
                         status: StepStatus::Passed,

@@ -9,21 +9,41 @@ use serde::Serialize;
 use super::discover::Monorepo;
 use super::infer::DroppedEdge;
 use crate::config::SourceKind;
+use crate::tools::table::TOOLS;
 
 const TEMPLATE: &str = include_str!("../../templates/xtask.toml.j2");
 
 /// The group of components that no file assigns to one.
 pub const UNGROUPED: &str = "Ungrouped";
 
-/// The tool versions this xtask is tested with (the same pins as its own xtask.toml).
-pub const PINS: &[(&str, &str)] = &[
-    ("ruff", "0.17.5"),
-    ("pyright", "1.1.414"),
-    ("bandit", "1.9.4"),
-    ("pytest", "9.2.0"),
-    ("pytest-cov", "7.1.0"),
-    ("uv", "0.13.8"),
-];
+/// The uv version this xtask is tested with (`setup` may install with it).
+const UV: (&str, &str) = ("uv", "0.13.8");
+
+/// The tool versions this xtask is tested with (the same pins as its own xtask.toml): every
+/// required tool of the tool table with its companions, then uv.
+pub fn pins() -> Vec<(&'static str, &'static str)> {
+    TOOLS
+        .iter()
+        .filter(|spec| !spec.optional)
+        .flat_map(|spec| spec.tested.iter().copied())
+        .chain([UV])
+        .collect()
+}
+
+/// The optional tools as commented-out pins, so a new registry shows how to turn one on.
+fn optional_pins() -> Vec<String> {
+    TOOLS
+        .iter()
+        .filter(|spec| spec.optional)
+        .flat_map(|spec| spec.tested.iter())
+        .map(|(tool, version)| {
+            format!(
+                "# {tool} = {} (optional: pin it to turn it on)",
+                quoted(version)
+            )
+        })
+        .collect()
+}
 
 fn quoted(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
@@ -192,9 +212,10 @@ pub fn render(
         uv_without_venv: repo.uv_lock && repo.python.is_none(),
         python: repo.python.as_deref().map(quoted),
         install: if repo.has_pyproject { "true" } else { "false" },
-        pins: PINS
+        pins: pins()
             .iter()
             .map(|(tool, version)| format!("{tool} = {}", quoted(version)))
+            .chain(optional_pins())
             .collect(),
         components,
     };

@@ -182,8 +182,8 @@ fn a_folder_without_components_is_a_usage_error() {
 fn the_pins_are_the_ones_this_xtask_is_tested_with() {
     let ours: toml::Table = toml::from_str(include_str!("../../../xtask.toml")).unwrap();
     let tools = ours["tools"].as_table().unwrap();
-    assert_eq!(tools.len(), registry::PINS.len());
-    for (tool, version) in registry::PINS {
-        assert_eq!(tools[*tool].as_str(), Some(*version), "{tool}");
+    assert_eq!(tools.len(), registry::pins().len());
+    for (tool, version) in registry::pins() {
+        assert_eq!(tools[tool].as_str(), Some(version), "{tool}");
     }
 }

@@ -22,6 +22,16 @@ use crate::config::{Config, ToolPins};
 use crate::fsutil;
 use crate::process::{self, ToolCommand};
 use crate::tools::Tool;
+use crate::tools::table::{Launch, TOOLS};
+
+/// Whether `distribution` belongs to a tool started as `python -m <tool>` in the monorepo's
+/// environment (pytest and its companion pytest-cov).
+fn runs_in_project_env(distribution: &str) -> bool {
+    TOOLS.iter().any(|spec| {
+        spec.launch == Launch::PythonModule
+            && (spec.name == distribution || spec.companions.contains(&distribution))
+    })
+}
 
 const RECORD_FILE: &str = "xtask-toolchain.json";
 const PATH_TOOLS_FILE: &str = "path-tools.json";
@@ -117,7 +127,7 @@ impl Toolchain {
     /// version.
     pub fn served_by_project_env(&self, distribution: &str) -> bool {
         self.has_project_env()
-            && (matches!(distribution, "pytest" | "pytest-cov")
+            && (runs_in_project_env(distribution)
                 || self.project_version(distribution) == Some(self.pinned(distribution)))
     }
 
@@ -159,8 +169,8 @@ impl Toolchain {
 
     /// Finds `tool`, or says what to do about it.
     pub fn resolve(&self, tool: Tool, timeout: Duration) -> Result<ResolvedTool, String> {
-        if tool == Tool::Pytest {
-            return self.resolve_pytest();
+        if tool.spec().launch == Launch::PythonModule {
+            return self.resolve_module(tool);
         }
         let name = tool.name();
         // The project's environment when it has the pinned version, so one copy of a tool
@@ -201,9 +211,10 @@ impl Toolchain {
         ))
     }
 
-    /// pytest runs as `python -m pytest` in the monorepo's environment, so it has to be
-    /// installed there, with pytest-cov, whatever the tool venv holds.
-    fn resolve_pytest(&self) -> Result<ResolvedTool, String> {
+    /// A tool started as `python -m <tool>` (pytest) runs in the monorepo's environment, so it
+    /// has to be installed there, with its companions (pytest-cov), whatever the tool venv
+    /// holds.
+    fn resolve_module(&self, tool: Tool) -> Result<ResolvedTool, String> {
         if !self.python.exists() {
             return Err(if self.python.starts_with(&self.venv) {
                 format!(
@@ -217,25 +228,38 @@ impl Toolchain {
                 )
             });
         }
-        let version = self.project_packages.get("pytest");
-        let cov = self.project_packages.get("pytest-cov");
-        match (version, cov) {
-            (Some(version), Some(_)) => Ok(ResolvedTool {
-                tool: Tool::Pytest,
+        let spec = tool.spec();
+        let version = self.project_packages.get(spec.name);
+        let companions = spec
+            .companions
+            .iter()
+            .all(|c| self.project_packages.contains_key(*c));
+        match version {
+            Some(version) if companions => Ok(ResolvedTool {
+                tool,
                 program: self.python.clone(),
                 version: version.clone(),
             }),
-            _ => Err(format!(
-                "pytest and pytest-cov are not both installed for {}: {}add pytest=={} and pytest-cov=={} to the project's test dependencies",
-                self.python.display(),
-                if self.has_project_env() {
-                    "they run in the project's own environment, so "
-                } else {
-                    "run `cargo xtask setup`, or "
-                },
-                self.pinned("pytest"),
-                self.pinned("pytest-cov")
-            )),
+            _ => {
+                let names: Vec<&str> = std::iter::once(spec.name)
+                    .chain(spec.companions.iter().copied())
+                    .collect();
+                let specs: Vec<String> = names
+                    .iter()
+                    .map(|name| format!("{name}=={}", self.pinned(name)))
+                    .collect();
+                Err(format!(
+                    "{} are not all installed for {}: {}add {} to the project's test dependencies",
+                    names.join(" and "),
+                    self.python.display(),
+                    if self.has_project_env() {
+                        "they run in the project's own environment, so "
+                    } else {
+                        "run `cargo xtask setup`, or "
+                    },
+                    specs.join(" and ")
+                ))
+            }
         }
     }
 

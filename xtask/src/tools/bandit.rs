@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, tail_of};
+use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::config::SecuritySeverity;
 use crate::process::Finished;
 
@@ -121,11 +121,7 @@ pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>
             }
             Ok(findings)
         }
-        _ => Err(ToolFailure::Crashed {
-            tool: "bandit",
-            exit: done.describe_exit(),
-            tail: tail_of(&done.stderr),
-        }),
+        _ => Err(crashed("bandit", done)),
     }
 }
 

@@ -6,9 +6,11 @@
 //! tool, because only the tool's documentation can say it.
 
 pub mod bandit;
+pub mod mypy;
 pub mod pyright;
 pub mod pytest;
 pub mod ruff;
+pub mod table;
 
 use std::fmt;
 
@@ -62,7 +64,8 @@ impl fmt::Display for Severity {
     }
 }
 
-/// The executables we drive, each installed from PyPI under the same name.
+/// The executables we drive, each installed from PyPI under the same name. What each one is
+/// lives in its row of `table::TOOLS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tool {
@@ -70,20 +73,17 @@ pub enum Tool {
     Pyright,
     Bandit,
     Pytest,
+    Mypy,
 }
 
 impl Tool {
     pub fn name(self) -> &'static str {
-        match self {
-            Tool::Ruff => "ruff",
-            Tool::Pyright => "pyright",
-            Tool::Bandit => "bandit",
-            Tool::Pytest => "pytest",
-        }
+        self.spec().name
     }
 }
 
-/// One kind of tool run for one component.
+/// One kind of tool run for one component. What each one is lives in its row of
+/// `table::STEPS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepKind {
@@ -94,53 +94,37 @@ pub enum StepKind {
     RuffCheck,
     RuffFormat,
     Pyright,
+    Mypy,
     Bandit,
     Pytest,
+    /// `pytest -m integration` against live services (only with `--integration`; never cached).
+    PytestIntegration,
 }
 
 impl StepKind {
     pub fn id(self) -> &'static str {
-        match self {
-            StepKind::RuffFix => "ruff-fix",
-            StepKind::RuffFormatApply => "ruff-format-apply",
-            StepKind::RuffCheck => "ruff-check",
-            StepKind::RuffFormat => "ruff-format",
-            StepKind::Pyright => "pyright",
-            StepKind::Bandit => "bandit",
-            StepKind::Pytest => "pytest",
-        }
+        self.spec().id
     }
 
     pub fn tool(self) -> Tool {
-        match self {
-            StepKind::RuffFix
-            | StepKind::RuffFormatApply
-            | StepKind::RuffCheck
-            | StepKind::RuffFormat => Tool::Ruff,
-            StepKind::Pyright => Tool::Pyright,
-            StepKind::Bandit => Tool::Bandit,
-            StepKind::Pytest => Tool::Pytest,
-        }
+        self.spec().tool
     }
 
     /// Steps that change files: never cached, always run before the checks.
     pub fn modifies_files(self) -> bool {
-        matches!(self, StepKind::RuffFix | StepKind::RuffFormatApply)
+        self.spec().modifies_files
     }
 
     /// Steps whose findings depend only on each file itself and its imports, so one run over
     /// many components can be split back per component.
     pub fn batchable(self) -> bool {
-        matches!(
-            self,
-            StepKind::RuffCheck | StepKind::RuffFormat | StepKind::Pyright | StepKind::Bandit
-        )
+        self.spec().batchable
     }
 
     /// Whether the step reads the sources of the components this one depends on (imports are
     /// resolved and type-checked, or executed).
     pub fn reads_dependencies(self) -> bool {
-        matches!(self, StepKind::Pyright | StepKind::Pytest)
+        self.spec().reads_dependencies
     }
 }
 
@@ -170,6 +154,9 @@ pub enum ToolFailure {
     },
     #[error("pytest collected no tests from {paths}")]
     NoTests { paths: String },
+    /// The run worked but proves nothing (integration tests all skipped or none marked).
+    #[error("{reason}")]
+    NoEvidence { reason: String },
 }
 
 fn detail(tail: &str) -> String {
@@ -220,6 +207,21 @@ impl PathNormalizer {
             .unwrap_or(path);
         let relative = relative.trim_start_matches("./");
         crate::config::unix(std::path::Path::new(relative))
+    }
+}
+
+/// A run that ended in a way its tool documents as "something went wrong": the failure names
+/// the exit and shows the last lines of stderr, or of stdout when stderr is empty (pyright and
+/// mypy print their fatal messages there).
+pub(crate) fn crashed(tool: &'static str, done: &crate::process::Finished) -> ToolFailure {
+    let mut tail = tail_of(&done.stderr);
+    if tail.is_empty() {
+        tail = tail_of(&done.stdout);
+    }
+    ToolFailure::Crashed {
+        tool,
+        exit: done.describe_exit(),
+        tail,
     }
 }
 

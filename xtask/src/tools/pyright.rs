@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, tail_of};
+use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
 
 /// `--pythonpath` makes pyright resolve imports in the monorepo's own environment; without it
@@ -122,18 +122,8 @@ pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>
             }
             Ok(findings)
         }
-        _ => {
-            // Pyright prints its fatal messages on stdout even with --outputjson.
-            let mut tail = tail_of(&done.stderr);
-            if tail.is_empty() {
-                tail = tail_of(&done.stdout);
-            }
-            Err(ToolFailure::Crashed {
-                tool: "pyright",
-                exit: done.describe_exit(),
-                tail,
-            })
-        }
+        // Pyright prints its fatal messages on stdout even with --outputjson.
+        _ => Err(crashed("pyright", done)),
     }
 }
 

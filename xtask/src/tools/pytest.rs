@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, tail_of};
+use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
 
 pub const JUNIT_FILE: &str = "junit.xml";
@@ -288,7 +288,7 @@ pub fn interpret(
         Some(0) | Some(1) | Some(2) => {
             let Some(junit) = junit else {
                 if done.code == Some(2) {
-                    return Err(crashed(done));
+                    return Err(crashed("pytest", done));
                 }
                 return Err(bad("pytest wrote no junit report".to_owned()));
             };
@@ -300,7 +300,7 @@ pub fn interpret(
                 Some(0) if counts.failed + counts.errors > 0 => {
                     return Err(bad("exit code 0 with failed tests".to_owned()));
                 }
-                Some(2) if counts.errors == 0 => return Err(crashed(done)),
+                Some(2) if counts.errors == 0 => return Err(crashed("pytest", done)),
                 _ => {}
             }
             let coverage = match coverage {
@@ -314,19 +314,74 @@ pub fn interpret(
                 coverage,
             })
         }
-        _ => Err(crashed(done)),
+        _ => Err(crashed("pytest", done)),
     }
 }
 
-fn crashed(done: &Finished) -> ToolFailure {
-    let mut tail = tail_of(&done.stderr);
-    if tail.is_empty() {
-        tail = tail_of(&done.stdout);
-    }
-    ToolFailure::Crashed {
+/// `pytest -m integration`'s arguments after the interpreter (`promote --integration`):
+/// no coverage, only the tests marked `integration`; `out_dir` as for `args`.
+pub fn integration_args(out_dir: &str, tests: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-m",
+        "integration",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.push(format!("--junitxml={out_dir}/{JUNIT_FILE}"));
+    args.extend(tests.iter().cloned());
+    args
+}
+
+/// Reads a finished `pytest -m integration` run. Exit 5 (nothing selected), no test at all, or
+/// only skipped tests are failures: none of them is evidence that integration works.
+pub fn interpret_integration(
+    done: &Finished,
+    junit: Option<&[u8]>,
+    tests: &[String],
+) -> Result<(TestCounts, Vec<Finding>), ToolFailure> {
+    let bad = |reason: String| ToolFailure::BadOutput {
         tool: "pytest",
-        exit: done.describe_exit(),
-        tail,
+        reason,
+        tail: tail_of(&done.stdout),
+    };
+    let unmarked = || ToolFailure::NoEvidence {
+        reason: format!(
+            "no test in {} is marked integration: mark them with @pytest.mark.integration",
+            tests.join(" ")
+        ),
+    };
+    match done.code {
+        Some(5) => Err(unmarked()),
+        Some(0..=2) => {
+            let Some(junit) = junit else {
+                return Err(crashed("pytest", done));
+            };
+            let (counts, findings) = parse_junit(junit).map_err(bad)?;
+            if counts.total == 0 {
+                return Err(unmarked());
+            }
+            if done.code == Some(0) && counts.failed + counts.errors > 0 {
+                return Err(bad("exit code 0 with failed tests".to_owned()));
+            }
+            if done.code == Some(2) && counts.errors == 0 {
+                return Err(crashed("pytest", done));
+            }
+            if counts.passed + counts.failed + counts.errors == 0 {
+                return Err(ToolFailure::NoEvidence {
+                    reason: format!(
+                        "every integration test was skipped ({}): a test that skips without its service is not evidence; check that the services are listed in `services` and the tests read XTASK_SERVICE_<NAME>_HOST",
+                        counts.skipped
+                    ),
+                });
+            }
+            Ok((counts, findings))
+        }
+        _ => Err(crashed("pytest", done)),
     }
 }
 
@@ -479,5 +534,53 @@ E   ModuleNotFoundError: No module named 'torch'</error></testcase></testsuite><
         assert!(args.contains(&"--junitxml=/tmp/run-1/junit.xml".to_owned()));
         assert!(args.contains(&"--cov=src/components".to_owned()));
         assert!(args.contains(&"--cov-report=json:/tmp/run-1/coverage.json".to_owned()));
+    }
+
+    const JUNIT_ONE_FAILED: &[u8] = br#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2" time="0.1"><testcase classname="tests.test_carbon_integration" name="test_web_answers" time="0.01" /><testcase classname="tests.test_carbon_integration" name="test_web_says_v2" time="0.01"><failure message="AssertionError: assert 'v1' == 'v2'">fail</failure></testcase></testsuite></testsuites>"#;
+    const JUNIT_ALL_SKIPPED: &[u8] = br#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="0" skipped="1" tests="1"><testcase classname="tests.test_x" name="test_a"><skipped message="needs web" /></testcase></testsuite></testsuites>"#;
+
+    fn integration_tests() -> Vec<String> {
+        vec!["tests/test_carbon_integration.py".to_owned()]
+    }
+
+    #[test]
+    fn integration_failures_are_findings_and_counted() {
+        let (counts, findings) =
+            interpret_integration(&finished(1), Some(JUNIT_ONE_FAILED), &integration_tests())
+                .unwrap();
+        assert_eq!((counts.passed, counts.failed), (1, 1));
+        assert_eq!(findings.len(), 1);
+        assert!(findings[0].message.contains("assert 'v1' == 'v2'"));
+    }
+
+    #[test]
+    fn integration_with_nothing_marked_run_or_passed_is_never_a_pass() {
+        let tests = integration_tests();
+        let nothing = interpret_integration(&finished(5), None, &tests).unwrap_err();
+        assert!(matches!(nothing, ToolFailure::NoEvidence { .. }));
+        assert!(nothing.to_string().contains("@pytest.mark.integration"));
+        let skipped =
+            interpret_integration(&finished(0), Some(JUNIT_ALL_SKIPPED), &tests).unwrap_err();
+        assert!(
+            skipped
+                .to_string()
+                .contains("every integration test was skipped"),
+            "{skipped}"
+        );
+        let lying =
+            interpret_integration(&finished(0), Some(JUNIT_ONE_FAILED), &tests).unwrap_err();
+        assert!(matches!(lying, ToolFailure::BadOutput { .. }));
+        let usage = interpret_integration(&finished(4), None, &tests).unwrap_err();
+        assert!(matches!(usage, ToolFailure::Crashed { .. }));
+        let no_report = interpret_integration(&finished(0), None, &tests).unwrap_err();
+        assert!(matches!(no_report, ToolFailure::Crashed { .. }));
+    }
+
+    #[test]
+    fn integration_arguments_select_the_marker() {
+        assert_eq!(
+            integration_args("/tmp/run", &integration_tests()).join(" "),
+            "-m pytest -p no:cacheprovider -q -m integration --junitxml=/tmp/run/junit.xml tests/test_carbon_integration.py"
+        );
     }
 }

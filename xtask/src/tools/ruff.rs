@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, tail_of};
+use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
 
 /// `ruff check` that never edits: `--no-fix` beats a `fix = true` in the project's config, and
@@ -138,9 +138,9 @@ pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>
             {
                 Ok(findings)
             }
-            _ => Err(crashed(done)),
+            _ => Err(crashed("ruff", done)),
         },
-        _ => Err(crashed(done)),
+        _ => Err(crashed("ruff", done)),
     }
 }
 
@@ -149,19 +149,7 @@ pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>
 pub fn interpret_fix(done: &Finished) -> Result<(), ToolFailure> {
     match done.code {
         Some(0) | Some(1) => Ok(()),
-        _ => Err(crashed(done)),
-    }
-}
-
-fn crashed(done: &Finished) -> ToolFailure {
-    let mut tail = tail_of(&done.stderr);
-    if tail.is_empty() {
-        tail = tail_of(&done.stdout);
-    }
-    ToolFailure::Crashed {
-        tool: "ruff",
-        exit: done.describe_exit(),
-        tail,
+        _ => Err(crashed("ruff", done)),
     }
 }
 

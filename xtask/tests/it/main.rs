@@ -26,6 +26,7 @@ mod shaped;
 mod shaped_fixture;
 mod soundness;
 mod status;
+mod types;
 mod workflows;
 // The house rules, last: they read sources, not the example.
 mod tidy;

@@ -1,0 +1,422 @@
+//! The tool table: one descriptor per tool and one per kind of step, which the engine, the
+//! config, the plan, the gates, setup and init iterate instead of matching on tool names.
+//!
+//! Adding a tool is its own module (argument list, exit-code meaning, pure parser) plus one
+//! row in `TOOLS` and one in `STEPS` (and the two enum variants that name them).
+
+use std::path::Path;
+
+use super::{Finding, PathNormalizer, StepKind, Tool, ToolFailure};
+use crate::plan::{GateKind, Phase};
+use crate::process::Finished;
+
+/// What a tool is and how it is installed, pinned, found and given time.
+#[derive(Debug)]
+pub struct ToolSpec {
+    pub tool: Tool,
+    /// Executable, PyPI distribution, and its key under `[tools]` and `[timeouts]`.
+    pub name: &'static str,
+    /// Distributions pinned and installed with it (pytest's coverage plugin).
+    pub companions: &'static [&'static str],
+    /// Off unless the project pins it in `[tools]` of xtask.toml.
+    pub optional: bool,
+    /// The version this xtask is tested with; `init` writes it into a new xtask.toml.
+    pub tested: &'static [(&'static str, &'static str)],
+    /// Seconds when `[timeouts]` does not say.
+    pub default_timeout_secs: u64,
+    /// How it is started: its own executable, or `python -m <name>` in the monorepo's
+    /// environment (its plugins and conftest imports live there).
+    pub launch: Launch,
+    /// It would read a user-level config (`~/.config/...`) that is not in the key; it gets an
+    /// empty config home instead.
+    pub hide_user_config: bool,
+    /// Prefixes of the variables it reads: one the caller set but does not pass gets a warning.
+    pub env_prefixes: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    Executable,
+    PythonModule,
+}
+
+/// The paths and settings a step's argument list is built from.
+pub struct ArgvInputs<'a> {
+    /// The components' sources (one per batch member).
+    pub paths: &'a [String],
+    /// The monorepo's interpreter.
+    pub python: &'a Path,
+    /// `pyproject.toml` when it has a `[tool.bandit]` table.
+    pub bandit_config: Option<&'a str>,
+    /// This run's fresh output folder (a placeholder in keys).
+    pub run_dir: &'a str,
+    /// What coverage is measured over, and the tests to run (single-component steps).
+    pub coverage_root: &'a str,
+    pub tests: &'a [String],
+}
+
+/// How a step's output becomes a result.
+#[derive(Clone, Copy)]
+pub enum Output {
+    /// Findings from stdout; the run is checked against its exit code.
+    Findings(fn(&Finished, &PathNormalizer) -> Result<Vec<Finding>, ToolFailure>),
+    /// A fixing run: only whether the tool worked.
+    Fix(fn(&Finished) -> Result<(), ToolFailure>),
+    /// Test counts and coverage from the files pytest writes into the run folder.
+    TestRun,
+    /// Test counts from the JUnit report of `pytest -m integration` (no coverage).
+    IntegrationRun,
+}
+
+impl Output {
+    /// Whether the step runs a component's tests, one process per component.
+    pub fn runs_tests(self) -> bool {
+        matches!(self, Output::TestRun | Output::IntegrationRun)
+    }
+}
+
+/// Which findings fail a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    AnyFinding,
+    /// Only errors; warnings and notes are shown but pass (type checkers' exit codes).
+    AnyError,
+}
+
+/// One kind of step: a tool run with a purpose.
+pub struct StepSpec {
+    pub kind: StepKind,
+    pub id: &'static str,
+    pub tool: Tool,
+    pub argv: fn(&ArgvInputs<'_>) -> Vec<String>,
+    pub output: Output,
+    pub verdict: Verdict,
+    /// The gate its results decide; `None` for fixing steps.
+    pub feeds: Option<GateKind>,
+    /// The phase that runs it (validation runs every check of every phase).
+    pub phase: Phase,
+    /// Rewrites files: never cached, runs before every check, only with `--fix`.
+    pub modifies_files: bool,
+    /// Findings depend only on each file and its imports, so one run over many components can
+    /// be split back per component.
+    pub batchable: bool,
+    /// Reads the sources of the components this one depends on.
+    pub reads_dependencies: bool,
+    /// Follows first-party imports beyond the dependencies (type checkers).
+    pub reads_imports: bool,
+    /// Runs under the read observer (tools that import arbitrary project code).
+    pub observed: bool,
+    /// Config files at the project root it reads besides the shared ones.
+    pub root_configs: &'static [&'static str],
+    /// Relative cost, so the slowest jobs start first.
+    pub cost: u8,
+    /// Planned only when asked for (`--integration`), never as part of a phase.
+    pub on_request: bool,
+    /// Whether its verdicts may be cached (not when they depend on live services).
+    pub cached: bool,
+}
+
+pub static TOOLS: &[ToolSpec] = &[
+    ToolSpec {
+        tool: Tool::Ruff,
+        name: "ruff",
+        companions: &[],
+        optional: false,
+        tested: &[("ruff", "0.17.5")],
+        default_timeout_secs: 120,
+        launch: Launch::Executable,
+        hide_user_config: true,
+        env_prefixes: &["RUFF_"],
+    },
+    ToolSpec {
+        tool: Tool::Pyright,
+        name: "pyright",
+        companions: &[],
+        optional: false,
+        tested: &[("pyright", "1.1.414")],
+        default_timeout_secs: 600,
+        launch: Launch::Executable,
+        hide_user_config: true,
+        env_prefixes: &["PYRIGHT_"],
+    },
+    ToolSpec {
+        tool: Tool::Mypy,
+        name: "mypy",
+        companions: &[],
+        optional: true,
+        tested: &[("mypy", "2.4.1")],
+        default_timeout_secs: 600,
+        launch: Launch::Executable,
+        hide_user_config: true,
+        env_prefixes: &["MYPY"],
+    },
+    ToolSpec {
+        tool: Tool::Bandit,
+        name: "bandit",
+        companions: &[],
+        optional: false,
+        tested: &[("bandit", "1.9.4")],
+        default_timeout_secs: 300,
+        launch: Launch::Executable,
+        hide_user_config: false,
+        env_prefixes: &[],
+    },
+    ToolSpec {
+        tool: Tool::Pytest,
+        name: "pytest",
+        companions: &["pytest-cov"],
+        optional: false,
+        tested: &[("pytest", "9.2.0"), ("pytest-cov", "7.1.0")],
+        default_timeout_secs: 1800,
+        launch: Launch::PythonModule,
+        hide_user_config: false,
+        env_prefixes: &["PYTEST_", "COVERAGE_"],
+    },
+];
+
+/// A check step's row; fields differ per tool only where the tool differs.
+const fn check(
+    kind: StepKind,
+    id: &'static str,
+    tool: Tool,
+    argv: fn(&ArgvInputs<'_>) -> Vec<String>,
+    output: Output,
+    feeds: GateKind,
+    phase: Phase,
+) -> StepSpec {
+    StepSpec {
+        kind,
+        id,
+        tool,
+        argv,
+        output,
+        verdict: Verdict::AnyFinding,
+        feeds: Some(feeds),
+        phase,
+        modifies_files: false,
+        batchable: true,
+        reads_dependencies: false,
+        reads_imports: false,
+        observed: false,
+        root_configs: &[],
+        cost: 1,
+        on_request: false,
+        cached: true,
+    }
+}
+
+/// A fixing step's row (`--fix`).
+const fn fixer(
+    kind: StepKind,
+    id: &'static str,
+    argv: fn(&ArgvInputs<'_>) -> Vec<String>,
+) -> StepSpec {
+    StepSpec {
+        feeds: None,
+        modifies_files: true,
+        batchable: false,
+        cached: false,
+        output: Output::Fix(super::ruff::interpret_fix),
+        ..check(
+            kind,
+            id,
+            Tool::Ruff,
+            argv,
+            Output::TestRun,
+            GateKind::Lint,
+            Phase::Lint,
+        )
+    }
+}
+
+/// In plan order: fixes first, then the checks of each phase.
+pub static STEPS: &[StepSpec] = &[
+    fixer(StepKind::RuffFix, "ruff-fix", |i| {
+        super::ruff::fix_args(i.paths)
+    }),
+    fixer(StepKind::RuffFormatApply, "ruff-format-apply", |i| {
+        super::ruff::format_apply_args(i.paths)
+    }),
+    check(
+        StepKind::RuffCheck,
+        "ruff-check",
+        Tool::Ruff,
+        |i| super::ruff::check_args(i.paths),
+        Output::Findings(super::ruff::interpret),
+        GateKind::Lint,
+        Phase::Lint,
+    ),
+    check(
+        StepKind::RuffFormat,
+        "ruff-format",
+        Tool::Ruff,
+        |i| super::ruff::format_check_args(i.paths),
+        Output::Findings(super::ruff::interpret),
+        GateKind::Lint,
+        Phase::Lint,
+    ),
+    StepSpec {
+        verdict: Verdict::AnyError,
+        reads_dependencies: true,
+        reads_imports: true,
+        cost: 4,
+        ..check(
+            StepKind::Pyright,
+            "pyright",
+            Tool::Pyright,
+            |i| super::pyright::args(i.python, i.paths),
+            Output::Findings(super::pyright::interpret),
+            GateKind::Types,
+            Phase::Types,
+        )
+    },
+    StepSpec {
+        verdict: Verdict::AnyError,
+        reads_dependencies: true,
+        reads_imports: true,
+        root_configs: &["mypy.ini", ".mypy.ini"],
+        cost: 4,
+        ..check(
+            StepKind::Mypy,
+            "mypy",
+            Tool::Mypy,
+            |i| super::mypy::args(i.python, i.paths),
+            Output::Findings(super::mypy::interpret),
+            GateKind::Types,
+            Phase::Types,
+        )
+    },
+    StepSpec {
+        observed: true,
+        cost: 2,
+        ..check(
+            StepKind::Bandit,
+            "bandit",
+            Tool::Bandit,
+            |i| super::bandit::args(i.paths, i.bandit_config),
+            Output::Findings(super::bandit::interpret),
+            GateKind::Security,
+            Phase::Validate,
+        )
+    },
+    StepSpec {
+        batchable: false,
+        reads_dependencies: true,
+        observed: true,
+        cost: 3,
+        ..check(
+            StepKind::Pytest,
+            "pytest",
+            Tool::Pytest,
+            |i| super::pytest::args(i.run_dir, i.coverage_root, i.tests),
+            Output::TestRun,
+            GateKind::Tests,
+            Phase::Validate,
+        )
+    },
+    // The gate it feeds is decided by `deploy/gate.rs` from the `IntegrationRun` that
+    // `deploy/integration.rs` builds around this step's result (services up, the step, down).
+    StepSpec {
+        feeds: None,
+        batchable: false,
+        reads_dependencies: true,
+        cost: 3,
+        on_request: true,
+        cached: false,
+        ..check(
+            StepKind::PytestIntegration,
+            "pytest-integration",
+            Tool::Pytest,
+            |i| super::pytest::integration_args(i.run_dir, i.tests),
+            Output::IntegrationRun,
+            GateKind::Tests,
+            Phase::Validate,
+        )
+    },
+];
+
+impl Tool {
+    pub fn spec(self) -> &'static ToolSpec {
+        TOOLS
+            .iter()
+            .find(|spec| spec.tool == self)
+            .expect("every tool has a row in TOOLS")
+    }
+}
+
+impl StepKind {
+    pub fn spec(self) -> &'static StepSpec {
+        STEPS
+            .iter()
+            .find(|spec| spec.kind == self)
+            .expect("every step kind has a row in STEPS")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_and_step_has_one_row_with_a_unique_name() {
+        let mut names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), TOOLS.len());
+        let mut ids: Vec<&str> = STEPS.iter().map(|s| s.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), STEPS.len());
+        for step in STEPS {
+            assert_eq!(step.kind.spec().id, step.id);
+            assert_eq!(step.tool.spec().tool, step.tool);
+        }
+    }
+
+    #[test]
+    fn fixing_steps_feed_no_gate_and_planned_checks_feed_one() {
+        for step in STEPS {
+            assert_eq!(
+                step.modifies_files,
+                matches!(step.output, Output::Fix(_)),
+                "{}",
+                step.id
+            );
+            if step.modifies_files {
+                assert!(step.feeds.is_none() && !step.cached, "{}", step.id);
+            } else if !step.on_request {
+                assert!(step.feeds.is_some(), "{}", step.id);
+            }
+        }
+    }
+
+    #[test]
+    fn integration_runs_only_on_request_and_is_never_cached() {
+        let spec = StepKind::PytestIntegration.spec();
+        assert!(spec.on_request && !spec.cached && !spec.batchable);
+        assert!(spec.output.runs_tests());
+        let verdict = crate::engine::result::StepResult {
+            status: crate::engine::result::StepStatus::Passed,
+            ..crate::engine::result::StepResult::error(
+                StepKind::PytestIntegration,
+                "9.2.0",
+                Vec::new(),
+                crate::engine::result::StepError {
+                    kind: crate::engine::result::ErrorKind::Crashed,
+                    message: String::new(),
+                },
+                0,
+            )
+        };
+        let verdict = crate::engine::result::StepResult {
+            error: None,
+            ..verdict
+        };
+        assert!(!verdict.cacheable());
+        let ordinary = crate::engine::result::StepResult {
+            name: StepKind::Pytest,
+            ..verdict
+        };
+        assert!(ordinary.cacheable());
+    }
+}
