@@ -382,13 +382,14 @@ impl Judge<'_> {
                 .collect();
             self.block(
                 GateKind::Security,
+                // Only the severity word is ours to lowercase: test ids and paths are pasted
+                // into `# nosec` and opened on case-sensitive file systems as they are.
                 format!(
-                    "{} bandit findings at or above {:?} severity ({})",
-                    blocking.len(),
-                    self.config.policy.security_fail_on,
+                    "{} at or above {} severity ({})",
+                    plural(blocking.len(), "bandit finding", "bandit findings"),
+                    severity_name(self.config.policy.security_fail_on),
                     listed.join(", ")
-                )
-                .to_lowercase(),
+                ),
                 "fix them, or mark a reviewed false positive with `# nosec <test id>` and a reason"
                     .to_owned(),
             );
@@ -401,10 +402,7 @@ impl Judge<'_> {
             summary: format!(
                 "{} blocking, {below} below the {} threshold",
                 blocking.len(),
-                serde_json::to_value(self.config.policy.security_fail_on)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
+                severity_name(self.config.policy.security_fail_on)
             ),
         }
     }
@@ -714,6 +712,15 @@ impl Judge<'_> {
                 )
             },
         }
+    }
+}
+
+/// The configured severity as users write it in xtask.toml.
+fn severity_name(level: crate::config::SecuritySeverity) -> &'static str {
+    match level {
+        crate::config::SecuritySeverity::Low => "low",
+        crate::config::SecuritySeverity::Medium => "medium",
+        crate::config::SecuritySeverity::High => "high",
     }
 }
 

@@ -240,6 +240,52 @@ fn security_gate_fails_at_or_above_the_configured_severity() {
 }
 
 #[test]
+fn the_security_blocker_keeps_ids_and_paths_as_they_are_and_counts_in_words() {
+    let mut upper = finding("B301", Severity::Warning, false);
+    upper.file = "src/components/LLM/Client.py".into();
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::Bandit,
+        step(StepKind::Bandit, vec![upper.clone()]),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "security")
+        .unwrap();
+    assert_eq!(
+        blocker.message,
+        format!(
+            "1 bandit finding at or above medium severity (B301 at {})",
+            upper.location()
+        )
+    );
+    let mut second = upper.clone();
+    second.code = "B602".into();
+    steps.insert(
+        StepKind::Bandit,
+        step(StepKind::Bandit, vec![upper, second]),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "security")
+        .unwrap();
+    assert!(
+        blocker
+            .message
+            .starts_with("2 bandit findings at or above medium severity (")
+    );
+    assert!(
+        blocker
+            .message
+            .contains("B602 at src/components/LLM/Client.py:3")
+    );
+}
+
+#[test]
 fn coverage_threshold_is_inclusive_and_names_the_gap() {
     let mut steps = clean_steps();
     steps.insert(StepKind::Pytest, pytest(Some(70.0), 0));
