@@ -1,6 +1,7 @@
 //! Reports of a promotion run: the model, its renderers (JSON, JUnit, Markdown, terminal text),
 //! and writing them into `reports/<component>/`.
 
+pub mod deploy;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -112,7 +112,7 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
             } else {
                 style("FAIL").red().bold()
             };
-            let _ = writeln!(out, "  {:<6} {:<14} {}", mark, id, gate.summary);
+            let _ = writeln!(out, "  {:<6} {:<14} {}", mark, id.id(), gate.summary());
         }
     }
 
@@ -130,12 +130,12 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
         }
     }
 
-    // Phase 5 and --integration add their sections (see deploy/render.rs).
+    // Phase 5 and --integration add their sections (see deploy.rs).
     if let Some(integration) = &report.integration {
-        out.push_str(&crate::deploy::render::integration_text(integration));
+        out.push_str(&super::deploy::integration_text(integration));
     }
     if let Some(deployment) = &report.deployment {
-        out.push_str(&crate::deploy::render::deployment_text(deployment));
+        out.push_str(&super::deploy::deployment_text(deployment));
     }
 
     out.push('\n');

@@ -3,19 +3,21 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
 
 use super::collect::{Inputs, collect};
 use super::history::{self, Run};
 use super::model::StatusReport;
 use crate::config::Config;
 use crate::engine::result::{ErrorKind, StepError, StepResult};
-use crate::gates::{Blocker, GateResult};
+use crate::gates::{Blocker, CoverageMeasure, Dependencies, GateResult, Outcome};
 use crate::maturity::Book;
+use crate::maturity::observation::Observation;
+use crate::plan::GateKind;
 use crate::report::PromotionReport;
 use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
 use crate::stage::Stage;
 use crate::tools::StepKind;
+use crate::tools::pytest::{Coverage, TestCounts};
 
 const GROUPS: &[&str] = &[
     "Core Infrastructure",
@@ -104,14 +106,8 @@ pub fn runs() -> Vec<Run> {
     history::parse(&history_text()).0
 }
 
-fn gate(passed: bool, measured: Value, threshold: Value, summary: &str) -> GateResult {
-    GateResult {
-        passed,
-        measured,
-        threshold,
-        unit: String::new(),
-        summary: summary.to_owned(),
-    }
+fn gate(passed: bool, outcome: Outcome) -> GateResult {
+    GateResult { passed, outcome }
 }
 
 fn blocker(gate: &str, message: &str, fix: &str) -> Blocker {
@@ -138,16 +134,29 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
     let threshold = config.thresholds.coverage_for(spec.to);
     let mut gates = IndexMap::new();
     let mut blockers = Vec::new();
-    let mut add = |id: &str, result: GateResult, block: Option<Blocker>| {
-        gates.insert(id.to_owned(), result);
+    let mut add = |kind: GateKind, result: GateResult, block: Option<Blocker>| {
+        gates.insert(kind, result);
         blockers.extend(block);
     };
-    if spec.from != spec.to {
-        add("stage", gate(true, json!("x"), json!("x"), "ok"), None);
+    let (from, to) = (spec.from, spec.to);
+    if from != to {
+        add(
+            GateKind::Stage,
+            gate(true, Outcome::Stage { from, to }),
+            None,
+        );
     }
+    let lint = spec.lint as usize;
     add(
-        "lint",
-        gate(!failing("lint"), json!(spec.lint), json!(0), "lint"),
+        GateKind::Lint,
+        gate(
+            !failing("lint"),
+            Outcome::Lint {
+                findings: lint,
+                fixable: lint.min(2),
+                unformatted: 0,
+            },
+        ),
         failing("lint").then(|| {
             blocker(
                 "lint",
@@ -158,8 +167,14 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
     );
     if spec.errored {
         add(
-            "types",
-            gate(false, Value::Null, json!(0), "pyright errored"),
+            GateKind::Types,
+            gate(
+                false,
+                Outcome::NoVerdict {
+                    step: StepKind::Pyright,
+                    errored: true,
+                },
+            ),
             Some(blocker(
                 "types",
                 "pyright could not give a verdict: pyright did not finish within 600s",
@@ -167,27 +182,55 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
             )),
         );
     } else {
-        add("types", gate(true, json!(0), json!(0), "0 errors"), None);
+        add(
+            GateKind::Types,
+            gate(
+                true,
+                Outcome::Types {
+                    errors: 0,
+                    warnings: 0,
+                },
+            ),
+            None,
+        );
     }
-    add(
-        "docs",
-        gate(true, json!(4), json!(4), "4 of 4 required sections"),
-        None,
-    );
-    add(
-        "security",
-        gate(true, json!(0), json!(0), "0 blocking"),
-        None,
-    );
-    add("tests", gate(true, json!(0), json!(0), "5 passed"), None);
+    let docs = Outcome::Docs {
+        exists: true,
+        present: 4,
+        required: 4,
+        missing: vec![],
+    };
+    add(GateKind::Docs, gate(true, docs), None);
+    let security = Outcome::Security {
+        blocking: 0,
+        below: 0,
+        fail_on: config.policy.security_fail_on,
+    };
+    add(GateKind::Security, gate(true, security), None);
+    let tests = TestCounts {
+        total: 5,
+        passed: 5,
+        ..TestCounts::default()
+    };
+    add(GateKind::Tests, gate(true, Outcome::Tests(tests)), None);
     let coverage_passes = spec.coverage.is_some_and(|c| c >= threshold);
+    let measured = spec.coverage.map_or(CoverageMeasure::NoData, |percent| {
+        CoverageMeasure::Measured(Coverage {
+            percent,
+            covered: 0,
+            total: 100,
+            files: 1,
+            branch: false,
+        })
+    });
     add(
-        "coverage",
+        GateKind::Coverage,
         gate(
             coverage_passes,
-            spec.coverage.map_or(Value::Null, |c| json!(c)),
-            json!(threshold),
-            "coverage",
+            Outcome::Coverage {
+                threshold,
+                measured,
+            },
         ),
         (!coverage_passes).then(|| {
             blocker(
@@ -205,9 +248,20 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
         .iter()
         .filter(|d| book().get(d).unwrap().stage < spec.to)
         .collect();
+    let dependencies = Dependencies {
+        stages: component
+            .depends_on
+            .iter()
+            .map(|d| (d.clone(), book().get(d).unwrap().stage))
+            .collect(),
+        target: spec.to,
+        undeclared: vec![],
+        unused: vec![],
+        dynamic: vec![],
+    };
     add(
-        "dependencies",
-        gate(lagging.is_empty(), json!([]), json!(spec.to), "deps"),
+        GateKind::Dependencies,
+        gate(lagging.is_empty(), Outcome::Dependencies(dependencies)),
         None,
     );
     for dependency in &lagging {
@@ -218,9 +272,17 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
         ));
     }
     if failing("observation") {
+        let since = now().naive_utc() - chrono::Duration::hours(6 * 24 + 12);
+        let observed = Observation::new(since, 7, now().naive_utc());
         gates.insert(
-            "observation".to_owned(),
-            gate(false, json!(6.5), json!(7), "0.5 days to go"),
+            GateKind::Observation,
+            gate(
+                false,
+                Outcome::Observation {
+                    required_days: 7,
+                    observed: Some(observed),
+                },
+            ),
         );
         blockers.push(blocker("observation", "in Staging for 6 days 12h", "wait"));
     }
