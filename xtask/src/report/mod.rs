@@ -44,3 +44,6 @@ pub fn write(dir: &Path, report: &PromotionReport) -> Result<()> {
     fsutil::write_atomic_regenerable(&dir.join(SUMMARY_FILE), markdown::render(report).as_bytes())?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
