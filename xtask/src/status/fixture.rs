@@ -128,26 +128,40 @@ struct Spec {
     errored: bool,
 }
 
-fn report(spec: &Spec, config: &Config) -> PromotionReport {
-    let component = config.component(spec.name).unwrap();
+/// The gates and blockers of a spec, as the gates would decide them.
+#[derive(Default)]
+struct Decided {
+    gates: IndexMap<GateKind, GateResult>,
+    blockers: Vec<Blocker>,
+}
+
+impl Decided {
+    fn add(&mut self, kind: GateKind, result: GateResult, block: Option<Blocker>) {
+        self.gates.insert(kind, result);
+        self.blockers.extend(block);
+    }
+}
+
+fn decided(spec: &Spec, config: &Config) -> Decided {
+    let mut out = Decided::default();
+    code_gates(spec, &mut out, config);
+    promotion_gates(spec, &mut out, config);
+    out
+}
+
+/// Stage, lint, types, docs, security and tests.
+fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     let failing = |id: &str| spec.failing.contains(&id);
-    let threshold = config.thresholds.coverage_for(spec.to);
-    let mut gates = IndexMap::new();
-    let mut blockers = Vec::new();
-    let mut add = |kind: GateKind, result: GateResult, block: Option<Blocker>| {
-        gates.insert(kind, result);
-        blockers.extend(block);
-    };
     let (from, to) = (spec.from, spec.to);
     if from != to {
-        add(
+        out.add(
             GateKind::Stage,
             gate(true, Outcome::Stage { from, to }),
             None,
         );
     }
     let lint = spec.lint as usize;
-    add(
+    out.add(
         GateKind::Lint,
         gate(
             !failing("lint"),
@@ -166,7 +180,7 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
         }),
     );
     if spec.errored {
-        add(
+        out.add(
             GateKind::Types,
             gate(
                 false,
@@ -182,7 +196,7 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
             )),
         );
     } else {
-        add(
+        out.add(
             GateKind::Types,
             gate(
                 true,
@@ -200,19 +214,26 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
         required: 4,
         missing: vec![],
     };
-    add(GateKind::Docs, gate(true, docs), None);
+    out.add(GateKind::Docs, gate(true, docs), None);
     let security = Outcome::Security {
         blocking: 0,
         below: 0,
         fail_on: config.policy.security_fail_on,
     };
-    add(GateKind::Security, gate(true, security), None);
+    out.add(GateKind::Security, gate(true, security), None);
     let tests = TestCounts {
         total: 5,
         passed: 5,
         ..TestCounts::default()
     };
-    add(GateKind::Tests, gate(true, Outcome::Tests(tests)), None);
+    out.add(GateKind::Tests, gate(true, Outcome::Tests(tests)), None);
+}
+
+/// Coverage, dependencies and observation.
+fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
+    let component = config.component(spec.name).unwrap();
+    let failing = |id: &str| spec.failing.contains(&id);
+    let threshold = config.thresholds.coverage_for(spec.to);
     let coverage_passes = spec.coverage.is_some_and(|c| c >= threshold);
     let measured = spec.coverage.map_or(CoverageMeasure::NoData, |percent| {
         CoverageMeasure::Measured(Coverage {
@@ -223,7 +244,7 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
             branch: false,
         })
     });
-    add(
+    out.add(
         GateKind::Coverage,
         gate(
             coverage_passes,
@@ -259,13 +280,13 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
         unused: vec![],
         dynamic: vec![],
     };
-    add(
+    out.add(
         GateKind::Dependencies,
         gate(lagging.is_empty(), Outcome::Dependencies(dependencies)),
         None,
     );
     for dependency in &lagging {
-        blockers.push(blocker(
+        out.blockers.push(blocker(
             "dependencies",
             &format!("dependency {dependency} is below {}", spec.to),
             &format!("promote {dependency} first"),
@@ -274,7 +295,7 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
     if failing("observation") {
         let since = now().naive_utc() - chrono::Duration::hours(6 * 24 + 12);
         let observed = Observation::new(since, 7, now().naive_utc());
-        gates.insert(
+        out.gates.insert(
             GateKind::Observation,
             gate(
                 false,
@@ -284,8 +305,14 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
                 },
             ),
         );
-        blockers.push(blocker("observation", "in Staging for 6 days 12h", "wait"));
+        out.blockers
+            .push(blocker("observation", "in Staging for 6 days 12h", "wait"));
     }
+}
+
+fn report(spec: &Spec, config: &Config) -> PromotionReport {
+    let component = config.component(spec.name).unwrap();
+    let Decided { gates, blockers } = decided(spec, config);
     let passed = gates.values().all(|g| g.passed);
     let steps = if spec.errored {
         vec![StepResult::error(
