@@ -853,3 +853,32 @@ fn a_gate_serialises_to_the_schema_shape_derived_from_its_outcome() {
     );
     assert_eq!(value["threshold"], serde_json::json!("staging"));
 }
+
+/// The data flows one way: deploy facts -> gates -> reports. `gates` reads neither the
+/// reports nor deploy code, and `deploy` never reads the reports, so none of them can patch
+/// what another decided.
+#[test]
+fn gates_deploy_and_reports_depend_one_way() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let uses = |folder: &str, forbidden: &[&str]| -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(src.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for module in forbidden {
+                if text.contains(&format!("crate::{module}")) {
+                    found.push(format!("{} uses crate::{module}", path.display()));
+                }
+            }
+        }
+        found
+    };
+    assert_eq!(
+        uses("gates", &["report", "deploy", "assess"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(uses("deploy", &["report", "assess"]), Vec::<String>::new());
+}
