@@ -1,6 +1,8 @@
 //! From plans to reports: runs every plan's steps in one engine run (so batches span
-//! components), gathers the facts gates need, decides, and builds one report per component.
-//! Shared by `promote` and everything else that needs a verdict.
+//! components), gathers the facts gates need as one `Evidence` per component, and builds each
+//! report once from its evidence (`gates::decide` decides). Shared by `promote` and everything
+//! else that needs a verdict; `--integration` and phase 5 add their facts to the evidence
+//! before the report is built.
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
@@ -9,8 +11,11 @@ use anyhow::Result;
 use chrono::{NaiveDateTime, SecondsFormat, Utc};
 
 use crate::config::Config;
+use crate::deploy::integration::IntegrationRun;
+use crate::deploy::model::Deployment;
+use crate::engine::result::StepResult;
 use crate::engine::{self, RunContext, StepId};
-use crate::gates::{self, Facts};
+use crate::gates::{self, Decision, Facts};
 use crate::imports::components::Owners;
 use crate::maturity;
 use crate::plan::{ComponentPlan, GateKind};
@@ -18,15 +23,39 @@ use crate::readme;
 use crate::report::PromotionReport;
 use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
 use crate::stage::Stage;
+use crate::tools::StepKind;
+
+/// Everything one component's gates are decided from: the plan, its step results, the facts
+/// gathered outside the tools, and the sections the report shows for phase 5 and
+/// `--integration`.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub plan: ComponentPlan,
+    pub steps: BTreeMap<StepKind, StepResult>,
+    pub facts: Facts,
+    pub now: NaiveDateTime,
+    pub generated_at: String,
+    pub deployment: Option<Deployment>,
+    pub integration: Option<IntegrationRun>,
+}
 
 /// Runs the plans and returns their reports in plan order.
 pub fn assess(ctx: &RunContext<'_>, plans: &[ComponentPlan]) -> Result<Vec<PromotionReport>> {
+    gather(ctx, plans)?
+        .iter()
+        .map(|evidence| report(ctx.config, evidence))
+        .collect()
+}
+
+/// Runs the plans and returns their evidence in plan order, for commands that add facts
+/// (integration runs, deploys) before the reports are built.
+pub fn gather(ctx: &RunContext<'_>, plans: &[ComponentPlan]) -> Result<Vec<Evidence>> {
     let components = plans
         .iter()
         .map(|plan| ctx.config.require_component(&plan.component))
         .collect::<Result<Vec<_>>>()?;
     let book = maturity::Book::read(ctx.config, components)?;
-    assess_with(ctx, plans, &book, Utc::now().naive_utc())
+    gather_with(ctx, plans, &book, Utc::now().naive_utc())
 }
 
 /// `assess` with MATURITY.md states already read (`book`) and the clock given (`now`, UTC).
@@ -36,6 +65,18 @@ pub fn assess_with(
     book: &maturity::Book,
     now: NaiveDateTime,
 ) -> Result<Vec<PromotionReport>> {
+    gather_with(ctx, plans, book, now)?
+        .iter()
+        .map(|evidence| report(ctx.config, evidence))
+        .collect()
+}
+
+fn gather_with(
+    ctx: &RunContext<'_>,
+    plans: &[ComponentPlan],
+    book: &maturity::Book,
+    now: NaiveDateTime,
+) -> Result<Vec<Evidence>> {
     let requests: Vec<StepId> = plans
         .iter()
         .flat_map(|plan| {
@@ -59,7 +100,16 @@ pub fn assess_with(
                         .map(|result| (*kind, result))
                 })
                 .collect();
-            build_report(ctx, plan, steps, book, now, &owners)
+            let facts = facts(ctx.config, &ctx.index, plan, book, &owners)?;
+            Ok(Evidence {
+                plan: plan.clone(),
+                steps,
+                facts,
+                now,
+                generated_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+                deployment: None,
+                integration: None,
+            })
         })
         .collect()
 }
@@ -103,49 +153,32 @@ pub fn facts<'c>(
     Ok(facts)
 }
 
-fn build_report<'c>(
-    ctx: &RunContext<'c>,
-    plan: &ComponentPlan,
-    steps: BTreeMap<crate::tools::StepKind, crate::engine::result::StepResult>,
-    book: &maturity::Book,
-    now: NaiveDateTime,
-    owners: &OnceCell<Owners<'c>>,
-) -> Result<PromotionReport> {
-    let config = ctx.config;
-    let component = config.require_component(&plan.component)?;
-    let facts = facts(config, &ctx.index, plan, book, owners)?;
-    let generated_at = chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-    Ok(report_from(
-        config,
+/// Decides the gates of one component's evidence.
+pub fn decide(config: &Config, evidence: &Evidence) -> Result<Decision> {
+    let component = config.require_component(&evidence.plan.component)?;
+    Ok(gates::decide(
+        &evidence.plan,
         component,
-        plan,
-        &steps,
-        &facts,
-        now,
-        generated_at,
+        config,
+        &evidence.steps,
+        &evidence.facts,
+        evidence.now,
     ))
 }
 
-/// The report of one component, from its plan, its step results and the facts: pure, so
-/// tests and fixtures build reports exactly the way a run does.
-pub fn report_from(
-    config: &Config,
-    component: &crate::config::Component,
-    plan: &ComponentPlan,
-    steps: &BTreeMap<crate::tools::StepKind, crate::engine::result::StepResult>,
-    facts: &Facts,
-    now: NaiveDateTime,
-    generated_at: String,
-) -> PromotionReport {
-    let decision = gates::decide(plan, component, config, steps, facts, now);
+/// The report of one component, built once from its evidence: pure, so tests and fixtures
+/// build reports exactly the way a run does.
+pub fn report(config: &Config, evidence: &Evidence) -> Result<PromotionReport> {
+    let component = config.require_component(&evidence.plan.component)?;
+    let plan = &evidence.plan;
+    let decision = decide(config, evidence)?;
     let ordered: Vec<_> = plan
         .steps
         .iter()
-        .filter_map(|kind| steps.get(kind).cloned())
+        .filter_map(|kind| evidence.steps.get(kind).cloned())
         .collect();
     let coverage = ordered.iter().find_map(|s| s.coverage.map(|c| c.percent));
-    let passed = decision.all_passed();
-    PromotionReport {
+    Ok(PromotionReport {
         schema_version: REPORT_SCHEMA_VERSION,
         component: component.name.clone(),
         display_name: component.display_name.clone(),
@@ -153,14 +186,10 @@ pub fn report_from(
         from_stage: plan.from,
         to_stage: plan.to,
         phases: plan.phases.0.iter().map(|p| *p as u8).collect(),
-        promotable: passed && plan.phases.decides_promotion(),
-        passed,
-        generated_at,
-        quality_gates: decision
-            .gates
-            .into_iter()
-            .map(|(kind, gate)| (kind.id().to_owned(), gate))
-            .collect(),
+        promotable: decision.promotable,
+        passed: decision.passed,
+        generated_at: evidence.generated_at.clone(),
+        quality_gates: decision.gates.into_iter().collect(),
         blockers: decision.blockers,
         summary: RunSummary {
             steps: ordered.len(),
@@ -169,7 +198,7 @@ pub fn report_from(
             coverage,
         },
         steps: ordered,
-        deployment: None,
-        integration: None,
-    }
+        deployment: evidence.deployment.clone(),
+        integration: evidence.integration.clone(),
+    })
 }

@@ -93,6 +93,10 @@ pub enum GateKind {
     Coverage,
     Dependencies,
     Observation,
+    /// `--integration`: tests against live services (see `ComponentPlan::with_integration`).
+    Integration,
+    /// Phase 5: the deploy ended healthy.
+    Deployment,
 }
 
 impl GateKind {
@@ -107,6 +111,8 @@ impl GateKind {
             GateKind::Coverage => "coverage",
             GateKind::Dependencies => "dependencies",
             GateKind::Observation => "observation",
+            GateKind::Integration => "integration",
+            GateKind::Deployment => "deployment",
         }
     }
 }
@@ -127,6 +133,17 @@ pub struct ComponentPlan {
     pub steps: Vec<StepKind>,
     pub gates: Vec<GateKind>,
     pub fix: bool,
+}
+
+impl ComponentPlan {
+    /// `--integration`: the plan also decides the integration gate (the run comes as a fact).
+    pub fn with_integration(mut self) -> Self {
+        if !self.gates.contains(&GateKind::Integration) {
+            self.gates.push(GateKind::Integration);
+            self.gates.sort();
+        }
+        self
+    }
 }
 
 /// Plans one component. `current` is its stage from MATURITY.md; `target` the `--target`
@@ -190,8 +207,13 @@ pub fn plan_component(
                     gates.push(GateKind::Observation);
                 }
             }
-            Phase::Deploy => {}
+            Phase::Deploy => gates.push(GateKind::Deployment),
         }
+    }
+    // A redeploy to the stage the component is already in (a fix shipped to Staging, say) is
+    // not a promotion, so the stage gate does not apply; every other gate still does.
+    if phases.contains(Phase::Deploy) && to == current {
+        gates.retain(|gate| *gate != GateKind::Stage);
     }
     gates.sort();
     gates.dedup();
@@ -302,5 +324,46 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("last stage"));
+    }
+
+    #[test]
+    fn a_redeploy_drops_only_the_stage_gate_and_a_skip_keeps_it() {
+        let deploy = PhaseSelection(vec![Phase::Validate, Phase::Deploy]);
+        let redeploy = plan_component(
+            &component(),
+            Stage::Staging,
+            &deploy,
+            Some(Stage::Staging),
+            false,
+        )
+        .unwrap();
+        assert!(!redeploy.gates.contains(&GateKind::Stage));
+        assert!(redeploy.gates.contains(&GateKind::Coverage));
+        assert_eq!(redeploy.gates.last(), Some(&GateKind::Deployment));
+        let skip = plan_component(
+            &component(),
+            Stage::Development,
+            &deploy,
+            Some(Stage::Production),
+            false,
+        )
+        .unwrap();
+        assert!(skip.gates.contains(&GateKind::Stage));
+        // Validation alone to the same stage keeps the stage gate, which refuses it.
+        let validate = PhaseSelection(vec![Phase::Validate]);
+        let same = plan_component(
+            &component(),
+            Stage::Staging,
+            &validate,
+            Some(Stage::Staging),
+            false,
+        )
+        .unwrap()
+        .with_integration();
+        assert!(same.gates.contains(&GateKind::Stage));
+        assert_eq!(
+            &same.gates[same.gates.len() - 2..],
+            &[GateKind::Dependencies, GateKind::Integration]
+        );
     }
 }

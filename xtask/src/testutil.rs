@@ -56,13 +56,14 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
     };
     let mut quality_gates = IndexMap::new();
     quality_gates.insert(
-        "lint".to_owned(),
+        crate::plan::GateKind::Lint,
         GateResult {
             passed: errors == 0,
-            measured: serde_json::json!(errors),
-            threshold: serde_json::json!(0),
-            unit: "findings".into(),
-            summary: format!("{errors} findings, 0 files to format"),
+            outcome: crate::gates::Outcome::Lint {
+                findings: errors,
+                fixable: 0,
+                unformatted: 0,
+            },
         },
     );
     let blockers = if errors > 0 {
@@ -222,13 +223,14 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
         .unwrap()
         .and_hms_opt(9, 0, 0)
         .unwrap();
-    crate::assess::report_from(
-        config,
-        component,
-        &plan,
-        &steps,
-        &facts,
+    let evidence = crate::assess::Evidence {
+        plan,
+        steps,
+        facts,
         now,
-        "2025-11-03T09:00:00Z".into(),
-    )
+        generated_at: "2025-11-03T09:00:00Z".into(),
+        deployment: None,
+        integration: None,
+    };
+    crate::assess::report(config, &evidence).unwrap()
 }

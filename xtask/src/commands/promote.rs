@@ -45,13 +45,13 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         if let Some(warning) = &state.warning {
             ui::warn(warning);
         }
-        plans.push(plan::plan_component(
-            component,
-            state.stage,
-            &args.phase,
-            args.target,
-            args.fix,
-        )?);
+        let plan =
+            plan::plan_component(component, state.stage, &args.phase, args.target, args.fix)?;
+        plans.push(if args.integration {
+            plan.with_integration()
+        } else {
+            plan
+        });
     }
 
     if args.fix {
@@ -78,14 +78,13 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         jobs: args.jobs,
         refresh: args.no_cache,
     };
-    let (mut reports, toolchain) =
-        super::run_checks(&config, &plans, options, |ctx| assess::assess(ctx, &plans))?;
-    let integration_code = crate::deploy::integration::run_into_reports(
-        &config,
-        &toolchain,
-        integration,
-        &mut reports,
-    );
+    let (mut evidence, toolchain) =
+        super::run_checks(&config, &plans, options, |ctx| assess::gather(ctx, &plans))?;
+    let integration_code = add_integration_runs(&config, &toolchain, integration, &mut evidence);
+    let reports = evidence
+        .iter()
+        .map(|evidence| assess::report(&config, evidence))
+        .collect::<Result<Vec<_>>>()?;
     for report in &reports {
         report::write(&config.component_reports_dir(&report.component), report)?;
     }
@@ -95,6 +94,31 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     }
     emit_ci(&config, &reports, args.format)?;
     Ok(exit_code(&reports).max(integration_code))
+}
+
+/// Runs each prepared integration run and adds it to the evidence of its component (as the
+/// typed fact the integration gate reads, and as the report's section); returns the exit code
+/// the runs call for (0 when there were none).
+pub(super) fn add_integration_runs(
+    config: &Config,
+    toolchain: &crate::toolchain::Toolchain,
+    prepared: Vec<crate::deploy::integration::Prepared>,
+    evidence: &mut [assess::Evidence],
+) -> u8 {
+    let mut code = exit::OK;
+    for prepared in prepared {
+        let Some(evidence) = evidence
+            .iter_mut()
+            .find(|e| e.plan.component == prepared.component)
+        else {
+            continue;
+        };
+        let run = crate::deploy::integration::run(config, toolchain, prepared);
+        code = code.max(run.exit_code());
+        evidence.facts.integration = Some(crate::deploy::gate::integration_fact(&run));
+        evidence.integration = Some(run);
+    }
+    code
 }
 
 /// `--record`: writes each promotion the reports prove into its MATURITY.md; a report that is

@@ -23,7 +23,6 @@ use crate::engine::{self, RunContext};
 use crate::errors::exit;
 use crate::plan::ComponentPlan;
 use crate::process;
-use crate::report::PromotionReport;
 use crate::stage::Stage;
 use crate::toolchain::Toolchain;
 use crate::tools::pytest::TestCounts;
@@ -98,7 +97,7 @@ pub fn project_name(environment_project: &str, component: &str) -> String {
 /// An integration run checked and ready: the services' project validated and locked. Built
 /// before the validation steps run, so a bad compose file is refused before any work is done.
 pub struct Prepared {
-    component: String,
+    pub component: String,
     services: Option<ServicesPlan>,
 }
 
@@ -276,32 +275,6 @@ pub fn prepare_plans(config: &Config, plans: &[ComponentPlan]) -> Result<Vec<Pre
             prepare(config, component, plan.to, &mut docker)
         })
         .collect()
-}
-
-/// Runs each prepared integration run and folds it into the report of its component;
-/// returns the exit code they call for (0 when there were none).
-pub fn run_into_reports(
-    config: &Config,
-    toolchain: &Toolchain,
-    prepared: Vec<Prepared>,
-    reports: &mut [PromotionReport],
-) -> u8 {
-    let mut code = exit::OK;
-    for prepared in prepared {
-        let Some(report) = reports
-            .iter_mut()
-            .find(|r| r.component == prepared.component)
-        else {
-            continue;
-        };
-        let retry = format!(
-            "cargo xtask promote {} --phase 4 --integration",
-            report.component
-        );
-        let run = run(config, toolchain, prepared);
-        code = code.max(super::gate::add_integration(report, run, &retry));
-    }
-    code
 }
 
 fn interrupted() -> StepError {

@@ -4,7 +4,8 @@
 //! The flow of a deploy: `preflight` (compose accepts the file, the service exists and has a
 //! healthcheck or a probe) -> `lock` (one deploy per service) -> `rollout` (record the running
 //! image, `up`, `health::wait` with our own deadline, on failure logs + rollback + proof) ->
-//! `gate` and `render` for the reports, `record` for `deployment.json`. Parsers (`cli`,
+//! `gate` (the deploy and an integration run as typed facts for `gates`), `record` for
+//! `deployment.json`; `report::deploy` renders them. Parsers (`cli`,
 //! `inspect`, `compose_file`) and argument lists (`argv`) are pure; `docker` runs commands.
 
 pub mod argv;
@@ -19,6 +20,5 @@ pub mod lock;
 pub mod model;
 pub mod preflight;
 pub mod record;
-pub mod render;
 pub mod rollout;
 pub mod services;

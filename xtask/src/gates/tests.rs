@@ -142,7 +142,7 @@ fn gate(decision: &Decision, kind: GateKind) -> &GateResult {
 #[test]
 fn everything_clean_passes_every_gate() {
     let decision = decide_with(Stage::Development, None, &clean_steps(), &clean_facts());
-    assert!(decision.all_passed(), "{:?}", decision.blockers);
+    assert!(decision.passed, "{:?}", decision.blockers);
     assert!(decision.blockers.is_empty());
 }
 
@@ -240,6 +240,52 @@ fn security_gate_fails_at_or_above_the_configured_severity() {
 }
 
 #[test]
+fn the_security_blocker_keeps_ids_and_paths_as_they_are_and_counts_in_words() {
+    let mut upper = finding("B301", Severity::Warning, false);
+    upper.file = "src/components/LLM/Client.py".into();
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::Bandit,
+        step(StepKind::Bandit, vec![upper.clone()]),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "security")
+        .unwrap();
+    assert_eq!(
+        blocker.message,
+        format!(
+            "1 bandit finding at or above medium severity (B301 at {})",
+            upper.location()
+        )
+    );
+    let mut second = upper.clone();
+    second.code = "B602".into();
+    steps.insert(
+        StepKind::Bandit,
+        step(StepKind::Bandit, vec![upper, second]),
+    );
+    let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
+    let blocker = decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == "security")
+        .unwrap();
+    assert!(
+        blocker
+            .message
+            .starts_with("2 bandit findings at or above medium severity (")
+    );
+    assert!(
+        blocker
+            .message
+            .contains("B602 at src/components/LLM/Client.py:3")
+    );
+}
+
+#[test]
 fn coverage_threshold_is_inclusive_and_names_the_gap() {
     let mut steps = clean_steps();
     steps.insert(StepKind::Pytest, pytest(Some(70.0), 0));
@@ -263,7 +309,7 @@ fn no_coverage_data_fails_with_a_message_never_zero() {
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
     let coverage = gate(&decision, GateKind::Coverage);
     assert!(!coverage.passed);
-    assert!(coverage.measured.is_null());
+    assert!(coverage.measured().is_null());
     assert!(
         decision
             .blockers
@@ -422,7 +468,7 @@ fn six_days_twenty_three_hours_in_staging_is_not_enough() {
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     let observation = gate(&decision, GateKind::Observation);
     assert!(!observation.passed);
-    assert_eq!(observation.measured, serde_json::json!(6.96));
+    assert_eq!(observation.measured(), serde_json::json!(6.96));
     let blocker = decision
         .blockers
         .iter()
@@ -438,12 +484,12 @@ fn six_days_twenty_three_hours_in_staging_is_not_enough() {
         "{}",
         blocker.fix
     );
-    assert!(!decision.all_passed());
+    assert!(!decision.passed);
     // Exactly seven days is enough.
     facts.staging_since = Some(noon(2026, 11, 14));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(gate(&decision, GateKind::Observation).passed);
-    assert!(decision.all_passed(), "{:?}", decision.blockers);
+    assert!(decision.passed, "{:?}", decision.blockers);
 }
 
 #[test]
@@ -490,7 +536,7 @@ fn dependencies_at_or_above_the_target_pass_and_each_one_below_is_named() {
         ]
     );
     assert_eq!(
-        gate(&decision, GateKind::Dependencies).summary,
+        gate(&decision, GateKind::Dependencies).summary(),
         "2 of 3 below Production"
     );
     facts.dependencies = vec![
@@ -506,7 +552,7 @@ fn dependencies_at_or_above_the_target_pass_and_each_one_below_is_named() {
         &facts,
         noon(2026, 11, 21),
     );
-    assert!(decision.all_passed(), "{:?}", decision.blockers);
+    assert!(decision.passed, "{:?}", decision.blockers);
 }
 
 #[test]
@@ -577,7 +623,7 @@ fn importing_an_undeclared_component_blocks_with_the_file_line_and_the_fix() {
     let gate = gate(&decision, GateKind::Dependencies);
     assert!(!gate.passed);
     assert_eq!(
-        gate.summary,
+        gate.summary(),
         "all 1 at Staging or above; imports neo4j undeclared"
     );
     let blockers: Vec<&Blocker> = decision
@@ -606,7 +652,7 @@ fn a_declared_dependency_never_imported_is_a_warning_not_a_blocker() {
     assert!(gate.passed, "{:?}", decision.blockers);
     assert!(!decision.blockers.iter().any(|b| b.gate == "dependencies"));
     assert_eq!(
-        gate.summary,
+        gate.summary(),
         "all 1 at Staging or above; warning: declared but never imported: model-management; 1 dynamic import not followed (module computed at run time: src/components/llm/plugins.py:7)"
     );
     // Without import facts (nothing read), the gate is what it was.
@@ -615,5 +661,224 @@ fn a_declared_dependency_never_imported_is_a_warning_not_a_blocker() {
 }
 
 fn gate_summary(decision: &Decision) -> String {
-    gate(decision, GateKind::Dependencies).summary.clone()
+    gate(decision, GateKind::Dependencies).summary()
+}
+
+fn decide_deploy(
+    from: Stage,
+    target: Stage,
+    facts: &Facts,
+    integration: bool,
+) -> (ComponentPlan, Decision) {
+    let config = config();
+    let component = config.component("llm").unwrap().clone();
+    let phases = PhaseSelection(vec![
+        crate::plan::Phase::Validate,
+        crate::plan::Phase::Deploy,
+    ]);
+    let plan = plan_component(&component, from, &phases, Some(target), false).unwrap();
+    let plan = if integration {
+        plan.with_integration()
+    } else {
+        plan
+    };
+    let decision = decide(
+        &plan,
+        &component,
+        &config,
+        &clean_steps(),
+        facts,
+        noon(2026, 11, 21),
+    );
+    (plan, decision)
+}
+
+fn deployed(result: DeployResult) -> DeploymentFact {
+    DeploymentFact {
+        service: "llm".into(),
+        health_timeout_secs: 120,
+        result,
+        recovery: "docker tag sha256:ab tta/llm:staging".into(),
+    }
+}
+
+#[test]
+fn the_deploy_is_decided_once_it_ran_and_a_failed_one_blocks_with_the_retry_or_the_recovery() {
+    // Before the deploy the decision says whether to deploy: the deployment gate is not in it.
+    let (_, before) = decide_deploy(Stage::Development, Stage::Staging, &clean_facts(), false);
+    assert!(before.promotable);
+    assert!(before.gates.iter().all(|(k, _)| *k != GateKind::Deployment));
+
+    let mut facts = clean_facts();
+    facts.deployment = Some(deployed(DeployResult::Deployed {
+        image: "sha256:abababababab".into(),
+        seconds_to_healthy: 3.25,
+    }));
+    let (_, healthy) = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
+    assert!(healthy.promotable);
+    let deployment = gate(&healthy, GateKind::Deployment);
+    assert_eq!(deployment.measured(), serde_json::json!(3.3));
+    assert_eq!(deployment.threshold(), serde_json::json!(120));
+    assert_eq!(
+        deployment.summary(),
+        "llm healthy on sha256:abababababab in 3.2s"
+    );
+
+    facts.deployment = Some(deployed(DeployResult::RolledBack {
+        previous_image: "sha256:cdcdcdcdcdcd".into(),
+        failure: "container llm exited with code 3".into(),
+        proof: "llm runs sha256:cdcdcdcdcdcd again".into(),
+    }));
+    let (_, rolled_back) = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
+    assert!(!rolled_back.passed && !rolled_back.promotable);
+    assert_eq!(
+        rolled_back.gates.last().map(|(k, _)| *k),
+        Some(GateKind::Deployment)
+    );
+    let blocker = rolled_back.blockers.last().unwrap();
+    assert_eq!(blocker.gate, "deployment");
+    assert!(blocker.message.contains("exited with code 3"));
+    assert!(
+        blocker
+            .fix
+            .contains("cargo xtask promote llm --phase 5 --target staging")
+    );
+
+    facts.deployment = Some(deployed(DeployResult::RollbackFailed {
+        failure: "unhealthy".into(),
+        proof: "nothing runs".into(),
+    }));
+    let (_, broken) = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
+    assert_eq!(
+        broken.blockers.last().unwrap().fix,
+        "docker tag sha256:ab tta/llm:staging"
+    );
+    assert_eq!(
+        gate(&broken, GateKind::Deployment).measured(),
+        serde_json::json!("deploy failed and the rollback failed: llm may be down")
+    );
+}
+
+#[test]
+fn a_redeploy_is_decided_without_the_stage_gate() {
+    let (_, redeploy) = decide_deploy(Stage::Staging, Stage::Staging, &clean_facts(), false);
+    assert!(redeploy.gates.iter().all(|(k, _)| *k != GateKind::Stage));
+    assert!(redeploy.blockers.is_empty());
+    assert!(redeploy.promotable);
+    let (_, skip) = decide_deploy(Stage::Development, Stage::Production, &clean_facts(), false);
+    assert!(!gate(&skip, GateKind::Stage).passed);
+    assert!(!skip.promotable);
+}
+
+fn integration_run(tests_passed: bool, failed: u64) -> IntegrationFact {
+    IntegrationFact {
+        services: vec!["neo4j".into()],
+        services_healthy: true,
+        tests_passed,
+        tests: Some(TestCounts {
+            total: 3,
+            passed: 3 - failed,
+            failed,
+            errors: 0,
+            skipped: 0,
+        }),
+        error: None,
+        command: vec!["python".into(), "-m".into(), "pytest".into()],
+        first_finding: None,
+        teardown: Some((true, "removed".into())),
+    }
+}
+
+#[test]
+fn integration_passes_only_with_passing_tests_and_services_removed() {
+    // Asked for but never run: a bug, never a pass.
+    let (_, missing) = decide_deploy(Stage::Development, Stage::Staging, &clean_facts(), true);
+    assert!(!gate(&missing, GateKind::Integration).passed);
+    assert!(!missing.promotable);
+
+    let mut facts = clean_facts();
+    facts.integration = Some(integration_run(true, 0));
+    let (_, passed) = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
+    assert!(passed.promotable);
+    assert_eq!(
+        gate(&passed, GateKind::Integration).summary(),
+        "3 passed, 0 failed against neo4j"
+    );
+
+    facts.integration = Some(integration_run(false, 2));
+    let (_, failed) = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
+    let failing = gate(&failed, GateKind::Integration);
+    assert!(!failing.passed);
+    assert_eq!(failing.measured(), serde_json::json!("1 passed, 2 failed"));
+    let blocker = failed.blockers.last().unwrap();
+    assert_eq!(blocker.message, "2 integration tests failed");
+    assert!(
+        blocker
+            .fix
+            .contains("cargo xtask promote llm --phase 4 --integration")
+    );
+
+    let mut left = integration_run(true, 0);
+    left.teardown = Some((false, "network tta-it-llm_default is left".into()));
+    facts.integration = Some(left);
+    let (_, left) = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
+    assert_eq!(
+        gate(&left, GateKind::Integration).summary(),
+        "services left behind"
+    );
+    assert_eq!(
+        left.blockers.last().unwrap().fix,
+        "network tta-it-llm_default is left"
+    );
+}
+
+#[test]
+fn a_gate_serialises_to_the_schema_shape_derived_from_its_outcome() {
+    let decision = decide_with(Stage::Development, None, &clean_steps(), &clean_facts());
+    let value = serde_json::to_value(gate(&decision, GateKind::Coverage)).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "passed": true,
+            "measured": 75.0,
+            "threshold": 70.0,
+            "unit": "percent",
+            "summary": "75.00% of 2 lines and branches (needs 70%)",
+        })
+    );
+    let value = serde_json::to_value(gate(&decision, GateKind::Dependencies)).unwrap();
+    assert_eq!(
+        value["measured"],
+        serde_json::json!([{"component": "model-management", "stage": "staging"}])
+    );
+    assert_eq!(value["threshold"], serde_json::json!("staging"));
+}
+
+/// The data flows one way: deploy facts -> gates -> reports. `gates` reads neither the
+/// reports nor deploy code, and `deploy` never reads the reports, so none of them can patch
+/// what another decided.
+#[test]
+fn gates_deploy_and_reports_depend_one_way() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let uses = |folder: &str, forbidden: &[&str]| -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(src.join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for module in forbidden {
+                if text.contains(&format!("crate::{module}")) {
+                    found.push(format!("{} uses crate::{module}", path.display()));
+                }
+            }
+        }
+        found
+    };
+    assert_eq!(
+        uses("gates", &["report", "deploy", "assess"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(uses("deploy", &["report", "assess"]), Vec::<String>::new());
 }

@@ -84,10 +84,13 @@ impl StageChange {
                 timestamp(deployment.deployed_at)
             ));
         }
-        let threshold = report
-            .quality_gates
-            .get("coverage")
-            .and_then(|gate| gate.threshold.as_f64());
+        let threshold = match report.gate(crate::plan::GateKind::Coverage) {
+            Some(crate::gates::GateResult {
+                outcome: crate::gates::Outcome::Coverage { threshold, .. },
+                ..
+            }) => Some(*threshold),
+            _ => None,
+        };
         Ok(StageChange {
             from: report.from_stage,
             to: report.to_stage,

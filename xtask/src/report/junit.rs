@@ -20,14 +20,14 @@ pub fn render(report: &PromotionReport) -> Result<String> {
             let blockers: Vec<String> = report
                 .blockers
                 .iter()
-                .filter(|b| &b.gate == id)
+                .filter(|b| b.gate == id.id())
                 .map(|b| format!("{}\nfix: {}", b.message, b.fix))
                 .collect();
-            status.set_message(gate.summary.clone());
+            status.set_message(gate.summary());
             status.set_description(blockers.join("\n\n"));
             status
         };
-        let mut case = TestCase::new(id.clone(), status);
+        let mut case = TestCase::new(id.id(), status);
         case.set_classname(format!("{}.gates", report.component));
         gates.add_test_case(case);
     }

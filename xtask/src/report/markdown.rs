@@ -13,6 +13,16 @@ const FINDINGS_PER_STEP: usize = 25;
 /// Table cells and list text use the one escaper (`crate::markdown`).
 pub use crate::markdown::text as cell;
 
+/// One finding as a list item: location, code, message.
+pub(super) fn finding_item(finding: &crate::tools::Finding) -> String {
+    format!(
+        "- `{}` **{}** {}\n",
+        finding.location().replace('`', "'"),
+        cell(&finding.code),
+        cell(&finding.message)
+    )
+}
+
 pub fn render(report: &PromotionReport) -> String {
     let mut out = String::new();
     let verdict = if report.promotable {
@@ -45,9 +55,9 @@ pub fn render(report: &PromotionReport) -> String {
                 out,
                 "| {id} | {} | {} | {} | {} |",
                 if gate.passed { "✅ pass" } else { "❌ fail" },
-                cell(&value_text(&gate.measured)),
-                cell(&value_text(&gate.threshold)),
-                cell(&gate.summary)
+                cell(&gate.measured_text()),
+                cell(&gate.threshold_text()),
+                cell(&gate.summary())
             );
         }
         out.push('\n');
@@ -67,12 +77,12 @@ pub fn render(report: &PromotionReport) -> String {
         out.push('\n');
     }
 
-    // Phase 5 and --integration add their sections (see deploy/render.rs).
+    // Phase 5 and --integration add their sections (see deploy.rs).
     if let Some(deployment) = &report.deployment {
-        out.push_str(&crate::deploy::render::deployment_markdown(deployment));
+        out.push_str(&super::deploy::deployment_markdown(deployment));
     }
     if let Some(integration) = &report.integration {
-        out.push_str(&crate::deploy::render::integration_markdown(integration));
+        out.push_str(&super::deploy::integration_markdown(integration));
     }
 
     out.push_str(
@@ -105,13 +115,7 @@ pub fn render(report: &PromotionReport) -> String {
             step.name
         );
         for finding in step.findings.iter().take(FINDINGS_PER_STEP) {
-            let _ = writeln!(
-                out,
-                "- `{}` **{}** {}",
-                finding.location().replace('`', "'"),
-                cell(&finding.code),
-                cell(&finding.message)
-            );
+            out.push_str(&finding_item(finding));
         }
         if step.findings.len() > FINDINGS_PER_STEP {
             let _ = writeln!(
@@ -123,24 +127,4 @@ pub fn render(report: &PromotionReport) -> String {
         out.push_str("\n</details>\n\n");
     }
     out
-}
-
-fn value_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Null => "—".to_owned(),
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                serde_json::Value::Object(map) => format!(
-                    "{} ({})",
-                    map.get("component").and_then(|v| v.as_str()).unwrap_or("?"),
-                    map.get("stage").and_then(|v| v.as_str()).unwrap_or("?")
-                ),
-                other => other.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
-    }
 }

@@ -1,6 +1,7 @@
 //! Reports of a promotion run: the model, its renderers (JSON, JUnit, Markdown, terminal text),
 //! and writing them into `reports/<component>/`.
 
+pub mod deploy;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -43,3 +44,6 @@ pub fn write(dir: &Path, report: &PromotionReport) -> Result<()> {
     fsutil::write_atomic_regenerable(&dir.join(SUMMARY_FILE), markdown::render(report).as_bytes())?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

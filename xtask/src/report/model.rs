@@ -2,15 +2,16 @@
 //! form is the contract in `schemas/promotion-report.schema.json`.
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::engine::result::{StepResult, StepStatus};
 use crate::gates::{Blocker, GateResult};
+use crate::plan::GateKind;
 use crate::stage::Stage;
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PromotionReport {
     pub schema_version: u32,
     pub component: String,
@@ -25,20 +26,20 @@ pub struct PromotionReport {
     /// Every gate this run decided passed (for partial runs, e.g. `--phase 2`).
     pub passed: bool,
     pub generated_at: String,
-    /// Gate id -> result, in the order the gates are listed everywhere.
-    pub quality_gates: IndexMap<String, GateResult>,
+    /// Gate -> result, in the order the gates are listed everywhere (keys are gate ids).
+    pub quality_gates: IndexMap<GateKind, GateResult>,
     pub blockers: Vec<Blocker>,
     pub steps: Vec<StepResult>,
     pub summary: RunSummary,
     /// Phase 5: what the deploy did (absent when no deploy ran).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment: Option<crate::deploy::model::Deployment>,
     /// `--integration`: the services brought up and the integration tests run against them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub integration: Option<crate::deploy::integration::IntegrationRun>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
     pub steps: usize,
     pub cached_steps: usize,
@@ -49,6 +50,10 @@ pub struct RunSummary {
 }
 
 impl PromotionReport {
+    pub fn gate(&self, kind: GateKind) -> Option<&GateResult> {
+        self.quality_gates.get(&kind)
+    }
+
     /// Whether any step could not give a verdict because of the machine (exit code 3).
     pub fn infrastructure_error(&self) -> bool {
         self.steps.iter().any(|s| {

@@ -15,6 +15,32 @@ pub const FINDINGS_SHOWN: usize = 60;
 
 pub fn render(report: &PromotionReport, show_all: bool) -> String {
     let mut out = String::new();
+    header(&mut out, report);
+    findings(&mut out, report, show_all);
+    steps(&mut out, report);
+    gates(&mut out, report);
+
+    // Phase 5 and --integration add their sections (see deploy.rs).
+    if let Some(integration) = &report.integration {
+        out.push_str(&super::deploy::integration_text(integration));
+    }
+    if let Some(deployment) = &report.deployment {
+        out.push_str(&super::deploy::deployment_text(deployment));
+    }
+    verdict(&mut out, report);
+    out
+}
+
+fn phases(report: &PromotionReport) -> String {
+    report
+        .phases
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn header(out: &mut String, report: &PromotionReport) {
     let _ = writeln!(
         out,
         "{} ({}): {} -> {}, phases {}",
@@ -22,14 +48,13 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
         report.display_name,
         report.from_stage,
         report.to_stage,
-        report
-            .phases
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
+        phases(report)
     );
+}
 
+/// Every step's findings, sorted by file and position, up to `FINDINGS_SHOWN` unless
+/// `show_all`.
+fn findings(out: &mut String, report: &PromotionReport, show_all: bool) {
     let mut findings: Vec<(&str, &Finding)> = report
         .steps
         .iter()
@@ -64,7 +89,9 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
             );
         }
     }
+}
 
+fn steps(out: &mut String, report: &PromotionReport) {
     let _ = writeln!(out, "\n{}", style("Steps").bold().underlined());
     for step in &report.steps {
         let mark = match step.status {
@@ -103,7 +130,10 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
             timing
         );
     }
+}
 
+/// The gate table, then the blockers with their fixes.
+fn gates(out: &mut String, report: &PromotionReport) {
     if !report.quality_gates.is_empty() {
         let _ = writeln!(out, "\n{}", style("Gates").bold().underlined());
         for (id, gate) in &report.quality_gates {
@@ -112,7 +142,7 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
             } else {
                 style("FAIL").red().bold()
             };
-            let _ = writeln!(out, "  {:<6} {:<14} {}", mark, id, gate.summary);
+            let _ = writeln!(out, "  {:<6} {:<14} {}", mark, id.id(), gate.summary());
         }
     }
 
@@ -129,15 +159,9 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
             let _ = writeln!(out, "    fix: {}", blocker.fix);
         }
     }
+}
 
-    // Phase 5 and --integration add their sections (see deploy/render.rs).
-    if let Some(integration) = &report.integration {
-        out.push_str(&crate::deploy::render::integration_text(integration));
-    }
-    if let Some(deployment) = &report.deployment {
-        out.push_str(&crate::deploy::render::deployment_text(deployment));
-    }
-
+fn verdict(out: &mut String, report: &PromotionReport) {
     out.push('\n');
     let verdict = if report.promotable {
         style(format!("promotable to {}", report.to_stage))
@@ -146,12 +170,7 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
     } else if report.passed {
         style(format!(
             "phase {} passed (run --phase all to decide promotion to {})",
-            report
-                .phases
-                .iter()
-                .map(u8::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
+            phases(report),
             report.to_stage
         ))
         .green()
@@ -169,5 +188,4 @@ pub fn render(report: &PromotionReport, show_all: bool) -> String {
         "{verdict} ({} of {} steps from cache)",
         report.summary.cached_steps, report.summary.steps
     );
-    out
 }

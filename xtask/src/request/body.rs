@@ -12,7 +12,10 @@ use serde::Serialize;
 
 use super::form::{self, FieldId, NO_RESPONSE};
 use crate::config::Config;
+use crate::gates::outcome::severity_name;
+use crate::gates::{CoverageMeasure, Outcome};
 use crate::markdown::{Place, code, inline};
+use crate::plan::GateKind;
 use crate::report::PromotionReport;
 use crate::stage::Stage;
 use crate::tools::{Finding, StepKind};
@@ -212,12 +215,10 @@ fn finding_group(
 /// Whether the gates of the report show `criterion` met: every gate it rests on ran and passed.
 fn met(report: &PromotionReport, criterion: &form::Criterion) -> bool {
     !criterion.evidence.is_empty()
-        && criterion.evidence.iter().all(|gate| {
-            report
-                .quality_gates
-                .get(gate.id())
-                .is_some_and(|result| result.passed)
-        })
+        && criterion
+            .evidence
+            .iter()
+            .all(|gate| report.gate(*gate).is_some_and(|result| result.passed))
 }
 
 fn criteria_views(config: &Config, report: &PromotionReport, set: Stage) -> Vec<CriterionView> {
@@ -231,8 +232,77 @@ fn criteria_views(config: &Config, report: &PromotionReport, set: Stage) -> Vec<
         .collect()
 }
 
-fn number(value: &serde_json::Value) -> Option<f64> {
-    value.as_f64()
+/// The coverage the gate measured against its threshold; `None` when nothing was measured.
+fn coverage_view(report: &PromotionReport) -> Option<CoverageView> {
+    let gate = report.gate(GateKind::Coverage)?;
+    let Outcome::Coverage {
+        threshold,
+        measured: CoverageMeasure::Measured(coverage),
+    } = &gate.outcome
+    else {
+        return None;
+    };
+    Some(CoverageView {
+        percent: format!("{:.2}", coverage.percent),
+        threshold: format!("{threshold}"),
+        passed: gate.passed,
+    })
+}
+
+fn security_view(
+    config: &Config,
+    report: &PromotionReport,
+    project_prefix: &str,
+    cap: usize,
+) -> Option<SecurityView> {
+    let step = report.steps.iter().find(|s| s.name == StepKind::Bandit)?;
+    let gate = report.gate(GateKind::Security);
+    Some(SecurityView {
+        tool: format!("bandit {}", inline(&step.version, 40)),
+        summary: gate.map_or_else(
+            || format!("{} findings", step.findings.len()),
+            |g| inline(&g.summary(), TEXT_LIMIT),
+        ),
+        passed: gate.is_some_and(|g| g.passed),
+        fail_on: severity_name(config.policy.security_fail_on).to_owned(),
+        findings: finding_group(
+            StepKind::Bandit,
+            "bandit".into(),
+            &step.findings,
+            cap,
+            project_prefix,
+        ),
+    })
+}
+
+/// Each declared dependency with its stage, as the dependencies gate found them.
+fn dependency_views(report: &PromotionReport) -> Vec<DependencyView> {
+    let Some(Outcome::Dependencies(dependencies)) =
+        report.gate(GateKind::Dependencies).map(|g| &g.outcome)
+    else {
+        return Vec::new();
+    };
+    dependencies
+        .stages
+        .iter()
+        .map(|(name, stage)| DependencyView {
+            name: code(name),
+            stage: stage.title().to_owned(),
+            ok: *stage >= report.to_stage,
+        })
+        .collect()
+}
+
+fn gate_views(report: &PromotionReport) -> Vec<GateView> {
+    report
+        .quality_gates
+        .iter()
+        .map(|(id, gate)| GateView {
+            id: id.id().to_owned(),
+            passed: gate.passed,
+            summary: inline(&gate.summary(), TEXT_LIMIT),
+        })
+        .collect()
 }
 
 fn context(
@@ -259,13 +329,6 @@ fn context(
             skipped: t.skipped,
         })
     });
-    let coverage = report.quality_gates.get("coverage").and_then(|gate| {
-        Some(CoverageView {
-            percent: format!("{:.2}", number(&gate.measured)?),
-            threshold: format!("{}", number(&gate.threshold)?),
-            passed: gate.passed,
-        })
-    });
     let finding_groups = report
         .steps
         .iter()
@@ -280,46 +343,6 @@ fn context(
             )
         })
         .collect();
-    let security = step(StepKind::Bandit).map(|s| {
-        let gate = report.quality_gates.get("security");
-        SecurityView {
-            tool: format!("bandit {}", inline(&s.version, 40)),
-            summary: gate.map_or_else(
-                || format!("{} findings", s.findings.len()),
-                |g| inline(&g.summary, TEXT_LIMIT),
-            ),
-            passed: gate.is_some_and(|g| g.passed),
-            fail_on: serde_json::to_value(config.policy.security_fail_on)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            findings: finding_group(
-                StepKind::Bandit,
-                "bandit".into(),
-                &s.findings,
-                cap,
-                project_prefix,
-            ),
-        }
-    });
-    let dependencies_gate = report.quality_gates.get("dependencies");
-    let dependencies = dependencies_gate
-        .and_then(|gate| gate.measured.as_array())
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|item| {
-                    let name = item.get("component")?.as_str()?;
-                    let stage: Stage = item.get("stage")?.as_str()?.parse().ok()?;
-                    Some(DependencyView {
-                        name: code(name),
-                        stage: stage.title().to_owned(),
-                        ok: stage >= report.to_stage,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
     let path = |relative: &str| code(&repo_path(project_prefix, relative));
     Ok(BodyContext {
         title: form::title(
@@ -340,36 +363,28 @@ fn context(
             .quality_gates
             .iter()
             .filter(|(_, g)| !g.passed)
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.id().to_owned())
             .collect(),
         command: format!("cargo xtask issue {} {target_flag}", component.name),
         full_command: format!("cargo xtask promote {} {target_flag} -v", component.name),
         measured_on: now.format("%Y-%m-%d").to_string(),
         development_criteria: criteria_views(config, report, Stage::Staging),
         staging_criteria: criteria_views(config, report, Stage::Production),
-        gates: report
-            .quality_gates
-            .iter()
-            .map(|(id, gate)| GateView {
-                id: id.clone(),
-                passed: gate.passed,
-                summary: inline(&gate.summary, TEXT_LIMIT),
-            })
-            .collect(),
+        gates: gate_views(report),
         tests,
-        coverage,
+        coverage: coverage_view(report),
         finding_groups,
-        security,
+        security: security_view(config, report, project_prefix, cap),
         docs: DocsView {
             readme: path(&component.readme),
-            readme_status: report.quality_gates.get("docs").map_or_else(
+            readme_status: report.gate(GateKind::Docs).map_or_else(
                 || "not checked".to_owned(),
-                |g| inline(&g.summary, TEXT_LIMIT),
+                |g| inline(&g.summary(), TEXT_LIMIT),
             ),
             maturity: path(&component.maturity),
         },
-        dependencies,
-        dependencies_measured: dependencies_gate.is_some(),
+        dependencies: dependency_views(report),
+        dependencies_measured: report.gate(GateKind::Dependencies).is_some(),
         blockers: report
             .blockers
             .iter()

@@ -84,9 +84,9 @@ pub fn render(verdict: &Verdict<'_>, notes: &[String], run_url: Option<&str>) ->
                 .quality_gates
                 .iter()
                 .map(|(id, gate)| GateRow {
-                    id: id.clone(),
+                    id: id.id().to_owned(),
                     passed: gate.passed,
-                    summary: inline(&gate.summary, 300),
+                    summary: inline(&gate.summary(), 300),
                 })
                 .collect();
             context.blockers = report

@@ -7,8 +7,10 @@ use super::history::{self, Run};
 use super::model::*;
 use super::waves;
 use crate::config::Config;
+use crate::gates::{GateResult, Outcome};
 use crate::maturity::Book;
 use crate::maturity::observation::Observation;
+use crate::plan::GateKind;
 use crate::report::PromotionReport;
 use crate::stage::Stage;
 
@@ -94,12 +96,20 @@ fn days_between(from: NaiveDateTime, to: NaiveDateTime) -> f64 {
     ((to - from).num_seconds().max(0) as f64 / 86_400.0 * 100.0).round() / 100.0
 }
 
-/// A gate's measured value as a count, when the gate measured one.
-fn count(report: &PromotionReport, gate: &str) -> Option<u64> {
-    report
-        .quality_gates
-        .get(gate)
-        .and_then(|g| g.measured.as_u64())
+/// What a gate counted (findings, errors, failed tests), when it gave a verdict.
+fn count(report: &PromotionReport, gate: GateKind) -> Option<u64> {
+    let count = match report.gate(gate)?.outcome {
+        Outcome::Lint {
+            findings,
+            unformatted,
+            ..
+        } => findings + unformatted,
+        Outcome::Types { errors, .. } => errors,
+        Outcome::Security { blocking, .. } => blocking,
+        Outcome::Tests(counts) => return Some(counts.failed + counts.errors),
+        _ => return None,
+    };
+    Some(count as u64)
 }
 
 fn component_status(
@@ -158,18 +168,23 @@ fn component_status(
     let in_stage_since = state
         .and_then(|s| s.entered(stage))
         .or_else(|| history::in_stage_since(inputs.runs, &component.name, stage, now));
-    let docs = report.quality_gates.get("docs");
+    let docs = report.gate(GateKind::Docs);
     let readme = ReadmeStatus {
         passed: docs.is_some_and(|g| g.passed),
-        sections: docs
-            .filter(|g| g.summary != "README missing")
-            .and_then(|g| g.measured.as_u64()),
+        sections: match docs.map(|g| &g.outcome) {
+            Some(Outcome::Docs {
+                exists: true,
+                present,
+                ..
+            }) => Some(*present as u64),
+            _ => None,
+        },
         required: config.policy.readme_sections.len() as u64,
-        summary: docs.map_or_else(|| "not checked".to_owned(), |g| g.summary.clone()),
+        summary: docs.map_or_else(|| "not checked".to_owned(), GateResult::summary),
     };
-    let lint = count(report, "lint");
-    let types = count(report, "types");
-    let security = count(report, "security");
+    let lint = count(report, GateKind::Lint);
+    let types = count(report, GateKind::Types);
+    let security = count(report, GateKind::Security);
     let coverage = report.summary.coverage;
     let change = baseline.and_then(|run| {
         let before = run.line.components.get(&component.name)?;
@@ -201,7 +216,7 @@ fn component_status(
         lint,
         types,
         security,
-        failed_tests: count(report, "tests"),
+        failed_tests: count(report, GateKind::Tests),
         readme,
         dependencies,
         blockers: report.blockers.clone(),
@@ -215,13 +230,13 @@ fn component_status(
     }
 }
 
-/// The gates a report failed, by id.
-fn failed_gates(report: &PromotionReport) -> Vec<&str> {
+/// The gates a report failed.
+fn failed_gates(report: &PromotionReport) -> Vec<GateKind> {
     report
         .quality_gates
         .iter()
         .filter(|(_, gate)| !gate.passed)
-        .map(|(id, _)| id.as_str())
+        .map(|(kind, _)| *kind)
         .collect()
 }
 
@@ -234,11 +249,13 @@ fn readiness(report: &PromotionReport, check: Check) -> Readiness {
         Check::Maintenance if failed.is_empty() => Readiness::Maintained,
         Check::Maintenance => Readiness::AtRisk,
         Check::Promotion if report.promotable => Readiness::Ready,
-        Check::Promotion if failed.iter().all(|g| *g == "observation") => Readiness::Observing,
+        Check::Promotion if failed.iter().all(|g| *g == GateKind::Observation) => {
+            Readiness::Observing
+        }
         Check::Promotion
             if failed
                 .iter()
-                .all(|g| *g == "observation" || *g == "dependencies") =>
+                .all(|g| matches!(g, GateKind::Observation | GateKind::Dependencies)) =>
         {
             Readiness::WaitingOnDependencies
         }

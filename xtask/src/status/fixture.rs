@@ -3,19 +3,21 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
 
 use super::collect::{Inputs, collect};
 use super::history::{self, Run};
 use super::model::StatusReport;
 use crate::config::Config;
 use crate::engine::result::{ErrorKind, StepError, StepResult};
-use crate::gates::{Blocker, GateResult};
+use crate::gates::{Blocker, CoverageMeasure, Dependencies, GateResult, Outcome};
 use crate::maturity::Book;
+use crate::maturity::observation::Observation;
+use crate::plan::GateKind;
 use crate::report::PromotionReport;
 use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
 use crate::stage::Stage;
 use crate::tools::StepKind;
+use crate::tools::pytest::{Coverage, TestCounts};
 
 const GROUPS: &[&str] = &[
     "Core Infrastructure",
@@ -104,14 +106,8 @@ pub fn runs() -> Vec<Run> {
     history::parse(&history_text()).0
 }
 
-fn gate(passed: bool, measured: Value, threshold: Value, summary: &str) -> GateResult {
-    GateResult {
-        passed,
-        measured,
-        threshold,
-        unit: String::new(),
-        summary: summary.to_owned(),
-    }
+fn gate(passed: bool, outcome: Outcome) -> GateResult {
+    GateResult { passed, outcome }
 }
 
 fn blocker(gate: &str, message: &str, fix: &str) -> Blocker {
@@ -132,22 +128,49 @@ struct Spec {
     errored: bool,
 }
 
-fn report(spec: &Spec, config: &Config) -> PromotionReport {
-    let component = config.component(spec.name).unwrap();
-    let failing = |id: &str| spec.failing.contains(&id);
-    let threshold = config.thresholds.coverage_for(spec.to);
-    let mut gates = IndexMap::new();
-    let mut blockers = Vec::new();
-    let mut add = |id: &str, result: GateResult, block: Option<Blocker>| {
-        gates.insert(id.to_owned(), result);
-        blockers.extend(block);
-    };
-    if spec.from != spec.to {
-        add("stage", gate(true, json!("x"), json!("x"), "ok"), None);
+/// The gates and blockers of a spec, as the gates would decide them.
+#[derive(Default)]
+struct Decided {
+    gates: IndexMap<GateKind, GateResult>,
+    blockers: Vec<Blocker>,
+}
+
+impl Decided {
+    fn add(&mut self, kind: GateKind, result: GateResult, block: Option<Blocker>) {
+        self.gates.insert(kind, result);
+        self.blockers.extend(block);
     }
-    add(
-        "lint",
-        gate(!failing("lint"), json!(spec.lint), json!(0), "lint"),
+}
+
+fn decided(spec: &Spec, config: &Config) -> Decided {
+    let mut out = Decided::default();
+    code_gates(spec, &mut out, config);
+    promotion_gates(spec, &mut out, config);
+    out
+}
+
+/// Stage, lint, types, docs, security and tests.
+fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
+    let failing = |id: &str| spec.failing.contains(&id);
+    let (from, to) = (spec.from, spec.to);
+    if from != to {
+        out.add(
+            GateKind::Stage,
+            gate(true, Outcome::Stage { from, to }),
+            None,
+        );
+    }
+    let lint = spec.lint as usize;
+    out.add(
+        GateKind::Lint,
+        gate(
+            !failing("lint"),
+            Outcome::Lint {
+                findings: lint,
+                fixable: lint.min(2),
+                unformatted: 0,
+            },
+        ),
         failing("lint").then(|| {
             blocker(
                 "lint",
@@ -157,9 +180,15 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
         }),
     );
     if spec.errored {
-        add(
-            "types",
-            gate(false, Value::Null, json!(0), "pyright errored"),
+        out.add(
+            GateKind::Types,
+            gate(
+                false,
+                Outcome::NoVerdict {
+                    step: StepKind::Pyright,
+                    errored: true,
+                },
+            ),
             Some(blocker(
                 "types",
                 "pyright could not give a verdict: pyright did not finish within 600s",
@@ -167,27 +196,62 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
             )),
         );
     } else {
-        add("types", gate(true, json!(0), json!(0), "0 errors"), None);
+        out.add(
+            GateKind::Types,
+            gate(
+                true,
+                Outcome::Types {
+                    errors: 0,
+                    warnings: 0,
+                },
+            ),
+            None,
+        );
     }
-    add(
-        "docs",
-        gate(true, json!(4), json!(4), "4 of 4 required sections"),
-        None,
-    );
-    add(
-        "security",
-        gate(true, json!(0), json!(0), "0 blocking"),
-        None,
-    );
-    add("tests", gate(true, json!(0), json!(0), "5 passed"), None);
+    let docs = Outcome::Docs {
+        exists: true,
+        present: 4,
+        required: 4,
+        missing: vec![],
+    };
+    out.add(GateKind::Docs, gate(true, docs), None);
+    let security = Outcome::Security {
+        blocking: 0,
+        below: 0,
+        fail_on: config.policy.security_fail_on,
+    };
+    out.add(GateKind::Security, gate(true, security), None);
+    let tests = TestCounts {
+        total: 5,
+        passed: 5,
+        ..TestCounts::default()
+    };
+    out.add(GateKind::Tests, gate(true, Outcome::Tests(tests)), None);
+}
+
+/// Coverage, dependencies and observation.
+fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
+    let component = config.component(spec.name).unwrap();
+    let failing = |id: &str| spec.failing.contains(&id);
+    let threshold = config.thresholds.coverage_for(spec.to);
     let coverage_passes = spec.coverage.is_some_and(|c| c >= threshold);
-    add(
-        "coverage",
+    let measured = spec.coverage.map_or(CoverageMeasure::NoData, |percent| {
+        CoverageMeasure::Measured(Coverage {
+            percent,
+            covered: 0,
+            total: 100,
+            files: 1,
+            branch: false,
+        })
+    });
+    out.add(
+        GateKind::Coverage,
         gate(
             coverage_passes,
-            spec.coverage.map_or(Value::Null, |c| json!(c)),
-            json!(threshold),
-            "coverage",
+            Outcome::Coverage {
+                threshold,
+                measured,
+            },
         ),
         (!coverage_passes).then(|| {
             blocker(
@@ -205,25 +269,50 @@ fn report(spec: &Spec, config: &Config) -> PromotionReport {
         .iter()
         .filter(|d| book().get(d).unwrap().stage < spec.to)
         .collect();
-    add(
-        "dependencies",
-        gate(lagging.is_empty(), json!([]), json!(spec.to), "deps"),
+    let dependencies = Dependencies {
+        stages: component
+            .depends_on
+            .iter()
+            .map(|d| (d.clone(), book().get(d).unwrap().stage))
+            .collect(),
+        target: spec.to,
+        undeclared: vec![],
+        unused: vec![],
+        dynamic: vec![],
+    };
+    out.add(
+        GateKind::Dependencies,
+        gate(lagging.is_empty(), Outcome::Dependencies(dependencies)),
         None,
     );
     for dependency in &lagging {
-        blockers.push(blocker(
+        out.blockers.push(blocker(
             "dependencies",
             &format!("dependency {dependency} is below {}", spec.to),
             &format!("promote {dependency} first"),
         ));
     }
     if failing("observation") {
-        gates.insert(
-            "observation".to_owned(),
-            gate(false, json!(6.5), json!(7), "0.5 days to go"),
+        let since = now().naive_utc() - chrono::Duration::hours(6 * 24 + 12);
+        let observed = Observation::new(since, 7, now().naive_utc());
+        out.gates.insert(
+            GateKind::Observation,
+            gate(
+                false,
+                Outcome::Observation {
+                    required_days: 7,
+                    observed: Some(observed),
+                },
+            ),
         );
-        blockers.push(blocker("observation", "in Staging for 6 days 12h", "wait"));
+        out.blockers
+            .push(blocker("observation", "in Staging for 6 days 12h", "wait"));
     }
+}
+
+fn report(spec: &Spec, config: &Config) -> PromotionReport {
+    let component = config.component(spec.name).unwrap();
+    let Decided { gates, blockers } = decided(spec, config);
     let passed = gates.values().all(|g| g.passed);
     let steps = if spec.errored {
         vec![StepResult::error(

@@ -3,10 +3,10 @@
 
 use chrono::TimeZone;
 use indexmap::IndexMap;
-use serde_json::json;
 
 use super::*;
-use crate::gates::GateResult;
+use crate::gates::{CoverageMeasure, GateResult, Outcome};
+use crate::plan::GateKind;
 use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
 
 /// A MATURITY.md as our users write them, with CRLF endings, prose and a trailing section.
@@ -19,23 +19,26 @@ fn at(day: u32, hour: u32) -> DateTime<Utc> {
 fn report(from: Stage, to: Stage, promotable: bool) -> PromotionReport {
     let mut gates = IndexMap::new();
     gates.insert(
-        "coverage".to_owned(),
+        GateKind::Coverage,
         GateResult {
             passed: true,
-            measured: json!(72.06),
-            threshold: json!(70.0),
-            unit: "percent".into(),
-            summary: String::new(),
+            outcome: Outcome::Coverage {
+                threshold: 70.0,
+                measured: CoverageMeasure::Measured(crate::tools::pytest::Coverage {
+                    percent: 72.06,
+                    covered: 7206,
+                    total: 10000,
+                    files: 1,
+                    branch: false,
+                }),
+            },
         },
     );
     gates.insert(
-        "stage".to_owned(),
+        GateKind::Stage,
         GateResult {
             passed: true,
-            measured: json!("x"),
-            threshold: json!("x"),
-            unit: "stage".into(),
-            summary: String::new(),
+            outcome: Outcome::Stage { from, to },
         },
     );
     PromotionReport {

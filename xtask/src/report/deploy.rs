@@ -1,13 +1,14 @@
 //! Pure renderings of the deployment and integration sections: for the terminal (after the
-//! gates) and for `summary.md`. Only the reports' own renderers call these.
+//! gates) and for `summary.md`. Only the reports' own renderers call these; they live in
+//! `report/` so that `deploy/` never depends on the reports.
 
 use std::fmt::Write;
 
 use console::style;
 
-use super::integration::IntegrationRun;
-use super::model::{Deployment, Outcome, short_id};
-use crate::report::markdown::cell;
+use super::markdown::cell;
+use crate::deploy::integration::IntegrationRun;
+use crate::deploy::model::{Deployment, Outcome, short_id};
 
 fn image(id: &Option<String>) -> String {
     id.as_deref().map_or("none".to_owned(), short_id)
@@ -211,13 +212,7 @@ pub fn integration_markdown(run: &IntegrationRun) -> String {
         (None, None) => out.push_str("Tests: not run.\n\n"),
     }
     for finding in &run.findings {
-        let _ = writeln!(
-            out,
-            "- `{}` **{}** {}",
-            finding.location().replace('`', "'"),
-            cell(&finding.code),
-            cell(&finding.message)
-        );
+        out.push_str(&super::markdown::finding_item(finding));
     }
     if !run.findings.is_empty() {
         out.push('\n');

@@ -1,11 +1,13 @@
-//! Deciding the gates: step results and facts in, gate results and blockers (each with a fix)
-//! out. Pure: no IO, no clock (the caller passes `now`), so every rule is unit-tested.
+//! Deciding the gates: step results and typed facts in, gate results (typed outcomes) and
+//! blockers (each with a fix) out. Pure: no IO, no clock (the caller passes `now`), so every
+//! rule is unit-tested. This is the only place that decides a gate, `passed` or `promotable`.
+
+pub mod outcome;
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::config::{Component, Config};
 use crate::engine::RUN_DIR;
@@ -15,16 +17,11 @@ use crate::plan::{ComponentPlan, GateKind};
 use crate::readme::ReadmeCheck;
 use crate::stage::Stage;
 use crate::tools::{Severity, StepKind};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateResult {
-    pub passed: bool,
-    pub measured: Value,
-    pub threshold: Value,
-    /// What `measured` and `threshold` count: findings, percent, sections, stage, days...
-    pub unit: String,
-    pub summary: String,
-}
+pub use outcome::{
+    CoverageMeasure, Dependencies, DeployResult, DeploymentFact, GateResult, IntegrationFact,
+    Outcome,
+};
+use outcome::{plural, severity_name, utc};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blocker {
@@ -47,18 +44,21 @@ pub struct Facts {
     pub imported: Option<Vec<crate::imports::components::Use>>,
     /// `file:line` of the component's dynamic imports of a computed module name.
     pub unresolved_imports: Vec<String>,
+    /// Phase 5: the finished deploy; `None` until it ran (the validation that decides whether
+    /// to deploy is decided without the deployment gate).
+    pub deployment: Option<DeploymentFact>,
+    /// `--integration`: the integration run.
+    pub integration: Option<IntegrationFact>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub gates: Vec<(GateKind, GateResult)>,
     pub blockers: Vec<Blocker>,
-}
-
-impl Decision {
-    pub fn all_passed(&self) -> bool {
-        self.gates.iter().all(|(_, gate)| gate.passed)
-    }
+    /// Every gate decided passed (for partial runs, e.g. `--phase 2`).
+    pub passed: bool,
+    /// Every gate passed and the plan covers validation, which runs every gate.
+    pub promotable: bool,
 }
 
 struct Judge<'a> {
@@ -87,6 +87,15 @@ pub fn decide(
     let mut gates = Vec::new();
     for &kind in &plan.gates {
         let result = match kind {
+            // Decided once the deploy ran: before that, the decision is whether to deploy.
+            GateKind::Deployment => match &facts.deployment {
+                Some(fact) => judge.deployment(fact),
+                None => continue,
+            },
+            GateKind::Integration => match &facts.integration {
+                Some(fact) => judge.integration(fact),
+                None => judge.missing_evidence(kind, "the integration run"),
+            },
             GateKind::Stage => judge.stage(),
             GateKind::Lint => judge.lint(),
             GateKind::Types => judge.types(),
@@ -99,15 +108,13 @@ pub fn decide(
         };
         gates.push((kind, result));
     }
+    let passed = gates.iter().all(|(_, gate)| gate.passed);
     Decision {
         gates,
         blockers: judge.blockers,
+        passed,
+        promotable: passed && plan.phases.decides_promotion(),
     }
-}
-
-/// `1 file`, `3 files`.
-fn plural(count: usize, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 impl Judge<'_> {
@@ -155,14 +162,10 @@ impl Judge<'_> {
         );
         GateResult {
             passed: false,
-            measured: Value::Null,
-            threshold: json!(0),
-            unit: "findings".to_owned(),
-            summary: format!(
-                "{} {}",
-                step.name,
-                error.map_or("did not run", |_| "errored")
-            ),
+            outcome: Outcome::NoVerdict {
+                step: step.name,
+                errored: error.is_some(),
+            },
         }
     }
 
@@ -175,10 +178,9 @@ impl Judge<'_> {
         );
         GateResult {
             passed: false,
-            measured: Value::Null,
-            threshold: Value::Null,
-            unit: String::new(),
-            summary: format!("{what} did not run"),
+            outcome: Outcome::Missing {
+                what: what.to_owned(),
+            },
         }
     }
 
@@ -209,17 +211,7 @@ impl Judge<'_> {
         }
         GateResult {
             passed,
-            measured: json!(format!("{from} -> {to}")),
-            threshold: json!(format!(
-                "{from} -> {}",
-                from.next().map_or("none", Stage::title)
-            )),
-            unit: "stage".to_owned(),
-            summary: if passed {
-                format!("{from} -> {to}")
-            } else {
-                format!("{from} -> {to} is not allowed")
-            },
+            outcome: Outcome::Stage { from, to },
         }
     }
 
@@ -266,14 +258,11 @@ impl Judge<'_> {
         }
         GateResult {
             passed,
-            measured: json!(findings + unformatted),
-            threshold: json!(0),
-            unit: "findings".to_owned(),
-            summary: format!(
-                "{}, {} to format",
-                plural(findings, "finding", "findings"),
-                plural(unformatted, "file", "files")
-            ),
+            outcome: Outcome::Lint {
+                findings,
+                fixable,
+                unformatted,
+            },
         }
     }
 
@@ -326,10 +315,7 @@ impl Judge<'_> {
         }
         GateResult {
             passed,
-            measured: json!(errors),
-            threshold: json!(0),
-            unit: "errors".to_owned(),
-            summary: format!("{errors} errors, {warnings} warnings"),
+            outcome: Outcome::Types { errors, warnings },
         }
     }
 
@@ -371,13 +357,11 @@ impl Judge<'_> {
         }
         GateResult {
             passed,
-            measured: json!(present),
-            threshold: json!(required),
-            unit: "sections".to_owned(),
-            summary: if !readme.exists {
-                "README missing".to_owned()
-            } else {
-                format!("{present} of {required} required sections")
+            outcome: Outcome::Docs {
+                exists: readme.exists,
+                present,
+                required,
+                missing: readme.missing_sections.clone(),
             },
         }
     }
@@ -405,30 +389,25 @@ impl Judge<'_> {
                 .collect();
             self.block(
                 GateKind::Security,
+                // Only the severity word is ours to lowercase: test ids and paths are pasted
+                // into `# nosec` and opened on case-sensitive file systems as they are.
                 format!(
-                    "{} bandit findings at or above {:?} severity ({})",
-                    blocking.len(),
-                    self.config.policy.security_fail_on,
+                    "{} at or above {} severity ({})",
+                    plural(blocking.len(), "bandit finding", "bandit findings"),
+                    severity_name(self.config.policy.security_fail_on),
                     listed.join(", ")
-                )
-                .to_lowercase(),
+                ),
                 "fix them, or mark a reviewed false positive with `# nosec <test id>` and a reason"
                     .to_owned(),
             );
         }
         GateResult {
             passed,
-            measured: json!(blocking.len()),
-            threshold: json!(0),
-            unit: "findings".to_owned(),
-            summary: format!(
-                "{} blocking, {below} below the {} threshold",
-                blocking.len(),
-                serde_json::to_value(self.config.policy.security_fail_on)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            ),
+            outcome: Outcome::Security {
+                blocking: blocking.len(),
+                below,
+                fail_on: self.config.policy.security_fail_on,
+            },
         }
     }
 
@@ -503,13 +482,7 @@ impl Judge<'_> {
         }
         GateResult {
             passed,
-            measured: json!(broken),
-            threshold: json!(0),
-            unit: "failed tests".to_owned(),
-            summary: format!(
-                "{} passed, {} failed, {} errors, {} skipped",
-                counts.passed, counts.failed, counts.errors, counts.skipped
-            ),
+            outcome: Outcome::Tests(counts),
         }
     }
 
@@ -518,14 +491,14 @@ impl Judge<'_> {
         let Some(step) = self.steps.get(&StepKind::Pytest) else {
             return self.missing_evidence(GateKind::Coverage, StepKind::Pytest.id());
         };
-        let fail = |judge: &mut Self, message: String, fix: String, summary: &str| {
+        let fail = |judge: &mut Self, message: String, fix: String, measured| {
             judge.block(GateKind::Coverage, message, fix);
             GateResult {
                 passed: false,
-                measured: Value::Null,
-                threshold: json!(threshold),
-                unit: "percent".to_owned(),
-                summary: summary.to_owned(),
+                outcome: Outcome::Coverage {
+                    threshold,
+                    measured,
+                },
             }
         };
         if step.status == StepStatus::Error {
@@ -533,7 +506,7 @@ impl Judge<'_> {
                 self,
                 "coverage was not measured because pytest gave no verdict".to_owned(),
                 "get the tests running (see the tests gate)".to_owned(),
-                "not measured",
+                CoverageMeasure::NotMeasured,
             );
         }
         let Some(coverage) = step.coverage else {
@@ -547,7 +520,7 @@ impl Judge<'_> {
                     "make sure the tests import {} from the project's installed package, and that the project's coverage config does not omit it",
                     self.component.source
                 ),
-                "no data",
+                CoverageMeasure::NoData,
             );
         };
         let passed = coverage.percent >= threshold;
@@ -568,19 +541,10 @@ impl Judge<'_> {
         }
         GateResult {
             passed,
-            measured: json!(coverage.percent),
-            threshold: json!(threshold),
-            unit: "percent".to_owned(),
-            summary: format!(
-                "{:.2}% of {} {} (needs {threshold}%)",
-                coverage.percent,
-                coverage.total,
-                if coverage.branch {
-                    "lines and branches"
-                } else {
-                    "lines"
-                }
-            ),
+            outcome: Outcome::Coverage {
+                threshold,
+                measured: CoverageMeasure::Measured(coverage),
+            },
         }
     }
 
@@ -638,50 +602,15 @@ impl Judge<'_> {
                 .collect(),
             None => Vec::new(),
         };
-        let mut summary = if dependencies.is_empty() {
-            "no dependencies".to_owned()
-        } else if behind.is_empty() {
-            format!("all {} at {to} or above", dependencies.len())
-        } else {
-            format!("{} of {} below {to}", behind.len(), dependencies.len())
-        };
-        if !undeclared.is_empty() {
-            summary.push_str(&format!(
-                "; imports {} undeclared",
-                undeclared
-                    .iter()
-                    .map(|u| u.component.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        if !unused.is_empty() {
-            summary.push_str(&format!(
-                "; warning: declared but never imported: {}",
-                unused.join(", ")
-            ));
-        }
-        if let Some(first) = facts.unresolved_imports.first() {
-            summary.push_str(&format!(
-                "; {} not followed (module computed at run time: {first})",
-                plural(
-                    facts.unresolved_imports.len(),
-                    "dynamic import",
-                    "dynamic imports"
-                )
-            ));
-        }
         GateResult {
             passed: behind.is_empty() && undeclared.is_empty(),
-            measured: json!(
-                dependencies
-                    .iter()
-                    .map(|(name, stage)| json!({"component": name, "stage": stage}))
-                    .collect::<Vec<_>>()
-            ),
-            threshold: json!(to),
-            unit: "stage".to_owned(),
-            summary,
+            outcome: Outcome::Dependencies(Dependencies {
+                stages: dependencies.clone(),
+                target: to,
+                undeclared: undeclared.iter().map(|u| u.component.clone()).collect(),
+                unused: unused.iter().map(|name| (*name).to_owned()).collect(),
+                dynamic: facts.unresolved_imports.clone(),
+            }),
         }
     }
 
@@ -698,10 +627,10 @@ impl Judge<'_> {
             );
             return GateResult {
                 passed: false,
-                measured: Value::Null,
-                threshold: json!(days),
-                unit: "days".to_owned(),
-                summary: "no Staging date recorded".to_owned(),
+                outcome: Outcome::Observation {
+                    required_days: days,
+                    observed: None,
+                },
             };
         };
         let observed = Observation::new(since, days, now);
@@ -724,29 +653,91 @@ impl Judge<'_> {
         }
         GateResult {
             passed,
-            measured: json!(observed.elapsed_days()),
-            threshold: json!(days),
-            unit: "days".to_owned(),
-            summary: if passed {
-                format!("in Staging since {}", utc(since))
-            } else {
-                format!(
-                    "{} days to go, earliest {}",
-                    observed.remaining_days(),
-                    observed.earliest.format("%Y-%m-%d %H:%M UTC")
-                )
+            outcome: Outcome::Observation {
+                required_days: days,
+                observed: Some(observed),
             },
         }
     }
 }
 
-/// A UTC time for messages: the date alone at midnight (how users' rows are read), else to
-/// the minute.
-fn utc(at: NaiveDateTime) -> String {
-    if at.time() == chrono::NaiveTime::MIN {
-        at.format("%Y-%m-%d").to_string()
-    } else {
-        at.format("%Y-%m-%d %H:%M UTC").to_string()
+impl Judge<'_> {
+    /// A failed deploy blocks like any other gate: with its cause, the proof of the rollback,
+    /// and either the retry or, when the rollback failed, the commands that restore the service.
+    fn deployment(&mut self, fact: &DeploymentFact) -> GateResult {
+        let retry = self.command(&format!("--phase 5 --target {}", self.plan.to.id()));
+        let service = &fact.service;
+        let passed = matches!(fact.result, DeployResult::Deployed { .. });
+        match &fact.result {
+            DeployResult::Deployed { .. } => {}
+            DeployResult::RolledBack { failure, proof, .. } => self.block(
+                GateKind::Deployment,
+                format!("deploy of {service} failed: {failure} (rolled back: {proof})"),
+                format!(
+                    "read the service's last log lines under `deployment.logs` in promotion.json, fix the image, then run `{retry}`"
+                ),
+            ),
+            DeployResult::RollbackFailed { failure, proof } => self.block(
+                GateKind::Deployment,
+                format!("deploy of {service} failed: {failure}; the rollback failed: {proof}"),
+                fact.recovery.clone(),
+            ),
+        }
+        GateResult {
+            passed,
+            outcome: Outcome::Deployment(fact.clone()),
+        }
+    }
+
+    /// Integration tests pass only with healthy services, a passing pytest verdict and the
+    /// services removed again.
+    fn integration(&mut self, fact: &IntegrationFact) -> GateResult {
+        let retry = self.command("--phase 4 --integration");
+        let removed = fact.teardown.as_ref().is_none_or(|(removed, _)| *removed);
+        let passed = fact.tests_passed && fact.services_healthy && removed;
+        if !passed {
+            let (message, fix) = if let Some(error) = &fact.error {
+                let fix = match error.kind {
+                    ErrorKind::Interrupted => format!("run `{retry}` again"),
+                    ErrorKind::NoTests => "mark the tests that need the services with @pytest.mark.integration and list their files under `tests`".to_owned(),
+                    _ => format!(
+                        "run `{}` from the project root to see the failure",
+                        fact.command.join(" ")
+                    ),
+                };
+                (
+                    format!(
+                        "integration tests could not give a verdict: {}",
+                        error.message
+                    ),
+                    fix,
+                )
+            } else if !fact.services_healthy {
+                (
+                    fact.first_finding.clone().unwrap_or_else(|| {
+                        "the integration services did not become healthy".to_owned()
+                    }),
+                    "read the services' last log lines under `integration.logs` in promotion.json, fix them, then run the command again".to_owned(),
+                )
+            } else if !fact.tests_passed {
+                (
+                    format!("{} integration tests failed", fact.failed_tests()),
+                    format!("fix the failing tests listed above, then run `{retry}`"),
+                )
+            } else {
+                let teardown = fact
+                    .teardown
+                    .as_ref()
+                    .map(|(_, message)| message.clone())
+                    .unwrap_or_default();
+                (teardown.clone(), teardown)
+            };
+            self.block(GateKind::Integration, message, fix);
+        }
+        GateResult {
+            passed,
+            outcome: Outcome::Integration(fact.clone()),
+        }
     }
 }
 

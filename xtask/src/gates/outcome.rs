@@ -1,0 +1,474 @@
+//! What a gate found, typed: one outcome per gate kind, so readers (reports, status, the
+//! request body) match on evidence instead of parsing display strings or JSON back. The JSON
+//! report's `measured`, `threshold`, `unit` and `summary` are derived here, in one place, so
+//! the schema stays what it was.
+
+use chrono::NaiveDateTime;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use serde_json::{Value, json};
+
+use crate::config::SecuritySeverity;
+use crate::engine::result::StepError;
+use crate::maturity::observation::Observation;
+use crate::stage::Stage;
+use crate::tools::StepKind;
+use crate::tools::pytest::{Coverage, TestCounts};
+
+/// One gate's verdict and the evidence behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateResult {
+    pub passed: bool,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The step the gate reads gave no verdict (`errored`) or did not run: never a pass.
+    NoVerdict {
+        step: StepKind,
+        errored: bool,
+    },
+    /// Evidence that was never gathered: a planning bug, never a pass.
+    Missing {
+        what: String,
+    },
+    Stage {
+        from: Stage,
+        to: Stage,
+    },
+    Lint {
+        findings: usize,
+        fixable: usize,
+        unformatted: usize,
+    },
+    Types {
+        errors: usize,
+        warnings: usize,
+    },
+    Docs {
+        exists: bool,
+        present: usize,
+        required: usize,
+        missing: Vec<String>,
+    },
+    Security {
+        blocking: usize,
+        below: usize,
+        fail_on: SecuritySeverity,
+    },
+    Tests(TestCounts),
+    Coverage {
+        threshold: f64,
+        measured: CoverageMeasure,
+    },
+    Dependencies(Dependencies),
+    Observation {
+        required_days: u32,
+        /// `None` when MATURITY.md records no date of entering Staging.
+        observed: Option<Observation>,
+    },
+    Deployment(DeploymentFact),
+    Integration(IntegrationFact),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CoverageMeasure {
+    Measured(Coverage),
+    /// pytest gave no verdict, so coverage was not measured.
+    NotMeasured,
+    /// pytest ran but pytest-cov measured none of the component's files.
+    NoData,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dependencies {
+    /// Each declared dependency with its current stage.
+    pub stages: Vec<(String, Stage)>,
+    pub target: Stage,
+    /// Components the code imports without declaring them.
+    pub undeclared: Vec<String>,
+    /// Declared dependencies the code never imports (a warning only).
+    pub unused: Vec<String>,
+    /// `file:line` of dynamic imports of a computed module name.
+    pub dynamic: Vec<String>,
+}
+
+impl Dependencies {
+    pub fn behind(&self) -> impl Iterator<Item = &(String, Stage)> {
+        self.stages.iter().filter(|(_, stage)| *stage < self.target)
+    }
+}
+
+/// A finished deploy as the gates see it; `deploy::gate::deployment_fact` converts the
+/// deploy's own record into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentFact {
+    pub service: String,
+    pub health_timeout_secs: u64,
+    pub result: DeployResult,
+    /// The commands that restore the service when the rollback failed.
+    pub recovery: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeployResult {
+    Deployed {
+        /// The short ID of the image now running.
+        image: String,
+        seconds_to_healthy: f64,
+    },
+    RolledBack {
+        previous_image: String,
+        failure: String,
+        proof: String,
+    },
+    RollbackFailed {
+        failure: String,
+        proof: String,
+    },
+}
+
+/// An `--integration` run as the gates see it; `deploy::gate::integration_fact` converts the
+/// run into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationFact {
+    pub services: Vec<String>,
+    pub services_healthy: bool,
+    /// pytest's verdict was a pass.
+    pub tests_passed: bool,
+    pub tests: Option<TestCounts>,
+    /// Why the tests gave no verdict.
+    pub error: Option<StepError>,
+    pub command: Vec<String>,
+    /// The first finding's message (why a service did not come up, say).
+    pub first_finding: Option<String>,
+    /// `None` when nothing was brought up; else whether the services were removed, and how we
+    /// know.
+    pub teardown: Option<(bool, String)>,
+}
+
+impl IntegrationFact {
+    pub fn failed_tests(&self) -> u64 {
+        self.tests.map_or(0, |t| t.failed + t.errors)
+    }
+
+    fn counts_text(&self) -> String {
+        format!(
+            "{} passed, {} failed",
+            self.tests.map_or(0, |t| t.passed),
+            self.failed_tests()
+        )
+    }
+}
+
+/// `1 file`, `3 files`.
+pub fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+/// The configured severity as users write it in xtask.toml.
+pub fn severity_name(level: SecuritySeverity) -> &'static str {
+    match level {
+        SecuritySeverity::Low => "low",
+        SecuritySeverity::Medium => "medium",
+        SecuritySeverity::High => "high",
+    }
+}
+
+/// A UTC time for messages: the date alone at midnight (how users' rows are read), else to
+/// the minute.
+pub fn utc(at: NaiveDateTime) -> String {
+    if at.time() == chrono::NaiveTime::MIN {
+        at.format("%Y-%m-%d").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
+    }
+}
+
+fn earliest(observed: &Observation) -> String {
+    observed.earliest.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+impl GateResult {
+    /// The figure the gate compared, as the JSON report's `measured`.
+    pub fn measured(&self) -> Value {
+        match &self.outcome {
+            Outcome::NoVerdict { .. } | Outcome::Missing { .. } => Value::Null,
+            Outcome::Stage { from, to } => json!(format!("{from} -> {to}")),
+            Outcome::Lint {
+                findings,
+                unformatted,
+                ..
+            } => json!(findings + unformatted),
+            Outcome::Types { errors, .. } => json!(errors),
+            Outcome::Docs { present, .. } => json!(present),
+            Outcome::Security { blocking, .. } => json!(blocking),
+            Outcome::Tests(counts) => json!(counts.failed + counts.errors),
+            Outcome::Coverage { measured, .. } => match measured {
+                CoverageMeasure::Measured(coverage) => json!(coverage.percent),
+                _ => Value::Null,
+            },
+            Outcome::Dependencies(dependencies) => json!(
+                dependencies
+                    .stages
+                    .iter()
+                    .map(|(name, stage)| json!({"component": name, "stage": stage}))
+                    .collect::<Vec<_>>()
+            ),
+            Outcome::Observation { observed, .. } => {
+                observed.map_or(Value::Null, |o| json!(o.elapsed_days()))
+            }
+            Outcome::Deployment(fact) => match &fact.result {
+                DeployResult::Deployed {
+                    seconds_to_healthy, ..
+                } => json!((seconds_to_healthy * 10.0).round() / 10.0),
+                _ => json!(self.summary()),
+            },
+            Outcome::Integration(fact) => {
+                if self.passed {
+                    json!(fact.failed_tests())
+                } else {
+                    json!(fact.counts_text())
+                }
+            }
+        }
+    }
+
+    /// What `measured` had to reach, as the JSON report's `threshold`.
+    pub fn threshold(&self) -> Value {
+        match &self.outcome {
+            Outcome::Missing { .. } => Value::Null,
+            Outcome::Stage { from, .. } => json!(format!(
+                "{from} -> {}",
+                from.next().map_or("none", Stage::title)
+            )),
+            Outcome::Docs { required, .. } => json!(required),
+            Outcome::Coverage { threshold, .. } => json!(threshold),
+            Outcome::Dependencies(dependencies) => json!(dependencies.target),
+            Outcome::Observation { required_days, .. } => json!(required_days),
+            Outcome::Deployment(fact) => match fact.result {
+                DeployResult::Deployed { .. } => json!(fact.health_timeout_secs),
+                _ => json!("healthy"),
+            },
+            _ => json!(0),
+        }
+    }
+
+    /// What `measured` and `threshold` count.
+    pub fn unit(&self) -> &'static str {
+        match &self.outcome {
+            Outcome::NoVerdict { .. } | Outcome::Lint { .. } | Outcome::Security { .. } => {
+                "findings"
+            }
+            Outcome::Missing { .. } => "",
+            Outcome::Stage { .. } | Outcome::Dependencies(_) => "stage",
+            Outcome::Types { .. } => "errors",
+            Outcome::Docs { .. } => "sections",
+            Outcome::Tests(_) | Outcome::Integration(_) => "failed tests",
+            Outcome::Coverage { .. } => "percent",
+            Outcome::Observation { .. } => "days",
+            Outcome::Deployment(fact) => match fact.result {
+                DeployResult::Deployed { .. } => "seconds to healthy",
+                _ => "outcome",
+            },
+        }
+    }
+
+    /// One line for people: the gate table's last column.
+    pub fn summary(&self) -> String {
+        match &self.outcome {
+            Outcome::NoVerdict { step, errored } => {
+                format!(
+                    "{step} {}",
+                    if *errored { "errored" } else { "did not run" }
+                )
+            }
+            Outcome::Missing { what } => format!("{what} did not run"),
+            Outcome::Stage { from, to } => {
+                if self.passed {
+                    format!("{from} -> {to}")
+                } else {
+                    format!("{from} -> {to} is not allowed")
+                }
+            }
+            Outcome::Lint {
+                findings,
+                unformatted,
+                ..
+            } => format!(
+                "{}, {} to format",
+                plural(*findings, "finding", "findings"),
+                plural(*unformatted, "file", "files")
+            ),
+            Outcome::Types { errors, warnings } => format!("{errors} errors, {warnings} warnings"),
+            Outcome::Docs {
+                exists,
+                present,
+                required,
+                ..
+            } => {
+                if *exists {
+                    format!("{present} of {required} required sections")
+                } else {
+                    "README missing".to_owned()
+                }
+            }
+            Outcome::Security {
+                blocking,
+                below,
+                fail_on,
+            } => format!(
+                "{blocking} blocking, {below} below the {} threshold",
+                severity_name(*fail_on)
+            ),
+            Outcome::Tests(counts) => format!(
+                "{} passed, {} failed, {} errors, {} skipped",
+                counts.passed, counts.failed, counts.errors, counts.skipped
+            ),
+            Outcome::Coverage {
+                threshold,
+                measured,
+            } => match measured {
+                CoverageMeasure::NotMeasured => "not measured".to_owned(),
+                CoverageMeasure::NoData => "no data".to_owned(),
+                CoverageMeasure::Measured(coverage) => format!(
+                    "{:.2}% of {} {} (needs {threshold}%)",
+                    coverage.percent,
+                    coverage.total,
+                    if coverage.branch {
+                        "lines and branches"
+                    } else {
+                        "lines"
+                    }
+                ),
+            },
+            Outcome::Dependencies(dependencies) => dependencies_summary(dependencies),
+            Outcome::Observation { observed, .. } => match observed {
+                None => "no Staging date recorded".to_owned(),
+                Some(observed) if observed.complete() => {
+                    format!("in Staging since {}", utc(observed.since))
+                }
+                Some(observed) => format!(
+                    "{} days to go, earliest {}",
+                    observed.remaining_days(),
+                    earliest(observed)
+                ),
+            },
+            Outcome::Deployment(fact) => match &fact.result {
+                DeployResult::Deployed {
+                    image,
+                    seconds_to_healthy,
+                } => format!(
+                    "{} healthy on {image} in {seconds_to_healthy:.1}s",
+                    fact.service
+                ),
+                DeployResult::RolledBack { previous_image, .. } => {
+                    format!("deploy failed, rolled back to {previous_image}")
+                }
+                DeployResult::RollbackFailed { .. } => format!(
+                    "deploy failed and the rollback failed: {} may be down",
+                    fact.service
+                ),
+            },
+            Outcome::Integration(fact) => integration_summary(fact, self.passed),
+        }
+    }
+
+    /// `measured` for a table cell: `—` when nothing was measured, lists as `name (stage)`.
+    pub fn measured_text(&self) -> String {
+        match &self.outcome {
+            Outcome::Dependencies(dependencies) => dependencies
+                .stages
+                .iter()
+                .map(|(name, stage)| format!("{name} ({})", stage.id()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => value_text(&self.measured()),
+        }
+    }
+
+    /// `threshold` for a table cell.
+    pub fn threshold_text(&self) -> String {
+        match &self.outcome {
+            Outcome::Dependencies(dependencies) => dependencies.target.id().to_owned(),
+            _ => value_text(&self.threshold()),
+        }
+    }
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Null => "—".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn dependencies_summary(dependencies: &Dependencies) -> String {
+    let to = dependencies.target;
+    let total = dependencies.stages.len();
+    let behind = dependencies.behind().count();
+    let mut summary = if total == 0 {
+        "no dependencies".to_owned()
+    } else if behind == 0 {
+        format!("all {total} at {to} or above")
+    } else {
+        format!("{behind} of {total} below {to}")
+    };
+    if !dependencies.undeclared.is_empty() {
+        summary.push_str(&format!(
+            "; imports {} undeclared",
+            dependencies.undeclared.join(", ")
+        ));
+    }
+    if !dependencies.unused.is_empty() {
+        summary.push_str(&format!(
+            "; warning: declared but never imported: {}",
+            dependencies.unused.join(", ")
+        ));
+    }
+    if let Some(first) = dependencies.dynamic.first() {
+        summary.push_str(&format!(
+            "; {} not followed (module computed at run time: {first})",
+            plural(
+                dependencies.dynamic.len(),
+                "dynamic import",
+                "dynamic imports"
+            )
+        ));
+    }
+    summary
+}
+
+fn integration_summary(fact: &IntegrationFact, passed: bool) -> String {
+    if passed {
+        let against = if fact.services.is_empty() {
+            String::new()
+        } else {
+            format!(" against {}", fact.services.join(", "))
+        };
+        return format!("{}{against}", fact.counts_text());
+    }
+    if fact.error.is_some() {
+        "integration tests errored".to_owned()
+    } else if !fact.services_healthy {
+        "services not healthy".to_owned()
+    } else if !fact.tests_passed {
+        fact.counts_text()
+    } else {
+        "services left behind".to_owned()
+    }
+}
+
+/// The JSON report's shape of a gate (the schema's `gate`), derived from the typed outcome.
+impl Serialize for GateResult {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut gate = serializer.serialize_struct("GateResult", 5)?;
+        gate.serialize_field("passed", &self.passed)?;
+        gate.serialize_field("measured", &self.measured())?;
+        gate.serialize_field("threshold", &self.threshold())?;
+        gate.serialize_field("unit", self.unit())?;
+        gate.serialize_field("summary", &self.summary())?;
+        gate.end()
+    }
+}
