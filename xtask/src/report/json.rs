@@ -1,4 +1,6 @@
-//! `promotion.json`: the report as pretty JSON, ending with a newline.
+//! `promotion.json`: the report as pretty JSON, ending with a newline. Each gate's
+//! `measured`, `threshold`, `unit` and `summary` are derived from its typed outcome
+//! (`gates::outcome`), so the schema stays as it was.
 
 use anyhow::{Context, Result};
 
