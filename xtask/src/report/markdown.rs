@@ -17,7 +17,7 @@ pub use crate::markdown::text as cell;
 pub(super) fn finding_item(finding: &crate::tools::Finding) -> String {
     format!(
         "- `{}` **{}** {}\n",
-        finding.location().replace('`', "'"),
+        crate::markdown::code(&finding.location()),
         cell(&finding.code),
         cell(&finding.message)
     )
