@@ -38,7 +38,7 @@ fn read_with_mtime(path: &Path) -> std::io::Result<(Vec<u8>, Option<SystemTime>)
 }
 
 /// Bump when the meaning of a key or the shape of a payload changes: old entries then miss.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const MAGIC: &str = "xtask-cache v1";
 
@@ -218,40 +218,66 @@ impl Cache {
         }
     }
 
-    /// The read sets recorded under a declared key, newest first; empty when there is none,
-    /// an error when there is one that cannot be trusted.
-    fn read_manifest(&self, declared: &str) -> Result<Manifest, String> {
+    /// The read sets recorded under a declared key, newest first, as they are stored; empty
+    /// when there is none, an error when there is one that cannot be trusted.
+    fn read_manifest(&self, declared: &str) -> Result<Vec<u8>, String> {
         let Some(bytes) = self.read_entry(&manifest_key(declared)) else {
-            return Ok(Manifest::default());
+            return Ok(Vec::new());
         };
-        let payload = unframe(&bytes)?;
-        serde_json::from_slice(payload).map_err(|e| format!("invalid manifest: {e}"))
+        unframe(&bytes).map(<[u8]>::to_vec)
     }
 
     /// The read sets recorded under a declared key, newest first (a damaged one reads empty).
     pub fn manifest(&self, declared: &str) -> Manifest {
-        self.read_manifest(declared).unwrap_or_default()
+        self.read_manifest(declared)
+            .and_then(|payload| {
+                let sets = ManifestView::parse(&payload)?.sets;
+                Ok(Manifest {
+                    sets: sets
+                        .into_iter()
+                        .map(|set| ManifestSet {
+                            reads: set
+                                .reads
+                                .iter()
+                                .map(|(entry, state)| ((*entry).to_owned(), (*state).to_owned()))
+                                .collect(),
+                            result: set.result.to_owned(),
+                        })
+                        .collect(),
+                })
+            })
+            .unwrap_or_default()
     }
 
     /// Two-level lookup for steps whose reads were observed: the declared key finds the
     /// manifest; the first read set for which `unchanged` holds names the result. A read set
-    /// with any changed read never answers.
-    pub fn get_observed(&self, declared: &str, unchanged: impl Fn(&ReadSet) -> bool) -> Lookup {
-        let manifest = match self.read_manifest(declared) {
-            Ok(manifest) => manifest,
-            Err(reason) => {
-                self.count(|s| s.misses += 1);
-                return Lookup::Corrupt(format!(
-                    "cache entry {} is unusable ({reason})",
-                    self.entry_path(&manifest_key(declared)).display()
-                ));
-            }
-        };
-        match manifest.sets.iter().find(|set| unchanged(&set.reads)) {
-            Some(set) => self.get(&set.result),
-            None => {
+    /// with any changed read never answers. Read sets are checked as borrowed (entry, state)
+    /// pairs of the stored bytes, in entry order: a warm run allocates nothing per read.
+    pub fn get_observed(
+        &self,
+        declared: &str,
+        unchanged: impl Fn(&[(&str, &str)]) -> bool,
+    ) -> Lookup {
+        let found = self.read_manifest(declared).and_then(|payload| {
+            let view = ManifestView::parse(&payload)?;
+            Ok(view
+                .sets
+                .iter()
+                .find(|set| unchanged(&set.reads))
+                .map(|set| set.result.to_owned()))
+        });
+        match found {
+            Ok(Some(result)) => self.get(&result),
+            Ok(None) => {
                 self.count(|s| s.misses += 1);
                 Lookup::Miss
+            }
+            Err(reason) => {
+                self.count(|s| s.misses += 1);
+                Lookup::Corrupt(format!(
+                    "cache entry {} is unusable ({reason})",
+                    self.entry_path(&manifest_key(declared)).display()
+                ))
             }
         }
     }
@@ -278,9 +304,7 @@ impl Cache {
             },
         );
         manifest.sets.truncate(MANIFEST_SETS);
-        let written = serde_json::to_vec(&manifest)
-            .context("failed to serialise a cache manifest")
-            .and_then(|payload| self.write_entry(&manifest_key(declared), &frame(&payload)));
+        let written = self.write_entry(&manifest_key(declared), &frame(&manifest.encode()));
         match written {
             Ok(()) => None,
             Err(error) => self.stored(Err(error)),
@@ -498,15 +522,92 @@ const MANIFEST_SETS: usize = 8;
 /// Reads observed while a step ran (see `engine::observe`).
 pub type ReadSet = std::collections::BTreeMap<String, String>;
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
     pub sets: Vec<ManifestSet>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct ManifestSet {
     pub reads: ReadSet,
     pub result: String,
+}
+
+/// First bytes of a manifest payload; bump with its layout.
+const MANIFEST_MAGIC: &[u8] = b"xtask-manifest v2\n";
+
+/// A manifest payload is `MANIFEST_MAGIC`, then per set: its result key, its number of reads,
+/// and each read's entry and state; every string length-prefixed (u32, little-endian). Binary
+/// rather than JSON: a warm run reads one manifest per observed step, and JSON parsing with a
+/// `String` per read was most of checking a read set.
+impl Manifest {
+    fn encode(&self) -> Vec<u8> {
+        fn put(out: &mut Vec<u8>, text: &str) {
+            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        let mut out = MANIFEST_MAGIC.to_vec();
+        for set in &self.sets {
+            put(&mut out, &set.result);
+            out.extend_from_slice(&(set.reads.len() as u32).to_le_bytes());
+            for (entry, state) in &set.reads {
+                put(&mut out, entry);
+                put(&mut out, state);
+            }
+        }
+        out
+    }
+}
+
+/// A manifest read in place: its strings borrow the payload.
+struct ManifestView<'b> {
+    sets: Vec<SetView<'b>>,
+}
+
+struct SetView<'b> {
+    result: &'b str,
+    reads: Vec<(&'b str, &'b str)>,
+}
+
+impl<'b> ManifestView<'b> {
+    /// An empty payload is an empty manifest (none stored yet).
+    fn parse(payload: &'b [u8]) -> Result<ManifestView<'b>, String> {
+        let mut sets = Vec::new();
+        if payload.is_empty() {
+            return Ok(ManifestView { sets });
+        }
+        let mut rest = payload
+            .strip_prefix(MANIFEST_MAGIC)
+            .ok_or("invalid manifest: unknown format")?;
+        fn take<'b>(rest: &mut &'b [u8], n: usize) -> Result<&'b [u8], String> {
+            if rest.len() < n {
+                return Err("invalid manifest: truncated".to_owned());
+            }
+            let (head, tail) = rest.split_at(n);
+            *rest = tail;
+            Ok(head)
+        }
+        fn number(rest: &mut &[u8]) -> Result<usize, String> {
+            let bytes = take(rest, 4)?;
+            Ok(u32::from_le_bytes(bytes.try_into().expect("four bytes")) as usize)
+        }
+        fn text<'b>(rest: &mut &'b [u8]) -> Result<&'b str, String> {
+            let len = number(rest)?;
+            std::str::from_utf8(take(rest, len)?)
+                .map_err(|_| "invalid manifest: not UTF-8".to_owned())
+        }
+        while !rest.is_empty() {
+            let result = text(&mut rest)?;
+            let count = number(&mut rest)?;
+            // Each read takes at least 8 bytes: a bogus count cannot make us allocate much.
+            let mut reads = Vec::with_capacity(count.min(rest.len() / 8));
+            for _ in 0..count {
+                reads.push((text(&mut rest)?, text(&mut rest)?));
+            }
+            sets.push(SetView { result, reads });
+        }
+        Ok(ManifestView { sets })
+    }
 }
 
 fn sha_hex(parts: &[&[u8]]) -> String {
@@ -674,6 +775,64 @@ mod tests {
         let (checked, broken) = cache.verify(true);
         assert_eq!((checked, broken.len()), (1, 1));
         assert!(!path.exists());
+    }
+
+    fn reads(pairs: &[(&str, &str)]) -> ReadSet {
+        pairs
+            .iter()
+            .map(|(e, s)| ((*e).to_owned(), (*s).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn observed_entries_answer_only_for_a_matching_read_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), u64::MAX);
+        let old = reads(&[("f a.py", "f:01"), ("l src", "l:02")]);
+        let new = reads(&[("f a.py", "f:03"), ("l src", "l:02"), ("f b.py", "-")]);
+        assert!(cache.put_observed(KEY, &old, &result()).is_none());
+        let mut second = result();
+        second.duration_ms = 99;
+        assert!(cache.put_observed(KEY, &new, &second).is_none());
+        // Newest first, each set whole and in entry order.
+        let manifest = cache.manifest(KEY);
+        assert_eq!(manifest.sets.len(), 2);
+        assert_eq!(manifest.sets[0].reads, new);
+        assert_eq!(manifest.sets[1].reads, old);
+        let current = |state: &'static str| {
+            move |set: &[(&str, &str)]| set.iter().all(|(e, s)| *e != "f a.py" || *s == state)
+        };
+        let Lookup::Hit(hit) = cache.get_observed(KEY, current("f:01")) else {
+            panic!("expected the older set to answer")
+        };
+        assert_eq!(hit.duration_ms, 12);
+        let Lookup::Hit(hit) = cache.get_observed(KEY, current("f:03")) else {
+            panic!("expected the newer set to answer")
+        };
+        assert_eq!(hit.duration_ms, 99);
+        assert!(matches!(
+            cache.get_observed(KEY, current("f:04")),
+            Lookup::Miss
+        ));
+        assert!(matches!(cache.get_observed("cd01", |_| true), Lookup::Miss));
+    }
+
+    #[test]
+    fn a_damaged_manifest_is_a_corrupt_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), u64::MAX);
+        cache.put_observed(KEY, &reads(&[("f a.py", "f:01")]), &result());
+        let path = cache.entry_path(&manifest_key(KEY));
+        let good = unframe(&std::fs::read(&path).unwrap()).unwrap().to_vec();
+        // Well framed (the digest matches) but cut inside a read, or of another format.
+        for payload in [&good[..good.len() - 2], b"{\"sets\": []}".as_slice()] {
+            std::fs::write(&path, frame(payload)).unwrap();
+            assert!(matches!(
+                cache.get_observed(KEY, |_| true),
+                Lookup::Corrupt(_)
+            ));
+            assert_eq!(cache.manifest(KEY), Manifest::default());
+        }
     }
 
     #[test]

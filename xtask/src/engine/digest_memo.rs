@@ -17,7 +17,7 @@
 //! rename wins and every version that can win holds only valid entries. Its size is bounded by
 //! keeping the most recently seen `MAX_ENTRIES` entries.
 
-use std::collections::HashMap;
+use super::inputs::Map as HashMap;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -118,7 +118,7 @@ fn now_ns() -> i128 {
 impl DigestMemo {
     /// A memo that lives only as long as this run.
     pub fn in_memory() -> DigestMemo {
-        DigestMemo::with_entries(None, HashMap::new())
+        DigestMemo::with_entries(None, HashMap::default())
     }
 
     /// The memo stored at `file`; missing, unreadable or corrupt reads as empty.
@@ -135,7 +135,7 @@ impl DigestMemo {
         DigestMemo {
             file,
             loaded,
-            current: Mutex::new(HashMap::new()),
+            current: Mutex::new(HashMap::default()),
             started: (now_ns() / 1_000_000_000) as u64,
         }
     }
@@ -259,7 +259,10 @@ fn read<T>(file: &Path, wrap: impl Fn(Entry) -> T) -> Option<HashMap<Key, T>> {
         bytes: body.strip_prefix(MAGIC)?,
     };
     let count = reader.u64()?;
-    let mut entries = HashMap::with_capacity(count.min(MAX_ENTRIES as u64) as usize);
+    let mut entries = HashMap::with_capacity_and_hasher(
+        count.min(MAX_ENTRIES as u64) as usize,
+        Default::default(),
+    );
     for _ in 0..count {
         let length = reader.u32()? as usize;
         let path: Key = reader.take(length)?.into();

@@ -53,32 +53,80 @@ pub(crate) fn is_generated(name: &str) -> bool {
 
 pub type FileDigest = [u8; 32];
 
+/// The per-run maps, keyed by paths we walked ourselves (no untrusted keys, so no need for
+/// SipHash's flooding resistance): a warm run looks up every input of every step in them.
+pub type Map<K, V> = HashMap<K, V, FastHash>;
+
+/// FxHash, as rustc uses it: a multiply and a rotate per eight bytes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+pub struct FastHasher(u64);
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(last) ^ rest.len() as u64);
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Per-run memo of file walks and digests; shared by every step of the run.
 pub struct InputIndex {
     root: PathBuf,
     /// By path relative to the root: a lookup allocates nothing. Read-locked: after the first
     /// step every lookup is a read, from several threads.
-    digests: RwLock<HashMap<String, Option<FileDigest>>>,
-    walks: Mutex<HashMap<String, std::sync::Arc<OnceLock<Vec<String>>>>>,
+    digests: RwLock<Map<String, Option<FileDigest>>>,
+    walks: Mutex<Map<String, std::sync::Arc<OnceLock<Vec<String>>>>>,
     configs: OnceLock<Vec<String>>,
     /// Digest of each component's whole source tree, by source path.
-    trees: RwLock<HashMap<String, String>>,
+    trees: RwLock<Map<String, String>>,
     /// First-party files a dotted prefix names, and whether it is a folder, once per run.
-    modules: Mutex<HashMap<String, (Vec<String>, bool)>>,
+    modules: Mutex<Map<String, (Vec<String>, bool)>>,
     /// The modules each file imports, parsed once per run (shared packages are imported by
     /// many components).
-    imports: Mutex<HashMap<String, std::sync::Arc<Vec<String>>>>,
+    imports: Mutex<Map<String, std::sync::Arc<Vec<String>>>>,
     /// pyright's extra folders, read from its config once per run.
     pyright_folders: OnceLock<Vec<String>>,
     /// The state of each observed read (`observe::state`), once per run.
-    read_states: RwLock<HashMap<String, String>>,
+    read_states: RwLock<Map<String, String>>,
     /// `tool_configs` by (folder, tool), once per run: components share folders.
-    tool_configs: Mutex<HashMap<(String, Tool), Vec<String>>>,
+    tool_configs: Mutex<Map<(String, Tool), Vec<String>>>,
     /// Digests by stat across runs; saved when the index is dropped.
     memo: DigestMemo,
     /// The plain files directly in a folder, by folder: every component with tests there
     /// looks for helpers beside them.
-    listings: Mutex<HashMap<String, std::sync::Arc<Vec<String>>>>,
+    listings: Mutex<Map<String, std::sync::Arc<Vec<String>>>>,
     /// Imports of each file by its content digest, across runs (shared with the import graph).
     parses: ParseCache,
 }
@@ -87,17 +135,17 @@ impl InputIndex {
     pub fn new(root: &Path) -> Self {
         InputIndex {
             root: root.to_path_buf(),
-            digests: RwLock::new(HashMap::new()),
-            walks: Mutex::new(HashMap::new()),
+            digests: RwLock::default(),
+            walks: Mutex::default(),
             configs: OnceLock::new(),
-            trees: RwLock::new(HashMap::new()),
-            modules: Mutex::new(HashMap::new()),
-            imports: Mutex::new(HashMap::new()),
+            trees: RwLock::default(),
+            modules: Mutex::default(),
+            imports: Mutex::default(),
             pyright_folders: OnceLock::new(),
-            read_states: RwLock::new(HashMap::new()),
-            tool_configs: Mutex::new(HashMap::new()),
+            read_states: RwLock::default(),
+            tool_configs: Mutex::default(),
             memo: DigestMemo::in_memory(),
-            listings: Mutex::new(HashMap::new()),
+            listings: Mutex::default(),
             parses: ParseCache::open(None),
         }
     }
@@ -125,6 +173,25 @@ impl InputIndex {
     /// and probes appear in every component's read set.
     pub fn read_state(&self, entry: &str, compute: impl FnOnce() -> String) -> String {
         memoised(&self.read_states, entry, compute)
+    }
+
+    /// Whether the state of an observed read is `recorded`, computed by `compute` once per run
+    /// and compared without a copy.
+    pub fn read_state_is(
+        &self,
+        entry: &str,
+        recorded: &str,
+        compute: impl FnOnce() -> String,
+    ) -> bool {
+        if let Some(known) = self
+            .read_states
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(entry)
+        {
+            return known == recorded;
+        }
+        self.read_state(entry, compute) == recorded
     }
 
     /// Files under `relative` (a folder or a single file), relative to the root, sorted.
@@ -174,6 +241,11 @@ impl InputIndex {
         &self.root
     }
 
+    /// The digest of a file outside the project (an absolute path), by the stat memo.
+    pub fn outside_digest(&self, path: &Path) -> Option<FileDigest> {
+        self.hash_file(path)
+    }
+
     fn hash_file(&self, path: &Path) -> Option<FileDigest> {
         self.memo.digest(path)
     }
@@ -201,11 +273,7 @@ impl InputIndex {
 
 /// The value memoised under `key` for this run, computed (outside the lock, so other threads
 /// go on reading) when absent. Two threads may compute the same value once each; both are equal.
-fn memoised<V: Clone>(
-    map: &RwLock<HashMap<String, V>>,
-    key: &str,
-    compute: impl FnOnce() -> V,
-) -> V {
+fn memoised<V: Clone>(map: &RwLock<Map<String, V>>, key: &str, compute: impl FnOnce() -> V) -> V {
     if let Some(known) = map.read().unwrap_or_else(|e| e.into_inner()).get(key) {
         return known.clone();
     }
@@ -288,24 +356,6 @@ pub struct StepInputs {
     pub configs: Vec<String>,
     /// First-party files outside the component that its sources import, transitively (pyright).
     pub imported: Vec<String>,
-}
-
-impl StepInputs {
-    /// Every file the step reads directly (dependencies are checked as trees).
-    pub fn files(&self) -> Vec<String> {
-        let mut all: Vec<String> = self
-            .sources
-            .iter()
-            .chain(&self.tests)
-            .chain(&self.packages)
-            .chain(&self.configs)
-            .chain(&self.imported)
-            .cloned()
-            .collect();
-        all.sort();
-        all.dedup();
-        all
-    }
 }
 
 /// The component's own code.

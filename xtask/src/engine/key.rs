@@ -5,49 +5,120 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use sha2::{Digest, Sha256};
 
-use super::inputs::{self, InputIndex, StepInputs};
+use super::inputs::{self, FileDigest, InputIndex, StepInputs};
 use crate::cache::SCHEMA_VERSION;
 use crate::config::{Policy, Thresholds};
 
-/// The canonical description that is hashed. Field order is fixed by the struct and maps are
-/// sorted, so the same step always serialises to the same bytes.
+/// Files of one role with their digests, sorted by path and without repeats.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Digests(Vec<(String, Option<FileDigest>)>);
+
+impl Digests {
+    fn of(index: &InputIndex, files: &[String]) -> Digests {
+        let mut list: Vec<(String, Option<FileDigest>)> =
+            files.iter().map(|f| (f.clone(), index.digest(f))).collect();
+        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        list.dedup_by(|a, b| a.0 == b.0);
+        Digests(list)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(String, Option<FileDigest>)> {
+        self.0.iter()
+    }
+
+    /// Fed to the key's hasher: count, then each path (length-prefixed) and its digest.
+    fn hash_into(&self, hasher: &mut Sha256) {
+        hasher.update((self.0.len() as u64).to_le_bytes());
+        for (path, digest) in &self.0 {
+            hash_text(hasher, path);
+            match digest {
+                Some(digest) => {
+                    hasher.update([1]);
+                    hasher.update(digest);
+                }
+                None => hasher.update([0]),
+            }
+        }
+    }
+}
+
+/// As `cache explain` reads it: path -> lowercase hex digest (or `unreadable`).
+impl Serialize for Digests {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (path, digest) in &self.0 {
+            match digest {
+                Some(d) => map.serialize_entry(path, &inputs::hex(d))?,
+                None => map.serialize_entry(path, "unreadable")?,
+            }
+        }
+        map.end()
+    }
+}
+
+fn hash_text(hasher: &mut Sha256, text: &str) {
+    hasher.update((text.len() as u64).to_le_bytes());
+    hasher.update(text.as_bytes());
+}
+
+/// The canonical description of a step. Its digest is the key: the small fields are hashed as
+/// their JSON, the file lists (most of a key's bytes, and most of a warm run's work when they
+/// were JSON too) straight into the hasher, length-prefixed so no two materials feed the same
+/// bytes. The JSON form (`Serialize`) is made only when an entry is stored or explained.
 #[derive(Debug, Serialize)]
 pub struct KeyMaterial<'a> {
     pub schema: u32,
-    pub step: &'a str,
-    pub tool: &'a str,
-    pub version: &'a str,
+    pub step: &'static str,
+    pub tool: &'static str,
+    pub version: String,
     /// Arguments for this component alone, with placeholders for per-run paths.
-    pub argv: &'a [String],
+    pub argv: Vec<String>,
     pub interpreter: &'a str,
-    pub sources: BTreeMap<String, String>,
-    pub tests: BTreeMap<String, String>,
-    pub packages: BTreeMap<String, String>,
+    pub sources: Digests,
+    pub tests: Digests,
+    pub packages: Digests,
     /// Dependency source path -> digest of its whole tree.
     pub dependencies: BTreeMap<String, String>,
-    pub configs: BTreeMap<String, String>,
+    pub configs: Digests,
     /// First-party files outside the component that it imports (pyright).
-    pub imported: BTreeMap<String, String>,
+    pub imported: Digests,
     pub thresholds: &'a Thresholds,
     pub policy: &'a Policy,
     /// Every variable the tool sees that can change its verdict, by value (`engine::environment`).
-    pub env: &'a BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
     /// The observer's version for steps whose reads are observed, else empty.
-    pub observer: &'a str,
+    pub observer: String,
+}
+
+/// The fields of `KeyMaterial` that are not file lists, hashed as JSON.
+#[derive(Serialize)]
+struct Head<'m> {
+    schema: u32,
+    step: &'m str,
+    tool: &'m str,
+    version: &'m str,
+    argv: &'m [String],
+    interpreter: &'m str,
+    dependencies: &'m BTreeMap<String, String>,
+    thresholds: &'m Thresholds,
+    policy: &'m Policy,
+    env: &'m BTreeMap<String, String>,
+    observer: &'m str,
 }
 
 pub struct KeyParts<'a> {
-    pub step: &'a str,
-    pub tool: &'a str,
-    pub version: &'a str,
-    pub argv: &'a [String],
+    pub step: &'static str,
+    pub tool: &'static str,
+    pub version: String,
+    pub argv: Vec<String>,
     pub interpreter: &'a str,
     pub thresholds: &'a Thresholds,
     pub policy: &'a Policy,
-    pub env: &'a BTreeMap<String, String>,
-    pub observer: &'a str,
+    pub env: BTreeMap<String, String>,
+    pub observer: String,
 }
 
 impl<'a> KeyMaterial<'a> {
@@ -59,16 +130,16 @@ impl<'a> KeyMaterial<'a> {
             version: parts.version,
             argv: parts.argv,
             interpreter: parts.interpreter,
-            sources: inputs::digest_list(index, &files.sources),
-            tests: inputs::digest_list(index, &files.tests),
-            packages: inputs::digest_list(index, &files.packages),
+            sources: Digests::of(index, &files.sources),
+            tests: Digests::of(index, &files.tests),
+            packages: Digests::of(index, &files.packages),
             dependencies: files
                 .dependencies
                 .iter()
                 .map(|source| (source.clone(), index.tree_digest(source)))
                 .collect(),
-            configs: inputs::digest_list(index, &files.configs),
-            imported: inputs::digest_list(index, &files.imported),
+            configs: Digests::of(index, &files.configs),
+            imported: Digests::of(index, &files.imported),
             thresholds: parts.thresholds,
             policy: parts.policy,
             env: parts.env,
@@ -76,15 +147,58 @@ impl<'a> KeyMaterial<'a> {
         }
     }
 
-    #[cfg(test)]
+    /// The key: sha256 of the material, lowercase hex.
     pub fn digest(&self) -> String {
-        self.digest_and_bytes().0
+        let mut hasher = Sha256::new();
+        let head = Head {
+            schema: self.schema,
+            step: self.step,
+            tool: self.tool,
+            version: &self.version,
+            argv: &self.argv,
+            interpreter: self.interpreter,
+            dependencies: &self.dependencies,
+            thresholds: self.thresholds,
+            policy: self.policy,
+            env: &self.env,
+            observer: &self.observer,
+        };
+        let head = serde_json::to_vec(&head).expect("key material always serialises");
+        hasher.update((head.len() as u64).to_le_bytes());
+        hasher.update(&head);
+        // Fixed order; each list is counted, so a file moving between roles changes the bytes.
+        for list in [
+            &self.sources,
+            &self.tests,
+            &self.packages,
+            &self.configs,
+            &self.imported,
+        ] {
+            list.hash_into(&mut hasher);
+        }
+        inputs::hex(&hasher.finalize())
     }
 
-    /// The digest and the serialised material it was computed over.
-    pub fn digest_and_bytes(&self) -> (String, Vec<u8>) {
-        let bytes = serde_json::to_vec(self).expect("key material always serialises");
-        (inputs::hex(&Sha256::digest(&bytes)), bytes)
+    /// Every file read directly, with its digest, sorted and without repeats (dependencies are
+    /// checked as trees).
+    pub fn files(&self) -> Vec<(String, Option<FileDigest>)> {
+        let mut all: Vec<(String, Option<FileDigest>)> = self
+            .sources
+            .iter()
+            .chain(self.tests.iter())
+            .chain(self.packages.iter())
+            .chain(self.configs.iter())
+            .chain(self.imported.iter())
+            .cloned()
+            .collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        all.dedup_by(|a, b| a.0 == b.0);
+        all
+    }
+
+    /// The JSON form, kept with the newest entry of a step for `cache explain`.
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
@@ -125,13 +239,13 @@ mod tests {
             KeyParts {
                 step: "ruff-check",
                 tool: "ruff",
-                version,
-                argv,
+                version: version.to_owned(),
+                argv: argv.to_vec(),
                 interpreter,
                 thresholds,
                 policy,
-                env: &BTreeMap::new(),
-                observer: "",
+                env: BTreeMap::new(),
+                observer: String::new(),
             },
             &index,
             &files,
@@ -184,13 +298,13 @@ mod tests {
         let parts = || KeyParts {
             step: "pytest",
             tool: "pytest",
-            version: "9.2.0",
-            argv: &[],
+            version: "9.2.0".to_owned(),
+            argv: Vec::new(),
             interpreter: "py",
             thresholds: &THRESHOLDS,
             policy: Box::leak(Box::new(policy())),
-            env: Box::leak(Box::new(BTreeMap::new())),
-            observer: "",
+            env: BTreeMap::new(),
+            observer: String::new(),
         };
         let as_source = StepInputs {
             sources: vec!["a.py".into()],

@@ -106,9 +106,9 @@ pub(crate) struct Prepared<'c> {
     /// command both use them.
     pub argv: Vec<String>,
     pub key: String,
-    /// The declared key's material, kept with the newest entry for `cache explain`.
-    /// (Serialised once, for the key's digest; parsed only when a result is stored or explained.)
-    pub material: Vec<u8>,
+    /// The declared key's material, kept with the newest entry for `cache explain` (made
+    /// into JSON only when a result is stored or explained).
+    pub material: key::KeyMaterial<'c>,
     /// Whether the tool runs under the observer (pytest, bandit): its entries then carry the
     /// reads it made, and a lookup checks them.
     pub observed: bool,
@@ -121,7 +121,7 @@ pub(crate) struct Prepared<'c> {
 impl Prepared<'_> {
     /// The declared key's material as JSON, for `cache explain`.
     pub fn material_value(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.material).unwrap_or_default()
+        self.material.value()
     }
 }
 
@@ -337,39 +337,31 @@ fn prepare<'c>(
         key::KeyParts {
             step: kind.id(),
             tool: kind.tool().name(),
-            version: &tool.version,
-            argv: &portable_argv,
+            version: tool.version.clone(),
+            argv: portable_argv,
             interpreter: &ctx.toolchain.python_identity,
             thresholds: &ctx.config.thresholds,
             policy: &ctx.config.policy,
-            env: &ctx.env.keyed,
-            observer: &observer,
+            env: ctx.env.keyed.clone(),
+            observer,
         },
         &ctx.index,
         &files,
     );
-    let (key, material) = material.digest_and_bytes();
     Prepared {
         component,
         kind,
         tool,
         argv,
-        key,
-        material,
+        key: material.digest(),
         observed,
-        files: files
-            .files()
-            .into_iter()
-            .map(|f| {
-                let digest = ctx.index.digest(&f);
-                (f, digest)
-            })
-            .collect(),
-        trees: files
+        files: material.files(),
+        trees: material
             .dependencies
             .iter()
-            .map(|source| (source.clone(), ctx.index.tree_digest(source)))
+            .map(|(source, digest)| (source.clone(), digest.clone()))
             .collect(),
+        material,
     }
 }
 

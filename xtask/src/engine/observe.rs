@@ -44,7 +44,7 @@ pub fn wrap(reads_file: &Path, argv: &[String]) -> Vec<String> {
 }
 
 /// One read as the hook reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// Opened for reading, or probed with stat: its content (or absence) matters.
     File,
@@ -55,9 +55,50 @@ pub enum Kind {
 /// One read: what kind, where, and for opened files `mtime_ns:size` when the tool opened it.
 pub type RawRead = (Kind, PathBuf, Option<String>);
 
+/// The hook's reads of one tool process, and their portable names, made once: every member
+/// of a batch captures its read set from the same reads.
+pub struct Raw {
+    reads: Vec<RawRead>,
+    /// (index into `reads`, entry `f <portable>` or `l <portable>`), the first report of each
+    /// distinct read only, for reads that are inputs.
+    named: std::sync::OnceLock<Vec<(usize, String)>>,
+}
+
+impl Raw {
+    /// Each distinct read that is an input, with its entry name, in report order. A tool opens
+    /// the same file and lists the same folder many times; the first report is the one checked.
+    fn named(&self, locator: &Locator) -> &[(usize, String)] {
+        self.named.get_or_init(|| {
+            let mut seen: std::collections::HashSet<(Kind, &Path), inputs::FastHash> =
+                std::collections::HashSet::default();
+            let mut entries: std::collections::HashSet<String, inputs::FastHash> =
+                std::collections::HashSet::default();
+            let mut named = Vec::new();
+            for (at, (kind, path, _)) in self.reads.iter().enumerate() {
+                if !seen.insert((*kind, path.as_path())) {
+                    continue;
+                }
+                let Some(portable) = locator.portable(*kind, path) else {
+                    continue;
+                };
+                let entry = match kind {
+                    Kind::File => format!("f {portable}"),
+                    Kind::Listing => format!("l {portable}"),
+                };
+                // Two paths with one portable name (a bytecode file and its source).
+                if entries.insert(entry.clone()) {
+                    named.push((at, entry));
+                }
+            }
+            named
+        })
+    }
+}
+
 /// Parses the hook's output.
-pub fn parse(text: &str) -> Vec<RawRead> {
-    text.lines()
+pub fn parse(text: &str) -> Raw {
+    let reads = text
+        .lines()
         .filter_map(|line| {
             let mut fields = line.split('\t');
             let kind = match fields.next()? {
@@ -68,7 +109,11 @@ pub fn parse(text: &str) -> Vec<RawRead> {
             let path = PathBuf::from(fields.next()?);
             Some((kind, path, fields.next().map(str::to_owned)))
         })
-        .collect()
+        .collect();
+    Raw {
+        reads,
+        named: std::sync::OnceLock::new(),
+    }
 }
 
 /// Maps absolute paths to portable names and back.
@@ -166,11 +211,7 @@ impl Locator {
     /// A root-relative read: tool output is not an input, except that a cached bytecode file
     /// stands for its source.
     fn inside(&self, kind: Kind, rel: String) -> Option<String> {
-        if self
-            .own
-            .iter()
-            .any(|own| rel == *own || rel.starts_with(&format!("{own}/")))
-        {
+        if self.own.iter().any(|own| is_under(&rel, own)) {
             return None;
         }
         let parts: Vec<&str> = rel.split('/').collect();
@@ -232,10 +273,9 @@ fn fresh_state(locator: &Locator, index: &InputIndex, entry: &str) -> String {
         Err(_) => "-".to_owned(),
         Ok(m) if m.is_dir() => "d".to_owned(),
         Ok(_) => {
+            // Outside the project: by the stat memo too, which is sound for any file.
             let digest = if portable.starts_with('/') || portable.starts_with("~/") {
-                std::fs::read(&path)
-                    .ok()
-                    .map(|b| <[u8; 32]>::from(Sha256::digest(&b)))
+                index.outside_digest(&path)
             } else {
                 index.digest(portable)
             };
@@ -272,28 +312,56 @@ fn listing_state(locator: &Locator, path: &Path) -> String {
     format!("l:{}", inputs::hex(&hasher.finalize()))
 }
 
+/// Whether `path` is `folder` or inside it (both root-relative).
+fn is_under(path: &str, folder: &str) -> bool {
+    path.strip_prefix(folder)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The sources of the other members of a batch: what the tool analysed for them is not an
+/// input of this member. Found by each folder prefix of a read, so a batch of N members costs
+/// a few hash lookups per read rather than N comparisons.
+pub struct Foreign<'a> {
+    sources: std::collections::HashSet<&'a str, inputs::FastHash>,
+}
+
+impl<'a> Foreign<'a> {
+    pub fn new(members: &'a [String], own: &str) -> Foreign<'a> {
+        Foreign {
+            sources: members
+                .iter()
+                .map(String::as_str)
+                .filter(|source| *source != own)
+                .collect(),
+        }
+    }
+
+    /// Whether a root-relative read belongs to this member (to no other member's source).
+    pub fn keeps(&self, path: &str) -> bool {
+        if self.sources.is_empty() {
+            return true;
+        }
+        let folders = path.match_indices('/').map(|(at, _)| &path[..at]);
+        !folders
+            .chain(std::iter::once(path))
+            .any(|prefix| self.sources.contains(prefix))
+    }
+}
+
 /// Turns the hook's raw reads into a read set. Fails when a project file the tool opened has
 /// another stat now than when it was opened: the verdict may describe the file's old bytes, so
 /// it must not be stored under the new ones.
 pub fn capture(
     locator: &Locator,
     index: &InputIndex,
-    raw: &[RawRead],
+    raw: &Raw,
     keep: impl Fn(&str) -> bool,
 ) -> Result<ReadSet, String> {
     let mut set = ReadSet::new();
-    for (kind, path, opened) in raw {
-        let Some(portable) = locator.portable(*kind, path) else {
-            continue;
-        };
-        if !keep(&portable) {
-            continue;
-        }
-        let entry = match kind {
-            Kind::File => format!("f {portable}"),
-            Kind::Listing => format!("l {portable}"),
-        };
-        if set.contains_key(&entry) {
+    for (at, entry) in raw.named(locator) {
+        let (_, path, opened) = &raw.reads[*at];
+        let portable = &entry[2..];
+        if !keep(portable) {
             continue;
         }
         // Only project files: tools write their own caches elsewhere (stevedore's entry-point
@@ -312,17 +380,40 @@ pub fn capture(
                 return Err(format!("{portable} changed while the tool ran"));
             }
         }
-        let current = state(locator, index, &entry);
-        set.insert(entry, current);
+        let current = state(locator, index, entry);
+        set.insert(entry.clone(), current);
     }
     Ok(set)
 }
 
+/// A read set, as stored (`ReadSet`) or as read in place from a manifest.
+pub trait Reads {
+    fn reads(&self) -> impl Iterator<Item = (&str, &str)>;
+}
+
+impl Reads for ReadSet {
+    fn reads(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.iter()
+            .map(|(entry, state)| (entry.as_str(), state.as_str()))
+    }
+}
+
+impl Reads for [(&str, &str)] {
+    fn reads(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.iter().copied()
+    }
+}
+
 /// The first read whose state differs now, described for a person; `None` when all match.
-pub fn first_change(locator: &Locator, index: &InputIndex, set: &ReadSet) -> Option<String> {
-    for (entry, recorded) in set {
-        let now = state(locator, index, entry);
-        if now != *recorded {
+/// Each state is computed once per run and compared in place.
+pub fn first_change(
+    locator: &Locator,
+    index: &InputIndex,
+    set: &(impl Reads + ?Sized),
+) -> Option<String> {
+    for (entry, recorded) in set.reads() {
+        if !index.read_state_is(entry, recorded, || fresh_state(locator, index, entry)) {
+            let now = state(locator, index, entry);
             let (kind, path) = entry.split_once(' ').unwrap_or(("f", entry));
             return Some(describe(kind, path, recorded, &now));
         }
@@ -424,6 +515,23 @@ mod tests {
         assert_eq!(first_change(&locator, &InputIndex::new(&root), &set), None);
         std::fs::write(root.join("b.py"), "").unwrap();
         assert!(first_change(&locator, &InputIndex::new(&root), &set).is_some());
+    }
+
+    #[test]
+    fn a_batch_member_keeps_its_own_reads_and_shared_ones_only() {
+        let members: Vec<String> = ["src/a", "src/ab.py", "src/c"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let foreign = Foreign::new(&members, "src/a");
+        for own in ["src/a", "src/a/x.py", "src/abc.py", "conftest.py", "src"] {
+            assert!(foreign.keeps(own), "{own}");
+        }
+        for other in ["src/ab.py", "src/c", "src/c/d/e.py"] {
+            assert!(!foreign.keeps(other), "{other}");
+        }
+        assert!(Foreign::new(&[], "src/a").keeps("src/c/d.py"));
+        assert!(is_under("a/b", "a") && is_under("a", "a") && !is_under("ab", "a"));
     }
 
     #[test]

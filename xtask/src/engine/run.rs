@@ -70,7 +70,8 @@ pub fn observed(kind: StepKind) -> bool {
 
 /// What an observed tool process read, as its hook reported it.
 pub struct Observed {
-    raw: Vec<observe::RawRead>,
+    /// Shared by every member of a batch (one tool process).
+    raw: std::sync::Arc<observe::Raw>,
     /// Sources of the other members of a batch: their files are analysed for them, not for
     /// this member, so they are not this member's inputs.
     foreign: Vec<String>,
@@ -81,7 +82,7 @@ impl Observed {
     fn read(run_dir: &Path) -> Option<Observed> {
         let text = std::fs::read_to_string(run_dir.join(observe::READS_FILE)).ok()?;
         Some(Observed {
-            raw: observe::parse(&text),
+            raw: std::sync::Arc::new(observe::parse(&text)),
             foreign: Vec::new(),
         })
     }
@@ -91,13 +92,9 @@ impl Observed {
         ctx: &RunContext<'_>,
         prepared: &Prepared<'_>,
     ) -> Result<observe::ReadSet, String> {
-        let own = &prepared.component.source;
+        let foreign = observe::Foreign::new(&self.foreign, &prepared.component.source);
         observe::capture(&ctx.locator, &ctx.index, &self.raw, |path| {
-            !self
-                .foreign
-                .iter()
-                .filter(|f| *f != own)
-                .any(|f| path == f || path.starts_with(&format!("{f}/")))
+            foreign.keeps(path)
         })
     }
 }

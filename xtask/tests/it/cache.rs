@@ -68,12 +68,15 @@ fn entries(cache: &Path) -> Vec<PathBuf> {
 /// Entries holding a step's result, not a manifest of observed reads (pytest and bandit have
 /// one manifest each besides their result).
 fn results(cache: &Path) -> Vec<PathBuf> {
+    // A manifest's payload (binary) starts with its own magic line, after the entry's header.
+    const MANIFEST: &[u8] = b"\nxtask-manifest v";
     entries(cache)
         .into_iter()
         .filter(|p| {
-            !std::fs::read_to_string(p)
+            !std::fs::read(p)
                 .unwrap_or_default()
-                .contains("{\"sets\":")
+                .windows(MANIFEST.len())
+                .any(|w| w == MANIFEST)
         })
         .collect()
 }
