@@ -127,26 +127,50 @@ impl Prepared<'_> {
 
 /// Runs `requests` and returns one result per request.
 pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
-    // The plan lists every check of the tool table for its phases; an optional tool the
-    // project has not pinned (mypy) does not run and leaves no result.
-    let requests: Vec<StepId> = requests
-        .iter()
-        .filter(|(_, kind)| ctx.config.tools.enabled(kind.tool()))
-        .cloned()
-        .collect();
+    let requests = enabled_requests(ctx, requests);
     let requests = requests.as_slice();
     ctx.listener.event(&Event::Planned {
         steps: requests.len(),
     });
     let mut results = Results::new();
-    let mut tools: HashMap<Tool, Result<ResolvedTool, String>> = HashMap::new();
-    let mut resolve = |tool: Tool| -> Result<ResolvedTool, String> {
-        tools
-            .entry(tool)
-            .or_insert_with(|| ctx.toolchain.resolve(tool, ctx.config.timeouts.of(tool)))
-            .clone()
-    };
+    let mut tools = Tools::new();
+    run_fixes(ctx, requests, &mut tools, &mut results);
+    let to_prepare = steps_to_prepare(ctx, requests, &mut tools, &mut results);
+    // Keys and lookups are independent per step and are most of a warm run: they run in
+    // parallel; results are finished in request order, as before.
+    let candidates: Vec<Prepared<'_>> = parallel::map(&to_prepare, |(component, kind, tool)| {
+        prepare(ctx, component, *kind, tool.clone())
+    });
+    let pending = look_up(ctx, candidates, &mut results);
+    execute_and_store(ctx, pending, &mut results);
+    results
+}
 
+/// The tools of a run, each resolved once, on first use; a tool that cannot be resolved keeps
+/// its error message.
+type Tools = HashMap<Tool, Result<ResolvedTool, String>>;
+
+/// `tool` resolved through `tools`, resolving it on first use.
+fn resolve(ctx: &RunContext<'_>, tools: &mut Tools, tool: Tool) -> Result<ResolvedTool, String> {
+    tools
+        .entry(tool)
+        .or_insert_with(|| ctx.toolchain.resolve(tool, ctx.config.timeouts.of(tool)))
+        .clone()
+}
+
+/// `requests` without the steps of tools the project does not use.
+fn enabled_requests(ctx: &RunContext<'_>, requests: &[StepId]) -> Vec<StepId> {
+    // The plan lists every check of the tool table for its phases; an optional tool the
+    // project has not pinned (mypy) does not run and leaves no result.
+    requests
+        .iter()
+        .filter(|(_, kind)| ctx.config.tools.enabled(kind.tool()))
+        .cloned()
+        .collect()
+}
+
+/// Runs the requested fixes, one tool at a time in the tool table's order, into `results`.
+fn run_fixes(ctx: &RunContext<'_>, requests: &[StepId], tools: &mut Tools, results: &mut Results) {
     // Fixes change the files every other step reads, so they run, and finish, first.
     let fixes = crate::tools::table::STEPS
         .iter()
@@ -160,7 +184,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
         if members.is_empty() {
             continue;
         }
-        match resolve(fix_kind.tool()) {
+        match resolve(ctx, tools, fix_kind.tool()) {
             Ok(tool) => {
                 for result in run::fix(ctx, fix_kind, &tool, &members) {
                     results.insert(result.0, result.1);
@@ -174,7 +198,16 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
             }
         }
     }
+}
 
+/// The requested checks that need a key, with their tools, in request order. Each is announced
+/// as started; those whose tool is missing or whose verdict needs no run are finished here.
+fn steps_to_prepare<'c>(
+    ctx: &RunContext<'c>,
+    requests: &[StepId],
+    tools: &mut Tools,
+    results: &mut Results,
+) -> Vec<(&'c Component, StepKind, ResolvedTool)> {
     let mut to_prepare: Vec<(&Component, StepKind, ResolvedTool)> = Vec::new();
     for (name, kind) in requests.iter().filter(|(_, kind)| !kind.modifies_files()) {
         let Some(component) = ctx.config.component(name) else {
@@ -184,27 +217,32 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
             component: name,
             kind: *kind,
         });
-        let tool = match resolve(kind.tool()) {
+        let tool = match resolve(ctx, tools, kind.tool()) {
             Ok(tool) => tool,
             Err(message) => {
                 let result = missing_tool(ctx, *kind, component, &message);
-                finish(ctx, &mut results, name, result);
+                finish(ctx, results, name, result);
                 continue;
             }
         };
         if let Some(result) =
             run::decided_without_running(component, *kind, &tool, &ctx.config.project.root)
         {
-            finish(ctx, &mut results, name, result);
+            finish(ctx, results, name, result);
             continue;
         }
         to_prepare.push((component, *kind, tool));
     }
-    // Keys and lookups are independent per step and are most of a warm run: they run in
-    // parallel; results are finished in request order, as before.
-    let candidates: Vec<Prepared<'_>> = parallel::map(&to_prepare, |(component, kind, tool)| {
-        prepare(ctx, component, *kind, tool.clone())
-    });
+    to_prepare
+}
+
+/// Looks `candidates` up in the cache (none with `--no-cache`), finishing the hits in order;
+/// returns the steps left to run.
+fn look_up<'c>(
+    ctx: &RunContext<'_>,
+    candidates: Vec<Prepared<'c>>,
+    results: &mut Results,
+) -> Vec<Prepared<'c>> {
     // Remote hook: every key of the run is asked of the remote cache at once, in parallel.
     if let Some(cache) = ctx.cache.filter(|_| !ctx.refresh) {
         let keys: Vec<&str> = candidates.iter().map(|p| p.key.as_str()).collect();
@@ -234,7 +272,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
             Lookup::Hit(hit) => {
                 let mut hit = *hit;
                 hit.duration_ms = 0;
-                finish(ctx, &mut results, name, hit);
+                finish(ctx, results, name, hit);
                 continue;
             }
             Lookup::Corrupt(reason) => {
@@ -245,9 +283,14 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
         }
         pending.push(prepared);
     }
+    pending
+}
 
+/// Runs `pending` as jobs over `--jobs` workers, finishing each result as it comes, then
+/// stores the cacheable verdicts whose inputs did not change and ends the cache's run.
+fn execute_and_store(ctx: &RunContext<'_>, pending: Vec<Prepared<'_>>, results: &mut Results) {
     let jobs = group_into_jobs(pending);
-    let shared = Mutex::new(&mut results);
+    let shared = Mutex::new(results);
     let to_store: Mutex<Vec<Executed<'_, '_>>> = Mutex::new(Vec::new());
     let queue = Mutex::new(jobs.iter().collect::<Vec<_>>());
     std::thread::scope(|scope| {
@@ -283,7 +326,6 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
         }
         cache.finish_run();
     }
-    results
 }
 
 fn finish(ctx: &RunContext<'_>, results: &mut Results, component: &str, result: StepResult) {

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::parse::Parsed;
+use super::parse::{Import, Parsed};
 use super::parse_cache::ParseCache;
 use crate::engine::inputs::FileDigest;
 
@@ -101,6 +101,237 @@ fn module_of(path: &str, root: &str) -> Option<String> {
         .then(|| stem.replace('/', "."))
 }
 
+/// The folders module names resolve against, sorted, and the source roots among them (the
+/// project, `src/`, `extra_roots`): `(roots, source_roots)`.
+fn import_roots(
+    files: &[String],
+    position: &HashMap<String, usize>,
+    extra_roots: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let has_init = |folder: &str| position.contains_key(&join(folder, "__init__.py"));
+    let mut roots: Vec<String> = vec![String::new()];
+    if files.iter().any(|f| f.starts_with("src/")) {
+        roots.push("src/".to_owned());
+    }
+    for extra in extra_roots {
+        let extra = extra.trim_matches('/');
+        if !extra.is_empty() && extra != "." {
+            roots.push(format!("{extra}/"));
+        }
+    }
+    let mut source_roots = roots.clone();
+    source_roots.sort();
+    source_roots.dedup();
+    // pytest's `prepend` mode puts a test module's first folder up without an
+    // `__init__.py` on sys.path, so its siblings and helper packages import by bare name.
+    for file in files {
+        let name = file_name(file);
+        if !(is_test_module(name) || name == "conftest.py") {
+            continue;
+        }
+        let mut folder = parent(file).unwrap_or("");
+        while has_init(folder) {
+            match parent(folder) {
+                Some(up) => folder = up,
+                None => break,
+            }
+        }
+        if !folder.is_empty() {
+            roots.push(format!("{folder}/"));
+        }
+    }
+    roots.sort();
+    roots.dedup();
+    (roots, source_roots)
+}
+
+/// Every dotted module name the files can be imported as from `roots`, with the positions of
+/// the files it names (several when a `.pyi` sits beside its `.py`, or two roots hold the
+/// same name).
+fn module_index(files: &[String], roots: &[String]) -> HashMap<String, Vec<usize>> {
+    let mut modules: HashMap<String, Vec<usize>> = HashMap::new();
+    for (index, file) in files.iter().enumerate() {
+        for root in roots {
+            if let Some(module) = module_of(file, root) {
+                modules.entry(module).or_default().push(index);
+            }
+        }
+    }
+    modules
+}
+
+/// `targets` as import edges from `line`, onto `out`.
+fn push_imports(out: &mut Vec<Edge>, targets: &[usize], line: usize) {
+    out.extend(targets.iter().map(|&to| Edge {
+        to,
+        line,
+        kind: EdgeKind::Import,
+    }));
+}
+
+/// What `from_parsed` resolves a file's edges against.
+struct Resolver<'a> {
+    position: &'a HashMap<String, usize>,
+    modules: &'a HashMap<String, Vec<usize>>,
+    /// The first parts of the first-party module names.
+    top_level: HashSet<&'a str>,
+    roots: &'a [String],
+}
+
+impl Resolver<'_> {
+    /// The edges of `file` (at `index`), one per target and kind, and the sorted paths its
+    /// imports would read if they existed.
+    fn file_edges(&self, index: usize, file: &str, parsed: &Parsed) -> (Vec<Edge>, Vec<String>) {
+        let mut out: Vec<Edge> = Vec::new();
+        let mut wanted: Vec<String> = Vec::new();
+        let own_folder = parent(file).unwrap_or("");
+        let name = file_name(file);
+        // Enclosing packages' `__init__.py`, run on import.
+        self.enclosing(
+            index,
+            own_folder,
+            "__init__.py",
+            EdgeKind::Package,
+            &mut out,
+        );
+        if is_test_module(name) || name == "conftest.py" {
+            self.enclosing(
+                index,
+                own_folder,
+                "conftest.py",
+                EdgeKind::Conftest,
+                &mut out,
+            );
+        }
+        for import in &parsed.imports {
+            if import.level == 0 {
+                self.absolute(import, &mut out, &mut wanted);
+            } else {
+                self.relative(import, own_folder, &mut out, &mut wanted);
+            }
+        }
+        // One edge per target and kind, the first line that makes it.
+        out.sort_by_key(|e| (e.to, e.kind, e.line));
+        out.dedup_by(|later, first| later.to == first.to && later.kind == first.kind);
+        wanted.sort();
+        wanted.dedup();
+        (out, wanted)
+    }
+
+    /// An edge of `kind` to every `marker` file (other than the file at `index` itself) in
+    /// `own_folder` and each folder above it.
+    fn enclosing(
+        &self,
+        index: usize,
+        own_folder: &str,
+        marker: &str,
+        kind: EdgeKind,
+        out: &mut Vec<Edge>,
+    ) {
+        let mut folder = Some(own_folder);
+        while let Some(current) = folder {
+            if let Some(&to) = self.position.get(&join(current, marker))
+                && to != index
+            {
+                out.push(Edge { to, line: 0, kind });
+            }
+            folder = parent(current);
+        }
+    }
+
+    /// Resolves an absolute import by module name: edges onto `out`, the files it would read
+    /// if they existed onto `wanted`. Names that are not first-party are skipped.
+    fn absolute(&self, import: &Import, out: &mut Vec<Edge>, wanted: &mut Vec<String>) {
+        let module = &import.module;
+        if !self
+            .top_level
+            .contains(module.split('.').next().unwrap_or(module))
+        {
+            // Not first-party (the standard library or a distribution).
+            return;
+        }
+        let mut base_found = false;
+        // `import a.b.c` runs `a.b.c`; if that is not a file, the deepest module
+        // that is (`a.b`, where `c` is a name) is what runs.
+        let mut candidate = module.as_str();
+        loop {
+            if let Some(targets) = self.modules.get(candidate) {
+                push_imports(out, targets, import.line);
+                base_found = candidate == module;
+                break;
+            }
+            match candidate.rsplit_once('.') {
+                Some((up, _)) => candidate = up,
+                None => break,
+            }
+        }
+        let mut want = |dotted: &str| {
+            for root in self.roots {
+                let path = format!("{root}{}", dotted.replace('.', "/"));
+                wanted.push(format!("{path}.py"));
+                wanted.push(format!("{path}/__init__.py"));
+            }
+        };
+        if !base_found {
+            want(module);
+        }
+        for name in import.names.iter().filter(|n| *n != "*") {
+            let dotted = format!("{module}.{name}");
+            match self.modules.get(&dotted) {
+                Some(targets) => push_imports(out, targets, import.line),
+                None => want(&dotted),
+            }
+        }
+    }
+
+    /// Resolves a relative import of a file in `own_folder`: edges onto `out`, the files it
+    /// would read if they existed onto `wanted`. One that climbs above the project is skipped.
+    fn relative(
+        &self,
+        import: &Import,
+        own_folder: &str,
+        out: &mut Vec<Edge>,
+        wanted: &mut Vec<String>,
+    ) {
+        // Relative imports are resolved by folder, whatever the package's name.
+        let mut folder = Some(own_folder);
+        for _ in 1..import.level {
+            folder = folder.and_then(parent);
+        }
+        let Some(folder) = folder else {
+            return;
+        };
+        let base = if import.module.is_empty() {
+            folder.to_owned()
+        } else {
+            join(folder, &import.module.replace('.', "/"))
+        };
+        let mut resolve = |path: &str| {
+            let targets = self.lookup_path(path);
+            if targets.is_empty() {
+                wanted.push(format!("{path}.py"));
+                wanted.push(format!("{path}/__init__.py"));
+            } else {
+                push_imports(out, &targets, import.line);
+            }
+        };
+        if !(import.module.is_empty() && folder.is_empty()) {
+            resolve(&base);
+        }
+        for name in import.names.iter().filter(|n| *n != "*") {
+            resolve(&join(&base, name));
+        }
+    }
+
+    /// The files the module at `path` (a folder-relative path without suffix) can be.
+    fn lookup_path(&self, path: &str) -> Vec<usize> {
+        [".py", ".pyi", "/__init__.py", "/__init__.pyi"]
+            .iter()
+            .filter_map(|suffix| self.position.get(&format!("{path}{suffix}")).copied())
+            .collect()
+    }
+}
+
 impl Graph {
     /// Reads and parses `files` (relative to `root`), in parallel, and builds the graph. A file
     /// that cannot be read is a node without edges: it may have been deleted since the walk.
@@ -165,181 +396,23 @@ impl Graph {
             .enumerate()
             .map(|(i, f)| (f.clone(), i))
             .collect();
-        let has_init = |folder: &str| position.contains_key(&join(folder, "__init__.py"));
-
-        let mut roots: Vec<String> = vec![String::new()];
-        if files.iter().any(|f| f.starts_with("src/")) {
-            roots.push("src/".to_owned());
-        }
-        for extra in extra_roots {
-            let extra = extra.trim_matches('/');
-            if !extra.is_empty() && extra != "." {
-                roots.push(format!("{extra}/"));
-            }
-        }
-        let mut source_roots = roots.clone();
-        source_roots.sort();
-        source_roots.dedup();
-        // pytest's `prepend` mode puts a test module's first folder up without an
-        // `__init__.py` on sys.path, so its siblings and helper packages import by bare name.
-        for file in &files {
-            let name = file_name(file);
-            if !(is_test_module(name) || name == "conftest.py") {
-                continue;
-            }
-            let mut folder = parent(file).unwrap_or("");
-            while has_init(folder) {
-                match parent(folder) {
-                    Some(up) => folder = up,
-                    None => break,
-                }
-            }
-            if !folder.is_empty() {
-                roots.push(format!("{folder}/"));
-            }
-        }
-        roots.sort();
-        roots.dedup();
-
-        let mut modules: HashMap<String, Vec<usize>> = HashMap::new();
-        for (index, file) in files.iter().enumerate() {
-            for root in &roots {
-                if let Some(module) = module_of(file, root) {
-                    modules.entry(module).or_default().push(index);
-                }
-            }
-        }
-        let top_level: HashSet<&str> = modules
-            .keys()
-            .map(|m| m.split('.').next().unwrap_or(m))
-            .collect();
-        let lookup_path = |path: &str| -> Vec<usize> {
-            [".py", ".pyi", "/__init__.py", "/__init__.pyi"]
-                .iter()
-                .filter_map(|suffix| position.get(&format!("{path}{suffix}")).copied())
-                .collect()
+        let (roots, source_roots) = import_roots(&files, &position, extra_roots);
+        let modules = module_index(&files, &roots);
+        let resolver = Resolver {
+            position: &position,
+            modules: &modules,
+            top_level: modules
+                .keys()
+                .map(|m| m.split('.').next().unwrap_or(m))
+                .collect(),
+            roots: &roots,
         };
 
         let mut edges = Vec::with_capacity(files.len());
         let mut missing = Vec::with_capacity(files.len());
         let mut dynamic = Vec::with_capacity(files.len());
         for (index, (file, parsed)) in parsed.iter().enumerate() {
-            let mut out: Vec<Edge> = Vec::new();
-            let mut wanted: Vec<String> = Vec::new();
-            let own_folder = parent(file).unwrap_or("");
-            let name = file_name(file);
-            // Enclosing packages' `__init__.py`, run on import.
-            let mut folder = Some(own_folder);
-            while let Some(current) = folder {
-                if let Some(&init) = position.get(&join(current, "__init__.py"))
-                    && init != index
-                {
-                    out.push(Edge {
-                        to: init,
-                        line: 0,
-                        kind: EdgeKind::Package,
-                    });
-                }
-                folder = parent(current);
-            }
-            if is_test_module(name) || name == "conftest.py" {
-                let mut folder = Some(own_folder);
-                while let Some(current) = folder {
-                    if let Some(&conftest) = position.get(&join(current, "conftest.py"))
-                        && conftest != index
-                    {
-                        out.push(Edge {
-                            to: conftest,
-                            line: 0,
-                            kind: EdgeKind::Conftest,
-                        });
-                    }
-                    folder = parent(current);
-                }
-            }
-            for import in &parsed.imports {
-                let mut add = |targets: &[usize]| {
-                    out.extend(targets.iter().map(|&to| Edge {
-                        to,
-                        line: import.line,
-                        kind: EdgeKind::Import,
-                    }));
-                };
-                let names = import.names.iter().filter(|n| *n != "*");
-                if import.level == 0 {
-                    let module = &import.module;
-                    if !top_level.contains(module.split('.').next().unwrap_or(module)) {
-                        // Not first-party (the standard library or a distribution).
-                        continue;
-                    }
-                    let mut base_found = false;
-                    // `import a.b.c` runs `a.b.c`; if that is not a file, the deepest module
-                    // that is (`a.b`, where `c` is a name) is what runs.
-                    let mut candidate = module.as_str();
-                    loop {
-                        if let Some(targets) = modules.get(candidate) {
-                            add(targets);
-                            base_found = candidate == module;
-                            break;
-                        }
-                        match candidate.rsplit_once('.') {
-                            Some((up, _)) => candidate = up,
-                            None => break,
-                        }
-                    }
-                    let mut want = |dotted: &str| {
-                        for root in &roots {
-                            let path = format!("{root}{}", dotted.replace('.', "/"));
-                            wanted.push(format!("{path}.py"));
-                            wanted.push(format!("{path}/__init__.py"));
-                        }
-                    };
-                    if !base_found {
-                        want(module);
-                    }
-                    for name in names {
-                        let dotted = format!("{module}.{name}");
-                        match modules.get(&dotted) {
-                            Some(targets) => add(targets),
-                            None => want(&dotted),
-                        }
-                    }
-                } else {
-                    // Relative imports are resolved by folder, whatever the package's name.
-                    let mut folder = Some(own_folder);
-                    for _ in 1..import.level {
-                        folder = folder.and_then(parent);
-                    }
-                    let Some(folder) = folder else {
-                        continue;
-                    };
-                    let base = if import.module.is_empty() {
-                        folder.to_owned()
-                    } else {
-                        join(folder, &import.module.replace('.', "/"))
-                    };
-                    let mut resolve = |path: &str| {
-                        let targets = lookup_path(path);
-                        if targets.is_empty() {
-                            wanted.push(format!("{path}.py"));
-                            wanted.push(format!("{path}/__init__.py"));
-                        } else {
-                            add(&targets);
-                        }
-                    };
-                    if !(import.module.is_empty() && folder.is_empty()) {
-                        resolve(&base);
-                    }
-                    for name in names {
-                        resolve(&join(&base, name));
-                    }
-                }
-            }
-            // One edge per target and kind, the first line that makes it.
-            out.sort_by_key(|e| (e.to, e.kind, e.line));
-            out.dedup_by(|later, first| later.to == first.to && later.kind == first.kind);
-            wanted.sort();
-            wanted.dedup();
+            let (out, wanted) = resolver.file_edges(index, file, parsed);
             edges.push(out);
             missing.push(wanted);
             dynamic.push(parsed.dynamic.clone());
