@@ -139,6 +139,15 @@ fn gate(decision: &Decision, kind: GateKind) -> &GateResult {
     &decision.gates.iter().find(|(k, _)| *k == kind).unwrap().1
 }
 
+/// The first blocker of the gate with this id; panics (the test fails) when there is none.
+fn blocker_of<'d>(decision: &'d Decision, gate: &str) -> &'d Blocker {
+    decision
+        .blockers
+        .iter()
+        .find(|b| b.gate == gate)
+        .unwrap_or_else(|| panic!("no {gate} blocker in {:?}", decision.blockers))
+}
+
 #[test]
 fn everything_clean_passes_every_gate() {
     let decision = decide_with(Stage::Development, None, &clean_steps(), &clean_facts());
@@ -161,7 +170,7 @@ fn fixable_lint_findings_point_at_phase_one_fix() {
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
     assert!(!gate(&decision, GateKind::Lint).passed);
-    let blocker = decision.blockers.iter().find(|b| b.gate == "lint").unwrap();
+    let blocker = blocker_of(&decision, "lint");
     assert!(
         blocker
             .fix
@@ -249,11 +258,7 @@ fn the_security_blocker_keeps_ids_and_paths_as_they_are_and_counts_in_words() {
         step(StepKind::Bandit, vec![upper.clone()]),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = decision
-        .blockers
-        .iter()
-        .find(|b| b.gate == "security")
-        .unwrap();
+    let blocker = blocker_of(&decision, "security");
     assert_eq!(
         blocker.message,
         format!(
@@ -268,11 +273,7 @@ fn the_security_blocker_keeps_ids_and_paths_as_they_are_and_counts_in_words() {
         step(StepKind::Bandit, vec![upper, second]),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = decision
-        .blockers
-        .iter()
-        .find(|b| b.gate == "security")
-        .unwrap();
+    let blocker = blocker_of(&decision, "security");
     assert!(
         blocker
             .message
@@ -293,11 +294,7 @@ fn coverage_threshold_is_inclusive_and_names_the_gap() {
     assert!(gate(&decision, GateKind::Coverage).passed);
     steps.insert(StepKind::Pytest, pytest(Some(31.25), 0));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = decision
-        .blockers
-        .iter()
-        .find(|b| b.gate == "coverage")
-        .unwrap();
+    let blocker = blocker_of(&decision, "coverage");
     assert!(blocker.message.contains("31.25%"), "{}", blocker.message);
     assert!(blocker.fix.contains("+38.75 points"), "{}", blocker.fix);
 }
@@ -376,11 +373,7 @@ fn dependencies_below_the_target_are_named() {
     let mut facts = clean_facts();
     facts.dependencies = vec![("model-management".into(), Stage::Development)];
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
-    let blocker = decision
-        .blockers
-        .iter()
-        .find(|b| b.gate == "dependencies")
-        .unwrap();
+    let blocker = blocker_of(&decision, "dependencies");
     assert_eq!(
         blocker.message,
         "dependency model-management is in Development, below Staging"
@@ -433,11 +426,7 @@ fn observation_needs_full_days_in_staging() {
         NaiveDate::from_ymd_opt(2026, 11, 15).and_then(|d| d.and_hms_opt(0, 0, 0));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(!gate(&decision, GateKind::Observation).passed);
-    let blocker = decision
-        .blockers
-        .iter()
-        .find(|b| b.gate == "observation")
-        .unwrap();
+    let blocker = blocker_of(&decision, "observation");
     assert!(
         blocker.fix.contains("2026-11-22 00:00 UTC"),
         "{}",
@@ -469,11 +458,7 @@ fn six_days_twenty_three_hours_in_staging_is_not_enough() {
     let observation = gate(&decision, GateKind::Observation);
     assert!(!observation.passed);
     assert_eq!(observation.measured(), serde_json::json!(6.96));
-    let blocker = decision
-        .blockers
-        .iter()
-        .find(|b| b.gate == "observation")
-        .unwrap();
+    let blocker = blocker_of(&decision, "observation");
     assert!(
         blocker.message.contains("6 days 23h of the 7 days"),
         "{}",
@@ -587,11 +572,7 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
     }];
     steps.insert(StepKind::Pytest, result);
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = decision
-        .blockers
-        .iter()
-        .find(|b| b.gate == "tests")
-        .unwrap();
+    let blocker = blocker_of(&decision, "tests");
     assert_eq!(
         blocker.message,
         "1 test modules cannot be collected (ModuleNotFoundError: No module named 'torch')"
