@@ -69,12 +69,6 @@ impl IntegrationRun {
         self.error = result.error;
     }
 
-    pub fn passed(&self) -> bool {
-        self.status == StepStatus::Passed
-            && self.services_healthy
-            && self.teardown.as_ref().is_none_or(|t| t.removed)
-    }
-
     /// The exit code this run calls for on its own: 130 interrupted, 3 for the machine, 1 for a
     /// failure of the component, 0 passed. `max` with the other codes gives the run's.
     pub fn exit_code(&self) -> u8 {
@@ -82,7 +76,7 @@ impl IntegrationRun {
             Some(error) if error.kind == ErrorKind::Interrupted => exit::INTERRUPTED,
             Some(error) if error.kind.is_infrastructure() => exit::INFRASTRUCTURE,
             _ if self.teardown.as_ref().is_some_and(|t| !t.removed) => exit::INFRASTRUCTURE,
-            _ if self.passed() => exit::OK,
+            _ if super::gate::integration_fact(self).passed() => exit::OK,
             _ => exit::GATE_FAILED,
         }
     }

@@ -693,8 +693,7 @@ impl Judge<'_> {
     /// services removed again.
     fn integration(&mut self, fact: &IntegrationFact) -> GateResult {
         let retry = self.command("--phase 4 --integration");
-        let removed = fact.teardown.as_ref().is_none_or(|(removed, _)| *removed);
-        let passed = fact.tests_passed && fact.services_healthy && removed;
+        let passed = fact.passed();
         if !passed {
             let (message, fix) = if let Some(error) = &fact.error {
                 let fix = match error.kind {

@@ -148,6 +148,13 @@ pub struct IntegrationFact {
 }
 
 impl IntegrationFact {
+    /// The integration rule, in one place: the tests passed against healthy services and the
+    /// services were removed afterwards.
+    pub fn passed(&self) -> bool {
+        let removed = self.teardown.as_ref().is_none_or(|(removed, _)| *removed);
+        self.tests_passed && self.services_healthy && removed
+    }
+
     pub fn failed_tests(&self) -> u64 {
         self.tests.map_or(0, |t| t.failed + t.errors)
     }
