@@ -128,10 +128,7 @@ pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn normalizer() -> PathNormalizer {
-        PathNormalizer::fixed(&["/work/main/examples/tta"])
-    }
+    use crate::tools::test_support::normalizer;
 
     #[test]
     fn parses_captured_output() {

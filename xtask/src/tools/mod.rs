@@ -11,6 +11,8 @@ pub mod pyright;
 pub mod pytest;
 pub mod ruff;
 pub mod table;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::fmt;
 

@@ -116,21 +116,7 @@ pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn normalizer() -> PathNormalizer {
-        PathNormalizer::fixed(&["/work/main/examples/tta"])
-    }
-
-    fn finished(code: i32, stdout: &[u8], stderr: &[u8]) -> Finished {
-        Finished {
-            code: Some(code),
-            signal: None,
-            stdout: stdout.to_vec(),
-            stderr: stderr.to_vec(),
-            duration: Duration::ZERO,
-        }
-    }
+    use crate::tools::test_support::{finished, normalizer};
 
     #[test]
     fn parses_captured_output_with_one_based_positions() {

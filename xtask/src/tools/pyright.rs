@@ -130,11 +130,8 @@ pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::test_support::normalizer;
     use std::time::Duration;
-
-    fn normalizer() -> PathNormalizer {
-        PathNormalizer::fixed(&["/work/main/examples/tta"])
-    }
 
     #[test]
     fn parses_captured_output_with_one_based_positions() {

@@ -388,20 +388,10 @@ pub fn interpret_integration(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn normalizer() -> PathNormalizer {
-        PathNormalizer::fixed(&["/work/main/examples/tta"])
-    }
+    use crate::tools::test_support::normalizer;
 
     fn finished(code: i32) -> Finished {
-        Finished {
-            code: Some(code),
-            signal: None,
-            stdout: b"1 failed".to_vec(),
-            stderr: Vec::new(),
-            duration: Duration::ZERO,
-        }
+        crate::tools::test_support::finished(code, b"1 failed", b"")
     }
 
     const JUNIT_FAILED: &[u8] = br#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="3"><testcase classname="tests.test_llm" name="test_ok" time="0.001" /><testcase classname="tests.test_llm.TestClient" name="test_retry" time="0.002"><failure message="assert 2 == 3">def test_retry(): ...</failure></testcase><testcase classname="tests.test_llm" name="test_skip"><skipped message="later"/></testcase></testsuite></testsuites>"#;

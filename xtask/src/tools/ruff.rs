@@ -156,20 +156,10 @@ pub fn interpret_fix(done: &Finished) -> Result<(), ToolFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn normalizer() -> PathNormalizer {
-        PathNormalizer::fixed(&["/work/main/examples/tta"])
-    }
+    use crate::tools::test_support::normalizer;
 
     fn finished(code: i32, stdout: &[u8]) -> Finished {
-        Finished {
-            code: Some(code),
-            signal: None,
-            stdout: stdout.to_vec(),
-            stderr: b"ruff failed\n  Cause: boom".to_vec(),
-            duration: Duration::ZERO,
-        }
+        crate::tools::test_support::finished(code, stdout, b"ruff failed\n  Cause: boom")
     }
 
     #[test]
