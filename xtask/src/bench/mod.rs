@@ -195,6 +195,27 @@ struct Row {
     versus_sequential: String,
 }
 
+/// A warm run, timed: refused unless the cache answered every step, since a warm figure with
+/// misses in it measures tool runs, and a step that misses on an unchanged tree is a bug.
+fn time_warm(
+    scene: &Scene,
+    binary: &Path,
+    args: &[String],
+    cache: &Path,
+) -> Result<(Duration, Option<u64>)> {
+    let timed = time_xtask(scene, binary, args, cache)?;
+    if let Some((misses, hits)) = last_run_lookups(cache)
+        && misses > 0
+    {
+        bail!(
+            "a warm run on an unchanged tree missed {misses} steps ({hits} hits): the cache \
+             does not hold across runs; `cargo xtask cache explain COMPONENT` on such a tree \
+             says why"
+        );
+    }
+    Ok(timed)
+}
+
 /// (misses, hits) of the last run, from the cache's stats log.
 fn last_run_lookups(cache: &Path) -> Option<(u64, u64)> {
     let text = std::fs::read_to_string(cache.join("stats.jsonl")).ok()?;
@@ -280,7 +301,7 @@ fn bench_example(
     let mut warm = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..options.warm_runs {
-        let (duration, peak) = time_xtask(&scene, binary, &args, &warm_cache)?;
+        let (duration, peak) = time_warm(&scene, binary, &args, &warm_cache)?;
         warm.push(duration);
         rss.extend(peak);
     }
@@ -403,7 +424,7 @@ fn bench_synthetic(
         let mut warm = Vec::new();
         let mut rss = Vec::new();
         for _ in 0..options.warm_runs {
-            let (duration, peak) = time_xtask(&scene, binary, &args, &cache)?;
+            let (duration, peak) = time_warm(&scene, binary, &args, &cache)?;
             warm.push(duration);
             rss.extend(peak);
         }

@@ -125,6 +125,10 @@ pub struct Locator {
     scratch: Vec<PathBuf>,
     /// Root-relative folders xtask itself writes (state, reports, cache): never inputs.
     own: Vec<String>,
+    /// The same folders as absolute paths (and after symlinks): with xtask.toml above the
+    /// project (`root = "examples/tta"`), the state folder holding each run's scratch is
+    /// outside the root, and its per-run names would make every read set differ.
+    own_absolute: Vec<PathBuf>,
 }
 
 impl Locator {
@@ -151,12 +155,19 @@ impl Locator {
             .map(crate::config::unix)
             .filter(|d| !d.is_empty())
             .collect();
+        let mut own_absolute: Vec<PathBuf> = own_dirs.to_vec();
+        own_absolute.extend(
+            own_dirs
+                .iter()
+                .filter_map(|d| std::fs::canonicalize(d).ok()),
+        );
         Locator {
             root: root.to_path_buf(),
             real_root,
             home: crate::edge_env::get().home.clone(),
             scratch,
             own,
+            own_absolute,
         }
     }
 
@@ -171,6 +182,9 @@ impl Locator {
     pub fn portable(&self, kind: Kind, path: &Path) -> Option<String> {
         if let Some(rel) = self.relative(path) {
             return self.inside(kind, rel);
+        }
+        if self.own_absolute.iter().any(|own| path.starts_with(own)) {
+            return None;
         }
         // Beside an ancestor of the root: config discovery walking up from the project.
         for (depth, ancestor) in self.real_root.ancestors().skip(1).enumerate() {
@@ -468,6 +482,35 @@ mod tests {
             Some("/etc/hosts")
         );
         assert_eq!(locator.resolve("../pytest.ini"), root.join("../pytest.ini"));
+    }
+
+    #[test]
+    fn own_folders_above_the_project_are_not_inputs() {
+        // xtask.toml above the project (the bundled example's layout), outside any temp
+        // folder: the paths need not exist, naming is pure.
+        let workspace = Path::new("/srv/checkout-of-xtask-test");
+        let root = workspace.join("examples/tta");
+        let locator = Locator::new(
+            &root,
+            &[workspace.join(".xtask"), workspace.join("reports")],
+        );
+        let scratch = workspace.join(".xtask/tmp/4242/pytest-Ab12/.coverage");
+        assert_eq!(locator.portable(Kind::File, &scratch), None);
+        assert_eq!(
+            locator.portable(Kind::Listing, &workspace.join(".xtask")),
+            None
+        );
+        assert_eq!(
+            locator.portable(Kind::File, &workspace.join(".xtask")),
+            None
+        );
+        // Beside them, the workspace's own files are still inputs.
+        assert_eq!(
+            locator
+                .portable(Kind::File, &workspace.join("examples/pytest.ini"))
+                .as_deref(),
+            Some("../pytest.ini")
+        );
     }
 
     #[test]

@@ -116,6 +116,27 @@ fn a_warm_report_equals_the_cold_one_but_for_cache_flags_and_timings() {
 }
 
 #[test]
+fn a_checkout_outside_temp_folders_is_warm_on_its_second_run() {
+    // xtask.toml above the project, as in this repository: the state folder with each run's
+    // scratch (pytest's coverage files, its junit.xml) is outside the project root. Its
+    // per-run paths once landed in pytest's read set, so every run missed.
+    let sandbox = Sandbox::outside_temp_folders();
+    run_ok(&sandbox, &["promote", "llm"]);
+    let warm_run = run_ok(&sandbox, &["promote", "llm"]);
+    assert!(
+        cached(&sandbox, "llm").values().all(|c| *c),
+        "{}",
+        warm_run.all()
+    );
+    let again = run_ok(&sandbox, &["promote", "llm"]);
+    assert!(
+        again.stdout.contains("5 of 5 steps from cache"),
+        "{}",
+        again.all()
+    );
+}
+
+#[test]
 fn every_ingredient_of_the_key_causes_a_miss_and_nothing_else_does() {
     let mut sandbox = Sandbox::new();
     let all_hit = |sandbox: &Sandbox| {

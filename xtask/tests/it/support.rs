@@ -193,11 +193,28 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
+        Sandbox::in_dir(
+            tempfile::Builder::new()
+                .prefix("xtask-it-")
+                .tempdir()
+                .unwrap(),
+        )
+    }
+
+    /// A sandbox under cargo's target folder rather than the system temp folder, as a real
+    /// checkout is: reads under temp folders are never inputs, which can hide a run-specific
+    /// path (the state folder's scratch) that a checkout elsewhere would key.
+    pub fn outside_temp_folders() -> Sandbox {
+        Sandbox::in_dir(
+            tempfile::Builder::new()
+                .prefix("xtask-it-")
+                .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .unwrap(),
+        )
+    }
+
+    fn in_dir(dir: tempfile::TempDir) -> Sandbox {
         let venv = tool_venv();
-        let dir = tempfile::Builder::new()
-            .prefix("xtask-it-")
-            .tempdir()
-            .unwrap();
         // Tools run with a cleared environment; the sandbox's sources reach pytest and
         // pyright through PYTHONPATH (see `command`), so the config passes it.
         let config = std::fs::read_to_string(workspace().join("xtask.toml")).unwrap();
