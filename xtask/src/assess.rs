@@ -100,7 +100,7 @@ fn gather_with(
                         .map(|result| (*kind, result))
                 })
                 .collect();
-            let facts = facts(ctx.config, &ctx.index, plan, book, &owners)?;
+            let facts = facts(ctx.config, &ctx.index, &ctx.warm, plan, book, &owners)?;
             Ok(Evidence {
                 plan: plan.clone(),
                 steps,
@@ -120,6 +120,7 @@ fn gather_with(
 pub fn facts<'c>(
     config: &'c Config,
     index: &engine::inputs::InputIndex,
+    warm: &engine::warm::WarmRun,
     plan: &ComponentPlan,
     book: &maturity::Book,
     owners: &OnceCell<Owners<'c>>,
@@ -141,11 +142,16 @@ pub fn facts<'c>(
                 .dependencies
                 .push((name.clone(), book.state(config, dependency)?.stage));
         }
-        let owners = owners.get_or_init(|| {
-            Owners::new(config, crate::imports::project(&config.project.root, index))
+        // The graph's answers are facts of the tree: the warm-run record holds them while
+        // nothing under the project changes, so a warm run builds no graph.
+        let (imported, unresolved) = warm.fact(&format!("imports {}", component.name), || {
+            let owners = owners.get_or_init(|| {
+                Owners::new(config, crate::imports::project(&config.project.root, index))
+            });
+            (owners.uses(component), owners.unresolved(component))
         });
-        facts.imported = Some(owners.uses(component));
-        facts.unresolved_imports = owners.unresolved(component);
+        facts.imported = Some(imported);
+        facts.unresolved_imports = unresolved;
     }
     if plan.gates.contains(&GateKind::Observation) {
         facts.staging_since = book.state(config, component)?.entered(Stage::Staging);

@@ -54,6 +54,9 @@ pub struct RunStats {
     pub hits: u64,
     pub misses: u64,
     pub stored: u64,
+    /// The run was answered by the warm-run record (`engine::warm`), with no lookup.
+    #[serde(default)]
+    pub from_record: bool,
 }
 
 pub struct Cache {
@@ -340,6 +343,14 @@ impl Cache {
         update(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
+    /// Counts a hit served without a lookup (the warm-run record's answers).
+    pub fn count_hit(&self) {
+        self.count(|s| {
+            s.hits += 1;
+            s.from_record = true;
+        });
+    }
+
     pub fn run_stats(&self) -> RunStats {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -357,6 +368,9 @@ impl Cache {
             "misses": stats.misses,
             "stored": stats.stored,
         });
+        if stats.from_record {
+            line["record"] = serde_json::json!(true);
+        }
         if let Some(remote) = &self.remote {
             line["remote"] = serde_json::json!(remote.stats());
         }
@@ -447,6 +461,7 @@ impl Cache {
         }
         let _ = std::fs::remove_file(self.dir.join("stats.jsonl"));
         let _ = std::fs::remove_dir_all(self.dir.join("explain"));
+        let _ = std::fs::remove_dir_all(self.dir.join(crate::engine::warm::DIR));
         Ok(count)
     }
 
@@ -747,7 +762,8 @@ mod tests {
             RunStats {
                 hits: 1,
                 misses: 1,
-                stored: 1
+                stored: 1,
+                from_record: false,
             }
         );
     }

@@ -11,6 +11,14 @@ use crate::report::model::RunSummary;
 use crate::stage::Stage;
 use crate::tools::{Finding, Severity, StepKind};
 
+/// Writes `text` to `path` under `root`, creating its folders.
+pub fn write_file(root: &std::path::Path, path: &str, text: &str) {
+    let full = root.join(path);
+    std::fs::create_dir_all(full.parent().expect("a path under the root has a parent"))
+        .expect("folders can be created");
+    std::fs::write(full, text).expect("the file can be written");
+}
+
 /// The workspace's `xtask.toml` (the bundled example's registry), so snapshots show what the
 /// committed generated files and the users see.
 pub fn registry() -> Config {

@@ -79,7 +79,9 @@ pub fn run_checks<T>(
             jobs(options.jobs),
             options.refresh,
         );
-        assess(&ctx)?
+        let outcome = assess(&ctx)?;
+        ctx.warm.save(&ctx);
+        outcome
     };
     drop(listener);
     Ok((outcome, toolchain))

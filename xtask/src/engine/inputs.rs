@@ -122,8 +122,10 @@ pub struct InputIndex {
     read_states: RwLock<Map<String, String>>,
     /// `tool_configs` by (folder, tool), once per run: components share folders.
     tool_configs: Mutex<Map<(String, Tool), Vec<String>>>,
-    /// Digests by stat across runs; saved when the index is dropped.
-    memo: DigestMemo,
+    /// Digests by stat across runs, opened on first use (a run answered by the warm-run record
+    /// hashes nothing); saved when the index is dropped.
+    memo: OnceLock<DigestMemo>,
+    memo_file: Option<PathBuf>,
     /// The plain files directly in a folder, by folder: every component with tests there
     /// looks for helpers beside them.
     listings: Mutex<Map<String, std::sync::Arc<Vec<String>>>>,
@@ -144,7 +146,8 @@ impl InputIndex {
             pyright_folders: OnceLock::new(),
             read_states: RwLock::default(),
             tool_configs: Mutex::default(),
-            memo: DigestMemo::in_memory(),
+            memo: OnceLock::new(),
+            memo_file: None,
             listings: Mutex::default(),
             parses: ParseCache::open(None),
         }
@@ -152,10 +155,15 @@ impl InputIndex {
 
     /// Uses (and at the end of the run updates) the stat memo stored at `file`.
     pub fn with_memo(mut self, file: Option<PathBuf>) -> Self {
-        if let Some(file) = file {
-            self.memo = DigestMemo::open(&file);
-        }
+        self.memo_file = file;
         self
+    }
+
+    fn memo(&self) -> &DigestMemo {
+        self.memo.get_or_init(|| match &self.memo_file {
+            Some(file) => DigestMemo::open(file),
+            None => DigestMemo::in_memory(),
+        })
     }
 
     /// Uses (and at the end of the run updates) the parse cache stored at `file`.
@@ -192,6 +200,18 @@ impl InputIndex {
             return known == recorded;
         }
         self.read_state(entry, compute) == recorded
+    }
+
+    /// Every observed read whose state this run computed (`f <path>` or `l <path>`).
+    pub fn read_entries(&self) -> Vec<String> {
+        let states = self.read_states.read().unwrap_or_else(|e| e.into_inner());
+        states.keys().cloned().collect()
+    }
+
+    /// Every project file (root-relative, or `../` above it) this run hashed for a key.
+    pub fn hashed_files(&self) -> Vec<String> {
+        let digests = self.digests.read().unwrap_or_else(|e| e.into_inner());
+        digests.keys().cloned().collect()
     }
 
     /// Files under `relative` (a folder or a single file), relative to the root, sorted.
@@ -247,7 +267,7 @@ impl InputIndex {
     }
 
     fn hash_file(&self, path: &Path) -> Option<FileDigest> {
-        self.memo.digest(path)
+        self.memo().digest(path)
     }
 
     /// Names of the plain files directly in `folder`, not generated ones, read once per run.
@@ -310,6 +330,8 @@ fn walk(root: &Path, relative: &str) -> Vec<String> {
     let walker = ignore::WalkBuilder::new(&start)
         .hidden(false)
         .require_git(false)
+        // The user's global excludes would make keys differ between machines.
+        .git_global(false)
         .parents(true)
         .filter_entry(|entry| !is_generated(&entry.file_name().to_string_lossy()))
         .build();
@@ -838,11 +860,7 @@ pub fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn write(root: &Path, path: &str, text: &str) {
-        let full = root.join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, text).unwrap();
-    }
+    use crate::testutil::write_file as write;
 
     #[test]
     fn walks_skip_generated_and_ignored_files() {

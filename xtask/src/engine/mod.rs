@@ -12,6 +12,7 @@ pub mod observe;
 pub mod parallel;
 pub mod result;
 mod run;
+pub mod warm;
 
 /// The placeholder for a run's private output folder in step commands (`$XTASK_RUN_DIR`).
 pub use run::RUN_DIR;
@@ -47,6 +48,9 @@ pub struct RunContext<'a> {
     /// Variables only test runs get on top of the tools' environment: the addresses of the
     /// services an integration run brought up. Empty otherwise.
     pub step_env: Vec<(String, String)>,
+    /// The warm-run record: the answers of the last fully settled run, while nothing they
+    /// were computed from changed.
+    pub warm: warm::WarmRun,
 }
 
 impl<'a> RunContext<'a> {
@@ -84,6 +88,7 @@ impl<'a> RunContext<'a> {
             refresh,
             bandit_config: run::bandit_config(&config.project.root),
             step_env: Vec::new(),
+            warm: warm::WarmRun::default(),
         }
     }
 
@@ -132,17 +137,56 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     ctx.listener.event(&Event::Planned {
         steps: requests.len(),
     });
+    if let Some(results) = ctx.warm.answer(ctx, requests) {
+        return answered_by_record(ctx, requests, results);
+    }
     let mut results = Results::new();
     let mut tools = Tools::new();
     run_fixes(ctx, requests, &mut tools, &mut results);
+    let fixed = !results.is_empty();
     let to_prepare = steps_to_prepare(ctx, requests, &mut tools, &mut results);
+    let missing = results.values().any(|r| {
+        r.error
+            .as_ref()
+            .is_some_and(|e| e.kind == ErrorKind::NotFound)
+    });
     // Keys and lookups are independent per step and are most of a warm run: they run in
     // parallel; results are finished in request order, as before.
     let candidates: Vec<Prepared<'_>> = parallel::map(&to_prepare, |(component, kind, tool)| {
         prepare(ctx, component, *kind, tool.clone())
     });
     let pending = look_up(ctx, candidates, &mut results);
-    execute_and_store(ctx, pending, &mut results);
+    let all_stored = execute_and_store(ctx, pending, &mut results);
+    // Every answer is a hit, a stored verdict or decided from the config: the next run may
+    // take them from the warm-run record while nothing changes.
+    if !fixed && !missing && all_stored {
+        ctx.warm.settled(&results);
+    }
+    results
+}
+
+/// Finishes a run answered by the warm-run record: the same events and hit counts as a run
+/// whose every lookup hit.
+fn answered_by_record(ctx: &RunContext<'_>, requests: &[StepId], mut recorded: Results) -> Results {
+    let mut results = Results::new();
+    for id in requests {
+        let Some(result) = recorded.remove(id) else {
+            continue;
+        };
+        ctx.listener.event(&Event::StepStarted {
+            component: &id.0,
+            kind: id.1,
+        });
+        if result.cached
+            && let Some(cache) = ctx.cache
+        {
+            cache.count_hit();
+        }
+        finish(ctx, &mut results, &id.0, result);
+    }
+    if let Some(cache) = ctx.cache {
+        cache.finish_run();
+    }
     results
 }
 
@@ -288,8 +332,14 @@ fn look_up<'c>(
 
 /// Runs `pending` as jobs over `--jobs` workers, finishing each result as it comes, then
 /// stores the cacheable verdicts whose inputs did not change and ends the cache's run.
-fn execute_and_store(ctx: &RunContext<'_>, pending: Vec<Prepared<'_>>, results: &mut Results) {
+/// Returns whether every verdict was cacheable and stored.
+fn execute_and_store(
+    ctx: &RunContext<'_>,
+    pending: Vec<Prepared<'_>>,
+    results: &mut Results,
+) -> bool {
     let jobs = group_into_jobs(pending);
+    let all_cacheable = std::sync::atomic::AtomicBool::new(true);
     let shared = Mutex::new(results);
     let to_store: Mutex<Vec<Executed<'_, '_>>> = Mutex::new(Vec::new());
     let queue = Mutex::new(jobs.iter().collect::<Vec<_>>());
@@ -300,7 +350,9 @@ fn execute_and_store(ctx: &RunContext<'_>, pending: Vec<Prepared<'_>>, results: 
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
                     let Some(job) = job else { break };
                     for (prepared, result, reads) in run::execute(ctx, job) {
-                        if result.cacheable() {
+                        if !result.cacheable() {
+                            all_cacheable.store(false, std::sync::atomic::Ordering::Relaxed);
+                        } else {
                             to_store.lock().unwrap_or_else(|e| e.into_inner()).push((
                                 prepared,
                                 result.clone(),
@@ -314,18 +366,20 @@ fn execute_and_store(ctx: &RunContext<'_>, pending: Vec<Prepared<'_>>, results: 
             });
         }
     });
-    if let Some(cache) = ctx.cache {
-        store_unchanged(
-            ctx,
-            cache,
-            to_store.into_inner().unwrap_or_else(|e| e.into_inner()),
-        );
-        // Remote hook: the verdicts stored this run go to the remote cache, in parallel.
-        if let Some(message) = cache.flush_remote() {
-            ctx.listener.event(&Event::Warning { message: &message });
-        }
-        cache.finish_run();
+    let Some(cache) = ctx.cache else {
+        return false;
+    };
+    let all_stored = store_unchanged(
+        ctx,
+        cache,
+        to_store.into_inner().unwrap_or_else(|e| e.into_inner()),
+    );
+    // Remote hook: the verdicts stored this run go to the remote cache, in parallel.
+    if let Some(message) = cache.flush_remote() {
+        ctx.listener.event(&Event::Warning { message: &message });
     }
+    cache.finish_run();
+    all_cacheable.into_inner() && all_stored
 }
 
 fn finish(ctx: &RunContext<'_>, results: &mut Results, component: &str, result: StepResult) {
@@ -452,10 +506,15 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
 /// while the tools ran: such a result describes files that no longer exist and must never be
 /// served later. Every input is read again once, however many steps share it. An interrupted
 /// run stores nothing.
-fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'_, '_>>) {
-    if verdicts.is_empty() || crate::process::interrupted() {
-        return;
+/// Returns whether every verdict was stored.
+fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'_, '_>>) -> bool {
+    if crate::process::interrupted() {
+        return false;
     }
+    if verdicts.is_empty() {
+        return true;
+    }
+    let mut all_stored = true;
     let mut files: Vec<&str> = verdicts
         .iter()
         .flat_map(|(p, _, _)| p.files.iter().map(|(f, _)| f.as_str()))
@@ -491,11 +550,13 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
                 prepared.kind, prepared.component.name
             );
             ctx.listener.event(&Event::Warning { message: &message });
+            all_stored = false;
             continue;
         }
         let stored = if prepared.observed {
             let Some(observed) = reads else {
                 // An observed step whose read set is missing cannot be checked later.
+                all_stored = false;
                 continue;
             };
             match observed.capture(ctx, prepared) {
@@ -514,6 +575,7 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
                         prepared.kind, prepared.component.name
                     );
                     ctx.listener.event(&Event::Warning { message: &message });
+                    all_stored = false;
                     continue;
                 }
             }
@@ -528,8 +590,10 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
         };
         if let Some(warning) = stored {
             ctx.listener.event(&Event::Warning { message: &warning });
+            all_stored = false;
         }
     }
+    all_stored
 }
 
 /// A step that ran: its preparation, its verdict and, for observed steps, what it read.

@@ -16,7 +16,7 @@ use super::graph::{EdgeKind, Graph};
 mod tests;
 
 /// The first place a component's code imports another component.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Use {
     /// The component imported.
     pub component: String,

@@ -539,6 +539,7 @@ fn skipped(name: &str) -> bool {
 pub fn python_files(root: &Path) -> Vec<String> {
     let mut files: Vec<String> = ignore::WalkBuilder::new(root)
         .require_git(false)
+        .git_global(false)
         .hidden(true)
         .filter_entry(|entry| {
             let environment = entry.file_type().is_some_and(|t| t.is_dir())

@@ -1,16 +1,10 @@
 //! `init` on small monorepos written into temp folders: discovery, inference, and a registry
 //! that `config::parse` accepts with the same components.
 
-use std::path::Path;
-
 use super::*;
 use crate::stage::Stage;
 
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
+use crate::testutil::write_file as write;
 
 /// A monorepo like the users': two packages, a module, tests, MATURITY.md files, and a
 /// cycle in the imports.

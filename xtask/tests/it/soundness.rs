@@ -420,3 +420,58 @@ fn the_same_tree_at_another_path_gives_the_same_keys() {
         "keys, manifests and results name no checkout location"
     );
 }
+
+/// Whether the sandbox's last run was answered by the warm-run record (no key, no lookup).
+fn answered_by_record(sandbox: &Sandbox) -> bool {
+    let stats = std::fs::read_to_string(sandbox.root().join(".xtask/cache/stats.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(stats.lines().last().unwrap()).unwrap();
+    last["record"] == json!(true)
+}
+
+#[test]
+fn an_unchanged_tree_is_answered_by_the_warm_run_record_and_a_change_is_not() {
+    let sandbox = Sandbox::new();
+    // `warm` runs twice: the second run is answered by the record the first one left.
+    let before = warm(&sandbox, "carbon");
+    assert!(answered_by_record(&sandbox));
+    let again = sandbox.xtask(&["promote", "carbon"]);
+    assert!(answered_by_record(&sandbox), "{}", again.all());
+    assert_eq!(verdict(&sandbox, &again, "carbon"), before);
+    // Another command asks other steps: a record of its own.
+    let other = sandbox.xtask(&["promote", "carbon", "--phase", "1"]);
+    assert!(!answered_by_record(&sandbox), "{}", other.all());
+    // A change anywhere under the project, even one no step reads, sends the run down the
+    // full path, whose verdict is the fresh one.
+    sandbox.write("notes.txt", "not an input\n");
+    let (after, run) = cached_equals_fresh(&sandbox, "carbon");
+    assert_eq!(after, before, "{}", run.all());
+    let run = sandbox.xtask(&["promote", "carbon"]);
+    assert!(answered_by_record(&sandbox), "{}", run.all());
+    // `cache clean` removes the records with the entries.
+    let clean = sandbox.xtask(&["cache", "clean"]);
+    assert_eq!(clean.code, 0, "{}", clean.all());
+    assert!(!sandbox.root().join(".xtask/cache/warm").exists());
+}
+
+#[test]
+fn a_file_outside_the_project_the_tests_open_is_an_input_of_the_warm_run_record() {
+    let sandbox = Sandbox::new();
+    // Beside the project's ancestors, where the walk of the project does not look.
+    std::fs::write(sandbox.root().join("limit.txt"), "5\n").unwrap();
+    append(
+        &sandbox,
+        "tests/test_carbon_component.py",
+        "\n\ndef test_reads_a_file_above_the_project() -> None:\n    from pathlib import Path\n\n    text = (Path(__file__).resolve().parents[3] / \"limit.txt\").read_text()\n    assert int(text) == 5\n",
+    );
+    sandbox.commit_all("a file above the project");
+    let before = warm(&sandbox, "carbon");
+    assert!(answered_by_record(&sandbox));
+    std::fs::write(sandbox.root().join("limit.txt"), "6\n").unwrap();
+    let (after, run) = cached_equals_fresh(&sandbox, "carbon");
+    assert!(
+        !run.stdout.contains("5 of 5 steps from cache"),
+        "{}",
+        run.all()
+    );
+    assert_ne!(tests_of(&before), tests_of(&after));
+}

@@ -1,0 +1,761 @@
+//! The warm-run record: a shortcut past every key, lookup and read-set check when nothing
+//! changed. A run whose every step was answered by the cache (or stored, or decided from the
+//! config alone) leaves its answers with a fingerprint of everything they were computed from:
+//! every file and folder under the project, the reads outside it (observed by the audit hook,
+//! or hashed for a key), the config files above it, and the run's identity (xtask.toml, the
+//! tools and interpreter, the tools' environment, the steps asked, this binary). The next run
+//! with the same identity walks the project once; when the fingerprint is the same, every key
+//! and every read set would come out the same as before, so the recorded answers stand.
+//!
+//! This holds for the reason the stat memo does: a file whose (device, inode, size, mtime,
+//! ctime) are unchanged has its bytes, with git's racy rule (a file stamped within two seconds
+//! of the walk is compared by content instead). Folders in the project are compared by their
+//! entries, so no folder mtime is trusted there; a folder listed outside it is compared by its
+//! stat, which changes whenever an entry is added, removed or renamed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::digest_memo::Stat;
+use super::inputs;
+use super::result::StepResult;
+use super::{Results, RunContext, StepId};
+
+/// The records' folder in the cache folder.
+pub const DIR: &str = "warm";
+const MAGIC: &str = "xtask-warm v1";
+/// Records kept, one per identity (command and environment): the newest ones.
+const KEEP: usize = 8;
+
+/// Config files a tool or the input walk may read in a folder above the project (pytest's and
+/// pyright's discovery walk up; ignore files of parent folders apply to the walk).
+const ABOVE_ROOT: &[&str] = &[
+    "pyproject.toml",
+    "pyrightconfig.json",
+    "ruff.toml",
+    ".ruff.toml",
+    "setup.cfg",
+    "tox.ini",
+    "pytest.ini",
+    ".pytest.ini",
+    "pytest.toml",
+    ".pytest.toml",
+    "conftest.py",
+    ".coveragerc",
+    ".bandit",
+    "mypy.ini",
+    ".mypy.ini",
+    ".gitignore",
+    ".ignore",
+    ".git",
+];
+
+/// What one entry of the project was when walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    File(Stat),
+    /// A folder, compared by its entries (walked), not its stat.
+    Dir,
+    /// A folder not walked into (`.git`, a virtual environment): present, and nothing more;
+    /// what a run reads in it is checked as a read outside the walk.
+    Opaque,
+    /// A symbolic link, by the stat of what it points to.
+    Link(Option<Stat>),
+    Other,
+}
+
+/// One walk of the project.
+pub struct Walk {
+    started_ns: i128,
+    /// Root-relative, in a canonical order (folders in a fixed order, each sorted by name).
+    entries: Vec<(String, Seen)>,
+}
+
+impl Walk {
+    /// Every entry under `root` except tool output (`__pycache__`, …) and xtask's own folders
+    /// (`own`, root-relative); `.git` and virtual environments are noted, not walked.
+    pub fn take(root: &Path, own: &[String]) -> Walk {
+        let started_ns = now_ns();
+        // Breadth first on this thread until there is work for every core, then each subtree
+        // on its own thread.
+        let mut entries = Vec::new();
+        let mut frontier = vec![String::new()];
+        while !frontier.is_empty() && frontier.len() < 16 {
+            let mut next = Vec::new();
+            for folder in &frontier {
+                read_folder(root, own, folder, &mut entries, &mut next);
+            }
+            frontier = next;
+        }
+        for part in super::parallel::map(&frontier, |folder| {
+            let mut found = Vec::new();
+            let mut stack = vec![folder.clone()];
+            while let Some(folder) = stack.pop() {
+                read_folder(root, own, &folder, &mut found, &mut stack);
+            }
+            found
+        }) {
+            entries.extend(part);
+        }
+        // The order is canonical without a sort: folders are read in a fixed order and each
+        // one's entries sorted by name.
+        Walk {
+            started_ns,
+            entries,
+        }
+    }
+
+    /// The entries by path, for the questions a record asks of the walk once.
+    fn by_path(&self) -> WalkIndex<'_> {
+        WalkIndex(
+            self.entries
+                .iter()
+                .map(|(path, seen)| (path.as_str(), *seen))
+                .collect(),
+        )
+    }
+
+    /// Files stamped so recently that a rewrite could leave their stat unchanged.
+    fn racy(&self) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter_map(|(path, seen)| match seen {
+                Seen::File(stat) if stat.is_racy(self.started_ns) => Some(path.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The fingerprint: every entry with its kind and stat, except the stat of the files in
+    /// `racy` (sorted), which are compared by content.
+    fn digest(&self, racy: &[String]) -> String {
+        let mut hasher = Sha256::new();
+        for (path, seen) in &self.entries {
+            hasher.update((path.len() as u64).to_le_bytes());
+            hasher.update(path.as_bytes());
+            match seen {
+                Seen::File(stat) => {
+                    if racy.binary_search_by(|r| r.as_str().cmp(path)).is_ok() {
+                        hasher.update(b"r");
+                    } else {
+                        hasher.update(b"f");
+                        hash_stat(&mut hasher, stat);
+                    }
+                }
+                Seen::Dir => hasher.update(b"d"),
+                Seen::Opaque => hasher.update(b"o"),
+                Seen::Link(target) => {
+                    hasher.update(b"l");
+                    if let Some(stat) = target {
+                        hash_stat(&mut hasher, stat);
+                    }
+                }
+                Seen::Other => hasher.update(b"?"),
+            }
+        }
+        inputs::hex(&hasher.finalize())
+    }
+}
+
+/// A walk's entries by path.
+struct WalkIndex<'w>(std::collections::HashMap<&'w str, Seen>);
+
+impl WalkIndex<'_> {
+    fn contains(&self, path: &str) -> bool {
+        self.0.contains_key(path)
+    }
+
+    /// Whether `path` is inside a folder the walk did not enter.
+    fn under_opaque(&self, path: &str) -> bool {
+        path.match_indices('/')
+            .any(|(end, _)| matches!(self.0.get(&path[..end]), Some(Seen::Opaque | Seen::Link(_))))
+    }
+}
+
+fn hash_stat(hasher: &mut Sha256, stat: &Stat) {
+    hasher.update(stat.dev.to_le_bytes());
+    hasher.update(stat.ino.to_le_bytes());
+    hasher.update(stat.size.to_le_bytes());
+    hasher.update(stat.mtime_ns.to_le_bytes());
+    hasher.update(stat.ctime_ns.to_le_bytes());
+}
+
+fn read_folder(
+    root: &Path,
+    own: &[String],
+    folder: &str,
+    entries: &mut Vec<(String, Seen)>,
+    folders: &mut Vec<String>,
+) {
+    let Ok(listing) = std::fs::read_dir(root.join(folder)) else {
+        return;
+    };
+    let mut listing: Vec<(String, std::fs::DirEntry)> = listing
+        .flatten()
+        .map(|entry| (entry.file_name().to_string_lossy().into_owned(), entry))
+        .collect();
+    listing.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (name, entry) in listing {
+        if inputs::is_generated(&name) {
+            continue;
+        }
+        let path = if folder.is_empty() {
+            name.clone()
+        } else {
+            format!("{folder}/{name}")
+        };
+        if own.contains(&path) {
+            continue;
+        }
+        let Ok(kind) = entry.file_type() else {
+            entries.push((path, Seen::Other));
+            continue;
+        };
+        let seen = if kind.is_dir() {
+            if name == ".git" || entry.path().join("pyvenv.cfg").is_file() {
+                Seen::Opaque
+            } else {
+                folders.push(path.clone());
+                Seen::Dir
+            }
+        } else if kind.is_file() {
+            // DirEntry::metadata is an fstatat beside the open folder: no path walk.
+            match entry.metadata() {
+                Ok(metadata) => Seen::File(Stat::of(&metadata)),
+                Err(_) => Seen::Other,
+            }
+        } else if kind.is_symlink() {
+            Seen::Link(std::fs::metadata(entry.path()).ok().map(|m| Stat::of(&m)))
+        } else {
+            Seen::Other
+        };
+        entries.push((path, seen));
+    }
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// A path outside the walk, as the run saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Probe {
+    Absent,
+    /// Only that it is a folder (an ancestor pytest looked at, say).
+    Folder,
+    /// A folder whose entries matter, by its stat.
+    Listing([i64; 5]),
+    /// A file by its stat; with its digest when the stat was racy.
+    File([i64; 5], Option<String>),
+}
+
+fn stat_fields(stat: &Stat) -> [i64; 5] {
+    [
+        stat.dev as i64,
+        stat.ino as i64,
+        stat.size as i64,
+        stat.mtime_ns as i64,
+        stat.ctime_ns as i64,
+    ]
+}
+
+/// What a run answered, and what it was computed from.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    tree: String,
+    /// Files of the walk compared by content: path -> hex digest.
+    racy: BTreeMap<String, String>,
+    /// Absolute paths outside the walk, as they were.
+    outside: Vec<(PathBuf, Probe)>,
+    results: Vec<(String, StepResult)>,
+    /// Derived facts of the run (the import graph's per-component uses), by name.
+    facts: BTreeMap<String, serde_json::Value>,
+}
+
+/// The record of one command: loaded at the start of its engine run, written at its end.
+#[derive(Default)]
+pub struct WarmRun {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    file: Option<PathBuf>,
+    /// The walk taken when the engine run started; the fingerprint a new record gets.
+    walk: Option<Walk>,
+    /// The record this run's answers came from, when they did.
+    answered: Option<Record>,
+    /// Whether the run's answers can be recorded (every step settled without a fresh verdict
+    /// left unstored) and what they are.
+    results: Option<Results>,
+    facts: BTreeMap<String, serde_json::Value>,
+    /// The outside paths of the record a run was answered from: a run answered from a record
+    /// computes no key and reads no read set, so its new record names them again.
+    carried: Vec<(PathBuf, bool)>,
+    /// A second engine run in one command is not recorded (it would need its own identity).
+    runs: usize,
+}
+
+impl WarmRun {
+    /// The recorded answers for `requests` when nothing they were computed from changed; else
+    /// `None`, and the walk is kept so the run's answers can be recorded at its end.
+    pub fn answer(&self, ctx: &RunContext<'_>, requests: &[StepId]) -> Option<Results> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.runs += 1;
+        let cache = ctx.cache?;
+        if ctx.refresh || !ctx.step_env.is_empty() || state.runs > 1 {
+            return None;
+        }
+        let file = cache
+            .dir()
+            .join(DIR)
+            .join(identity(ctx, requests, cache.dir()));
+        let walk = Walk::take(&ctx.config.project.root, &own_folders(ctx));
+        let record = read(&file).filter(|record| still_holds(ctx, &walk, record));
+        state.file = Some(file);
+        let record = match record {
+            Some(record) => record,
+            None => {
+                state.walk = Some(walk);
+                return None;
+            }
+        };
+        let results: Results = record
+            .results
+            .iter()
+            .map(|(component, result)| ((component.clone(), result.name), result.clone()))
+            .collect();
+        // Racy files were compared by content; a record taken now may trust their stat.
+        if !record.racy.is_empty() {
+            state.carried = record
+                .outside
+                .iter()
+                .map(|(path, probe)| (path.clone(), matches!(probe, Probe::Listing(_))))
+                .collect();
+            state.walk = Some(walk);
+            state.results = Some(results.clone());
+            state.facts = record.facts.clone();
+        }
+        state.answered = Some(record);
+        Some(results)
+    }
+
+    /// Marks this run's `results` as recordable: every step was a hit, stored, or decided from
+    /// the config.
+    pub fn settled(&self, results: &Results) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.runs == 1 && state.walk.is_some() {
+            // A verdict stored this run is a hit from now on, and reads as one.
+            let answers = results
+                .iter()
+                .map(|(id, result)| {
+                    let mut result = result.clone();
+                    if result.cacheable() {
+                        result.cached = true;
+                        result.duration_ms = 0;
+                    }
+                    (id.clone(), result)
+                })
+                .collect();
+            state.results = Some(answers);
+        }
+    }
+
+    /// A fact derived from the project (the same tree and config give the same value): the
+    /// recorded one when the run was answered from the record, else `compute`d and recorded.
+    pub fn fact<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        compute: impl FnOnce() -> T,
+    ) -> T {
+        let known = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state
+                .answered
+                .as_ref()
+                .and_then(|record| record.facts.get(name))
+                .and_then(|value| serde_json::from_value(value.clone()).ok())
+        };
+        let value = known.unwrap_or_else(compute);
+        if let Ok(json) = serde_json::to_value(&value) {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.facts.insert(name.to_owned(), json);
+        }
+        value
+    }
+
+    /// Writes the record of this run when its answers can be recorded; best effort (a record
+    /// that cannot be written only makes the next run slower). Nothing after an interrupt.
+    pub fn save(&self, ctx: &RunContext<'_>) {
+        if crate::process::interrupted() {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (Some(file), Some(walk), Some(results)) =
+            (state.file.clone(), state.walk.take(), state.results.take())
+        else {
+            return;
+        };
+        let facts = std::mem::take(&mut state.facts);
+        let Some(record) = build(ctx, &walk, results, facts, &state.carried) else {
+            return;
+        };
+        write_record(&file, &record);
+    }
+}
+
+/// The root-relative folders xtask writes into (state, reports, cache).
+fn own_folders(ctx: &RunContext<'_>) -> Vec<String> {
+    let root = &ctx.config.project.root;
+    let mut own = vec![
+        ctx.config.state_dir(),
+        ctx.config.project.reports_dir.clone(),
+    ];
+    if let Some(cache) = ctx.cache {
+        own.push(cache.dir().to_path_buf());
+    }
+    own.iter()
+        .filter_map(|d| d.strip_prefix(root).ok())
+        .map(crate::config::unix)
+        .filter(|d| !d.is_empty())
+        .collect()
+}
+
+/// The record's name: everything besides the files that the answers depend on.
+fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> String {
+    let mut hasher = Sha256::new();
+    let mut text = |part: &str| {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    };
+    text(MAGIC);
+    text(&crate::cache::SCHEMA_VERSION.to_string());
+    text(env!("CARGO_PKG_VERSION"));
+    // A rebuilt binary may read things differently.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| std::fs::metadata(exe).ok())
+        .map(|m| format!("{:?}", stat_fields(&Stat::of(&m))))
+        .unwrap_or_default();
+    text(&binary);
+    text(&std::fs::read_to_string(&ctx.config.path).unwrap_or_default());
+    text(&ctx.config.project.root.display().to_string());
+    text(&cache_dir.display().to_string());
+    text(&format!("{:?}", crate::edge_env::get().home));
+    text(&ctx.toolchain.python.display().to_string());
+    text(&ctx.toolchain.python_identity);
+    text(&format!("{:?}", ctx.env.keyed));
+    text(&format!("{:?}", ctx.bandit_config));
+    let mut tools: Vec<crate::tools::Tool> = requests.iter().map(|(_, k)| k.tool()).collect();
+    tools.sort_by_key(|t| t.name());
+    tools.dedup();
+    for tool in tools {
+        let resolved = ctx.toolchain.resolve(tool, ctx.config.timeouts.of(tool));
+        text(&format!("{resolved:?}"));
+    }
+    for (component, kind) in requests {
+        text(component);
+        text(kind.id());
+    }
+    inputs::hex(&hasher.finalize())
+}
+
+/// Whether `record` still describes the project as `walk` found it, and everything outside.
+fn still_holds(ctx: &RunContext<'_>, walk: &Walk, record: &Record) -> bool {
+    let racy: Vec<String> = record.racy.keys().cloned().collect();
+    if walk.digest(&racy) != record.tree {
+        return false;
+    }
+    let root = &ctx.config.project.root;
+    record.racy.iter().all(|(path, digest)| {
+        ctx.index
+            .outside_digest(&root.join(path))
+            .is_some_and(|d| inputs::hex(&d) == *digest)
+    }) && record
+        .outside
+        .iter()
+        .all(|(path, probe)| holds(ctx, path, probe))
+}
+
+/// Whether `path` is still as `recorded`.
+fn holds(ctx: &RunContext<'_>, path: &Path, recorded: &Probe) -> bool {
+    let metadata = std::fs::metadata(path);
+    match (recorded, metadata) {
+        (Probe::Absent, Err(_)) => true,
+        (Probe::Folder, Ok(m)) => m.is_dir(),
+        (Probe::Listing(fields), Ok(m)) => m.is_dir() && stat_fields(&Stat::of(&m)) == *fields,
+        (Probe::File(fields, None), Ok(m)) => !m.is_dir() && stat_fields(&Stat::of(&m)) == *fields,
+        // Racy when recorded: its content decides.
+        (Probe::File(_, Some(digest)), Ok(m)) => {
+            !m.is_dir()
+                && ctx
+                    .index
+                    .outside_digest(path)
+                    .is_some_and(|d| inputs::hex(&d) == *digest)
+        }
+        _ => false,
+    }
+}
+
+/// `path` as it is now, for a record taken at `taken_ns`: a folder as a listing when
+/// `listing`; `None` when it cannot be vouched for later (a listed folder changed within the
+/// racy window, a racy file that cannot be read).
+fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -> Option<Probe> {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Some(Probe::Absent);
+    };
+    let stat = Stat::of(&metadata);
+    if metadata.is_dir() {
+        return match listing {
+            true if stat.is_racy(taken_ns) => None,
+            true => Some(Probe::Listing(stat_fields(&stat))),
+            false => Some(Probe::Folder),
+        };
+    }
+    let digest = if stat.is_racy(taken_ns) {
+        Some(inputs::hex(&ctx.index.outside_digest(path)?))
+    } else {
+        None
+    };
+    Some(Probe::File(stat_fields(&stat), digest))
+}
+
+/// The record of a run that walked `walk` and answered `results`; `None` when something it
+/// read cannot be fingerprinted.
+fn build(
+    ctx: &RunContext<'_>,
+    walk: &Walk,
+    results: Results,
+    facts: BTreeMap<String, serde_json::Value>,
+    carried: &[(PathBuf, bool)],
+) -> Option<Record> {
+    let root = &ctx.config.project.root;
+    let mut racy = BTreeMap::new();
+    for path in walk.racy() {
+        let digest = ctx.index.outside_digest(&root.join(path))?;
+        racy.insert(path.to_owned(), inputs::hex(&digest));
+    }
+    let racy_paths: Vec<String> = racy.keys().cloned().collect();
+    let walked = walk.by_path();
+    let mut outside: BTreeMap<PathBuf, Probe> = BTreeMap::new();
+    let mut note = |path: PathBuf, listing: bool| -> Option<()> {
+        if let std::collections::btree_map::Entry::Vacant(slot) = outside.entry(path) {
+            let probe = probe_now(ctx, slot.key(), listing, walk.started_ns)?;
+            slot.insert(probe);
+        }
+        Some(())
+    };
+    // A project path the walk does not vouch for: its parent folder's entries too, when it is
+    // in a folder the walk did not enter (a new file beside it must show).
+    let mut note_path = |rel: &str, listing: bool| -> Option<()> {
+        let path = ctx.locator.resolve(rel);
+        let inside = !rel.starts_with('/') && !rel.starts_with("~/") && !rel.starts_with("..");
+        if inside && (rel == "." || (walked.contains(rel) && !walked.under_opaque(rel))) {
+            return Some(());
+        }
+        note(path.clone(), listing)?;
+        if inside
+            && walked.under_opaque(rel)
+            && let Some(parent) = path.parent()
+        {
+            note(parent.to_path_buf(), true)?;
+        }
+        Some(())
+    };
+    // What the observed tools read, and every file a key hashed.
+    for entry in ctx.index.read_entries() {
+        let (kind, portable) = entry.split_once(' ')?;
+        note_path(portable, kind == "l")?;
+    }
+    for rel in ctx.index.hashed_files() {
+        note_path(&rel, false)?;
+    }
+    for (path, listing) in carried {
+        note(path.clone(), *listing)?;
+    }
+    // Above the project: the config files discovery walks up to, and git's exclude file.
+    for ancestor in root.ancestors().skip(1) {
+        for name in ABOVE_ROOT {
+            note(ancestor.join(name), false)?;
+        }
+    }
+    note(root.join(".git/info/exclude"), false)?;
+    Some(Record {
+        tree: walk.digest(&racy_paths),
+        racy,
+        outside: outside.into_iter().collect(),
+        results: results
+            .into_iter()
+            .map(|((component, _), result)| (component, result))
+            .collect(),
+        facts,
+    })
+}
+
+fn read(file: &Path) -> Option<Record> {
+    let bytes = std::fs::read(file).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let (head, body) = text.split_once('\n')?;
+    let (magic, digest) = head.rsplit_once(' ')?;
+    if magic != MAGIC || inputs::hex(&Sha256::digest(body.as_bytes())) != digest {
+        return None;
+    }
+    serde_json::from_str(body).ok()
+}
+
+fn write_record(file: &Path, record: &Record) {
+    let Ok(body) = serde_json::to_string(record) else {
+        return;
+    };
+    let text = format!(
+        "{MAGIC} {}\n{body}",
+        inputs::hex(&Sha256::digest(body.as_bytes()))
+    );
+    if crate::fsutil::write_atomic_regenerable(file, text.as_bytes()).is_err() {
+        return;
+    }
+    prune(file.parent().unwrap_or(file));
+}
+
+/// Keeps the newest `KEEP` records.
+fn prune(folder: &Path) {
+    let Ok(listing) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let mut records: Vec<(std::time::SystemTime, PathBuf)> = listing
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if records.len() <= KEEP {
+        return;
+    }
+    records.sort();
+    for (_, path) in &records[..records.len() - KEEP] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::testutil::write_file as write;
+
+    fn fingerprint(root: &Path) -> String {
+        Walk::take(root, &[".xtask".to_owned()]).digest(&[])
+    }
+
+    #[test]
+    fn every_change_under_the_project_changes_the_fingerprint_and_tool_output_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for n in 0..40 {
+            write(root, &format!("src/pkg{}/m{n}.py", n % 7), "x = 1\n");
+        }
+        write(root, "tests/test_a.py", "def test(): pass\n");
+        let base = fingerprint(root);
+        assert_eq!(base, fingerprint(root), "a walk is repeatable");
+
+        // Tool output, xtask's own folder, and what is inside .git and a venv are not seen.
+        write(root, "src/pkg1/__pycache__/m1.cpython-311.pyc", "");
+        write(root, ".pytest_cache/v/x", "");
+        write(root, ".xtask/tmp/1/junit.xml", "");
+        write(root, ".coverage", "");
+        std::fs::create_dir_all(root.join(".git/objects")).unwrap();
+        let with_git = fingerprint(root);
+        write(root, ".git/objects/ab", "");
+        write(root, ".venv/pyvenv.cfg", "");
+        let with_venv = fingerprint(root);
+        write(root, ".venv/lib/site.py", "");
+        assert_eq!(with_venv, fingerprint(root));
+        assert_ne!(base, with_git, "a .git folder appearing is seen");
+        assert_ne!(with_git, with_venv, "a venv appearing is seen");
+        let base = with_venv;
+
+        // An edit, a new file, a removal, a rename, a new empty folder: each is seen.
+        let edited = {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            write(root, "src/pkg3/m3.py", "x = 2\n");
+            fingerprint(root)
+        };
+        assert_ne!(base, edited);
+        write(root, "src/pkg3/new.py", "");
+        let added = fingerprint(root);
+        assert_ne!(edited, added);
+        std::fs::rename(
+            root.join("src/pkg3/new.py"),
+            root.join("src/pkg3/renamed.py"),
+        )
+        .unwrap();
+        let renamed = fingerprint(root);
+        assert_ne!(added, renamed);
+        std::fs::remove_file(root.join("src/pkg3/renamed.py")).unwrap();
+        assert_eq!(
+            edited,
+            fingerprint(root),
+            "back to the same entries and stats"
+        );
+        std::fs::create_dir_all(root.join("src/pkg3/empty")).unwrap();
+        assert_ne!(edited, fingerprint(root));
+    }
+
+    #[test]
+    fn racy_files_are_left_to_their_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "a.py", "x = 1\n");
+        write(root, "b.py", "y = 1\n");
+        let walk = Walk::take(root, &[]);
+        // Just written: both are within the racy window of the walk.
+        let racy: Vec<String> = walk.racy().into_iter().map(str::to_owned).collect();
+        assert_eq!(racy, vec!["a.py", "b.py"]);
+        let before = walk.digest(&racy);
+        // Rewritten with the same bytes: the stat changes, the fingerprint without the racy
+        // files' stats does not (their content is compared on its own).
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        write(root, "a.py", "x = 1\n");
+        assert_eq!(before, Walk::take(root, &[]).digest(&racy));
+        assert_ne!(walk.digest(&[]), Walk::take(root, &[]).digest(&[]));
+    }
+
+    #[test]
+    fn paths_in_folders_not_walked_are_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "src/a.py", "");
+        write(root, "env/pyvenv.cfg", "");
+        write(root, "env/lib/x.py", "");
+        let walk = Walk::take(root, &[]);
+        let walked = walk.by_path();
+        assert!(walked.contains("src/a.py"));
+        assert!(!walked.under_opaque("src/a.py"));
+        assert!(!walked.contains("env/lib/x.py"));
+        assert!(walked.under_opaque("env/lib/x.py"));
+    }
+
+    #[test]
+    fn a_damaged_record_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("warm").join("id");
+        let record = Record {
+            tree: "t".into(),
+            racy: BTreeMap::new(),
+            outside: vec![(PathBuf::from("/etc/hosts"), Probe::Absent)],
+            results: Vec::new(),
+            facts: BTreeMap::new(),
+        };
+        write_record(&file, &record);
+        assert!(read(&file).is_some());
+        let mut bytes = std::fs::read(&file).unwrap();
+        let last = bytes.len() - 2;
+        bytes[last] ^= 1;
+        std::fs::write(&file, bytes).unwrap();
+        assert!(read(&file).is_none());
+    }
+}
