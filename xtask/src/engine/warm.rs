@@ -71,7 +71,7 @@ enum Seen {
 /// One walk of the project.
 pub struct Walk {
     started_ns: i128,
-    /// Root-relative, in a canonical order (folders in a fixed order, each sorted by name).
+    /// Root-relative, in a canonical order (folders by path, each one's entries by name).
     entries: Vec<(String, Seen)>,
 }
 
@@ -80,32 +80,25 @@ impl Walk {
     /// (`own`, root-relative); `.git` and virtual environments are noted, not walked.
     pub fn take(root: &Path, own: &[String]) -> Walk {
         let started_ns = now_ns();
-        // Breadth first on this thread until there is work for every core, then each subtree
-        // on its own thread.
-        let mut entries = Vec::new();
-        let mut frontier = vec![String::new()];
-        while !frontier.is_empty() && frontier.len() < 16 {
-            let mut next = Vec::new();
-            for folder in &frontier {
-                read_folder(root, own, folder, &mut entries, &mut next);
-            }
-            frontier = next;
-        }
-        for part in super::parallel::map(&frontier, |folder| {
-            let mut found = Vec::new();
-            let mut stack = vec![folder.clone()];
-            while let Some(folder) = stack.pop() {
-                read_folder(root, own, &folder, &mut found, &mut stack);
-            }
-            found
-        }) {
-            entries.extend(part);
-        }
-        // The order is canonical without a sort: folders are read in a fixed order and each
-        // one's entries sorted by name.
+        // Folders go through one queue that every core takes from (one big package would
+        // otherwise keep one core busy while the other waits); each folder's entries come back
+        // as one chunk, and the chunks in folder order make the order canonical.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let queue = Mutex::new((vec![String::new()], 0usize));
+        let ready = std::sync::Condvar::new();
+        let mut chunks: Vec<(String, Vec<(String, Seen)>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| walk_worker(root, own, &queue, &ready)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        chunks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Walk {
             started_ns,
-            entries,
+            entries: chunks.into_iter().flat_map(|(_, found)| found).collect(),
         }
     }
 
@@ -173,6 +166,45 @@ impl WalkIndex<'_> {
     fn under_opaque(&self, path: &str) -> bool {
         path.match_indices('/')
             .any(|(end, _)| matches!(self.0.get(&path[..end]), Some(Seen::Opaque | Seen::Link(_))))
+    }
+}
+
+/// Takes folders from `queue` (pending, busy) until none is left and no one is reading one
+/// (which could add more); returns each folder read with its entries.
+fn walk_worker(
+    root: &Path,
+    own: &[String],
+    queue: &Mutex<(Vec<String>, usize)>,
+    ready: &std::sync::Condvar,
+) -> Vec<(String, Vec<(String, Seen)>)> {
+    let mut chunks = Vec::new();
+    loop {
+        let folder = {
+            let mut state = queue.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(folder) = state.0.pop() {
+                    state.1 += 1;
+                    break Some(folder);
+                }
+                if state.1 == 0 {
+                    break None;
+                }
+                state = ready.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let Some(folder) = folder else {
+            ready.notify_all();
+            return chunks;
+        };
+        let mut found = Vec::new();
+        let mut folders = Vec::new();
+        read_folder(root, own, &folder, &mut found, &mut folders);
+        chunks.push((folder, found));
+        let mut state = queue.lock().unwrap_or_else(|e| e.into_inner());
+        state.0.extend(folders);
+        state.1 -= 1;
+        drop(state);
+        ready.notify_all();
     }
 }
 
