@@ -25,7 +25,7 @@ pub fn generate(shape: Shape, pins: &str) -> Vec<(String, String)> {
     let mut files = Vec::with_capacity(shape.files() + 3 * shape.components + 4);
     files.push((
         "project/pyproject.toml".to_owned(),
-        "[project]\nname = \"synth\"\nversion = \"0.1.0\"\n\n[tool.ruff.lint]\nselect = [\"E\", \"F\", \"I\"]\n\n[tool.pyright]\ntypeCheckingMode = \"basic\"\n".to_owned(),
+        "[project]\nname = \"synth\"\nversion = \"0.1.0\"\n\n[tool.ruff.lint]\nselect = [\"E\", \"F\", \"I\"]\n\n[tool.pyright]\ntypeCheckingMode = \"basic\"\n\n[tool.pytest.ini_options]\npythonpath = [\"src\"]\n".to_owned(),
     ));
     files.push((
         "project/src/synth/__init__.py".to_owned(),
@@ -102,6 +102,14 @@ mod tests {
             python_files,
             5 * 3 + 5,
             "module files plus one __init__.py per component"
+        );
+        // Tools run in a hermetic environment (no PYTHONPATH): the tests import the package
+        // through pytest's own setting, or every synthetic pytest step is a collection error.
+        assert!(
+            files
+                .iter()
+                .any(|(path, text)| path == "project/pyproject.toml"
+                    && text.contains("[tool.pytest.ini_options]\npythonpath = [\"src\"]"))
         );
         assert_eq!(
             config.graph.transitive_dependencies("c0004"),
