@@ -318,12 +318,17 @@ fn listing_state(locator: &Locator, path: &Path) -> String {
         })
         .collect();
     names.sort();
+    format!("l:{}", names_digest(&names))
+}
+
+/// The digest of a folder's entry names, given sorted: each name and a newline.
+pub fn names_digest<N: AsRef<[u8]>>(sorted: &[N]) -> String {
     let mut hasher = Sha256::new();
-    for name in names {
-        hasher.update(name.as_bytes());
+    for name in sorted {
+        hasher.update(name.as_ref());
         hasher.update(b"\n");
     }
-    format!("l:{}", inputs::hex(&hasher.finalize()))
+    inputs::hex(&hasher.finalize())
 }
 
 /// Whether `path` is `folder` or inside it (both root-relative).

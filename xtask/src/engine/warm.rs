@@ -281,8 +281,9 @@ enum Probe {
     Absent,
     /// Only that it is a folder (an ancestor pytest looked at, say).
     Folder,
-    /// A folder whose entries matter, by its stat.
-    Listing([i64; 5]),
+    /// A folder whose entries matter, by its stat; with a digest of its entries' names when
+    /// the stat was racy.
+    Listing([i64; 5], Option<String>),
     /// A file by its stat; with its digest when the stat was racy.
     File([i64; 5], Option<String>),
 }
@@ -368,7 +369,7 @@ impl WarmRun {
             state.carried = record
                 .outside
                 .iter()
-                .map(|(path, probe)| (path.clone(), matches!(probe, Probe::Listing(_))))
+                .map(|(path, probe)| (path.clone(), matches!(probe, Probe::Listing(..))))
                 .collect();
             state.walk = Some(walk);
             state.results = Some(results.clone());
@@ -521,7 +522,12 @@ fn holds(ctx: &RunContext<'_>, path: &Path, recorded: &Probe) -> bool {
     match (recorded, metadata) {
         (Probe::Absent, Err(_)) => true,
         (Probe::Folder, Ok(m)) => m.is_dir(),
-        (Probe::Listing(fields), Ok(m)) => m.is_dir() && stat_fields(&Stat::of(&m)) == *fields,
+        (Probe::Listing(fields, None), Ok(m)) => {
+            m.is_dir() && stat_fields(&Stat::of(&m)) == *fields
+        }
+        (Probe::Listing(_, Some(names)), Ok(m)) => {
+            m.is_dir() && listing_digest(path).as_ref() == Some(names)
+        }
         (Probe::File(fields, None), Ok(m)) => !m.is_dir() && stat_fields(&Stat::of(&m)) == *fields,
         // Racy when recorded: its content decides.
         (Probe::File(_, Some(digest)), Ok(m)) => {
@@ -536,8 +542,8 @@ fn holds(ctx: &RunContext<'_>, path: &Path, recorded: &Probe) -> bool {
 }
 
 /// `path` as it is now, for a record taken at `taken_ns`: a folder as a listing when
-/// `listing`; `None` when it cannot be vouched for later (a listed folder changed within the
-/// racy window, a racy file that cannot be read).
+/// `listing`; what changed within the racy window by content (a file's bytes, a folder's
+/// names); `None` when that content cannot be read.
 fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -> Option<Probe> {
     let Ok(metadata) = std::fs::metadata(path) else {
         return Some(Probe::Absent);
@@ -545,8 +551,11 @@ fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -
     let stat = Stat::of(&metadata);
     if metadata.is_dir() {
         return match listing {
-            true if stat.is_racy(taken_ns) => None,
-            true => Some(Probe::Listing(stat_fields(&stat))),
+            true if stat.is_racy(taken_ns) => Some(Probe::Listing(
+                stat_fields(&stat),
+                Some(listing_digest(path)?),
+            )),
+            true => Some(Probe::Listing(stat_fields(&stat), None)),
             false => Some(Probe::Folder),
         };
     }
@@ -556,6 +565,17 @@ fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -
         None
     };
     Some(Probe::File(stat_fields(&stat), digest))
+}
+
+/// A digest of the names in a folder, sorted.
+fn listing_digest(folder: &Path) -> Option<String> {
+    let mut names: Vec<Vec<u8>> = std::fs::read_dir(folder)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().into_encoded_bytes())
+        .collect();
+    names.sort();
+    Some(super::observe::names_digest(&names))
 }
 
 /// The record of a run that walked `walk` and answered `results`; `None` when something it

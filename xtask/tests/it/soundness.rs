@@ -475,3 +475,29 @@ fn a_file_outside_the_project_the_tests_open_is_an_input_of_the_warm_run_record(
     );
     assert_ne!(tests_of(&before), tests_of(&after));
 }
+
+#[test]
+fn data_behind_a_symlinked_folder_is_an_input_of_the_warm_run_record() {
+    let sandbox = Sandbox::new();
+    // The tests read through a link to a folder outside the project: the walk does not follow
+    // links, so the record must watch what was read behind it.
+    let shared = sandbox.root().join("shared-data");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("limit.txt"), "5\n").unwrap();
+    std::os::unix::fs::symlink(&shared, sandbox.path("tests/data")).unwrap();
+    append(
+        &sandbox,
+        "tests/test_carbon_component.py",
+        "\n\ndef test_reads_linked_data() -> None:\n    from pathlib import Path\n\n    text = (Path(__file__).parent / \"data\" / \"limit.txt\").read_text()\n    assert int(text) == 5\n",
+    );
+    sandbox.commit_all("linked data");
+    let before = warm(&sandbox, "carbon");
+    assert!(answered_by_record(&sandbox));
+    std::fs::write(shared.join("limit.txt"), "6\n").unwrap();
+    let (after, _) = cached_equals_fresh(&sandbox, "carbon");
+    assert_ne!(tests_of(&before), tests_of(&after));
+    // A new file behind the link, beside the one read: the folder's entries were read too
+    // only if the tests listed it; the verdict must be the fresh one either way.
+    std::fs::write(shared.join("other.txt"), "x\n").unwrap();
+    cached_equals_fresh(&sandbox, "carbon");
+}
