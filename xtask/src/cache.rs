@@ -647,8 +647,8 @@ fn last_key(component: &str, step: &str) -> String {
     sha_hex(&[b"last", component.as_bytes(), step.as_bytes()])
 }
 
-/// `MAGIC <sha256 of payload>\n<payload>`.
-fn frame(payload: &[u8]) -> Vec<u8> {
+/// `MAGIC <sha256 of payload>\n<payload>`: entries, and the warm-run records beside them.
+pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
     let digest = hex(&Sha256::digest(payload));
     let mut bytes = format!("{MAGIC} {digest}\n").into_bytes();
     bytes.extend_from_slice(payload);
@@ -656,7 +656,7 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// The payload of a framed entry whose digest matches.
-fn unframe(bytes: &[u8]) -> Result<&[u8], String> {
+pub(crate) fn unframe(bytes: &[u8]) -> Result<&[u8], String> {
     let newline = bytes
         .iter()
         .position(|&b| b == b'\n')

@@ -51,6 +51,12 @@ pub(crate) fn is_generated(name: &str) -> bool {
         || name.starts_with(".xtask-tmp-")
 }
 
+/// Whether `folder` is a Python virtual environment (it holds `pyvenv.cfg`): its files are the
+/// interpreter's, covered by the interpreter identity, and no walk enters it.
+pub(crate) fn is_virtual_env(folder: &Path) -> bool {
+    folder.join("pyvenv.cfg").is_file()
+}
+
 pub type FileDigest = [u8; 32];
 
 /// The per-run maps, keyed by paths we walked ourselves (no untrusted keys, so no need for

@@ -261,6 +261,11 @@ impl Locator {
         self.root.join(portable)
     }
 
+    /// xtask's own folders inside the root, root-relative (state, reports, cache).
+    pub fn own_folders(&self) -> &[String] {
+        &self.own
+    }
+
     fn is_own(&self, rel: &str) -> bool {
         self.own.iter().any(|own| own == rel)
     }
@@ -331,6 +336,14 @@ pub fn names_digest<N: AsRef<[u8]>>(sorted: &[N]) -> String {
     inputs::hex(&hasher.finalize())
 }
 
+/// Whether a portable name is a path inside the project (not absolute, under HOME or above).
+pub fn in_project(portable: &str) -> bool {
+    !(portable.starts_with('/')
+        || portable.starts_with("~/")
+        || portable == ".."
+        || portable.starts_with("../"))
+}
+
 /// Whether `path` is `folder` or inside it (both root-relative).
 fn is_under(path: &str, folder: &str) -> bool {
     path.strip_prefix(folder)
@@ -385,10 +398,9 @@ pub fn capture(
         }
         // Only project files: tools write their own caches elsewhere (stevedore's entry-point
         // cache under ~/.cache) and read them back in the same run.
-        let in_project = !portable.starts_with('/')
-            && !portable.starts_with("~/")
-            && !portable.starts_with("../");
-        if in_project && let Some(opened) = opened {
+        if in_project(portable)
+            && let Some(opened) = opened
+        {
             let now = std::fs::metadata(path)
                 .map(|m| {
                     let ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());

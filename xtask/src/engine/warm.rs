@@ -27,6 +27,7 @@ use super::{Results, RunContext, StepId};
 
 /// The records' folder in the cache folder.
 pub const DIR: &str = "warm";
+/// The first part of every identity: a new meaning of the record changes every name.
 const MAGIC: &str = "xtask-warm v1";
 /// Records kept, one per identity (command and environment): the newest ones.
 const KEEP: usize = 8;
@@ -209,11 +210,9 @@ fn walk_worker(
 }
 
 fn hash_stat(hasher: &mut Sha256, stat: &Stat) {
-    hasher.update(stat.dev.to_le_bytes());
-    hasher.update(stat.ino.to_le_bytes());
-    hasher.update(stat.size.to_le_bytes());
-    hasher.update(stat.mtime_ns.to_le_bytes());
-    hasher.update(stat.ctime_ns.to_le_bytes());
+    for field in stat_fields(stat) {
+        hasher.update(field.to_le_bytes());
+    }
 }
 
 fn read_folder(
@@ -248,7 +247,7 @@ fn read_folder(
             continue;
         };
         let seen = if kind.is_dir() {
-            if name == ".git" || entry.path().join("pyvenv.cfg").is_file() {
+            if name == ".git" || inputs::is_virtual_env(&entry.path()) {
                 Seen::Opaque
             } else {
                 folders.push(path.clone());
@@ -322,8 +321,8 @@ struct State {
     file: Option<PathBuf>,
     /// The walk taken when the engine run started; the fingerprint a new record gets.
     walk: Option<Walk>,
-    /// The record this run's answers came from, when they did.
-    answered: Option<Record>,
+    /// The facts of the record this run's answers came from, when they did.
+    answered_facts: Option<BTreeMap<String, serde_json::Value>>,
     /// Whether the run's answers can be recorded (every step settled without a fresh verdict
     /// left unstored) and what they are.
     results: Option<Results>,
@@ -349,33 +348,35 @@ impl WarmRun {
             .dir()
             .join(DIR)
             .join(identity(ctx, requests, cache.dir()));
-        let walk = Walk::take(&ctx.config.project.root, &own_folders(ctx));
+        let walk = Walk::take(&ctx.config.project.root, ctx.locator.own_folders());
         let record = read(&file).filter(|record| still_holds(ctx, &walk, record));
         state.file = Some(file);
-        let record = match record {
-            Some(record) => record,
-            None => {
-                state.walk = Some(walk);
-                return None;
-            }
+        let Some(Record {
+            racy,
+            outside,
+            results,
+            facts,
+            ..
+        }) = record
+        else {
+            state.walk = Some(walk);
+            return None;
         };
-        let results: Results = record
-            .results
-            .iter()
-            .map(|(component, result)| ((component.clone(), result.name), result.clone()))
+        let results: Results = results
+            .into_iter()
+            .map(|(component, result)| ((component, result.name), result))
             .collect();
         // Racy files were compared by content; a record taken now may trust their stat.
-        if !record.racy.is_empty() {
-            state.carried = record
-                .outside
-                .iter()
-                .map(|(path, probe)| (path.clone(), matches!(probe, Probe::Listing(..))))
+        if !racy.is_empty() {
+            state.carried = outside
+                .into_iter()
+                .map(|(path, probe)| (path, matches!(probe, Probe::Listing(..))))
                 .collect();
             state.walk = Some(walk);
             state.results = Some(results.clone());
-            state.facts = record.facts.clone();
+            state.facts = facts.clone();
         }
-        state.answered = Some(record);
+        state.answered_facts = Some(facts);
         Some(results)
     }
 
@@ -410,9 +411,9 @@ impl WarmRun {
         let known = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state
-                .answered
+                .answered_facts
                 .as_ref()
-                .and_then(|record| record.facts.get(name))
+                .and_then(|facts| facts.get(name))
                 .and_then(|value| serde_json::from_value(value.clone()).ok())
         };
         let value = known.unwrap_or_else(compute);
@@ -441,23 +442,6 @@ impl WarmRun {
         };
         write_record(&file, &record);
     }
-}
-
-/// The root-relative folders xtask writes into (state, reports, cache).
-fn own_folders(ctx: &RunContext<'_>) -> Vec<String> {
-    let root = &ctx.config.project.root;
-    let mut own = vec![
-        ctx.config.state_dir(),
-        ctx.config.project.reports_dir.clone(),
-    ];
-    if let Some(cache) = ctx.cache {
-        own.push(cache.dir().to_path_buf());
-    }
-    own.iter()
-        .filter_map(|d| d.strip_prefix(root).ok())
-        .map(crate::config::unix)
-        .filter(|d| !d.is_empty())
-        .collect()
 }
 
 /// The record's name: everything besides the files that the answers depend on.
@@ -607,7 +591,7 @@ fn build(
     // in a folder the walk did not enter (a new file beside it must show).
     let mut note_path = |rel: &str, listing: bool| -> Option<()> {
         let path = ctx.locator.resolve(rel);
-        let inside = !rel.starts_with('/') && !rel.starts_with("~/") && !rel.starts_with("..");
+        let inside = super::observe::in_project(rel);
         if inside && (rel == "." || (walked.contains(rel) && !walked.under_opaque(rel))) {
             return Some(());
         }
@@ -652,24 +636,15 @@ fn build(
 
 fn read(file: &Path) -> Option<Record> {
     let bytes = std::fs::read(file).ok()?;
-    let text = std::str::from_utf8(&bytes).ok()?;
-    let (head, body) = text.split_once('\n')?;
-    let (magic, digest) = head.rsplit_once(' ')?;
-    if magic != MAGIC || inputs::hex(&Sha256::digest(body.as_bytes())) != digest {
-        return None;
-    }
-    serde_json::from_str(body).ok()
+    serde_json::from_slice(crate::cache::unframe(&bytes).ok()?).ok()
 }
 
 fn write_record(file: &Path, record: &Record) {
-    let Ok(body) = serde_json::to_string(record) else {
+    let Ok(body) = serde_json::to_vec(record) else {
         return;
     };
-    let text = format!(
-        "{MAGIC} {}\n{body}",
-        inputs::hex(&Sha256::digest(body.as_bytes()))
-    );
-    if crate::fsutil::write_atomic_regenerable(file, text.as_bytes()).is_err() {
+    let framed = crate::cache::frame(&body);
+    if crate::fsutil::write_atomic_regenerable(file, &framed).is_err() {
         return;
     }
     prune(file.parent().unwrap_or(file));

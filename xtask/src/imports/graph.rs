@@ -543,7 +543,7 @@ pub fn python_files(root: &Path) -> Vec<String> {
         .hidden(true)
         .filter_entry(|entry| {
             let environment = entry.file_type().is_some_and(|t| t.is_dir())
-                && entry.path().join("pyvenv.cfg").is_file();
+                && crate::engine::inputs::is_virtual_env(entry.path());
             !(environment || skipped(&entry.file_name().to_string_lossy()))
         })
         .build()
