@@ -54,8 +54,9 @@ pub struct RunStats {
     pub hits: u64,
     pub misses: u64,
     pub stored: u64,
-    /// The run was answered by the warm-run record (`engine::warm`), with no lookup.
-    #[serde(default)]
+    /// The run was answered by the warm-run record (`engine::warm`), with no lookup; logged
+    /// as `"record": true`.
+    #[serde(rename = "record", default)]
     pub from_record: bool,
 }
 

@@ -204,9 +204,13 @@ fn time_warm(
     cache: &Path,
 ) -> Result<(Duration, Option<u64>)> {
     let timed = time_xtask(scene, binary, args, cache)?;
-    if let Some((misses, hits)) = last_run_lookups(cache)
-        && misses > 0
-    {
+    let Some((misses, hits)) = last_run_lookups(cache) else {
+        bail!(
+            "the warm run left no hit counts in {}",
+            cache.join("stats.jsonl").display()
+        );
+    };
+    if misses > 0 {
         bail!(
             "a warm run on an unchanged tree missed {misses} steps ({hits} hits): the cache \
              does not hold across runs; `cargo xtask cache explain COMPONENT` on such a tree \

@@ -68,7 +68,8 @@ fn table_names(pins: bool) -> String {
     let names: Vec<&str> = crate::tools::table::TOOLS
         .iter()
         .flat_map(|spec| {
-            std::iter::once(spec.name).chain(spec.companions.iter().copied().filter(|_| pins))
+            spec.distributions()
+                .filter(move |d| pins || *d == spec.name)
         })
         .chain(pins.then_some("uv"))
         .collect();
@@ -96,7 +97,7 @@ pub(super) fn check_text(text: &str, at: &Locator<'_>) -> Result<()> {
     let known = |name: &str| {
         crate::tools::table::TOOLS
             .iter()
-            .any(|spec| spec.name == name || spec.companions.contains(&name))
+            .any(|spec| spec.distributions().any(|d| d == name))
     };
     for (name, pin) in &places.tools {
         if name != "uv" && !known(name) {

@@ -128,7 +128,7 @@ impl ToolPins {
     pub fn packages(&self) -> Vec<(&'static str, &str)> {
         crate::tools::table::TOOLS
             .iter()
-            .flat_map(|spec| std::iter::once(spec.name).chain(spec.companions.iter().copied()))
+            .flat_map(|spec| spec.distributions())
             .filter_map(|name| Some((name, self.versions.get(name)?.as_str())))
             .collect()
     }
@@ -155,10 +155,8 @@ pub struct Timeouts {
 impl Timeouts {
     /// How long one run of `tool` may take before its process group is killed.
     pub fn of(&self, tool: Tool) -> Duration {
-        self.tools
-            .get(&tool)
-            .copied()
-            .unwrap_or_else(|| Duration::from_secs(tool.spec().default_timeout_secs))
+        // `timeouts` fills every row of the tool table.
+        self.tools[&tool]
     }
 }
 
@@ -519,7 +517,7 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             readme_sections: raw.policy.readme_sections,
         },
         tools: tool_pins(raw.tools, at)?,
-        timeouts: timeouts(raw.timeouts)?,
+        timeouts: timeouts(raw.timeouts),
         cache_max_bytes: raw.cache.max_size_mb.saturating_mul(1024 * 1024),
         cache_remote: raw
             .cache
@@ -539,7 +537,6 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
     })
 }
 
-/// `[cache.remote]`: a URL the protocol can use and environment variable names (never values).
 /// `[tools]` as the table knows it; names were checked against the table by `check_text`.
 fn tool_pins(raw: raw::RawTools, at: &Locator<'_>) -> Result<ToolPins> {
     let pins = ToolPins {
@@ -572,7 +569,7 @@ fn tool_pins(raw: raw::RawTools, at: &Locator<'_>) -> Result<ToolPins> {
 }
 
 /// `[timeouts]`: the table's defaults, overridden per tool.
-fn timeouts(raw: raw::RawTimeouts) -> Result<Timeouts> {
+fn timeouts(raw: raw::RawTimeouts) -> Timeouts {
     let tools = crate::tools::table::TOOLS
         .iter()
         .map(|spec| {
@@ -584,13 +581,14 @@ fn timeouts(raw: raw::RawTimeouts) -> Result<Timeouts> {
             (spec.tool, Duration::from_secs(secs))
         })
         .collect();
-    Ok(Timeouts {
+    Timeouts {
         tools,
         setup: Duration::from_secs(raw.setup),
         compose: Duration::from_secs(raw.compose),
-    })
+    }
 }
 
+/// `[cache.remote]`: a URL the protocol can use and environment variable names (never values).
 fn build_remote_cache(
     raw: &raw::RawRemoteCache,
     at: &Locator<'_>,

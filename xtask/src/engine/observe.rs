@@ -134,17 +134,11 @@ pub struct Locator {
 impl Locator {
     pub fn new(root: &Path, own_dirs: &[PathBuf]) -> Self {
         let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        let mut scratch: Vec<PathBuf> = vec![
+        let scratch = with_canonical(vec![
             std::env::temp_dir(),
             PathBuf::from("/tmp"),
             PathBuf::from("/var/tmp"),
-        ];
-        scratch.extend(
-            scratch
-                .clone()
-                .iter()
-                .filter_map(|p| std::fs::canonicalize(p).ok()),
-        );
+        ]);
         let own = own_dirs
             .iter()
             .filter_map(|d| {
@@ -155,12 +149,7 @@ impl Locator {
             .map(crate::config::unix)
             .filter(|d| !d.is_empty())
             .collect();
-        let mut own_absolute: Vec<PathBuf> = own_dirs.to_vec();
-        own_absolute.extend(
-            own_dirs
-                .iter()
-                .filter_map(|d| std::fs::canonicalize(d).ok()),
-        );
+        let own_absolute = with_canonical(own_dirs.to_vec());
         Locator {
             root: root.to_path_buf(),
             real_root,
@@ -269,6 +258,15 @@ impl Locator {
     fn is_own(&self, rel: &str) -> bool {
         self.own.iter().any(|own| own == rel)
     }
+}
+
+/// `paths` and, after them, those that resolve elsewhere through symlinks, as resolved.
+fn with_canonical(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    let resolved: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    paths.into_iter().chain(resolved).collect()
 }
 
 /// Portable read -> its state: `f:<digest>` file, `d` folder, `-` absent, `l:<digest>` listing.

@@ -11,7 +11,7 @@ use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
 use crate::toolchain::ResolvedTool;
 use crate::tools::table::{ArgvInputs, Launch, Output, Verdict};
-use crate::tools::{self, Finding, Severity, StepKind, ToolFailure};
+use crate::tools::{self, Finding, Severity, StepKind};
 
 /// Stands for this run's fresh output folder in keys and displayed commands.
 pub const RUN_DIR: &str = "$XTASK_RUN_DIR";
@@ -153,8 +153,8 @@ pub(crate) fn execute<'j, 'c>(
     ctx: &RunContext<'_>,
     job: &'j Job<'c>,
 ) -> Vec<super::Executed<'j, 'c>> {
-    let read = Read::of(job.kind);
-    if let Read::TestRun = read {
+    let output = job.kind.spec().output;
+    if output.runs_tests() {
         return job
             .members
             .iter()
@@ -228,7 +228,7 @@ pub(crate) fn execute<'j, 'c>(
     };
     let verdict: Result<Vec<Finding>, StepError> = match &outcome {
         Err(error) => Err(run_error(error)),
-        Ok(done) => read
+        Ok(done) => output
             .findings(done, &ctx.normalizer)
             .map_err(|failure| StepError::from_failure(&failure)),
     };
@@ -256,42 +256,6 @@ pub(crate) fn execute<'j, 'c>(
             (member, result, reads)
         })
         .collect()
-}
-
-/// How a finished batch or fixing run is read, from the step's row of the tool table.
-enum Read {
-    Findings(fn(&process::Finished, &tools::PathNormalizer) -> Result<Vec<Finding>, ToolFailure>),
-    Fix(fn(&process::Finished) -> Result<(), ToolFailure>),
-    TestRun,
-}
-
-impl Read {
-    fn of(kind: StepKind) -> Read {
-        match kind.spec().output {
-            Output::Findings(read) => Read::Findings(read),
-            Output::Fix(read) => Read::Fix(read),
-            Output::TestRun | Output::IntegrationRun => Read::TestRun,
-        }
-    }
-
-    /// Findings of a run over many paths; a fixing run has none (what it leaves unfixed is
-    /// found by the checks that follow). A test run reads files, not the process's output:
-    /// it never gets here, and if it did it would be an error, never a pass.
-    fn findings(
-        &self,
-        done: &process::Finished,
-        normalizer: &tools::PathNormalizer,
-    ) -> Result<Vec<Finding>, ToolFailure> {
-        match self {
-            Read::Findings(read) => read(done, normalizer),
-            Read::Fix(read) => read(done).map(|()| Vec::new()),
-            Read::TestRun => Err(ToolFailure::BadOutput {
-                tool: "pytest",
-                reason: "a test run is read from its report files, not its output".to_owned(),
-                tail: String::new(),
-            }),
-        }
-    }
 }
 
 /// A member's share of a batch's findings: those in its files, plus any that belong to no
@@ -567,7 +531,7 @@ pub(crate) fn fix(
             let command = command_line(kind, &argv(ctx, kind, component));
             let result = match &outcome {
                 Err(error) => StepResult::error(kind, &tool.version, command, run_error(error), 0),
-                Ok(done) => match Read::of(kind).findings(done, &ctx.normalizer) {
+                Ok(done) => match kind.spec().output.findings(done, &ctx.normalizer) {
                     Ok(_) => StepResult {
                         name: kind,
                         tool: kind.tool(),

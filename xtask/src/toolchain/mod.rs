@@ -28,8 +28,7 @@ use crate::tools::table::{Launch, TOOLS};
 /// environment (pytest and its companion pytest-cov).
 fn runs_in_project_env(distribution: &str) -> bool {
     TOOLS.iter().any(|spec| {
-        spec.launch == Launch::PythonModule
-            && (spec.name == distribution || spec.companions.contains(&distribution))
+        spec.launch == Launch::PythonModule && spec.distributions().any(|d| d == distribution)
     })
 }
 
@@ -107,12 +106,7 @@ impl Toolchain {
     }
 
     fn pinned(&self, distribution: &str) -> &str {
-        self.pins
-            .packages()
-            .into_iter()
-            .find(|(name, _)| *name == distribution)
-            .map(|(_, version)| version)
-            .unwrap_or("")
+        self.pins.version(distribution).unwrap_or("")
     }
 
     /// Whether the monorepo has an environment of its own (`project.python`), rather than
@@ -241,9 +235,7 @@ impl Toolchain {
                 version: version.clone(),
             }),
             _ => {
-                let names: Vec<&str> = std::iter::once(spec.name)
-                    .chain(spec.companions.iter().copied())
-                    .collect();
+                let names: Vec<&str> = spec.distributions().collect();
                 let specs: Vec<String> = names
                     .iter()
                     .map(|name| format!("{name}=={}", self.pinned(name)))

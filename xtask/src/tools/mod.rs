@@ -227,6 +227,29 @@ pub(crate) fn crashed(tool: &'static str, done: &crate::process::Finished) -> To
     }
 }
 
+/// The diagnostics of a type checker that exits 0 with no error and 1 with errors: parsed,
+/// and checked against that exit code (output that contradicts it is not believed).
+pub(crate) fn checked_diagnostics(
+    tool: &'static str,
+    done: &crate::process::Finished,
+    parsed: Result<Vec<Finding>, String>,
+) -> Result<Vec<Finding>, ToolFailure> {
+    let findings = parsed.map_err(|reason| ToolFailure::BadOutput {
+        tool,
+        reason,
+        tail: tail_of(&done.stderr),
+    })?;
+    let has_errors = findings.iter().any(|f| f.severity == Severity::Error);
+    if has_errors != (done.code == Some(1)) {
+        return Err(ToolFailure::BadOutput {
+            tool,
+            reason: format!("{} does not match the diagnostics", done.describe_exit()),
+            tail: tail_of(&done.stderr),
+        });
+    }
+    Ok(findings)
+}
+
 /// Lossy text of the last lines of a stream, for failure messages.
 pub(crate) fn tail_of(bytes: &[u8]) -> String {
     crate::process::tail_lines(&String::from_utf8_lossy(bytes), 15)

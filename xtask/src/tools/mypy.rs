@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
+use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed};
 use crate::process::Finished;
 
 /// `--python-executable` makes mypy find the monorepo's installed packages, as pyright's
@@ -82,21 +82,7 @@ pub fn parse(stdout: &[u8], paths: &PathNormalizer) -> Result<Vec<Finding>, Stri
 pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>, ToolFailure> {
     let has_errors = |findings: &[Finding]| findings.iter().any(|f| f.severity == Severity::Error);
     match done.code {
-        Some(0) | Some(1) => {
-            let findings = parse(&done.stdout, paths).map_err(|reason| ToolFailure::BadOutput {
-                tool: "mypy",
-                reason,
-                tail: tail_of(&done.stderr),
-            })?;
-            if has_errors(&findings) != (done.code == Some(1)) {
-                return Err(ToolFailure::BadOutput {
-                    tool: "mypy",
-                    reason: format!("{} does not match the diagnostics", done.describe_exit()),
-                    tail: tail_of(&done.stderr),
-                });
-            }
-            Ok(findings)
-        }
+        Some(0) | Some(1) => super::checked_diagnostics("mypy", done, parse(&done.stdout, paths)),
         Some(2) => match parse(&done.stdout, paths) {
             Ok(findings)
                 if has_errors(&findings)

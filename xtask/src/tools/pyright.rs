@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
+use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed};
 use crate::process::Finished;
 
 /// `--pythonpath` makes pyright resolve imports in the monorepo's own environment; without it
@@ -107,20 +107,7 @@ pub fn parse(stdout: &[u8], paths: &PathNormalizer) -> Result<Vec<Finding>, Stri
 pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>, ToolFailure> {
     match done.code {
         Some(0) | Some(1) => {
-            let findings = parse(&done.stdout, paths).map_err(|reason| ToolFailure::BadOutput {
-                tool: "pyright",
-                reason,
-                tail: tail_of(&done.stderr),
-            })?;
-            let has_errors = findings.iter().any(|f| f.severity == Severity::Error);
-            if has_errors != (done.code == Some(1)) {
-                return Err(ToolFailure::BadOutput {
-                    tool: "pyright",
-                    reason: format!("{} does not match the diagnostics", done.describe_exit()),
-                    tail: tail_of(&done.stderr),
-                });
-            }
-            Ok(findings)
+            super::checked_diagnostics("pyright", done, parse(&done.stdout, paths))
         }
         // Pyright prints its fatal messages on stdout even with --outputjson.
         _ => Err(crashed("pyright", done)),

@@ -34,6 +34,13 @@ pub struct ToolSpec {
     pub env_prefixes: &'static [&'static str],
 }
 
+impl ToolSpec {
+    /// The PyPI distributions the tool is pinned and installed as: itself, then its companions.
+    pub fn distributions(&self) -> impl Iterator<Item = &'static str> + use<> {
+        std::iter::once(self.name).chain(self.companions.iter().copied())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Launch {
     Executable,
@@ -72,6 +79,25 @@ impl Output {
     /// Whether the step runs a component's tests, one process per component.
     pub fn runs_tests(self) -> bool {
         matches!(self, Output::TestRun | Output::IntegrationRun)
+    }
+
+    /// Findings of a run over many paths; a fixing run has none (what it leaves unfixed is
+    /// found by the checks that follow). A test run reads files, not the process's output:
+    /// it never gets here, and if it did it would be an error, never a pass.
+    pub fn findings(
+        self,
+        done: &Finished,
+        normalizer: &PathNormalizer,
+    ) -> Result<Vec<Finding>, ToolFailure> {
+        match self {
+            Output::Findings(read) => read(done, normalizer),
+            Output::Fix(read) => read(done).map(|()| Vec::new()),
+            Output::TestRun | Output::IntegrationRun => Err(ToolFailure::BadOutput {
+                tool: "pytest",
+                reason: "a test run is read from its report files, not its output".to_owned(),
+                tail: String::new(),
+            }),
+        }
     }
 }
 
@@ -216,13 +242,12 @@ const fn fixer(
         modifies_files: true,
         batchable: false,
         cached: false,
-        output: Output::Fix(super::ruff::interpret_fix),
         ..check(
             kind,
             id,
             Tool::Ruff,
             argv,
-            Output::TestRun,
+            Output::Fix(super::ruff::interpret_fix),
             GateKind::Lint,
             Phase::Lint,
         )

@@ -122,12 +122,16 @@ fn a_checkout_outside_temp_folders_is_warm_on_its_second_run() {
     // per-run paths once landed in pytest's read set, so every run missed.
     let sandbox = Sandbox::outside_temp_folders();
     run_ok(&sandbox, &["promote", "llm"]);
+    // Without the warm-run record, each run looks every step up and checks its read set.
+    let without_record = || std::fs::remove_dir_all(cache_dir(&sandbox).join("warm")).unwrap();
+    without_record();
     let warm_run = run_ok(&sandbox, &["promote", "llm"]);
     assert!(
         cached(&sandbox, "llm").values().all(|c| *c),
         "{}",
         warm_run.all()
     );
+    without_record();
     let again = run_ok(&sandbox, &["promote", "llm"]);
     assert!(
         again.stdout.contains("5 of 5 steps from cache"),

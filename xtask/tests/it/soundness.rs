@@ -444,6 +444,8 @@ fn an_unchanged_tree_is_answered_by_the_warm_run_record_and_a_change_is_not() {
     // full path, whose verdict is the fresh one.
     sandbox.write("notes.txt", "not an input\n");
     let (after, run) = cached_equals_fresh(&sandbox, "carbon");
+    // The --no-cache run looks nothing up and logs no line: the last is the cached run's.
+    assert!(!answered_by_record(&sandbox), "{}", run.all());
     assert_eq!(after, before, "{}", run.all());
     let run = sandbox.xtask(&["promote", "carbon"]);
     assert!(answered_by_record(&sandbox), "{}", run.all());
