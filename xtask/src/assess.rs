@@ -15,7 +15,7 @@ use crate::deploy::integration::IntegrationRun;
 use crate::deploy::model::Deployment;
 use crate::engine::result::StepResult;
 use crate::engine::{self, RunContext, StepId};
-use crate::gates::{self, Decision, Facts};
+use crate::gates::{self, Facts};
 use crate::imports::components::Owners;
 use crate::maturity;
 use crate::plan::{ComponentPlan, GateKind};
@@ -41,10 +41,7 @@ pub struct Evidence {
 
 /// Runs the plans and returns their reports in plan order.
 pub fn assess(ctx: &RunContext<'_>, plans: &[ComponentPlan]) -> Result<Vec<PromotionReport>> {
-    gather(ctx, plans)?
-        .iter()
-        .map(|evidence| report(ctx.config, evidence))
-        .collect()
+    reports(ctx.config, &gather(ctx, plans)?)
 }
 
 /// Runs the plans and returns their evidence in plan order, for commands that add facts
@@ -65,10 +62,12 @@ pub fn assess_with(
     book: &maturity::Book,
     now: NaiveDateTime,
 ) -> Result<Vec<PromotionReport>> {
-    gather_with(ctx, plans, book, now)?
-        .iter()
-        .map(|evidence| report(ctx.config, evidence))
-        .collect()
+    reports(ctx.config, &gather_with(ctx, plans, book, now)?)
+}
+
+/// The report of each evidence, in order.
+pub fn reports(config: &Config, evidence: &[Evidence]) -> Result<Vec<PromotionReport>> {
+    evidence.iter().map(|e| report(config, e)).collect()
 }
 
 fn gather_with(
@@ -159,25 +158,19 @@ pub fn facts<'c>(
     Ok(facts)
 }
 
-/// Decides the gates of one component's evidence.
-pub fn decide(config: &Config, evidence: &Evidence) -> Result<Decision> {
-    let component = config.require_component(&evidence.plan.component)?;
-    Ok(gates::decide(
-        &evidence.plan,
-        component,
-        config,
-        &evidence.steps,
-        &evidence.facts,
-        evidence.now,
-    ))
-}
-
 /// The report of one component, built once from its evidence: pure, so tests and fixtures
 /// build reports exactly the way a run does.
 pub fn report(config: &Config, evidence: &Evidence) -> Result<PromotionReport> {
     let component = config.require_component(&evidence.plan.component)?;
     let plan = &evidence.plan;
-    let decision = decide(config, evidence)?;
+    let decision = gates::decide(
+        plan,
+        component,
+        config,
+        &evidence.steps,
+        &evidence.facts,
+        evidence.now,
+    );
     let ordered: Vec<_> = plan
         .steps
         .iter()

@@ -69,7 +69,6 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
             passed: errors == 0,
             outcome: crate::gates::Outcome::Lint {
                 findings: errors,
-                fixable: 0,
                 unformatted: 0,
             },
         },

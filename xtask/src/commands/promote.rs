@@ -81,10 +81,7 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     let (mut evidence, toolchain) =
         super::run_checks(&config, &plans, options, |ctx| assess::gather(ctx, &plans))?;
     let integration_code = add_integration_runs(&config, &toolchain, integration, &mut evidence);
-    let reports = evidence
-        .iter()
-        .map(|evidence| assess::report(&config, evidence))
-        .collect::<Result<Vec<_>>>()?;
+    let reports = assess::reports(&config, &evidence)?;
     for report in &reports {
         report::write(&config.component_reports_dir(&report.component), report)?;
     }

@@ -75,7 +75,7 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     let reports_dir = config.component_reports_dir(&target.component.name);
     report::clear(&reports_dir)?;
     let (evidence, validation) = validate(&config, &target, args, prepared_integration)?;
-    if !validation.promotable || validation.code != exit::OK {
+    if !validation.report.promotable || validation.code != exit::OK {
         finish_report(&config, args, &validation.report)?;
         ui::error(format!(
             "not deploying {} to {}: its validation did not pass ({} blockers above); nothing was changed",
@@ -164,7 +164,6 @@ fn site(config: &Config, target: &Target<'_>, compose_path: std::path::PathBuf) 
 /// allows one, and the exit code its steps and the integration run call for.
 struct Validation {
     report: PromotionReport,
-    promotable: bool,
     code: u8,
 }
 
@@ -188,19 +187,11 @@ fn validate(
         &mut evidence,
     );
     let evidence = evidence.remove(0);
-    // Without a deploy fact the deployment gate is not decided yet, so `promotable` here
-    // says whether every other gate allows the deploy.
+    // Without a deploy fact the deployment gate is not decided yet, so the report's
+    // `promotable` here says whether every other gate allows the deploy.
     let report = assess::report(config, &evidence)?;
     let code = super::promote::exit_code(std::slice::from_ref(&report)).max(integration_code);
-    let promotable = report.promotable;
-    Ok((
-        evidence,
-        Validation {
-            report,
-            promotable,
-            code,
-        },
-    ))
+    Ok((evidence, Validation { report, code }))
 }
 
 /// Deploys, records the deployment, builds the report with the deploy as a fact, writes it,

@@ -260,7 +260,6 @@ impl Judge<'_> {
             passed,
             outcome: Outcome::Lint {
                 findings,
-                fixable,
                 unformatted,
             },
         }
@@ -361,7 +360,6 @@ impl Judge<'_> {
                 exists: readme.exists,
                 present,
                 required,
-                missing: readme.missing_sections.clone(),
             },
         }
     }
@@ -646,7 +644,7 @@ impl Judge<'_> {
                 ),
                 format!(
                     "wait until {} ({} more)",
-                    observed.earliest.format("%Y-%m-%d %H:%M UTC"),
+                    outcome::earliest(&observed),
                     days_hours(observed.remaining)
                 ),
             );

@@ -38,7 +38,6 @@ pub enum Outcome {
     },
     Lint {
         findings: usize,
-        fixable: usize,
         unformatted: usize,
     },
     Types {
@@ -49,7 +48,6 @@ pub enum Outcome {
         exists: bool,
         present: usize,
         required: usize,
-        missing: Vec<String>,
     },
     Security {
         blocking: usize,
@@ -192,25 +190,36 @@ pub fn utc(at: NaiveDateTime) -> String {
     }
 }
 
-fn earliest(observed: &Observation) -> String {
+pub(super) fn earliest(observed: &Observation) -> String {
     observed.earliest.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 impl GateResult {
+    /// What the gate counted (findings, errors, failed tests), for the gates that count.
+    pub fn count(&self) -> Option<u64> {
+        let count = match &self.outcome {
+            Outcome::Lint {
+                findings,
+                unformatted,
+            } => findings + unformatted,
+            Outcome::Types { errors, .. } => *errors,
+            Outcome::Security { blocking, .. } => *blocking,
+            Outcome::Tests(counts) => return Some(counts.failed + counts.errors),
+            _ => return None,
+        };
+        Some(count as u64)
+    }
+
     /// The figure the gate compared, as the JSON report's `measured`.
     pub fn measured(&self) -> Value {
         match &self.outcome {
             Outcome::NoVerdict { .. } | Outcome::Missing { .. } => Value::Null,
             Outcome::Stage { from, to } => json!(format!("{from} -> {to}")),
-            Outcome::Lint {
-                findings,
-                unformatted,
-                ..
-            } => json!(findings + unformatted),
-            Outcome::Types { errors, .. } => json!(errors),
+            Outcome::Lint { .. }
+            | Outcome::Types { .. }
+            | Outcome::Security { .. }
+            | Outcome::Tests(_) => json!(self.count()),
             Outcome::Docs { present, .. } => json!(present),
-            Outcome::Security { blocking, .. } => json!(blocking),
-            Outcome::Tests(counts) => json!(counts.failed + counts.errors),
             Outcome::Coverage { measured, .. } => match measured {
                 CoverageMeasure::Measured(coverage) => json!(coverage.percent),
                 _ => Value::Null,

@@ -645,12 +645,7 @@ fn gate_summary(decision: &Decision) -> String {
     gate(decision, GateKind::Dependencies).summary()
 }
 
-fn decide_deploy(
-    from: Stage,
-    target: Stage,
-    facts: &Facts,
-    integration: bool,
-) -> (ComponentPlan, Decision) {
+fn decide_deploy(from: Stage, target: Stage, facts: &Facts, integration: bool) -> Decision {
     let config = config();
     let component = config.component("llm").unwrap().clone();
     let phases = PhaseSelection(vec![
@@ -663,15 +658,14 @@ fn decide_deploy(
     } else {
         plan
     };
-    let decision = decide(
+    decide(
         &plan,
         &component,
         &config,
         &clean_steps(),
         facts,
         noon(2026, 11, 21),
-    );
-    (plan, decision)
+    )
 }
 
 fn deployed(result: DeployResult) -> DeploymentFact {
@@ -686,7 +680,7 @@ fn deployed(result: DeployResult) -> DeploymentFact {
 #[test]
 fn the_deploy_is_decided_once_it_ran_and_a_failed_one_blocks_with_the_retry_or_the_recovery() {
     // Before the deploy the decision says whether to deploy: the deployment gate is not in it.
-    let (_, before) = decide_deploy(Stage::Development, Stage::Staging, &clean_facts(), false);
+    let before = decide_deploy(Stage::Development, Stage::Staging, &clean_facts(), false);
     assert!(before.promotable);
     assert!(before.gates.iter().all(|(k, _)| *k != GateKind::Deployment));
 
@@ -695,7 +689,7 @@ fn the_deploy_is_decided_once_it_ran_and_a_failed_one_blocks_with_the_retry_or_t
         image: "sha256:abababababab".into(),
         seconds_to_healthy: 3.25,
     }));
-    let (_, healthy) = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
+    let healthy = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
     assert!(healthy.promotable);
     let deployment = gate(&healthy, GateKind::Deployment);
     assert_eq!(deployment.measured(), serde_json::json!(3.3));
@@ -710,7 +704,7 @@ fn the_deploy_is_decided_once_it_ran_and_a_failed_one_blocks_with_the_retry_or_t
         failure: "container llm exited with code 3".into(),
         proof: "llm runs sha256:cdcdcdcdcdcd again".into(),
     }));
-    let (_, rolled_back) = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
+    let rolled_back = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
     assert!(!rolled_back.passed && !rolled_back.promotable);
     assert_eq!(
         rolled_back.gates.last().map(|(k, _)| *k),
@@ -729,7 +723,7 @@ fn the_deploy_is_decided_once_it_ran_and_a_failed_one_blocks_with_the_retry_or_t
         failure: "unhealthy".into(),
         proof: "nothing runs".into(),
     }));
-    let (_, broken) = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
+    let broken = decide_deploy(Stage::Development, Stage::Staging, &facts, false);
     assert_eq!(
         broken.blockers.last().unwrap().fix,
         "docker tag sha256:ab tta/llm:staging"
@@ -742,11 +736,11 @@ fn the_deploy_is_decided_once_it_ran_and_a_failed_one_blocks_with_the_retry_or_t
 
 #[test]
 fn a_redeploy_is_decided_without_the_stage_gate() {
-    let (_, redeploy) = decide_deploy(Stage::Staging, Stage::Staging, &clean_facts(), false);
+    let redeploy = decide_deploy(Stage::Staging, Stage::Staging, &clean_facts(), false);
     assert!(redeploy.gates.iter().all(|(k, _)| *k != GateKind::Stage));
     assert!(redeploy.blockers.is_empty());
     assert!(redeploy.promotable);
-    let (_, skip) = decide_deploy(Stage::Development, Stage::Production, &clean_facts(), false);
+    let skip = decide_deploy(Stage::Development, Stage::Production, &clean_facts(), false);
     assert!(!gate(&skip, GateKind::Stage).passed);
     assert!(!skip.promotable);
 }
@@ -773,13 +767,13 @@ fn integration_run(tests_passed: bool, failed: u64) -> IntegrationFact {
 #[test]
 fn integration_passes_only_with_passing_tests_and_services_removed() {
     // Asked for but never run: a bug, never a pass.
-    let (_, missing) = decide_deploy(Stage::Development, Stage::Staging, &clean_facts(), true);
+    let missing = decide_deploy(Stage::Development, Stage::Staging, &clean_facts(), true);
     assert!(!gate(&missing, GateKind::Integration).passed);
     assert!(!missing.promotable);
 
     let mut facts = clean_facts();
     facts.integration = Some(integration_run(true, 0));
-    let (_, passed) = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
+    let passed = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
     assert!(passed.promotable);
     assert_eq!(
         gate(&passed, GateKind::Integration).summary(),
@@ -787,7 +781,7 @@ fn integration_passes_only_with_passing_tests_and_services_removed() {
     );
 
     facts.integration = Some(integration_run(false, 2));
-    let (_, failed) = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
+    let failed = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
     let failing = gate(&failed, GateKind::Integration);
     assert!(!failing.passed);
     assert_eq!(failing.measured(), serde_json::json!("1 passed, 2 failed"));
@@ -802,7 +796,7 @@ fn integration_passes_only_with_passing_tests_and_services_removed() {
     let mut left = integration_run(true, 0);
     left.teardown = Some((false, "network tta-it-llm_default is left".into()));
     facts.integration = Some(left);
-    let (_, left) = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
+    let left = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
     assert_eq!(
         gate(&left, GateKind::Integration).summary(),
         "services left behind"

@@ -96,22 +96,6 @@ fn days_between(from: NaiveDateTime, to: NaiveDateTime) -> f64 {
     ((to - from).num_seconds().max(0) as f64 / 86_400.0 * 100.0).round() / 100.0
 }
 
-/// What a gate counted (findings, errors, failed tests), when it gave a verdict.
-fn count(report: &PromotionReport, gate: GateKind) -> Option<u64> {
-    let count = match report.gate(gate)?.outcome {
-        Outcome::Lint {
-            findings,
-            unformatted,
-            ..
-        } => findings + unformatted,
-        Outcome::Types { errors, .. } => errors,
-        Outcome::Security { blocking, .. } => blocking,
-        Outcome::Tests(counts) => return Some(counts.failed + counts.errors),
-        _ => return None,
-    };
-    Some(count as u64)
-}
-
 fn component_status(
     inputs: &Inputs<'_>,
     report: &PromotionReport,
@@ -182,9 +166,9 @@ fn component_status(
         required: config.policy.readme_sections.len() as u64,
         summary: docs.map_or_else(|| "not checked".to_owned(), GateResult::summary),
     };
-    let lint = count(report, GateKind::Lint);
-    let types = count(report, GateKind::Types);
-    let security = count(report, GateKind::Security);
+    let lint = report.gate(GateKind::Lint).and_then(GateResult::count);
+    let types = report.gate(GateKind::Types).and_then(GateResult::count);
+    let security = report.gate(GateKind::Security).and_then(GateResult::count);
     let coverage = report.summary.coverage;
     let change = baseline.and_then(|run| {
         let before = run.line.components.get(&component.name)?;
@@ -216,7 +200,7 @@ fn component_status(
         lint,
         types,
         security,
-        failed_tests: count(report, GateKind::Tests),
+        failed_tests: report.gate(GateKind::Tests).and_then(GateResult::count),
         readme,
         dependencies,
         blockers: report.blockers.clone(),

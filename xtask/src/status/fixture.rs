@@ -167,7 +167,6 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
             !failing("lint"),
             Outcome::Lint {
                 findings: lint,
-                fixable: lint.min(2),
                 unformatted: 0,
             },
         ),
@@ -212,7 +211,6 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         exists: true,
         present: 4,
         required: 4,
-        missing: vec![],
     };
     out.add(GateKind::Docs, gate(true, docs), None);
     let security = Outcome::Security {
