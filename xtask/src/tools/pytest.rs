@@ -167,7 +167,14 @@ pub fn parse_junit(xml: &[u8]) -> Result<(TestCounts, Vec<Finding>), String> {
             file: case
                 .attribute("file")
                 .map(str::to_owned)
-                .unwrap_or_else(|| module_path(classname)),
+                // A module that cannot be collected has no class: its name is the module.
+                .unwrap_or_else(|| {
+                    module_path(if classname.is_empty() {
+                        name
+                    } else {
+                        classname
+                    })
+                }),
             line: case
                 .attribute("line")
                 .and_then(|l| l.parse::<u32>().ok())
@@ -429,6 +436,7 @@ E   ModuleNotFoundError: No module named 'torch'</error></testcase></testsuite><
             "tests.test_models: cannot be collected: ModuleNotFoundError: No module named 'torch'"
         );
         assert_eq!(failures[0].code, "test-error");
+        assert_eq!(failures[0].file, "tests/test_models.py");
     }
 
     #[test]
