@@ -299,17 +299,7 @@ pub fn interpret(
                 }
                 return Err(bad("pytest wrote no junit report".to_owned()));
             };
-            let (counts, failures) = parse_junit(junit).map_err(bad)?;
-            if counts.total == 0 {
-                return Err(no_tests());
-            }
-            match done.code {
-                Some(0) if counts.failed + counts.errors > 0 => {
-                    return Err(bad("exit code 0 with failed tests".to_owned()));
-                }
-                Some(2) if counts.errors == 0 => return Err(crashed("pytest", done)),
-                _ => {}
-            }
+            let (counts, failures) = checked_counts(done, junit, no_tests)?;
             let coverage = match coverage {
                 Some(json) => Some(parse_coverage(json, paths).map_err(bad)?),
                 None if counts.errors > 0 => None,
@@ -322,6 +312,32 @@ pub fn interpret(
             })
         }
         _ => Err(crashed("pytest", done)),
+    }
+}
+
+/// The counts and failures of a JUnit report, checked against the exit code: no test at all is
+/// `none()`; exit 0 with failed tests, or exit 2 (interrupted, usage) with no error, is not
+/// believed.
+fn checked_counts(
+    done: &Finished,
+    junit: &[u8],
+    none: impl Fn() -> ToolFailure,
+) -> Result<(TestCounts, Vec<Finding>), ToolFailure> {
+    let bad = |reason: String| ToolFailure::BadOutput {
+        tool: "pytest",
+        reason,
+        tail: tail_of(&done.stdout),
+    };
+    let (counts, failures) = parse_junit(junit).map_err(bad)?;
+    if counts.total == 0 {
+        return Err(none());
+    }
+    match done.code {
+        Some(0) if counts.failed + counts.errors > 0 => {
+            Err(bad("exit code 0 with failed tests".to_owned()))
+        }
+        Some(2) if counts.errors == 0 => Err(crashed("pytest", done)),
+        _ => Ok((counts, failures)),
     }
 }
 
@@ -351,11 +367,6 @@ pub fn interpret_integration(
     junit: Option<&[u8]>,
     tests: &[String],
 ) -> Result<(TestCounts, Vec<Finding>), ToolFailure> {
-    let bad = |reason: String| ToolFailure::BadOutput {
-        tool: "pytest",
-        reason,
-        tail: tail_of(&done.stdout),
-    };
     let unmarked = || ToolFailure::NoEvidence {
         reason: format!(
             "no test in {} is marked integration: mark them with @pytest.mark.integration",
@@ -368,16 +379,7 @@ pub fn interpret_integration(
             let Some(junit) = junit else {
                 return Err(crashed("pytest", done));
             };
-            let (counts, findings) = parse_junit(junit).map_err(bad)?;
-            if counts.total == 0 {
-                return Err(unmarked());
-            }
-            if done.code == Some(0) && counts.failed + counts.errors > 0 {
-                return Err(bad("exit code 0 with failed tests".to_owned()));
-            }
-            if done.code == Some(2) && counts.errors == 0 {
-                return Err(crashed("pytest", done));
-            }
+            let (counts, findings) = checked_counts(done, junit, unmarked)?;
             if counts.passed + counts.failed + counts.errors == 0 {
                 return Err(ToolFailure::NoEvidence {
                     reason: format!(
