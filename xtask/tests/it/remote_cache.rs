@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Run, Sandbox, xtask_bin};
 
-#[path = "../../src/remote_cache/test_server.rs"]
+#[path = "../../promote/src/remote_cache/test_server.rs"]
 mod test_server;
 
 use test_server::{Hanging, Nginx};

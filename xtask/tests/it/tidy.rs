@@ -1,5 +1,5 @@
 //! The house rules as tests (rust-analyzer's `xtask/src/tidy.rs` is the model): every file
-//! under `xtask/src` opens with its `//!` purpose line, only `process.rs` spawns processes, only
+//! under `xtask/promote/src` opens with its `//!` purpose line, only `process.rs` spawns processes, only
 //! `edge_env.rs` reads the environment, and no function passes 120 lines. Each rule is a pure
 //! check over a file's text, tested on crafted bad input, then run over the real tree.
 
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Longest function body allowed, counted from the `fn` line to its closing brace.
 const MAX_FUNCTION_LINES: usize = 120;
 
-/// Where spawning is allowed, relative to `xtask/src`: the one process API; git's xshell
+/// Where spawning is allowed, relative to `xtask/promote/src`: the one process API; git's xshell
 /// one-liners (DESIGN.md allows them); and the nginx the remote-cache tests run beside them,
 /// a server that lives as long as a test, which `process::run` (run to completion) is not for.
 const MAY_SPAWN: &[&str] = &["process.rs", "git.rs", "remote_cache/test_server.rs"];
@@ -242,10 +242,10 @@ fn too_long(text: &str) -> Vec<(String, Violation)> {
 }
 
 fn source_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("promote/src")
 }
 
-/// Every `.rs` file under `xtask/src` as (path relative to it, with `/`, text).
+/// Every `.rs` file under `xtask/promote/src` as (path relative to it, with `/`, text).
 fn sources() -> Vec<(String, String)> {
     let root = source_root();
     let mut files = Vec::new();
@@ -279,7 +279,7 @@ fn check_all(rule: fn(&str) -> Vec<Violation>, allowed: &[&str]) {
         .flat_map(|(name, text)| {
             rule(text)
                 .into_iter()
-                .map(move |v| format!("xtask/src/{name}:{}: {}", v.line, v.what))
+                .map(move |v| format!("xtask/promote/src/{name}:{}: {}", v.line, v.what))
         })
         .collect();
     assert!(violations.is_empty(), "\n{}\n", violations.join("\n"));
@@ -311,14 +311,14 @@ fn no_function_passes_the_line_limit() {
                 .find(|(file, f, _)| *file == name && *f == function)
             {
                 Some(known) => known_seen.push(*known),
-                None => violations.push(format!("xtask/src/{name}:{}: {}", v.line, v.what)),
+                None => violations.push(format!("xtask/promote/src/{name}:{}: {}", v.line, v.what)),
             }
         }
     }
     for known in KNOWN_LONG {
         if !known_seen.contains(known) {
             violations.push(format!(
-                "xtask/src/{}: fn {} is no longer over the limit: drop it from KNOWN_LONG",
+                "xtask/promote/src/{}: fn {} is no longer over the limit: drop it from KNOWN_LONG",
                 known.0, known.1
             ));
         }

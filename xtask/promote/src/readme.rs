@@ -1,0 +1,247 @@
+//! Phase 3: a component README with the required sections, and the scaffold `--fix` writes
+//! from `xtask/promote/templates/component-readme.md.j2` (or a repo's override), filled from the component's own code.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::config::{Component, SourceKind};
+
+/// What phase 3 found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReadmeCheck {
+    pub path: String,
+    pub exists: bool,
+    pub missing_sections: Vec<String>,
+}
+
+impl ReadmeCheck {
+    pub fn passed(&self) -> bool {
+        self.exists && self.missing_sections.is_empty()
+    }
+}
+
+/// Headings outside code fences, lowercased.
+fn headings(text: &str) -> Vec<String> {
+    let mut in_fence = false;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        let hashes = trimmed.chars().take_while(|&c| c == '#').count();
+        if (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
+            found.push(
+                trimmed[hashes..]
+                    .trim()
+                    .trim_end_matches('#')
+                    .trim()
+                    .to_lowercase(),
+            );
+        }
+    }
+    found
+}
+
+/// Whether a heading is the required section: the same words, or the section followed by more
+/// words (`API Reference` is the `API` section; `APIs` is not).
+fn heading_matches(heading: &str, section: &str) -> bool {
+    let section = section.to_lowercase();
+    heading == section
+        || heading
+            .strip_prefix(&section)
+            .is_some_and(|rest| rest.starts_with(|c: char| !c.is_alphanumeric()))
+}
+
+/// Checks a README's text (or its absence) against the required sections.
+pub fn check(path: &str, text: Option<&str>, required: &[String]) -> ReadmeCheck {
+    let Some(text) = text else {
+        return ReadmeCheck {
+            path: path.to_owned(),
+            exists: false,
+            missing_sections: required.to_vec(),
+        };
+    };
+    let found = headings(text);
+    ReadmeCheck {
+        path: path.to_owned(),
+        exists: true,
+        missing_sections: required
+            .iter()
+            .filter(|section| !found.iter().any(|h| heading_matches(h, section)))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// Facts about a component's code that the README scaffold fills in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeFacts {
+    /// The first paragraph of the module docstring.
+    pub summary: Option<String>,
+    /// `components.narrative_arc_orchestrator`, for the usage example.
+    pub module: String,
+    /// Public names: `__all__`, or top-level classes and functions without a leading `_`.
+    pub public_names: Vec<String>,
+}
+
+fn docstring_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r#"^(?:\s*#[^\n]*\n|\s*\n)*\s*[rRuU]?(?:"""([\s\S]*?)"""|'''([\s\S]*?)''')"#)
+            .expect("valid regex")
+    })
+}
+
+fn all_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?m)^__all__\s*=\s*[\[(]([^\])]*)[\])]").expect("valid regex"))
+}
+
+fn def_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?m)^(?:async\s+)?(?:def|class)\s+([A-Za-z][A-Za-z0-9_]*)")
+            .expect("valid regex")
+    })
+}
+
+fn import_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?m)^from\s+\.[\w.]*\s+import\s+(?:\(([^)]*)\)|([^\n(]+))")
+            .expect("valid regex")
+    })
+}
+
+/// Reads what the scaffold needs from the text of the component's entry module (`__init__.py`
+/// of a package, or the module itself).
+pub fn code_facts(component: &Component, entry_text: &str) -> CodeFacts {
+    let summary = docstring_re().captures(entry_text).and_then(|c| {
+        let body = c.get(1).or_else(|| c.get(2))?.as_str().trim();
+        let first = body
+            .split("\n\n")
+            .next()?
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!first.is_empty()).then_some(first)
+    });
+    let mut public_names: Vec<String> = match all_re().captures(entry_text) {
+        Some(c) => c[1]
+            .split(',')
+            .map(|n| n.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
+            .filter(|n| !n.is_empty())
+            .collect(),
+        None => {
+            let mut names: Vec<String> = def_re()
+                .captures_iter(entry_text)
+                .map(|c| c[1].to_owned())
+                .collect();
+            for c in import_re().captures_iter(entry_text) {
+                let listed = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+                names.extend(
+                    listed
+                        .split(',')
+                        .map(|n| n.split_whitespace().last().unwrap_or("").trim().to_owned())
+                        .filter(|n| !n.is_empty() && !n.starts_with('_')),
+                );
+            }
+            names
+        }
+    };
+    public_names.dedup();
+    let module = module_name(component);
+    CodeFacts {
+        summary,
+        module,
+        public_names,
+    }
+}
+
+/// The import path of a component: `src/components/llm` -> `components.llm`. A leading `src/`
+/// is the usual layout folder, not a package.
+pub fn module_name(component: &Component) -> String {
+    let path = component.source.trim_end_matches(".py");
+    let path = path.strip_prefix("src/").unwrap_or(path);
+    path.replace('/', ".")
+}
+
+/// The file the scaffold reads for its facts.
+pub fn entry_file(component: &Component) -> String {
+    match component.source_kind {
+        SourceKind::Package => format!("{}/__init__.py", component.source),
+        SourceKind::Module => component.source.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sections() -> Vec<String> {
+        ["Overview", "Usage", "API", "Testing"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn finds_missing_sections_outside_code_fences() {
+        let text = "# LLM\n\n## Overview\n\ntext\n\n```python\n## Usage\n```\n\n## API Reference\n";
+        let result = check("README.md", Some(text), &sections());
+        assert!(result.exists);
+        assert_eq!(result.missing_sections, vec!["Usage", "Testing"]);
+        assert!(!result.passed());
+    }
+
+    #[test]
+    fn a_missing_readme_misses_everything() {
+        let result = check("README.md", None, &sections());
+        assert!(!result.exists);
+        assert_eq!(result.missing_sections.len(), 4);
+    }
+
+    #[test]
+    fn section_names_match_whole_words() {
+        assert!(heading_matches("api reference", "API"));
+        assert!(heading_matches("testing", "Testing"));
+        assert!(!heading_matches("apis", "API"));
+    }
+
+    #[test]
+    fn code_facts_read_docstring_and_exports() {
+        let component = Component {
+            name: "llm".into(),
+            display_name: "LLM".into(),
+            group: "g".into(),
+            source: "src/components/llm".into(),
+            source_kind: SourceKind::Package,
+            tests: vec![],
+            depends_on: vec![],
+            readme: "r".into(),
+            maturity: "m".into(),
+        };
+        let text = "\"\"\"LLM client facade\nover model management.\n\nDetails.\"\"\"\n\nfrom .client import LLMClient, complete\nfrom .rate_limit import (\n    TokenBucket,\n)\n\ndef helper(): ...\ndef _private(): ...\n";
+        let facts = code_facts(&component, text);
+        assert_eq!(
+            facts.summary.as_deref(),
+            Some("LLM client facade over model management.")
+        );
+        assert_eq!(facts.module, "components.llm");
+        assert_eq!(
+            facts.public_names,
+            vec!["helper", "LLMClient", "complete", "TokenBucket"]
+        );
+        let with_all = "__all__ = [\"A\", 'b']\nclass A: ...\n";
+        assert_eq!(
+            code_facts(&component, with_all).public_names,
+            vec!["A", "b"]
+        );
+    }
+}
