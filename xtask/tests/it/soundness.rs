@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use crate::shaped;
 use crate::support::{Run, Sandbox};
 
+// mod traced;
+
 /// What a promotion run says, without what legitimately differs between a cached and a fresh
 /// run (timings, cache flags, the generation time).
 fn verdict(sandbox: &Sandbox, run: &Run, component: &str) -> Value {
@@ -414,7 +416,7 @@ fn the_same_tree_at_another_path_gives_the_same_keys() {
         verdict(sandbox, &run, "llm");
     }
     let (a, b) = (keys(&here), keys(&there));
-    assert_eq!(a.len(), 7, "five results and two manifests: {a:?}");
+    assert_eq!(a.len(), 10, "five results and their five manifests: {a:?}");
     assert_eq!(
         a, b,
         "keys, manifests and results name no checkout location"
