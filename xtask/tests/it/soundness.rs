@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::shaped;
 use crate::support::{Run, Sandbox};
 
-// mod traced;
+mod traced;
 
 /// What a promotion run says, without what legitimately differs between a cached and a fresh
 /// run (timings, cache flags, the generation time).

@@ -548,6 +548,11 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
             ctx.warm.outputs(&ctx.locator, observed.outputs());
             match observed.capture(ctx, prepared) {
                 Ok(set) => {
+                    // A probe that kept the answer it got before the run changed it will not
+                    // hold next time: the run is not settled, so it leaves no warm-run record.
+                    if observe::first_change(&ctx.locator, &ctx.index, &set).is_some() {
+                        all_stored = false;
+                    }
                     let warning = cache.put_observed(&prepared.key, &set, &result);
                     cache.put_last(
                         &prepared.component.name,

@@ -15,9 +15,9 @@
 //! `F`, `o`), `l <path>` listing (`-`, `l:<digest>`), `k <path>` a link's target
 //! (`-`, `k:<target>`), `p <path>` a resolved path (`-`, `p:<path>`).
 //!
-//! Paths carry no checkout location: files in the project are root-relative, files beside the
-//! project's ancestors are `../`-relative (config discovery walks up), files under HOME start
-//! with `~/`, anything else is absolute (`/usr/lib/…`; a shared cache still matches when both
+//! Paths carry no checkout location: files in the project are root-relative, files under the
+//! project's ancestors are `../`-relative (config discovery walks up; a sibling checkout), files
+//! under HOME start with `~/`, the state folder is `$STATE/`, anything else is absolute (`/usr/lib/…`; a shared cache still matches when both
 //! machines have the same files). The kernel's own file systems (`/proc`, `/sys`, `/dev`) hold
 //! the machine's state, not files, and are not inputs; nor is the fresh folder xtask made for
 //! the run (it holds only what the run wrote).
@@ -57,6 +57,11 @@ struct Use {
 pub struct Summary {
     uses: Vec<(PathBuf, Use)>,
     unfollowable: Option<String>,
+    /// Each use's portable name (`None`: not a file of the world, or the run's own scratch),
+    /// made once for every member of a batch.
+    names: std::sync::OnceLock<Vec<Option<String>>>,
+    /// Folders the run changed an entry of.
+    written_in: std::collections::HashSet<PathBuf, inputs::FastHash>,
 }
 
 impl Summary {
@@ -106,10 +111,38 @@ impl Summary {
                 Access::Unfollowable(_) => {}
             }
         }
+        let written_in = uses
+            .iter()
+            .filter(|(_, u)| u.output || u.written)
+            .filter_map(|(p, _)| p.parent().map(Path::to_path_buf))
+            .collect();
         Summary {
             uses,
             unfollowable: trace.unfollowable(),
+            names: std::sync::OnceLock::new(),
+            written_in,
         }
+    }
+
+    /// Whether the run itself changed an entry directly inside `folder`.
+    fn wrote_in(&self, folder: &Path) -> bool {
+        self.written_in.contains(folder)
+    }
+
+    /// Each use's portable name, made on first call.
+    fn names(&self, locator: &Locator, scratch: Option<&Path>) -> &[Option<String>] {
+        self.names.get_or_init(|| {
+            self.uses
+                .iter()
+                .map(|(path, used)| {
+                    if used.output || scratch.is_some_and(|s| path.starts_with(s)) {
+                        None
+                    } else {
+                        locator.portable(path)
+                    }
+                })
+                .collect()
+        })
     }
 
     /// Why this run cannot be cached, if it cannot.
@@ -191,18 +224,26 @@ impl Locator {
         if let Some(rel) = self.relative(&path) {
             return Some(if rel.is_empty() { ".".to_owned() } else { rel });
         }
-        // Beside an ancestor of the root: config discovery walking up from the project.
+        // Under an ancestor of the root (config discovery walking up, a sibling checkout,
+        // the repository's `.git`): relative to the root, up to the nearest such ancestor that
+        // is neither the file system's root nor HOME or above it (the user's files are named
+        // from HOME, whatever depth the checkout is at).
+        let home = self.home.as_deref();
         for (depth, ancestor) in self.real_root.ancestors().skip(1).enumerate() {
-            let up = "../".repeat(depth + 1);
-            if path == ancestor {
-                return Some(up.trim_end_matches('/').to_owned());
+            if ancestor.parent().is_none() || home.is_some_and(|h| h.starts_with(ancestor)) {
+                break;
             }
-            if path.parent() == Some(ancestor) {
-                let name = path.file_name()?.to_string_lossy();
-                return Some(format!("{up}{name}"));
+            if let Ok(rest) = path.strip_prefix(ancestor) {
+                let up = "../".repeat(depth + 1);
+                let rest = crate::config::unix(rest);
+                return Some(if rest.is_empty() {
+                    up.trim_end_matches('/').to_owned()
+                } else {
+                    format!("{up}{rest}")
+                });
             }
         }
-        if let Some(home) = &self.home
+        if let Some(home) = home
             && let Ok(rest) = path.strip_prefix(home)
         {
             return Some(format!("~/{}", crate::config::unix(rest)));
@@ -435,30 +476,29 @@ impl Capture<'_> {
         }
         let mut set = ReadSet::new();
         let changed = |portable: &str| Err(format!("{portable} changed while the tool ran"));
-        for (path, used) in &summary.uses {
-            if used.output || self.scratch.is_some_and(|s| path.starts_with(s)) {
-                continue;
-            }
-            let Some(portable) = self.locator.portable(path) else {
+        let names = summary.names(self.locator, self.scratch);
+        for ((path, used), name) in summary.uses.iter().zip(names) {
+            let Some(portable) = name else {
                 continue;
             };
-            let own = keep(&portable) || !in_project(&portable);
+            // Another member's sources are analysed for that member (a type checker's
+            // `reached` files excepted).
+            if in_project(portable) && !keep(portable) {
+                continue;
+            }
+            let portable = portable.as_str();
             if let Some(stamp) = &used.read {
                 if stamp != "?" && stamp_now(path).as_deref() != Some(stamp.as_str()) {
-                    return changed(&portable);
+                    return changed(portable);
                 }
-                self.put(&mut set, if own { "f" } else { "e" }, &portable);
+                self.put(&mut set, "f", portable);
             } else if let Some(answer) = &used.probe {
                 let file = answer.starts_with("f:");
                 if file && !used.written && stamp_now(path).as_deref() != Some(&answer[2..]) {
-                    return changed(&portable);
+                    return changed(portable);
                 }
-                let entry = if file && own && !used.written {
-                    "f"
-                } else {
-                    "e"
-                };
-                let state = self.put(&mut set, entry, &portable);
+                let entry = if file && !used.written { "f" } else { "e" };
+                let state = self.put(&mut set, entry, portable);
                 // A probe keeps the answer it got; one the run's own writes changed is kept
                 // as it was, one changed by someone else stores nothing.
                 let expected = match answer.as_str() {
@@ -471,29 +511,26 @@ impl Capture<'_> {
                     && state != expected
                 {
                     if !used.written {
-                        return changed(&portable);
+                        return changed(portable);
                     }
                     set.insert(format!("{entry} {portable}"), expected.to_owned());
                 }
             }
             if let Some(answer) = &used.listing {
-                if !used.written
-                    && listing_now(path) != *answer
-                    && !self.wrote_inside(summary, path)
-                {
-                    return changed(&portable);
+                if !used.written && listing_now(path) != *answer && !summary.wrote_in(path) {
+                    return changed(portable);
                 }
-                self.put(&mut set, "l", &portable);
+                self.put(&mut set, "l", portable);
             }
             if let Some(target) = &used.link {
                 let now = std::fs::read_link(path).map(|t| t.display().to_string());
                 if !used.written && now.as_deref().unwrap_or("-") != target {
-                    return changed(&portable);
+                    return changed(portable);
                 }
-                self.put(&mut set, "k", &portable);
+                self.put(&mut set, "k", portable);
             }
             if used.resolved.is_some() {
-                self.put(&mut set, "p", &portable);
+                self.put(&mut set, "p", portable);
             }
         }
         Ok(set)
@@ -505,11 +542,6 @@ impl Capture<'_> {
         let now = state(self.locator, self.index, &entry);
         set.insert(entry, now.clone());
         now
-    }
-
-    /// Whether the run itself changed an entry directly inside `folder`.
-    fn wrote_inside(&self, summary: &Summary, folder: &Path) -> bool {
-        summary.outputs().any(|p| p.parent() == Some(folder))
     }
 }
 

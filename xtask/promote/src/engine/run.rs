@@ -146,6 +146,10 @@ fn traced(
     let tmp = run_dir.join("tmp");
     let command = command
         .env("TMPDIR", &tmp)
+        // The same for the user's cache folder (stevedore's entry-point cache under bandit):
+        // a cache a tool made on one run and read on the next would make every first run's
+        // answer stale at once.
+        .env("XDG_CACHE_HOME", run_dir.join("cache"))
         // libuv's io_uring file operations would bypass the observer.
         .env("UV_USE_IO_URING", "0");
     if let Err(e) = std::fs::create_dir_all(&tmp) {

@@ -6,8 +6,8 @@
 //! (xtask.toml, the tools and interpreter, the tools' environment, the steps asked, this
 //! binary). The next run with the same identity walks the project once; when the fingerprint is
 //! the same, every key and every read set would come out the same as before, so the recorded
-//! answers stand. Files the recorded run only wrote (a log its tests append to) are compared
-//! by name, not by stat: no step read them, so what they hold cannot change an answer.
+//! answers stand. Files the recorded run only wrote (a log its tests append to), which no step
+//! read nor listed the folder of, are left out: what they hold cannot change an answer.
 //!
 //! This holds for the reason the stat memo does: a file whose (device, inode, size, mtime,
 //! ctime) are unchanged has its bytes, with git's racy rule (a file stamped within two seconds
@@ -97,7 +97,7 @@ impl Walk {
     }
 
     /// Files stamped so recently that a rewrite could leave their stat unchanged, except the
-    /// run's own `outputs` (sorted), which are compared by name.
+    /// run's own `outputs` (sorted), which are left out.
     fn racy(&self, outputs: &[String]) -> Vec<&str> {
         self.entries
             .iter()
@@ -114,17 +114,20 @@ impl Walk {
     }
 
     /// The fingerprint: every entry with its kind and stat, except the stat of the files in
-    /// `racy` (sorted), which are compared by content, and of the run's own `outputs`
-    /// (sorted), which are compared by name only.
+    /// `racy` (sorted), which are compared by content, and the run's own `outputs` (sorted),
+    /// which no step read or listed the folder of: whether they are there cannot change an
+    /// answer.
     fn digest(&self, racy: &[String], outputs: &[String]) -> String {
         let mut hasher = Sha256::new();
         for (path, seen) in &self.entries {
+            if matches!(seen, Seen::File(_))
+                && outputs.binary_search_by(|o| o.as_str().cmp(path)).is_ok()
+            {
+                continue;
+            }
             hasher.update((path.len() as u64).to_le_bytes());
             hasher.update(path.as_bytes());
             match seen {
-                Seen::File(_) if outputs.binary_search_by(|o| o.as_str().cmp(path)).is_ok() => {
-                    hasher.update(b"w");
-                }
                 Seen::File(stat) => {
                     if racy.binary_search_by(|r| r.as_str().cmp(path)).is_ok() {
                         hasher.update(b"r");
@@ -295,7 +298,8 @@ struct Record {
     racy: BTreeMap<String, String>,
     /// Absolute paths outside the walk, as they were.
     outside: Vec<(PathBuf, Probe)>,
-    /// Project files the run only wrote (root-relative, sorted): compared by name.
+    /// Project files the run only wrote and no step read or listed (root-relative, sorted):
+    /// left out of the fingerprint.
     outputs: Vec<String>,
     results: Vec<(String, StepResult)>,
     /// Derived facts of the run (the import graph's per-component uses), by name.
@@ -587,14 +591,24 @@ fn build(
     outputs: std::collections::BTreeSet<String>,
 ) -> Option<Record> {
     let root = &ctx.config.project.root;
-    // Only what no step read: a file one step wrote and another read is an input.
-    let read: std::collections::HashSet<String> = ctx
-        .index
-        .read_entries()
-        .into_iter()
-        .filter_map(|entry| entry.split_once(' ').map(|(_, p)| p.to_owned()))
+    // Only what no step read, nor listed the folder of: a file one step wrote and another read
+    // is an input, and so is its name in a listed folder.
+    let entries = ctx.index.read_entries();
+    let read: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter_map(|entry| entry.split_once(' ').map(|(_, p)| p))
         .collect();
-    let outputs: Vec<String> = outputs.into_iter().filter(|o| !read.contains(o)).collect();
+    let listed: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter_map(|entry| entry.strip_prefix("l "))
+        .collect();
+    let outputs: Vec<String> = outputs
+        .into_iter()
+        .filter(|o| {
+            let parent = o.rsplit_once('/').map_or(".", |(p, _)| p);
+            !read.contains(o.as_str()) && !listed.contains(parent)
+        })
+        .collect();
     let mut racy = BTreeMap::new();
     for path in walk.racy(&outputs) {
         let digest = ctx.index.outside_digest(&root.join(path))?;
@@ -759,7 +773,7 @@ mod tests {
     }
 
     #[test]
-    fn the_run_s_own_outputs_are_compared_by_name() {
+    fn the_run_s_own_outputs_are_left_out() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         write(root, "src/a.py", "x = 1\n");
@@ -768,6 +782,8 @@ mod tests {
         let before = Walk::take(root, &[]).digest(&[], &outputs);
         std::thread::sleep(std::time::Duration::from_millis(30));
         write(root, ".metrics/today.jsonl", "{}\n{}\n");
+        assert_eq!(before, Walk::take(root, &[]).digest(&[], &outputs));
+        std::fs::remove_file(root.join(".metrics/today.jsonl")).unwrap();
         assert_eq!(before, Walk::take(root, &[]).digest(&[], &outputs));
         write(root, ".metrics/tomorrow.jsonl", "{}\n");
         assert_ne!(before, Walk::take(root, &[]).digest(&[], &outputs));
