@@ -103,7 +103,7 @@ pub fn history_text() -> String {
 }
 
 pub fn runs() -> Vec<Run> {
-    history::parse(&history_text()).0
+    history::parse(history_text().as_bytes()).0
 }
 
 fn gate(passed: bool, outcome: Outcome) -> GateResult {
