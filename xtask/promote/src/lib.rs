@@ -26,6 +26,7 @@ mod init;
 mod markdown;
 mod maturity;
 mod plan;
+mod plural;
 mod process;
 mod progress;
 mod readme;

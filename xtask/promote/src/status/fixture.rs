@@ -211,6 +211,7 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         exists: true,
         present: 4,
         required: 4,
+        unfinished: Vec::new(),
     };
     out.add(GateKind::Docs, gate(true, docs), None);
     let security = Outcome::Security {
