@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod config;
 mod deploy;
+mod digest;
 mod edge_env;
 mod engine;
 mod errors;
