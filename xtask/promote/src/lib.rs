@@ -28,6 +28,7 @@ mod input_file;
 mod markdown;
 mod maturity;
 mod plan;
+mod plural;
 mod process;
 mod progress;
 mod readme;
