@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::inputs::{self, InputIndex};
 use super::trace::{Access, Trace};
+use crate::digest::hex;
 
 /// How a capture error starts when the run can never be cached (a program the observer cannot
 /// follow), as `cache explain` says it.
@@ -345,7 +346,7 @@ fn fresh_state(locator: &Locator, index: &InputIndex, entry: &str) -> String {
                     index.outside_digest(&path)
                 };
                 match digest {
-                    Some(d) => format!("f:{}", inputs::hex(&d)),
+                    Some(d) => format!("f:{}", hex(&d)),
                     None => "unreadable".to_owned(),
                 }
             }
@@ -390,7 +391,7 @@ pub fn names_digest<N: AsRef<[u8]>>(sorted: &[N]) -> String {
         hasher.update(name.as_ref());
         hasher.update(b"\n");
     }
-    inputs::hex(&hasher.finalize())
+    hex(&hasher.finalize())
 }
 
 /// Whether a portable name is a path inside the project (not absolute, under HOME, in the

@@ -25,7 +25,7 @@ pub const TRACE_FILE: &str = "xtask-trace.tsv";
 /// Changes whenever the observer does: what is observed is part of what a key means.
 pub fn observer_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| super::inputs::hex(&Sha256::digest(LIBRARY))[..16].to_owned())
+    ID.get_or_init(|| crate::digest::hex(&Sha256::digest(LIBRARY))[..16].to_owned())
 }
 
 /// The library's path under `state_dir`, written there (atomically, under its digest) on first
