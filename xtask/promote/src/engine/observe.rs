@@ -63,6 +63,20 @@ pub struct Summary {
     names: std::sync::OnceLock<Vec<Option<String>>>,
     /// Folders the run changed an entry of.
     written_in: std::collections::HashSet<PathBuf, inputs::FastHash>,
+    /// The uses split by the batch member whose source holds them, made once.
+    partition: std::sync::OnceLock<Partition>,
+}
+
+/// A batch's uses by owner: each member captures the shared ones, its own and those it
+/// reaches, so a batch of N members costs N times its members' share, not N times the trace.
+#[derive(Default)]
+struct Partition {
+    /// Uses that belong to no member (configs, the interpreter's files, files outside).
+    shared: Vec<usize>,
+    /// By member source: the uses inside it.
+    owned: std::collections::HashMap<String, Vec<usize>, inputs::FastHash>,
+    /// By portable name: every named use.
+    by_name: std::collections::HashMap<String, usize, inputs::FastHash>,
 }
 
 impl Summary {
@@ -122,7 +136,38 @@ impl Summary {
             unfollowable: trace.unfollowable(),
             names: std::sync::OnceLock::new(),
             written_in,
+            partition: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The uses split by the member of `members` (source paths) that holds them.
+    fn partition(&self, names: &[Option<String>], members: &[String]) -> &Partition {
+        self.partition.get_or_init(|| {
+            let sources: std::collections::HashSet<&str, inputs::FastHash> =
+                members.iter().map(String::as_str).collect();
+            let mut partition = Partition::default();
+            for (at, name) in names.iter().enumerate() {
+                let Some(name) = name else { continue };
+                partition.by_name.insert(name.clone(), at);
+                let owner = in_project(name)
+                    .then(|| {
+                        name.match_indices('/')
+                            .map(|(end, _)| &name[..end])
+                            .chain(std::iter::once(name.as_str()))
+                            .find(|prefix| sources.contains(prefix))
+                    })
+                    .flatten();
+                match owner {
+                    Some(source) => partition
+                        .owned
+                        .entry(source.to_owned())
+                        .or_default()
+                        .push(at),
+                    None => partition.shared.push(at),
+                }
+            }
+            partition
+        })
     }
 
     /// Whether the run itself changed an entry directly inside `folder`.
@@ -404,38 +449,14 @@ pub fn in_project(portable: &str) -> bool {
         || portable.starts_with("../"))
 }
 
-/// The sources of the other members of a batch: what the tool analysed for them is not an
-/// input of this member, unless this member imports it (`reached`). Found by each folder
-/// prefix of a read, so a batch of N members costs a few hash lookups per read rather than N
-/// comparisons.
-pub struct Foreign<'a> {
-    sources: std::collections::HashSet<&'a str, inputs::FastHash>,
-    reached: std::collections::HashSet<&'a str, inputs::FastHash>,
-}
-
-impl<'a> Foreign<'a> {
-    pub fn new(members: &'a [String], own: &str, reached: &'a [String]) -> Foreign<'a> {
-        Foreign {
-            sources: members
-                .iter()
-                .map(String::as_str)
-                .filter(|source| *source != own)
-                .collect(),
-            reached: reached.iter().map(String::as_str).collect(),
-        }
-    }
-
-    /// Whether a root-relative read belongs to this member (to no other member's source, or
-    /// to a file this member's imports reach).
-    pub fn keeps(&self, path: &str) -> bool {
-        if self.sources.is_empty() || self.reached.contains(path) {
-            return true;
-        }
-        let folders = path.match_indices('/').map(|(at, _)| &path[..at]);
-        !folders
-            .chain(std::iter::once(path))
-            .any(|prefix| self.sources.contains(prefix))
-    }
+/// Which member of a batch a read set is for.
+pub struct Member<'a> {
+    /// Every member's source (one entry for a run of one component).
+    pub members: &'a [String],
+    /// This member's source.
+    pub own: &'a str,
+    /// Files of other members that this member's imports reach (type checkers only).
+    pub reached: &'a [String],
 }
 
 /// The current `mtime_ns:size:ino` of a file, as the observer stamps it.
@@ -456,8 +477,8 @@ fn listing_now(path: &Path) -> String {
     }
 }
 
-/// What one member of a run may keep: `keep` gets each read's portable name; reads under
-/// `scratch` (the run's own fresh folder) are never inputs.
+/// Where a run's read sets are made: reads under `scratch` (this process's fresh folders) are
+/// never inputs.
 pub struct Capture<'a> {
     pub locator: &'a Locator,
     pub index: &'a InputIndex,
@@ -465,28 +486,40 @@ pub struct Capture<'a> {
 }
 
 impl Capture<'_> {
-    /// The read set of `summary` for one member. Fails, naming the input, when something the
-    /// run read, probed or listed changed while the tool ran, other than by the run itself.
-    pub fn read_set(
-        &self,
-        summary: &Summary,
-        keep: impl Fn(&str) -> bool,
-    ) -> Result<ReadSet, String> {
+    /// The read set of `summary` for one member: the uses no member holds, those in its own
+    /// source, and those of other members' sources that it reaches (a type checker reads the
+    /// files its imports name). Fails, naming the input, when something the run read, probed
+    /// or listed changed while the tool ran, other than by the run itself.
+    pub fn read_set(&self, summary: &Summary, member: &Member<'_>) -> Result<ReadSet, String> {
         if let Some(why) = summary.unfollowable() {
             return Err(format!("{NOT_CACHEABLE}{why}"));
         }
         let mut set = ReadSet::new();
         let changed = |portable: &str| Err(format!("{portable} changed while the tool ran"));
         let names = summary.names(self.locator, self.scratch);
-        for ((path, used), name) in summary.uses.iter().zip(names) {
-            let Some(portable) = name else {
+        let partition = summary.partition(names, member.members);
+        let own = partition
+            .owned
+            .get(member.own)
+            .map_or(&[][..], Vec::as_slice);
+        let reached = member
+            .reached
+            .iter()
+            .filter_map(|name| partition.by_name.get(name).copied());
+        let mut uses: Vec<usize> = partition
+            .shared
+            .iter()
+            .chain(own)
+            .copied()
+            .chain(reached)
+            .collect();
+        uses.sort_unstable();
+        uses.dedup();
+        for at in uses {
+            let (path, used) = &summary.uses[at];
+            let Some(portable) = &names[at] else {
                 continue;
             };
-            // Another member's sources are analysed for that member (a type checker's
-            // `reached` files excepted).
-            if in_project(portable) && !keep(portable) {
-                continue;
-            }
             let portable = portable.as_str();
             if let Some(stamp) = &used.read {
                 if stamp != "?" && stamp_now(path).as_deref() != Some(stamp.as_str()) {

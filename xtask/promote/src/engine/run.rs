@@ -123,13 +123,19 @@ impl Observed {
         } else {
             Vec::new()
         };
-        let foreign = observe::Foreign::new(&self.members, &prepared.component.source, &reached);
         observe::Capture {
             locator: &ctx.locator,
             index: &ctx.index,
             scratch: Some(&self.scratch),
         }
-        .read_set(&self.summary, |path| foreign.keeps(path))
+        .read_set(
+            &self.summary,
+            &observe::Member {
+                members: &self.members,
+                own: &prepared.component.source,
+                reached: &reached,
+            },
+        )
     }
 }
 

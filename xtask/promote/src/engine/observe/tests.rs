@@ -20,12 +20,20 @@ fn stamp(path: &Path) -> String {
 fn capture(root: &Path, summary: &Summary) -> Result<ReadSet, String> {
     let locator = Locator::new(root, &[root.join(".xtask"), root.join("reports")]);
     let index = InputIndex::new(root);
+    let members = ["src/a".to_owned()];
     Capture {
         locator: &locator,
         index: &index,
         scratch: None,
     }
-    .read_set(summary, |_| true)
+    .read_set(
+        summary,
+        &Member {
+            members: &members,
+            own: "src/a",
+            reached: &[],
+        },
+    )
 }
 
 #[test]
@@ -171,25 +179,67 @@ fn a_program_the_observer_cannot_follow_makes_the_run_not_cacheable() {
 }
 
 #[test]
-fn a_batch_member_keeps_its_own_reads_and_shared_ones_only() {
+fn a_batch_member_keeps_its_own_reads_shared_ones_and_those_it_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    for file in [
+        "src/a/x.py",
+        "src/ab.py",
+        "src/c/used.py",
+        "src/c/other.py",
+        "conf.toml",
+    ] {
+        crate::testutil::write_file(&root, file, "x = 1\n");
+    }
+    let lines: Vec<String> = [
+        "src/a/x.py",
+        "src/ab.py",
+        "src/c/used.py",
+        "src/c/other.py",
+        "conf.toml",
+    ]
+    .iter()
+    .map(|f| format!("r\t{}\t{{root}}/{f}", stamp(&root.join(f))))
+    .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let run = summary(&root, &lines);
+    let locator = Locator::new(&root, &[]);
+    let index = InputIndex::new(&root);
     let members: Vec<String> = ["src/a", "src/ab.py", "src/c"]
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
     let reached = vec!["src/c/used.py".to_owned()];
-    let foreign = Foreign::new(&members, "src/a", &reached);
-    for own in [
-        "src/a",
-        "src/a/x.py",
-        "src/abc.py",
-        "conftest.py",
-        "src",
-        "src/c/used.py",
-    ] {
-        assert!(foreign.keeps(own), "{own}");
-    }
-    for other in ["src/ab.py", "src/c", "src/c/d/e.py"] {
-        assert!(!foreign.keeps(other), "{other}");
-    }
-    assert!(Foreign::new(&[], "src/a", &[]).keeps("src/c/d.py"));
+    let capture = Capture {
+        locator: &locator,
+        index: &index,
+        scratch: None,
+    };
+    let set = capture
+        .read_set(
+            &run,
+            &Member {
+                members: &members,
+                own: "src/a",
+                reached: &reached,
+            },
+        )
+        .unwrap();
+    let entries: Vec<&str> = set.keys().map(String::as_str).collect();
+    assert_eq!(
+        entries,
+        vec!["f conf.toml", "f src/a/x.py", "f src/c/used.py"]
+    );
+    let alone = capture
+        .read_set(
+            &run,
+            &Member {
+                members: &members,
+                own: "src/ab.py",
+                reached: &[],
+            },
+        )
+        .unwrap();
+    let entries: Vec<&str> = alone.keys().map(String::as_str).collect();
+    assert_eq!(entries, vec!["f conf.toml", "f src/ab.py"]);
 }
