@@ -269,8 +269,9 @@ pub struct BenchArgs {
     /// Warm runs per scenario
     #[arg(long, default_value_t = 10)]
     pub warm_runs: usize,
-    /// Synthetic monorepos to generate, as COMPONENTSxFILES_PER_COMPONENT (repeatable)
-    #[arg(long, value_parser = parse_shape, default_value = "200x100")]
+    /// Synthetic monorepos to generate, as COMPONENTSxFILES_PER_COMPONENT (repeatable); the
+    /// default times 20,000 and 100,000 files, so cold growth with size shows
+    #[arg(long, value_parser = parse_shape, default_values = ["200x100", "1000x100"])]
     pub synthetic: Vec<crate::bench::synthetic::Shape>,
     /// Skip the synthetic monorepos
     #[arg(long)]

@@ -52,6 +52,9 @@ pub struct XtaskVars {
     pub peak_rss_to: Option<PathBuf>,
     /// `XTASK_REMOTE_CACHE_READ_ONLY` set to anything but empty, `0` or `false`.
     pub remote_cache_read_only: bool,
+    /// `XTASK_BENCH_NO_TRACE`: for the benchmark's side-by-side cold runs only, tools run
+    /// without the file-access observer, so nothing they answer is cached.
+    pub bench_no_trace: bool,
 }
 
 /// The Actions runner's variables that xtask uses.
@@ -111,6 +114,7 @@ impl EdgeEnv {
                 python: path("XTASK_PYTHON"),
                 no_bootstrap: lookup("XTASK_NO_BOOTSTRAP").is_some(),
                 peak_rss_to: path("XTASK_PEAK_RSS_TO"),
+                bench_no_trace: lookup("XTASK_BENCH_NO_TRACE").is_some(),
                 remote_cache_read_only: switched_on(REMOTE_CACHE_READ_ONLY),
             },
             github: GithubVars {

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use crate::shaped;
 use crate::support::{Run, Sandbox};
 
+mod traced;
+
 /// What a promotion run says, without what legitimately differs between a cached and a fresh
 /// run (timings, cache flags, the generation time).
 fn verdict(sandbox: &Sandbox, run: &Run, component: &str) -> Value {
@@ -254,9 +256,12 @@ fn a_shared_package_outside_any_component_folder_is_an_input() {
         explained.contains("src/agent_orchestration/limits.py changed"),
         "{explained}"
     );
+    // pyright reads only what checking the component needs: the planner's declared types,
+    // not the limits module behind them. Either it read the file, or its answer cannot
+    // depend on it; the verdicts below are compared either way.
     let pyright = explain(&sandbox, shaped::COMPONENT, "pyright");
     assert!(
-        pyright.contains("src/agent_orchestration/limits.py changed"),
+        pyright.contains("hit") || pyright.contains("src/agent_orchestration/limits.py changed"),
         "{pyright}"
     );
     let (after, _) = cached_equals_fresh(&sandbox, shaped::COMPONENT);
@@ -414,7 +419,7 @@ fn the_same_tree_at_another_path_gives_the_same_keys() {
         verdict(sandbox, &run, "llm");
     }
     let (a, b) = (keys(&here), keys(&there));
-    assert_eq!(a.len(), 7, "five results and two manifests: {a:?}");
+    assert_eq!(a.len(), 10, "five results and their five manifests: {a:?}");
     assert_eq!(
         a, b,
         "keys, manifests and results name no checkout location"

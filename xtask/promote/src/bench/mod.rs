@@ -118,13 +118,27 @@ fn time_xtask(
     args: &[String],
     cache: &Path,
 ) -> Result<(Duration, Option<u64>)> {
+    time_xtask_with(scene, binary, args, cache, &[])
+}
+
+/// `time_xtask` with extra variables (the observer's bench-only switch).
+fn time_xtask_with(
+    scene: &Scene,
+    binary: &Path,
+    args: &[String],
+    cache: &Path,
+    extra: &[(&str, &str)],
+) -> Result<(Duration, Option<u64>)> {
     let rss_file = scene.dir.path().join("peak-rss");
     let _ = std::fs::remove_file(&rss_file);
-    let command = scene
+    let mut command = scene
         .command(binary, Duration::from_secs(3600))
         .args(args)
         .env("XTASK_CACHE_DIR", cache)
         .env("XTASK_PEAK_RSS_TO", &rss_file);
+    for (name, value) in extra {
+        command = command.env(name, value);
+    }
     let done = process::run(&command).map_err(|e| anyhow::anyhow!("failed to run xtask: {e}"))?;
     if !matches!(done.code, Some(0) | Some(1)) {
         bail!(
@@ -288,15 +302,23 @@ fn bench_example(
 
     ui::status(
         "Measuring",
-        format!("xtask cold (empty cache), {} runs", options.runs),
+        format!(
+            "xtask cold (empty cache), with and without the file-access observer, {} runs each, interleaved",
+            options.runs
+        ),
     );
     let mut cold = Vec::new();
+    let mut untraced = Vec::new();
     let mut warm_cache = PathBuf::new();
     for run in 0..options.runs {
+        let off = scene.dir.path().join(format!("cache-off-{run}"));
+        let switch = [("XTASK_BENCH_NO_TRACE", "1")];
+        untraced.push(time_xtask_with(&scene, binary, &args, &off, &switch)?.0);
         warm_cache = scene.dir.path().join(format!("cache-{run}"));
         cold.push(time_xtask(&scene, binary, &args, &warm_cache)?.0);
     }
     let cold_ms = median_ms(&cold);
+    let untraced_ms = median_ms(&untraced);
 
     ui::status(
         "Measuring",
@@ -332,6 +354,7 @@ fn bench_example(
     }
     let changed_ms = median_ms(&changed);
     let (missed, hits) = reran.unwrap_or((0, 0));
+    let logging_ms = time_logging_tests(&scene, binary, &args, &warm_cache, options.warm_runs)?;
 
     let rows = [
         Row {
@@ -349,6 +372,15 @@ fn bench_example(
             ),
         },
         Row {
+            scenario: "(2b) the same binary cold with the file-access observer off (bench-only switch)"
+                .into(),
+            value: format_ms(untraced_ms),
+            versus_sequential: format!(
+                "the observer costs {:+.1}% of this",
+                (cold_ms / untraced_ms - 1.0) * 100.0
+            ),
+        },
+        Row {
             scenario: "(3) xtask warm (nothing changed)".into(),
             value: format_ms(warm_ms),
             versus_sequential: format!("{:.0}x faster", sequential_ms / warm_ms),
@@ -359,6 +391,11 @@ fn bench_example(
             ),
             value: format_ms(changed_ms),
             versus_sequential: format!("{:.1}x faster", sequential_ms / changed_ms),
+        },
+        Row {
+            scenario: "(5) xtask warm, every test run appending to `.metrics/<today>.jsonl` (as the users' tests do)".into(),
+            value: format_ms(logging_ms),
+            versus_sequential: format!("{:.0}x faster", sequential_ms / logging_ms),
         },
     ];
     let mut out = format!(
@@ -378,6 +415,36 @@ fn bench_example(
         ));
     }
     Ok(out)
+}
+
+/// The users' tests append a line to a dated log on every run: a root conftest that does it
+/// for every test session. Runs once to settle (every pytest step ran again), then returns
+/// the median of `runs` warm runs, each of which must be answered without a miss.
+fn time_logging_tests(
+    scene: &Scene,
+    binary: &Path,
+    args: &[String],
+    cache: &Path,
+    runs: usize,
+) -> Result<f64> {
+    ui::status(
+        "Measuring",
+        format!("xtask warm with tests that append to a dated log, {runs} runs"),
+    );
+    let root = &scene.config.project.root;
+    std::fs::create_dir_all(root.join(".metrics"))?;
+    let conftest = root.join("tests/conftest.py");
+    let mut text = std::fs::read_to_string(&conftest).unwrap_or_default();
+    text.push_str(
+        "\n\nimport datetime as _bench_dt\nimport json as _bench_json\nfrom pathlib import Path as _BenchPath\n\n\ndef pytest_sessionfinish(session, exitstatus):\n    log = _BenchPath(__file__).resolve().parents[1] / \".metrics\" / f\"{_bench_dt.date.today()}.jsonl\"\n    with log.open(\"a\") as f:\n        f.write(_bench_json.dumps({\"exit\": int(exitstatus)}) + \"\\n\")\n",
+    );
+    std::fs::write(&conftest, text)?;
+    time_xtask(scene, binary, args, cache)?;
+    let mut warm = Vec::new();
+    for _ in 0..runs {
+        warm.push(time_warm(scene, binary, args, cache)?.0);
+    }
+    Ok(median_ms(&warm))
 }
 
 fn pins_toml(config: &Config) -> String {

@@ -1,7 +1,8 @@
 //! `cache explain`: for each step of a component, whether the cache would answer, and if not,
 //! the first input that differs from the newest entry of that step — a file changed, added or
 //! removed, a folder's listing, a variable, the tool's version, the interpreter, a setting.
-//! Nothing runs: the declared key is recomputed and the observed reads are checked.
+//! Nothing runs: the declared key is recomputed and the traced reads are checked. A step whose
+//! last run could not be observed says `not cacheable: <why>`.
 
 use serde_json::Value;
 
@@ -55,6 +56,20 @@ pub fn explain(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> S
     let Some(last) = cache.last(&component.name, kind.id()) else {
         return "miss: no entry for this step yet".to_owned();
     };
+    if let Some(reason) = last.get("uncached").and_then(Value::as_str) {
+        // The last run stored nothing: say why, unless the step's inputs moved on since.
+        if reason.starts_with(observe::NOT_CACHEABLE) {
+            return reason.to_owned();
+        }
+        if material_change(
+            last.get("material").unwrap_or(&Value::Null),
+            &prepared.material_value(),
+        )
+        .is_none()
+        {
+            return format!("miss: the last run stored nothing: {reason}");
+        }
+    }
     if let Some(why) = material_change(
         last.get("material").unwrap_or(&Value::Null),
         &prepared.material_value(),
@@ -74,7 +89,7 @@ pub fn explain(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> S
 /// What a field of the key material is, for people.
 fn field_label(field: &str) -> &str {
     match field {
-        "sources" | "tests" | "packages" | "configs" | "imported" => "file",
+        "sources" | "tests" | "packages" => "file",
         "dependencies" => "dependency folder",
         "env" => "variable",
         _ => field,

@@ -16,9 +16,9 @@ use super::digest_memo::DigestMemo;
 use crate::config::{Component, Config, SourceKind};
 use crate::digest::{FileDigest, hex};
 use crate::imports::parse_cache::ParseCache;
-use crate::tools::{StepKind, Tool};
 
-/// Config files that change how some tool behaves, looked for at the project root.
+/// Config files that change how some tool behaves, looked for at the project root: what
+/// `affected` and the CI cache key count (the cache itself reads what the tools read).
 pub const CONFIG_FILES: &[&str] = &[
     "pyproject.toml",
     "ruff.toml",
@@ -125,8 +125,6 @@ pub struct InputIndex {
     pyright_folders: OnceLock<Vec<String>>,
     /// The state of each observed read (`observe::state`), once per run.
     read_states: RwLock<Map<String, String>>,
-    /// `tool_configs` by (folder, tool), once per run: components share folders.
-    tool_configs: Mutex<Map<(String, Tool), Vec<String>>>,
     /// Digests by stat across runs, opened on first use (a run answered by the warm-run record
     /// hashes nothing); saved when the index is dropped.
     memo: OnceLock<DigestMemo>,
@@ -150,7 +148,6 @@ impl InputIndex {
             imports: Mutex::default(),
             pyright_folders: OnceLock::new(),
             read_states: RwLock::default(),
-            tool_configs: Mutex::default(),
             memo: OnceLock::new(),
             memo_file: None,
             listings: Mutex::default(),
@@ -380,9 +377,6 @@ pub struct StepInputs {
     pub packages: Vec<String>,
     /// Source paths of the components it depends on (transitively), each hashed as a tree.
     pub dependencies: Vec<String>,
-    pub configs: Vec<String>,
-    /// First-party files outside the component that its sources import, transitively (pyright).
-    pub imported: Vec<String>,
 }
 
 /// The component's own code.
@@ -499,124 +493,6 @@ pub fn package_markers(index: &InputIndex, component: &Component) -> Vec<String>
         current = current.rsplit_once('/').map_or("", |(parent, _)| parent);
     }
     markers
-}
-
-/// The config files a tool's own discovery reads for `component`, beyond the root ones:
-/// for ruff, every `pyproject.toml`, `ruff.toml`, `.ruff.toml` and ignore file from the
-/// component's folder up to the root, and the files their `extend` settings name, transitively;
-/// for pyright, when the root has no config, the nearest one above the root (pyright walks up
-/// from its working folder), as a `../` path.
-pub fn tool_configs(index: &InputIndex, component: &Component, kind: StepKind) -> Vec<String> {
-    let start = if index.root().join(&component.source).is_dir() {
-        component.source.as_str()
-    } else {
-        component.source.rsplit_once('/').map_or("", |(p, _)| p)
-    };
-    let memo_key = (start.to_owned(), kind.tool());
-    if let Some(known) = index
-        .tool_configs
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&memo_key)
-    {
-        return known.clone();
-    }
-    let found = discover_tool_configs(index.root(), start, kind);
-    index
-        .tool_configs
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(memo_key, found.clone());
-    found
-}
-
-fn discover_tool_configs(root: &Path, start: &str, kind: StepKind) -> Vec<String> {
-    let mut found = Vec::new();
-    match kind {
-        StepKind::RuffCheck
-        | StepKind::RuffFormat
-        | StepKind::RuffFix
-        | StepKind::RuffFormatApply => {
-            let mut current = start;
-            loop {
-                for name in [
-                    "pyproject.toml",
-                    "ruff.toml",
-                    ".ruff.toml",
-                    ".gitignore",
-                    ".ignore",
-                ] {
-                    let candidate = join(current, name);
-                    if root.join(&candidate).is_file() {
-                        found.push(candidate);
-                    }
-                }
-                if current.is_empty() {
-                    break;
-                }
-                current = current.rsplit_once('/').map_or("", |(p, _)| p);
-            }
-            let mut queue: Vec<String> = found
-                .iter()
-                .filter(|f| f.ends_with(".toml"))
-                .cloned()
-                .collect();
-            while let Some(config) = queue.pop() {
-                let Some(extended) = ruff_extend(root, &config) else {
-                    continue;
-                };
-                if !found.contains(&extended) && root.join(&extended).is_file() {
-                    found.push(extended.clone());
-                    queue.push(extended);
-                }
-            }
-        }
-        StepKind::Pyright => {
-            let at_root = ["pyrightconfig.json", "pyproject.toml"]
-                .iter()
-                .any(|name| root.join(name).is_file());
-            if !at_root {
-                let mut up = String::new();
-                for ancestor in root.ancestors().skip(1) {
-                    up.push_str("../");
-                    let names: Vec<String> = ["pyrightconfig.json", "pyproject.toml"]
-                        .iter()
-                        .filter(|name| ancestor.join(name).is_file())
-                        .map(|name| format!("{up}{name}"))
-                        .collect();
-                    if !names.is_empty() {
-                        found.extend(names);
-                        break;
-                    }
-                }
-            }
-        }
-        // Any other tool: the root config files its row of the tool table names (mypy.ini).
-        _ => found.extend(
-            kind.spec()
-                .root_configs
-                .iter()
-                .filter(|name| root.join(name).is_file())
-                .map(|name| (*name).to_owned()),
-        ),
-    }
-    found.sort();
-    found.dedup();
-    found
-}
-
-/// The root-relative file a ruff config's `extend` names, if any.
-fn ruff_extend(root: &Path, config: &str) -> Option<String> {
-    let text = std::fs::read_to_string(root.join(config)).ok()?;
-    let table: toml::Table = toml::from_str(&text).ok()?;
-    let extend = if config.ends_with("pyproject.toml") {
-        table.get("tool")?.get("ruff")?.get("extend")?
-    } else {
-        table.get("extend")?
-    };
-    let target = extend.as_str()?;
-    let folder = config.rsplit_once('/').map_or("", |(p, _)| p);
-    normalise(&join(folder, target))
 }
 
 /// `a/b/../c` -> `a/c`; `None` when the path leaves the root or is absolute.

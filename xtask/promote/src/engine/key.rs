@@ -84,14 +84,11 @@ pub struct KeyMaterial<'a> {
     pub packages: Digests,
     /// Dependency source path -> digest of its whole tree.
     pub dependencies: BTreeMap<String, String>,
-    pub configs: Digests,
-    /// First-party files outside the component that it imports (pyright).
-    pub imported: Digests,
     pub thresholds: &'a Thresholds,
     pub policy: &'a Policy,
     /// Every variable the tool sees that can change its verdict, by value (`engine::environment`).
     pub env: BTreeMap<String, String>,
-    /// The observer's version for steps whose reads are observed, else empty.
+    /// The file-access observer's version for steps whose reads are observed, else empty.
     pub observer: String,
 }
 
@@ -140,8 +137,6 @@ impl<'a> KeyMaterial<'a> {
                 .iter()
                 .map(|source| (source.clone(), index.tree_digest(source)))
                 .collect(),
-            configs: Digests::of(index, &files.configs),
-            imported: Digests::of(index, &files.imported),
             thresholds: parts.thresholds,
             policy: parts.policy,
             env: parts.env,
@@ -169,13 +164,7 @@ impl<'a> KeyMaterial<'a> {
         hasher.update((head.len() as u64).to_le_bytes());
         hasher.update(&head);
         // Fixed order; each list is counted, so a file moving between roles changes the bytes.
-        for list in [
-            &self.sources,
-            &self.tests,
-            &self.packages,
-            &self.configs,
-            &self.imported,
-        ] {
+        for list in [&self.sources, &self.tests, &self.packages] {
             list.hash_into(&mut hasher);
         }
         hex(&hasher.finalize())
@@ -189,8 +178,6 @@ impl<'a> KeyMaterial<'a> {
             .iter()
             .chain(self.tests.iter())
             .chain(self.packages.iter())
-            .chain(self.configs.iter())
-            .chain(self.imported.iter())
             .cloned()
             .collect();
         all.sort_unstable_by(|a, b| a.0.cmp(&b.0));

@@ -13,6 +13,7 @@ pub mod observe;
 pub mod parallel;
 pub mod result;
 mod run;
+pub mod trace;
 pub mod warm;
 
 /// The placeholder for a run's private output folder in step commands (`$XTASK_RUN_DIR`).
@@ -432,7 +433,7 @@ fn prepare<'c>(
         .collect();
     let observed = run::observed(kind);
     let observer = if observed {
-        observe::observer_id()
+        trace::observer_id().to_owned()
     } else {
         String::new()
     };
@@ -468,8 +469,11 @@ fn prepare<'c>(
     }
 }
 
-/// What each step reads. ruff and bandit look at one file at a time, so a dependency's change
-/// cannot change their result; pyright and pytest import the dependencies.
+/// What each step is declared to read, the fast first part of its key: the component's own
+/// files and its dependencies' trees. Everything else a tool reads (configs wherever they are,
+/// imports, data files, the interpreter's files, commands) is in the read set its trace gave.
+/// ruff and bandit look at one file at a time, so a dependency's change cannot change their
+/// result; pyright and pytest import the dependencies.
 pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> StepInputs {
     StepInputs {
         sources: inputs::sources(&ctx.index, component),
@@ -484,27 +488,9 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
             Vec::new()
         },
         dependencies: if kind.reads_dependencies() {
-            let mut trees = inputs::dependency_sources(ctx.config, component);
-            if kind.spec().reads_imports {
-                trees.extend(inputs::pyright_folders(&ctx.index));
-                trees.sort();
-                trees.dedup();
-            }
-            trees
+            inputs::dependency_sources(ctx.config, component)
         } else {
             Vec::new()
-        },
-        imported: if kind.spec().reads_imports {
-            inputs::imported_files(&ctx.index, component)
-        } else {
-            Vec::new()
-        },
-        configs: {
-            let mut configs = inputs::configs(&ctx.index);
-            configs.extend(inputs::tool_configs(&ctx.index, component, kind));
-            configs.sort();
-            configs.dedup();
-            configs
         },
     }
 }
@@ -566,8 +552,14 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
                 all_stored = false;
                 continue;
             };
+            ctx.warm.outputs(&ctx.locator, observed.outputs());
             match observed.capture(ctx, prepared) {
                 Ok(set) => {
+                    // A probe that kept the answer it got before the run changed it will not
+                    // hold next time: the run is not settled, so it leaves no warm-run record.
+                    if observe::first_change(&ctx.locator, &ctx.index, &set).is_some() {
+                        all_stored = false;
+                    }
                     let warning = cache.put_observed(&prepared.key, &set, &result);
                     cache.put_last(
                         &prepared.component.name,
@@ -577,10 +569,22 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
                     warning
                 }
                 Err(reason) => {
-                    let message = format!(
-                        "{} of {} is not cached: {reason}",
-                        prepared.kind, prepared.component.name
+                    // `cache explain` says why the step runs every time.
+                    cache.put_last(
+                        &prepared.component.name,
+                        prepared.kind.id(),
+                        &serde_json::json!({"material": prepared.material_value(), "uncached": reason}),
                     );
+                    let message = match reason.strip_prefix(observe::NOT_CACHEABLE) {
+                        Some(why) => format!(
+                            "{} of {} is not cacheable, so it runs every time: {why}",
+                            prepared.kind, prepared.component.name
+                        ),
+                        None => format!(
+                            "{} of {} is not cached: {reason}",
+                            prepared.kind, prepared.component.name
+                        ),
+                    };
                     ctx.listener.event(&Event::Warning { message: &message });
                     all_stored = false;
                     continue;

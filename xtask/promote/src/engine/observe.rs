@@ -1,18 +1,27 @@
-//! Observed reads: pytest and bandit run under a Python audit hook (`audit_hook.py`) that
-//! records every file the process opened, every folder it listed and every path it probed.
-//! After the run, that raw list becomes a read set: portable path -> state (file digest, listing
-//! digest, absent, folder). A cache entry is served only while every read in its set still has
-//! the state it had (see `cache::Cache::lookup_observed`).
+//! Read sets from traces: every tool runs under the file-access observer (`engine::trace`),
+//! and what its process tree did to each path becomes, after the run, a read set: portable
+//! path -> state. A cache entry is served only while every read in its set still has the state
+//! it had (see `cache::Cache::get_observed`).
 //!
-//! Paths in a read set carry no checkout location: files in the project are root-relative,
-//! files beside the project's ancestors are `../`-relative (config discovery walks up), files
-//! under HOME start with `~/`, anything else is absolute (`/etc/…`; a shared cache still
-//! matches when both machines have it). Left out: the interpreter's own prefixes (the
-//! interpreter identity covers them, by distribution RECORD), the temp folders (scratch),
-//! `~/.cache` (derived data), tool output inside the project (`__pycache__`, `.pytest_cache`,
-//! …) and xtask's own folders.
+//! What is an input is decided by what the run did, in order, never by where a path is: a
+//! path the run first changed (created, wrote, removed) is its output (pytest's `tmp_path`,
+//! coverage data, a log a test appends to); a path it first read, probed or listed is an input.
+//! A read file is an input by content; a probe keeps the answer it got (absent, a folder, a
+//! file, which is then keyed by content unless the run itself wrote it later); a listing is
+//! keyed by the names in the folder. Every input is checked again after the run: one that
+//! changed while the tool ran, by someone other than the run, stores nothing.
+//!
+//! Entries: `f <path>` content (`-`, `d`, `f:<digest>`, `o`), `e <path>` existence (`-`, `d`,
+//! `F`, `o`), `l <path>` listing (`-`, `l:<digest>`), `k <path>` a link's target
+//! (`-`, `k:<target>`), `p <path>` a resolved path (`-`, `p:<path>`).
+//!
+//! Paths carry no checkout location: files in the project are root-relative, files under the
+//! project's ancestors are `../`-relative (config discovery walks up; a sibling checkout), files
+//! under HOME start with `~/`, the state folder is `$STATE/`, anything else is absolute (`/usr/lib/…`; a shared cache still matches when both
+//! machines have the same files). The kernel's own file systems (`/proc`, `/sys`, `/dev`) hold
+//! the machine's state, not files, and are not inputs; nor is the fresh folder xtask made for
+//! the run (it holds only what the run wrote).
 
-use crate::digest::hex;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -20,100 +29,179 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::inputs::{self, InputIndex};
+use super::trace::{Access, Trace};
+use crate::digest::hex;
 
-/// The bootstrap run as `python -c` around the tool's own `-m` entry point.
-pub const BOOTSTRAP: &str = include_str!("audit_hook.py");
+/// How a capture error starts when the run can never be cached (a program the observer cannot
+/// follow), as `cache explain` says it.
+pub const NOT_CACHEABLE: &str = "not cacheable: ";
 
-/// Changes whenever the bootstrap does: what is observed is part of what a key means.
-pub fn observer_id() -> String {
-    hex(&Sha256::digest(BOOTSTRAP.as_bytes()))[..16].to_owned()
+/// What a run did to one path, from its trace, in order.
+#[derive(Debug, Default, Clone)]
+struct Use {
+    /// The first access changed it: the run's output, never an input.
+    output: bool,
+    /// Opened for reading (or executed) first: the stamp then, `?` when unknown.
+    read: Option<String>,
+    /// The first probe's answer.
+    probe: Option<String>,
+    /// The first listing's answer (`d:<mtime_ns>`).
+    listing: Option<String>,
+    link: Option<String>,
+    resolved: Option<String>,
+    /// Changed by the run after it was observed.
+    written: bool,
 }
 
-/// The read-set file name inside a run's own folder.
-pub const READS_FILE: &str = "xtask-reads.tsv";
-
-/// Arguments for the interpreter: the bootstrap, where it writes, then `-m <module> args…`.
-/// `argv` must start with `-m <module>`.
-pub fn wrap(reads_file: &Path, argv: &[String]) -> Vec<String> {
-    let mut out = vec![
-        "-c".to_owned(),
-        BOOTSTRAP.to_owned(),
-        reads_file.display().to_string(),
-    ];
-    out.extend(argv.iter().cloned());
-    out
+/// One tool process tree's trace, summarised per path once: every member of a batch captures
+/// its read set from the same summary.
+pub struct Summary {
+    uses: Vec<(PathBuf, Use)>,
+    unfollowable: Option<String>,
+    /// Each use's portable name (`None`: not a file of the world, or the run's own scratch),
+    /// made once for every member of a batch.
+    names: std::sync::OnceLock<Vec<Option<String>>>,
+    /// Folders the run changed an entry of.
+    written_in: std::collections::HashSet<PathBuf, inputs::FastHash>,
+    /// The uses split by the batch member whose source holds them, made once.
+    partition: std::sync::OnceLock<Partition>,
 }
 
-/// One read as the hook reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// Opened for reading, or probed with stat: its content (or absence) matters.
-    File,
-    /// Listed: which names it holds matters.
-    Listing,
+/// A batch's uses by owner: each member captures the shared ones, its own and those it
+/// reaches, so a batch of N members costs N times its members' share, not N times the trace.
+#[derive(Default)]
+struct Partition {
+    /// Uses that belong to no member (configs, the interpreter's files, files outside).
+    shared: Vec<usize>,
+    /// By member source: the uses inside it.
+    owned: std::collections::HashMap<String, Vec<usize>, inputs::FastHash>,
+    /// By portable name: every named use.
+    by_name: std::collections::HashMap<String, usize, inputs::FastHash>,
 }
 
-/// One read: what kind, where, and for opened files `mtime_ns:size` when the tool opened it.
-pub type RawRead = (Kind, PathBuf, Option<String>);
-
-/// The hook's reads of one tool process, and their portable names, made once: every member
-/// of a batch captures its read set from the same reads.
-pub struct Raw {
-    reads: Vec<RawRead>,
-    /// (index into `reads`, entry `f <portable>` or `l <portable>`), the first report of each
-    /// distinct read only, for reads that are inputs.
-    named: std::sync::OnceLock<Vec<(usize, String)>>,
-}
-
-impl Raw {
-    /// Each distinct read that is an input, with its entry name, in report order. A tool opens
-    /// the same file and lists the same folder many times; the first report is the one checked.
-    fn named(&self, locator: &Locator) -> &[(usize, String)] {
-        self.named.get_or_init(|| {
-            let mut seen: std::collections::HashSet<(Kind, &Path), inputs::FastHash> =
-                std::collections::HashSet::default();
-            let mut entries: std::collections::HashSet<String, inputs::FastHash> =
-                std::collections::HashSet::default();
-            let mut named = Vec::new();
-            for (at, (kind, path, _)) in self.reads.iter().enumerate() {
-                if !seen.insert((*kind, path.as_path())) {
-                    continue;
+impl Summary {
+    pub fn of(trace: &Trace) -> Summary {
+        let mut at: std::collections::HashMap<&Path, usize, inputs::FastHash> =
+            std::collections::HashMap::default();
+        let mut uses: Vec<(PathBuf, Use)> = Vec::new();
+        for (access, path) in &trace.accesses {
+            let index = *at.entry(path.as_path()).or_insert_with(|| {
+                uses.push((path.clone(), Use::default()));
+                uses.len() - 1
+            });
+            let known = &mut uses[index].1;
+            let fresh = known.read.is_none()
+                && known.probe.is_none()
+                && known.listing.is_none()
+                && known.link.is_none()
+                && known.resolved.is_none()
+                && !known.output;
+            if known.output {
+                continue;
+            }
+            match access {
+                Access::Write | Access::Create if fresh => known.output = true,
+                Access::Write | Access::Create => known.written = true,
+                Access::Read(stamp) if stamp == "d" => {
+                    known.probe.get_or_insert_with(|| "d".to_owned());
                 }
-                let Some(portable) = locator.portable(*kind, path) else {
-                    continue;
-                };
-                let entry = match kind {
-                    Kind::File => format!("f {portable}"),
-                    Kind::Listing => format!("l {portable}"),
-                };
-                // Two paths with one portable name (a bytecode file and its source).
-                if entries.insert(entry.clone()) {
-                    named.push((at, entry));
+                Access::Read(stamp) => {
+                    known.read.get_or_insert_with(|| stamp.clone());
+                }
+                Access::Start | Access::Exec(_) => {
+                    known.read.get_or_insert_with(|| "?".to_owned());
+                }
+                Access::Probe(answer) => {
+                    known.probe.get_or_insert_with(|| answer.clone());
+                }
+                Access::Listing(answer) => {
+                    known.listing.get_or_insert_with(|| answer.clone());
+                }
+                Access::Link(target) => {
+                    known.link.get_or_insert_with(|| target.clone());
+                }
+                Access::Resolved(result) => {
+                    known.resolved.get_or_insert_with(|| result.clone());
+                }
+                Access::Unfollowable(_) => {}
+            }
+        }
+        let written_in = uses
+            .iter()
+            .filter(|(_, u)| u.output || u.written)
+            .filter_map(|(p, _)| p.parent().map(Path::to_path_buf))
+            .collect();
+        Summary {
+            uses,
+            unfollowable: trace.unfollowable(),
+            names: std::sync::OnceLock::new(),
+            written_in,
+            partition: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The uses split by the member of `members` (source paths) that holds them.
+    fn partition(&self, names: &[Option<String>], members: &[String]) -> &Partition {
+        self.partition.get_or_init(|| {
+            let sources: std::collections::HashSet<&str, inputs::FastHash> =
+                members.iter().map(String::as_str).collect();
+            let mut partition = Partition::default();
+            for (at, name) in names.iter().enumerate() {
+                let Some(name) = name else { continue };
+                partition.by_name.insert(name.clone(), at);
+                let owner = in_project(name)
+                    .then(|| {
+                        name.match_indices('/')
+                            .map(|(end, _)| &name[..end])
+                            .chain(std::iter::once(name.as_str()))
+                            .find(|prefix| sources.contains(prefix))
+                    })
+                    .flatten();
+                match owner {
+                    Some(source) => partition
+                        .owned
+                        .entry(source.to_owned())
+                        .or_default()
+                        .push(at),
+                    None => partition.shared.push(at),
                 }
             }
-            named
+            partition
         })
     }
-}
 
-/// Parses the hook's output.
-pub fn parse(text: &str) -> Raw {
-    let reads = text
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split('\t');
-            let kind = match fields.next()? {
-                "r" | "s" => Kind::File,
-                "l" => Kind::Listing,
-                _ => return None,
-            };
-            let path = PathBuf::from(fields.next()?);
-            Some((kind, path, fields.next().map(str::to_owned)))
+    /// Whether the run itself changed an entry directly inside `folder`.
+    fn wrote_in(&self, folder: &Path) -> bool {
+        self.written_in.contains(folder)
+    }
+
+    /// Each use's portable name, made on first call.
+    fn names(&self, locator: &Locator, scratch: Option<&Path>) -> &[Option<String>] {
+        self.names.get_or_init(|| {
+            self.uses
+                .iter()
+                .map(|(path, used)| {
+                    if used.output || scratch.is_some_and(|s| path.starts_with(s)) {
+                        None
+                    } else {
+                        locator.portable(path)
+                    }
+                })
+                .collect()
         })
-        .collect();
-    Raw {
-        reads,
-        named: std::sync::OnceLock::new(),
+    }
+
+    /// Why this run cannot be cached, if it cannot.
+    pub fn unfollowable(&self) -> Option<&str> {
+        self.unfollowable.as_deref()
+    }
+
+    /// The paths the run changed before (or without) reading them, absolute.
+    pub fn outputs(&self) -> impl Iterator<Item = &Path> {
+        self.uses
+            .iter()
+            .filter(|(_, u)| u.output || u.written)
+            .map(|(p, _)| p.as_path())
     }
 }
 
@@ -123,23 +211,24 @@ pub struct Locator {
     /// The root as the tools see it after symlinks (tempdirs on macOS, bind mounts).
     real_root: PathBuf,
     home: Option<PathBuf>,
-    scratch: Vec<PathBuf>,
-    /// Root-relative folders xtask itself writes (state, reports, cache): never inputs.
+    /// Root-relative folders xtask itself writes (state, reports, cache): a listing of their
+    /// parent does not count them.
     own: Vec<String>,
-    /// The same folders as absolute paths (and after symlinks): with xtask.toml above the
-    /// project (`root = "examples/tta"`), the state folder holding each run's scratch is
-    /// outside the root, and its per-run names would make every read set differ.
-    own_absolute: Vec<PathBuf>,
+    /// xtask's state folder (the tool venv, the observer, an empty user-config folder): named
+    /// `$STATE/…`, so another checkout reads the same names.
+    state: Option<PathBuf>,
 }
 
+/// How paths under the state folder start in read sets.
+const STATE: &str = "$STATE";
+
+/// File systems that hold the kernel's and the machine's state rather than files.
+const PSEUDO: &[&str] = &["/proc", "/sys", "/dev"];
+
 impl Locator {
+    /// `own_dirs` are xtask's own folders, the state folder first.
     pub fn new(root: &Path, own_dirs: &[PathBuf]) -> Self {
         let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        let scratch = with_canonical(vec![
-            std::env::temp_dir(),
-            PathBuf::from("/tmp"),
-            PathBuf::from("/var/tmp"),
-        ]);
         let own = own_dirs
             .iter()
             .filter_map(|d| {
@@ -150,14 +239,12 @@ impl Locator {
             .map(crate::config::unix)
             .filter(|d| !d.is_empty())
             .collect();
-        let own_absolute = with_canonical(own_dirs.to_vec());
         Locator {
             root: root.to_path_buf(),
             real_root,
             home: crate::edge_env::get().home.clone(),
-            scratch,
             own,
-            own_absolute,
+            state: own_dirs.first().map(|s| lexical(s)),
         }
     }
 
@@ -168,71 +255,46 @@ impl Locator {
             .map(crate::config::unix)
     }
 
-    /// The portable name of `path`, or `None` when the read is not an input.
-    pub fn portable(&self, kind: Kind, path: &Path) -> Option<String> {
-        if let Some(rel) = self.relative(path) {
-            return self.inside(kind, rel);
-        }
-        if self.own_absolute.iter().any(|own| path.starts_with(own)) {
+    /// The portable name of `path` (absolute, possibly with `..`), or `None` when it is no
+    /// file at all (the kernel's pseudo file systems).
+    pub fn portable(&self, path: &Path) -> Option<String> {
+        let path = lexical(path);
+        if PSEUDO.iter().any(|p| path.starts_with(p)) {
             return None;
         }
-        // Beside an ancestor of the root: config discovery walking up from the project.
+        if let Some(state) = &self.state
+            && let Ok(rest) = path.strip_prefix(state)
+        {
+            return Some(format!("{STATE}/{}", crate::config::unix(rest)));
+        }
+        if let Some(rel) = self.relative(&path) {
+            return Some(if rel.is_empty() { ".".to_owned() } else { rel });
+        }
+        // Under an ancestor of the root (config discovery walking up, a sibling checkout,
+        // the repository's `.git`): relative to the root, up to the nearest such ancestor that
+        // is neither the file system's root nor HOME or above it (the user's files are named
+        // from HOME, whatever depth the checkout is at).
+        let home = self.home.as_deref();
         for (depth, ancestor) in self.real_root.ancestors().skip(1).enumerate() {
-            let up = "../".repeat(depth + 1);
-            if path == ancestor {
-                // Listing a parent of the project (rare) says nothing stable about it.
-                return (kind == Kind::File).then(|| up.trim_end_matches('/').to_owned());
+            if ancestor.parent().is_none() || home.is_some_and(|h| h.starts_with(ancestor)) {
+                break;
             }
-            if path.parent() == Some(ancestor) {
-                let name = path.file_name()?.to_string_lossy();
-                // Beside the project's ancestors in a temp folder live other runs' scratch
-                // folders (ours, pytest's, tempfile's), which come and go.
-                let scratch = self.scratch.iter().any(|s| path.starts_with(s))
-                    && ["xtask-", "pytest-of-", "tmp", ".tmp"]
-                        .iter()
-                        .any(|p| name.starts_with(p));
-                return (!scratch).then(|| format!("{up}{name}"));
+            if let Ok(rest) = path.strip_prefix(ancestor) {
+                let up = "../".repeat(depth + 1);
+                let rest = crate::config::unix(rest);
+                return Some(if rest.is_empty() {
+                    up.trim_end_matches('/').to_owned()
+                } else {
+                    format!("{up}{rest}")
+                });
             }
         }
-        if self.scratch.iter().any(|s| path.starts_with(s)) {
-            return None;
-        }
-        if let Some(home) = &self.home
+        if let Some(home) = home
             && let Ok(rest) = path.strip_prefix(home)
         {
-            let rest = crate::config::unix(rest);
-            // The user's cache folder holds data derived from what is keyed elsewhere
-            // (stevedore's entry-point cache, named by a hash of sys.path's absolute folders);
-            // keying it would make every checkout's read set differ.
-            if rest == ".cache" || rest.starts_with(".cache/") {
-                return None;
-            }
-            return Some(format!("~/{rest}"));
+            return Some(format!("~/{}", crate::config::unix(rest)));
         }
         Some(path.display().to_string())
-    }
-
-    /// A root-relative read: tool output is not an input, except that a cached bytecode file
-    /// stands for its source.
-    fn inside(&self, kind: Kind, rel: String) -> Option<String> {
-        if self.own.iter().any(|own| is_under(&rel, own)) {
-            return None;
-        }
-        let parts: Vec<&str> = rel.split('/').collect();
-        if let Some(at) = parts.iter().position(|p| *p == "__pycache__") {
-            if kind == Kind::Listing || at + 2 != parts.len() {
-                return None;
-            }
-            let module = parts[at + 1].split('.').next()?;
-            let mut source: Vec<&str> = parts[..at].to_vec();
-            let file = format!("{module}.py");
-            source.push(&file);
-            return Some(source.join("/"));
-        }
-        if parts.iter().any(|p| inputs::is_generated(p)) {
-            return None;
-        }
-        Some(if rel.is_empty() { ".".to_owned() } else { rel })
     }
 
     /// The absolute path a portable name stands for in this checkout.
@@ -244,6 +306,11 @@ impl Locator {
         }
         if portable.starts_with('/') {
             return PathBuf::from(portable);
+        }
+        if let Some(rest) = portable.strip_prefix("$STATE/")
+            && let Some(state) = &self.state
+        {
+            return state.join(rest);
         }
         if portable == "." {
             return self.root.clone();
@@ -261,17 +328,29 @@ impl Locator {
     }
 }
 
-/// `paths` and, after them, those that resolve elsewhere through symlinks, as resolved.
-fn with_canonical(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    let resolved: Vec<PathBuf> = paths
-        .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .collect();
-    paths.into_iter().chain(resolved).collect()
+/// `path` with `.` and `..` components folded, as the tools' own path handling does.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    if !path
+        .components()
+        .any(|c| matches!(c, Component::CurDir | Component::ParentDir))
+    {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
-/// Portable read -> its state: `f:<digest>` file, `d` folder, `-` absent, `l:<digest>` listing.
-/// Keys start with `f ` or `l ` so a path read both ways is checked both ways.
+/// Portable read -> its state (see the module's header).
 pub type ReadSet = BTreeMap<String, String>;
 
 /// The current state of one read, computed once per run.
@@ -284,24 +363,50 @@ fn fresh_state(locator: &Locator, index: &InputIndex, entry: &str) -> String {
         return "?".to_owned();
     };
     let path = locator.resolve(portable);
-    if kind == "l" {
-        return listing_state(locator, &path);
-    }
-    match std::fs::metadata(&path) {
-        Err(_) => "-".to_owned(),
-        Ok(m) if m.is_dir() => "d".to_owned(),
-        Ok(_) => {
-            // Outside the project: by the stat memo too, which is sound for any file.
-            let digest = if portable.starts_with('/') || portable.starts_with("~/") {
-                index.outside_digest(&path)
-            } else {
-                index.digest(portable)
-            };
-            match digest {
-                Some(d) => format!("f:{}", hex(&d)),
-                None => "unreadable".to_owned(),
+    match kind {
+        "l" => listing_state(locator, &path),
+        "k" => match std::fs::read_link(&path) {
+            Ok(target) => format!("k:{}", portable_target(locator, &target)),
+            Err(_) => "-".to_owned(),
+        },
+        "p" => match std::fs::canonicalize(&path) {
+            Ok(resolved) => format!("p:{}", portable_target(locator, &resolved)),
+            Err(_) => "-".to_owned(),
+        },
+        "e" => match std::fs::metadata(&path) {
+            Err(_) => "-".to_owned(),
+            Ok(m) if m.is_dir() => "d".to_owned(),
+            Ok(m) if m.is_file() => "F".to_owned(),
+            Ok(_) => "o".to_owned(),
+        },
+        _ => match std::fs::metadata(&path) {
+            Err(_) => "-".to_owned(),
+            Ok(m) if m.is_dir() => "d".to_owned(),
+            Ok(m) if !m.is_file() => "o".to_owned(),
+            Ok(_) => {
+                // Outside the project: by the stat memo too, which is sound for any file.
+                let digest = if in_project(portable) {
+                    index.digest(portable)
+                } else {
+                    index.outside_digest(&path)
+                };
+                match digest {
+                    Some(d) => format!("f:{}", hex(&d)),
+                    None => "unreadable".to_owned(),
+                }
             }
-        }
+        },
+    }
+}
+
+/// A link target or resolved path, portable when absolute (it may name the checkout).
+fn portable_target(locator: &Locator, target: &Path) -> String {
+    if target.is_absolute() {
+        locator
+            .portable(target)
+            .unwrap_or_else(|| target.display().to_string())
+    } else {
+        target.display().to_string()
     }
 }
 
@@ -313,8 +418,7 @@ fn listing_state(locator: &Locator, path: &Path) -> String {
     let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| !inputs::is_generated(name))
-        // `relative` names the root itself `.` (as `config::unix` does).
+        // xtask's own folders appear beside the sources after the first run.
         .filter(|name| match prefix.as_deref() {
             Some("" | ".") => !locator.is_own(name),
             Some(p) => !locator.is_own(&format!("{p}/{name}")),
@@ -335,85 +439,144 @@ pub fn names_digest<N: AsRef<[u8]>>(sorted: &[N]) -> String {
     hex(&hasher.finalize())
 }
 
-/// Whether a portable name is a path inside the project (not absolute, under HOME or above).
+/// Whether a portable name is a path inside the project (not absolute, under HOME, in the
+/// state folder or above).
 pub fn in_project(portable: &str) -> bool {
     !(portable.starts_with('/')
         || portable.starts_with("~/")
+        || portable.starts_with("$STATE/")
         || portable == ".."
         || portable.starts_with("../"))
 }
 
-/// Whether `path` is `folder` or inside it (both root-relative).
-fn is_under(path: &str, folder: &str) -> bool {
-    path.strip_prefix(folder)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+/// Which member of a batch a read set is for.
+pub struct Member<'a> {
+    /// Every member's source (one entry for a run of one component).
+    pub members: &'a [String],
+    /// This member's source.
+    pub own: &'a str,
+    /// Files of other members that this member's imports reach (type checkers only).
+    pub reached: &'a [String],
 }
 
-/// The sources of the other members of a batch: what the tool analysed for them is not an
-/// input of this member. Found by each folder prefix of a read, so a batch of N members costs
-/// a few hash lookups per read rather than N comparisons.
-pub struct Foreign<'a> {
-    sources: std::collections::HashSet<&'a str, inputs::FastHash>,
+/// The current `mtime_ns:size:ino` of a file, as the observer stamps it.
+fn stamp_now(path: &Path) -> Option<String> {
+    let m = std::fs::metadata(path).ok()?;
+    let ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+    Some(format!("{ns}:{}:{}", m.len(), m.ino()))
 }
 
-impl<'a> Foreign<'a> {
-    pub fn new(members: &'a [String], own: &str) -> Foreign<'a> {
-        Foreign {
-            sources: members
-                .iter()
-                .map(String::as_str)
-                .filter(|source| *source != own)
-                .collect(),
-        }
-    }
-
-    /// Whether a root-relative read belongs to this member (to no other member's source).
-    pub fn keeps(&self, path: &str) -> bool {
-        if self.sources.is_empty() {
-            return true;
-        }
-        let folders = path.match_indices('/').map(|(at, _)| &path[..at]);
-        !folders
-            .chain(std::iter::once(path))
-            .any(|prefix| self.sources.contains(prefix))
+/// The current mtime of a folder, as a listing answer.
+fn listing_now(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => format!(
+            "d:{}",
+            i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
+        ),
+        _ => "-".to_owned(),
     }
 }
 
-/// Turns the hook's raw reads into a read set. Fails when a project file the tool opened has
-/// another stat now than when it was opened: the verdict may describe the file's old bytes, so
-/// it must not be stored under the new ones.
-pub fn capture(
-    locator: &Locator,
-    index: &InputIndex,
-    raw: &Raw,
-    keep: impl Fn(&str) -> bool,
-) -> Result<ReadSet, String> {
-    let mut set = ReadSet::new();
-    for (at, entry) in raw.named(locator) {
-        let (_, path, opened) = &raw.reads[*at];
-        let portable = &entry[2..];
-        if !keep(portable) {
-            continue;
+/// Where a run's read sets are made: reads under `scratch` (this process's fresh folders) are
+/// never inputs.
+pub struct Capture<'a> {
+    pub locator: &'a Locator,
+    pub index: &'a InputIndex,
+    pub scratch: Option<&'a Path>,
+}
+
+impl Capture<'_> {
+    /// The read set of `summary` for one member: the uses no member holds, those in its own
+    /// source, and those of other members' sources that it reaches (a type checker reads the
+    /// files its imports name). Fails, naming the input, when something the run read, probed
+    /// or listed changed while the tool ran, other than by the run itself.
+    pub fn read_set(&self, summary: &Summary, member: &Member<'_>) -> Result<ReadSet, String> {
+        if let Some(why) = summary.unfollowable() {
+            return Err(format!("{NOT_CACHEABLE}{why}"));
         }
-        // Only project files: tools write their own caches elsewhere (stevedore's entry-point
-        // cache under ~/.cache) and read them back in the same run.
-        if in_project(portable)
-            && let Some(opened) = opened
-        {
-            let now = std::fs::metadata(path)
-                .map(|m| {
-                    let ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
-                    format!("{ns}:{}", m.len())
-                })
-                .unwrap_or_default();
-            if now != *opened {
-                return Err(format!("{portable} changed while the tool ran"));
+        let mut set = ReadSet::new();
+        let changed = |portable: &str| Err(format!("{portable} changed while the tool ran"));
+        let names = summary.names(self.locator, self.scratch);
+        let partition = summary.partition(names, member.members);
+        let own = partition
+            .owned
+            .get(member.own)
+            .map_or(&[][..], Vec::as_slice);
+        let reached = member
+            .reached
+            .iter()
+            .filter_map(|name| partition.by_name.get(name).copied());
+        let mut uses: Vec<usize> = partition
+            .shared
+            .iter()
+            .chain(own)
+            .copied()
+            .chain(reached)
+            .collect();
+        uses.sort_unstable();
+        uses.dedup();
+        for at in uses {
+            let (path, used) = &summary.uses[at];
+            let Some(portable) = &names[at] else {
+                continue;
+            };
+            let portable = portable.as_str();
+            if let Some(stamp) = &used.read {
+                if stamp != "?" && stamp_now(path).as_deref() != Some(stamp.as_str()) {
+                    return changed(portable);
+                }
+                self.put(&mut set, "f", portable);
+            } else if let Some(answer) = &used.probe {
+                let file = answer.starts_with("f:");
+                if file && !used.written && stamp_now(path).as_deref() != Some(&answer[2..]) {
+                    return changed(portable);
+                }
+                let entry = if file && !used.written { "f" } else { "e" };
+                let state = self.put(&mut set, entry, portable);
+                // A probe keeps the answer it got; one the run's own writes changed is kept
+                // as it was, one changed by someone else stores nothing.
+                let expected = match answer.as_str() {
+                    "-" => Some("-"),
+                    "d" => Some("d"),
+                    _ if file && entry == "e" => Some("F"),
+                    _ => None,
+                };
+                if let Some(expected) = expected
+                    && state != expected
+                {
+                    if !used.written {
+                        return changed(portable);
+                    }
+                    set.insert(format!("{entry} {portable}"), expected.to_owned());
+                }
+            }
+            if let Some(answer) = &used.listing {
+                if !used.written && listing_now(path) != *answer && !summary.wrote_in(path) {
+                    return changed(portable);
+                }
+                self.put(&mut set, "l", portable);
+            }
+            if let Some(target) = &used.link {
+                let now = std::fs::read_link(path).map(|t| t.display().to_string());
+                if !used.written && now.as_deref().unwrap_or("-") != target {
+                    return changed(portable);
+                }
+                self.put(&mut set, "k", portable);
+            }
+            if used.resolved.is_some() {
+                self.put(&mut set, "p", portable);
             }
         }
-        let current = state(locator, index, entry);
-        set.insert(entry.clone(), current);
+        Ok(set)
     }
-    Ok(set)
+
+    /// Puts the current state of `kind portable` into `set`; returns it.
+    fn put(&self, set: &mut ReadSet, kind: &str, portable: &str) -> String {
+        let entry = format!("{kind} {portable}");
+        let now = state(self.locator, self.index, &entry);
+        set.insert(entry, now.clone());
+        now
+    }
 }
 
 /// A read set, as stored (`ReadSet`) or as read in place from a manifest.
@@ -452,163 +615,31 @@ pub fn first_change(
 }
 
 fn describe(kind: &str, path: &str, before: &str, now: &str) -> String {
+    let place = where_it_is(path);
     match (kind, before, now) {
-        ("l", _, "-") => format!("folder {path} was removed (it was listed)"),
-        ("l", "-", _) => format!("folder {path} appeared (it was listed)"),
-        ("l", _, _) => format!("folder {path} has other entries (a file added or removed there)"),
-        (_, "-", _) => format!("{path} was added (the tool looked for it)"),
-        (_, _, "-") => format!("{path} was removed"),
-        _ => format!("{path} changed"),
+        ("l", _, "-") => format!("folder {path} was removed (it was listed){place}"),
+        ("l", "-", _) => format!("folder {path} appeared (it was listed){place}"),
+        ("l", _, _) => {
+            format!("folder {path} has other entries (a file added or removed there){place}")
+        }
+        ("k" | "p", _, _) => format!("link {path} points elsewhere now{place}"),
+        (_, "-", _) => format!("{path} was added (the tool looked for it){place}"),
+        (_, _, "-") => format!("{path} was removed{place}"),
+        ("e", _, _) => format!("{path} is another kind of file now (the tool probed it){place}"),
+        _ => format!("file {path} changed{place}"),
+    }
+}
+
+/// Where a read outside the project was, for people.
+fn where_it_is(path: &str) -> &'static str {
+    if in_project(path) {
+        ""
+    } else if path.starts_with("~/") {
+        " (under HOME, outside the project)"
+    } else {
+        " (outside the project)"
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn portable_names_hold_no_checkout_location() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap().join("proj");
-        std::fs::create_dir_all(root.join("src/pkg/__pycache__")).unwrap();
-        let locator = Locator::new(&root, &[root.join(".xtask"), root.join("reports")]);
-        let p = |kind, rel: &str| locator.portable(kind, &root.join(rel));
-        assert_eq!(
-            p(Kind::File, "src/pkg/a.py").as_deref(),
-            Some("src/pkg/a.py")
-        );
-        assert_eq!(
-            p(Kind::File, "src/pkg/__pycache__/a.cpython-311.pyc").as_deref(),
-            Some("src/pkg/a.py")
-        );
-        assert_eq!(p(Kind::Listing, "src/pkg/__pycache__"), None);
-        assert_eq!(p(Kind::File, ".xtask/venv/x.py"), None);
-        assert_eq!(p(Kind::File, ".pytest_cache/v"), None);
-        assert_eq!(p(Kind::Listing, "").as_deref(), Some("."));
-        assert_eq!(
-            locator
-                .portable(Kind::File, &root.parent().unwrap().join("pytest.ini"))
-                .as_deref(),
-            Some("../pytest.ini")
-        );
-        assert_eq!(
-            locator
-                .portable(Kind::File, Path::new("/etc/hosts"))
-                .as_deref(),
-            Some("/etc/hosts")
-        );
-        assert_eq!(locator.resolve("../pytest.ini"), root.join("../pytest.ini"));
-    }
-
-    #[test]
-    fn own_folders_above_the_project_are_not_inputs() {
-        // xtask.toml above the project (the bundled example's layout), outside any temp
-        // folder: the paths need not exist, naming is pure.
-        let workspace = Path::new("/srv/checkout-of-xtask-test");
-        let root = workspace.join("examples/tta");
-        let locator = Locator::new(
-            &root,
-            &[workspace.join(".xtask"), workspace.join("reports")],
-        );
-        let scratch = workspace.join(".xtask/tmp/4242/pytest-Ab12/.coverage");
-        assert_eq!(locator.portable(Kind::File, &scratch), None);
-        assert_eq!(
-            locator.portable(Kind::Listing, &workspace.join(".xtask")),
-            None
-        );
-        assert_eq!(
-            locator.portable(Kind::File, &workspace.join(".xtask")),
-            None
-        );
-        // Beside them, the workspace's own files are still inputs.
-        assert_eq!(
-            locator
-                .portable(Kind::File, &workspace.join("examples/pytest.ini"))
-                .as_deref(),
-            Some("../pytest.ini")
-        );
-    }
-
-    #[test]
-    fn a_new_file_in_a_listed_folder_is_a_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        std::fs::create_dir_all(root.join("src")).unwrap();
-        std::fs::write(root.join("src/a.py"), "x = 1\n").unwrap();
-        let locator = Locator::new(&root, &[]);
-        let index = InputIndex::new(&root);
-        let raw = parse(&format!(
-            "l\t{0}/src\nr\t{0}/src/a.py\ns\t{0}/pytest.toml\n",
-            root.display()
-        ));
-        let set = capture(&locator, &index, &raw, |_| true).unwrap();
-        assert_eq!(set.len(), 3);
-        assert_eq!(first_change(&locator, &index, &set), None);
-        std::fs::write(root.join("src/b.py"), "").unwrap();
-        assert!(
-            first_change(&locator, &InputIndex::new(&root), &set)
-                .unwrap()
-                .contains("folder src has other entries")
-        );
-        std::fs::remove_file(root.join("src/b.py")).unwrap();
-        std::fs::write(root.join("pytest.toml"), "").unwrap();
-        assert_eq!(
-            first_change(&locator, &InputIndex::new(&root), &set).as_deref(),
-            Some("pytest.toml was added (the tool looked for it)")
-        );
-    }
-
-    #[test]
-    fn xtask_s_own_folders_appearing_in_the_root_listing_are_no_change() {
-        // A project at the workspace root: reports/ and .xtask/ appear beside the sources
-        // after the first run, and must not make every observed step miss again.
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
-        let locator = Locator::new(&root, &[root.join(".xtask"), root.join("reports")]);
-        let raw = parse(&format!("l\t{0}\n", root.display()));
-        let set = capture(&locator, &InputIndex::new(&root), &raw, |_| true).unwrap();
-        assert_eq!(set.len(), 1, "{set:?}");
-        std::fs::create_dir_all(root.join(".xtask/cache")).unwrap();
-        std::fs::create_dir_all(root.join("reports")).unwrap();
-        assert_eq!(first_change(&locator, &InputIndex::new(&root), &set), None);
-        std::fs::write(root.join("b.py"), "").unwrap();
-        assert!(first_change(&locator, &InputIndex::new(&root), &set).is_some());
-    }
-
-    #[test]
-    fn a_batch_member_keeps_its_own_reads_and_shared_ones_only() {
-        let members: Vec<String> = ["src/a", "src/ab.py", "src/c"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        let foreign = Foreign::new(&members, "src/a");
-        for own in ["src/a", "src/a/x.py", "src/abc.py", "conftest.py", "src"] {
-            assert!(foreign.keeps(own), "{own}");
-        }
-        for other in ["src/ab.py", "src/c", "src/c/d/e.py"] {
-            assert!(!foreign.keeps(other), "{other}");
-        }
-        assert!(Foreign::new(&[], "src/a").keeps("src/c/d.py"));
-        assert!(is_under("a/b", "a") && is_under("a", "a") && !is_under("ab", "a"));
-    }
-
-    #[test]
-    fn a_file_changed_during_the_run_is_not_captured() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        std::fs::write(root.join("a.py"), "x = 1\n").unwrap();
-        // Opened when it had another mtime and size than it has now.
-        let raw = parse(&format!("r\t{}/a.py\t12:3\n", root.display()));
-        let locator = Locator::new(&root, &[]);
-        assert!(capture(&locator, &InputIndex::new(&root), &raw, |_| true).is_err());
-        let m = std::fs::metadata(root.join("a.py")).unwrap();
-        let stamp = format!(
-            "{}:{}",
-            i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-            m.len()
-        );
-        let raw = parse(&format!("r\t{}/a.py\t{stamp}\n", root.display()));
-        assert!(capture(&locator, &InputIndex::new(&root), &raw, |_| true).is_ok());
-    }
-}
+mod tests;

@@ -1,11 +1,10 @@
 //! Running one job: building the tool's command over its members' paths, spawning it through
 //! the process API, interpreting its output and splitting findings back per component.
 
-use std::ffi::OsString;
 use std::path::Path;
 
 use super::result::{ErrorKind, StepError, StepResult, StepStatus};
-use super::{Job, Prepared, RunContext, observe};
+use super::{Job, Prepared, RunContext, observe, trace};
 use crate::config::Component;
 use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
@@ -63,28 +62,53 @@ pub fn command_line(kind: StepKind, argv: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Whether `kind` runs under the observer, so its entries carry the reads it made.
+/// Whether `kind` runs under the file-access observer, so its entries carry the reads it made.
 pub fn observed(kind: StepKind) -> bool {
     kind.spec().observed
 }
 
-/// What an observed tool process read, as its hook reported it.
+/// What an observed tool process tree did, from its trace.
 pub struct Observed {
-    /// Shared by every member of a batch (one tool process).
-    raw: std::sync::Arc<observe::Raw>,
-    /// Sources of the other members of a batch: their files are analysed for them, not for
-    /// this member, so they are not this member's inputs.
-    foreign: Vec<String>,
+    /// Shared by every member of a batch (one tool process tree).
+    summary: std::sync::Arc<observe::Summary>,
+    /// Sources of the members of a batch: their files are analysed for them, not for
+    /// every member, so they are another member's inputs only when it imports them.
+    members: std::sync::Arc<Vec<String>>,
+    /// This xtask process's scratch folder, holding the run's own fresh folder: nothing in it
+    /// is an input (it holds only what this process's runs wrote).
+    scratch: std::path::PathBuf,
 }
 
 impl Observed {
-    /// Reads the hook's file; `None` when the process never wrote it.
-    fn read(run_dir: &Path) -> Option<Observed> {
-        let text = std::fs::read_to_string(run_dir.join(observe::READS_FILE)).ok()?;
-        Some(Observed {
-            raw: std::sync::Arc::new(observe::parse(&text)),
-            foreign: Vec::new(),
-        })
+    /// Reads the trace the run left in `run_dir`; a missing one reads as a run the observer
+    /// never saw start (not cacheable).
+    fn read(run_dir: &Path, members: Vec<String>, unfollowable: Option<String>) -> Observed {
+        let bytes = std::fs::read(run_dir.join(trace::TRACE_FILE)).unwrap_or_default();
+        let mut parsed = trace::parse(&bytes);
+        if let Some(why) = unfollowable {
+            parsed.accesses.push((
+                trace::Access::Unfollowable(why),
+                std::path::PathBuf::from("-"),
+            ));
+        }
+        Observed {
+            summary: std::sync::Arc::new(observe::Summary::of(&parsed)),
+            members: std::sync::Arc::new(members),
+            scratch: run_dir.parent().unwrap_or(run_dir).to_path_buf(),
+        }
+    }
+
+    fn share(&self) -> Observed {
+        Observed {
+            summary: self.summary.clone(),
+            members: self.members.clone(),
+            scratch: self.scratch.clone(),
+        }
+    }
+
+    /// The absolute paths the run wrote (its outputs), for the warm-run record.
+    pub fn outputs(&self) -> impl Iterator<Item = &Path> {
+        self.summary.outputs()
     }
 
     pub fn capture(
@@ -92,10 +116,71 @@ impl Observed {
         ctx: &RunContext<'_>,
         prepared: &Prepared<'_>,
     ) -> Result<observe::ReadSet, String> {
-        let foreign = observe::Foreign::new(&self.foreign, &prepared.component.source);
-        observe::capture(&ctx.locator, &ctx.index, &self.raw, |path| {
-            foreign.keeps(path)
-        })
+        // A type checker reads another member's files for this one when this one imports
+        // them; a linter never does.
+        let reached = if prepared.kind.spec().reads_imports && self.members.len() > 1 {
+            super::inputs::imported_files(&ctx.index, prepared.component)
+        } else {
+            Vec::new()
+        };
+        observe::Capture {
+            locator: &ctx.locator,
+            index: &ctx.index,
+            scratch: Some(&self.scratch),
+        }
+        .read_set(
+            &self.summary,
+            &observe::Member {
+                members: &self.members,
+                own: &prepared.component.source,
+                reached: &reached,
+            },
+        )
+    }
+}
+
+/// `command` run under the file-access observer, writing its trace into `run_dir`; with the
+/// benchmark's switch, or when the observer cannot be installed or cannot follow the program,
+/// it runs as it is and the reason comes back (the run is then not cacheable).
+fn traced(
+    ctx: &RunContext<'_>,
+    command: ToolCommand,
+    run_dir: &Path,
+) -> (ToolCommand, Option<String>) {
+    // Scratch space of the run's own: what the tools make there is their output, and no other
+    // run's files come and go beside it.
+    let tmp = run_dir.join("tmp");
+    let command = command
+        .env("TMPDIR", &tmp)
+        // The same for the user's cache folder (stevedore's entry-point cache under bandit):
+        // a cache a tool made on one run and read on the next would make every first run's
+        // answer stale at once.
+        .env("XDG_CACHE_HOME", run_dir.join("cache"))
+        // libuv's io_uring file operations would bypass the observer.
+        .env("UV_USE_IO_URING", "0");
+    if let Err(e) = std::fs::create_dir_all(&tmp) {
+        return (
+            command,
+            Some(format!("failed to create {}: {e}", tmp.display())),
+        );
+    }
+    if crate::edge_env::get().xtask.bench_no_trace {
+        return (
+            command,
+            Some("the file-access observer is off (XTASK_BENCH_NO_TRACE)".to_owned()),
+        );
+    }
+    if let Some(why) = trace::unfollowable_program(&command.program) {
+        return (command, Some(why));
+    }
+    match trace::library(&ctx.config.state_dir()) {
+        Ok(library) => (
+            command
+                .env("LD_PRELOAD", library)
+                .env(trace::TRACE_VAR, run_dir.join(trace::TRACE_FILE)),
+            None,
+        ),
+        Err(why) => (command, Some(why)),
     }
 }
 
@@ -125,6 +210,8 @@ pub(super) fn tool_command(
     }
     command
         .env("PATH", ctx.toolchain.tool_path_env())
+        // Bytecode a run reads is an input by content; tools write none into the tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("NO_COLOR", "1")
         .env("PY_COLORS", "0")
         // ruff's own cache stays out of the user's tree.
@@ -182,38 +269,16 @@ pub(crate) fn execute<'j, 'c>(
         .map(|m| m.component.name.clone())
         .collect();
     let args = args_for(ctx, job.kind, &paths, job.members[0].component);
-    // Observed batch tools run as `python -c <observer> <reads> -m <tool>` in the tool's venv.
     let run_dir = crate::scratch::tempdir(&ctx.config.state_dir(), "run-");
-    let observing = match (&run_dir, observed(job.kind)) {
-        (Ok(dir), true) => Some(dir.path().to_path_buf()),
-        _ => None,
-    };
-    let command = match &observing {
-        Some(dir) => {
-            let python = ResolvedTool {
-                program: tool.program.with_file_name("python"),
-                ..tool.clone()
-            };
-            let module = vec!["-m".to_owned(), job.kind.tool().name().to_owned()];
-            let argv: Vec<String> = module.into_iter().chain(args).collect();
-            tool_command(
-                ctx,
-                &python,
-                observe::wrap(&dir.join(observe::READS_FILE), &argv),
-            )
+    let plain = tool_command(ctx, tool, args);
+    // Shown as the tool's own command line, not with the observer's variables.
+    let display = plain.display();
+    let (command, unfollowable) = match (&run_dir, observed(job.kind)) {
+        (Ok(dir), true) => {
+            let (command, why) = traced(ctx, plain, dir.path());
+            (command, Some(why))
         }
-        None => tool_command(ctx, tool, args),
-    };
-    // Shown as the tool's own command line, not as the observer's wrapper around it.
-    let display = if observing.is_some() {
-        tool_command(
-            ctx,
-            tool,
-            args_for(ctx, job.kind, &paths, job.members[0].component),
-        )
-        .display()
-    } else {
-        command.display()
+        _ => (plain, None),
     };
     ctx.listener.event(&Event::ToolStarted {
         kind: job.kind,
@@ -221,12 +286,10 @@ pub(crate) fn execute<'j, 'c>(
         command: &display,
     });
     let outcome = process::run(&command);
-    let reads = observing.as_deref().and_then(|dir| {
-        Observed::read(dir).map(|mut o| {
-            o.foreign = paths.clone();
-            o
-        })
-    });
+    let reads = match (&run_dir, unfollowable) {
+        (Ok(dir), Some(why)) => Some(Observed::read(dir.path(), paths.clone(), why)),
+        _ => None,
+    };
     let duration_ms = match &outcome {
         Ok(done) => done.duration.as_millis() as u64,
         Err(RunError::TimedOut { duration, .. }) => duration.as_millis() as u64,
@@ -255,11 +318,7 @@ pub(crate) fn execute<'j, 'c>(
                     verdict_result(job.kind, &member.tool, command, mine, duration_ms)
                 }
             };
-            let reads = reads.as_ref().map(|o| Observed {
-                raw: o.raw.clone(),
-                foreign: o.foreign.clone(),
-            });
-            (member, result, reads)
+            (member, result, reads.as_ref().map(Observed::share))
         })
         .collect()
 }
@@ -404,17 +463,17 @@ fn run_pytest_observed(
         .iter()
         .map(|a| a.replace(RUN_DIR, &dir_text))
         .collect();
-    // Shown as pytest's own command line, not as the observer's wrapper around it.
-    let display = tool_command(ctx, &member.tool, args.clone()).display();
-    let args = if member.observed {
-        observe::wrap(&run_dir.path().join(observe::READS_FILE), &args)
+    let plain = tool_command(ctx, &member.tool, args);
+    // Shown as pytest's own command line, not with the observer's variables.
+    let display = plain.display();
+    let (mut command_to_run, unfollowable) = if member.observed {
+        let (command, why) = traced(ctx, plain, run_dir.path());
+        (command, Some(why))
     } else {
-        args
+        (plain, None)
     };
-    let mut command_to_run = tool_command(ctx, &member.tool, args)
-        // Coverage data of concurrent runs would otherwise collide in the project root.
-        .env("COVERAGE_FILE", run_dir.path().join(".coverage"))
-        .env("PYTHONDONTWRITEBYTECODE", OsString::from("1"));
+    // Coverage data of concurrent runs would otherwise collide in the project root.
+    command_to_run = command_to_run.env("COVERAGE_FILE", run_dir.path().join(".coverage"));
     // The services' addresses for integration tests (`XTASK_SERVICE_<NAME>_HOST`).
     for (name, value) in &ctx.step_env {
         command_to_run = command_to_run.env(name, value);
@@ -426,7 +485,8 @@ fn run_pytest_observed(
         command: &display,
     });
     let outcome = process::run(&command_to_run);
-    *reads = Observed::read(run_dir.path());
+    *reads =
+        unfollowable.map(|why| Observed::read(run_dir.path(), vec![component.source.clone()], why));
     let done = match outcome {
         Ok(done) => done,
         Err(e) => {

@@ -1,11 +1,13 @@
 //! The warm-run record: a shortcut past every key, lookup and read-set check when nothing
 //! changed. A run whose every step was answered by the cache (or stored, or decided from the
 //! config alone) leaves its answers with a fingerprint of everything they were computed from:
-//! every file and folder under the project, the reads outside it (observed by the audit hook,
-//! or hashed for a key), the config files above it, and the run's identity (xtask.toml, the
-//! tools and interpreter, the tools' environment, the steps asked, this binary). The next run
-//! with the same identity walks the project once; when the fingerprint is the same, every key
-//! and every read set would come out the same as before, so the recorded answers stand.
+//! every file and folder under the project, the reads outside it (traced by the file-access
+//! observer, or hashed for a key), the ignore files above it, and the run's identity
+//! (xtask.toml, the tools and interpreter, the tools' environment, the steps asked, this
+//! binary). The next run with the same identity walks the project once; when the fingerprint is
+//! the same, every key and every read set would come out the same as before, so the recorded
+//! answers stand. Files the recorded run only wrote (a log its tests append to), which no step
+//! read nor listed the folder of, are left out: what they hold cannot change an answer.
 //!
 //! This holds for the reason the stat memo does: a file whose (device, inode, size, mtime,
 //! ctime) are unchanged has its bytes, with git's racy rule (a file stamped within two seconds
@@ -29,32 +31,13 @@ use super::{Results, RunContext, StepId};
 /// The records' folder in the cache folder.
 pub const DIR: &str = "warm";
 /// The first part of every identity: a new meaning of the record changes every name.
-const MAGIC: &str = "xtask-warm v1";
+const MAGIC: &str = "xtask-warm v2";
 /// Records kept, one per identity (command and environment): the newest ones.
 const KEEP: usize = 8;
 
-/// Config files a tool or the input walk may read in a folder above the project (pytest's and
-/// pyright's discovery walk up; ignore files of parent folders apply to the walk).
-const ABOVE_ROOT: &[&str] = &[
-    "pyproject.toml",
-    "pyrightconfig.json",
-    "ruff.toml",
-    ".ruff.toml",
-    "setup.cfg",
-    "tox.ini",
-    "pytest.ini",
-    ".pytest.ini",
-    "pytest.toml",
-    ".pytest.toml",
-    "conftest.py",
-    ".coveragerc",
-    ".bandit",
-    "mypy.ini",
-    ".mypy.ini",
-    ".gitignore",
-    ".ignore",
-    ".git",
-];
+/// What the input walk itself reads in each folder above the project (the ignore files of
+/// parent folders apply to it); what the tools read above it is in their traces.
+const ABOVE_ROOT: &[&str] = &[".gitignore", ".ignore", ".git"];
 
 /// What one entry of the project was when walked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,22 +97,35 @@ impl Walk {
         )
     }
 
-    /// Files stamped so recently that a rewrite could leave their stat unchanged.
-    fn racy(&self) -> Vec<&str> {
+    /// Files stamped so recently that a rewrite could leave their stat unchanged, except the
+    /// run's own `outputs` (sorted), which are left out.
+    fn racy(&self, outputs: &[String]) -> Vec<&str> {
         self.entries
             .iter()
             .filter_map(|(path, seen)| match seen {
-                Seen::File(stat) if stat.is_racy(self.started_ns) => Some(path.as_str()),
+                Seen::File(stat)
+                    if stat.is_racy(self.started_ns)
+                        && outputs.binary_search_by(|o| o.as_str().cmp(path)).is_err() =>
+                {
+                    Some(path.as_str())
+                }
                 _ => None,
             })
             .collect()
     }
 
     /// The fingerprint: every entry with its kind and stat, except the stat of the files in
-    /// `racy` (sorted), which are compared by content.
-    fn digest(&self, racy: &[String]) -> String {
+    /// `racy` (sorted), which are compared by content, and the run's own `outputs` (sorted),
+    /// which no step read or listed the folder of: whether they are there cannot change an
+    /// answer.
+    fn digest(&self, racy: &[String], outputs: &[String]) -> String {
         let mut hasher = Sha256::new();
         for (path, seen) in &self.entries {
+            if matches!(seen, Seen::File(_))
+                && outputs.binary_search_by(|o| o.as_str().cmp(path)).is_ok()
+            {
+                continue;
+            }
             hasher.update((path.len() as u64).to_le_bytes());
             hasher.update(path.as_bytes());
             match seen {
@@ -232,9 +228,6 @@ fn read_folder(
         .collect();
     listing.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for (name, entry) in listing {
-        if inputs::is_generated(&name) {
-            continue;
-        }
         let path = if folder.is_empty() {
             name.clone()
         } else {
@@ -306,6 +299,9 @@ struct Record {
     racy: BTreeMap<String, String>,
     /// Absolute paths outside the walk, as they were.
     outside: Vec<(PathBuf, Probe)>,
+    /// Project files the run only wrote and no step read or listed (root-relative, sorted):
+    /// left out of the fingerprint.
+    outputs: Vec<String>,
     results: Vec<(String, StepResult)>,
     /// Derived facts of the run (the import graph's per-component uses), by name.
     facts: BTreeMap<String, serde_json::Value>,
@@ -333,6 +329,9 @@ struct State {
     carried: Vec<(PathBuf, bool)>,
     /// A second engine run in one command is not recorded (it would need its own identity).
     runs: usize,
+    /// Project files the tools of this run wrote (root-relative); with those of the record
+    /// the run was answered from.
+    outputs: std::collections::BTreeSet<String>,
 }
 
 impl WarmRun {
@@ -357,6 +356,7 @@ impl WarmRun {
             outside,
             results,
             facts,
+            outputs,
             ..
         }) = record
         else {
@@ -367,6 +367,7 @@ impl WarmRun {
             .into_iter()
             .map(|(component, result)| ((component, result.name), result))
             .collect();
+        state.outputs.extend(outputs);
         // Racy files were compared by content; a record taken now may trust their stat.
         if !racy.is_empty() {
             state.carried = outside
@@ -399,6 +400,22 @@ impl WarmRun {
                 })
                 .collect();
             state.results = Some(answers);
+        }
+    }
+
+    /// Notes what a tool wrote (absolute paths): those in the project are its outputs.
+    pub fn outputs<'p>(
+        &self,
+        locator: &super::observe::Locator,
+        paths: impl Iterator<Item = &'p Path>,
+    ) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for path in paths {
+            if let Some(portable) = locator.portable(path)
+                && super::observe::in_project(&portable)
+            {
+                state.outputs.insert(portable);
+            }
         }
     }
 
@@ -438,7 +455,8 @@ impl WarmRun {
             return;
         };
         let facts = std::mem::take(&mut state.facts);
-        let Some(record) = build(ctx, &walk, results, facts, &state.carried) else {
+        let outputs = std::mem::take(&mut state.outputs);
+        let Some(record) = build(ctx, &walk, results, facts, &state.carried, outputs) else {
             return;
         };
         write_record(&file, &record);
@@ -487,7 +505,7 @@ fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> Stri
 /// Whether `record` still describes the project as `walk` found it, and everything outside.
 fn still_holds(ctx: &RunContext<'_>, walk: &Walk, record: &Record) -> bool {
     let racy: Vec<String> = record.racy.keys().cloned().collect();
-    if walk.digest(&racy) != record.tree {
+    if walk.digest(&racy, &record.outputs) != record.tree {
         return false;
     }
     let root = &ctx.config.project.root;
@@ -571,10 +589,29 @@ fn build(
     results: Results,
     facts: BTreeMap<String, serde_json::Value>,
     carried: &[(PathBuf, bool)],
+    outputs: std::collections::BTreeSet<String>,
 ) -> Option<Record> {
     let root = &ctx.config.project.root;
+    // Only what no step read, nor listed the folder of: a file one step wrote and another read
+    // is an input, and so is its name in a listed folder.
+    let entries = ctx.index.read_entries();
+    let read: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter_map(|entry| entry.split_once(' ').map(|(_, p)| p))
+        .collect();
+    let listed: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter_map(|entry| entry.strip_prefix("l "))
+        .collect();
+    let outputs: Vec<String> = outputs
+        .into_iter()
+        .filter(|o| {
+            let parent = o.rsplit_once('/').map_or(".", |(p, _)| p);
+            !read.contains(o.as_str()) && !listed.contains(parent)
+        })
+        .collect();
     let mut racy = BTreeMap::new();
-    for path in walk.racy() {
+    for path in walk.racy(&outputs) {
         let digest = ctx.index.outside_digest(&root.join(path))?;
         racy.insert(path.to_owned(), hex(&digest));
     }
@@ -616,7 +653,7 @@ fn build(
     for (path, listing) in carried {
         note(path.clone(), *listing)?;
     }
-    // Above the project: the config files discovery walks up to, and git's exclude file.
+    // Above the project: the ignore files the input walk reads, and git's exclude file.
     for ancestor in root.ancestors().skip(1) {
         for name in ABOVE_ROOT {
             note(ancestor.join(name), false)?;
@@ -624,9 +661,10 @@ fn build(
     }
     note(root.join(".git/info/exclude"), false)?;
     Some(Record {
-        tree: walk.digest(&racy_paths),
+        tree: walk.digest(&racy_paths, &outputs),
         racy,
         outside: outside.into_iter().collect(),
+        outputs,
         results: results
             .into_iter()
             .map(|((component, _), result)| (component, result))
@@ -676,11 +714,11 @@ mod tests {
     use crate::testutil::write_file as write;
 
     fn fingerprint(root: &Path) -> String {
-        Walk::take(root, &[".xtask".to_owned()]).digest(&[])
+        Walk::take(root, &[".xtask".to_owned()]).digest(&[], &[])
     }
 
     #[test]
-    fn every_change_under_the_project_changes_the_fingerprint_and_tool_output_does_not() {
+    fn every_change_under_the_project_changes_the_fingerprint_and_xtask_s_own_does_not() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         for n in 0..40 {
@@ -690,11 +728,13 @@ mod tests {
         let base = fingerprint(root);
         assert_eq!(base, fingerprint(root), "a walk is repeatable");
 
-        // Tool output, xtask's own folder, and what is inside .git and a venv are not seen.
-        write(root, "src/pkg1/__pycache__/m1.cpython-311.pyc", "");
-        write(root, ".pytest_cache/v/x", "");
+        // xtask's own folder, and what is inside .git and a venv are not seen.
         write(root, ".xtask/tmp/1/junit.xml", "");
-        write(root, ".coverage", "");
+        assert_eq!(base, fingerprint(root));
+        // Bytecode is a file like any other: a run may read it.
+        write(root, "src/pkg1/__pycache__/m1.cpython-311.pyc", "");
+        assert_ne!(base, fingerprint(root));
+        let base = fingerprint(root);
         std::fs::create_dir_all(root.join(".git/objects")).unwrap();
         let with_git = fingerprint(root);
         write(root, ".git/objects/ab", "");
@@ -734,6 +774,23 @@ mod tests {
     }
 
     #[test]
+    fn the_run_s_own_outputs_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "src/a.py", "x = 1\n");
+        write(root, ".metrics/today.jsonl", "{}\n");
+        let outputs = vec![".metrics/today.jsonl".to_owned()];
+        let before = Walk::take(root, &[]).digest(&[], &outputs);
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        write(root, ".metrics/today.jsonl", "{}\n{}\n");
+        assert_eq!(before, Walk::take(root, &[]).digest(&[], &outputs));
+        std::fs::remove_file(root.join(".metrics/today.jsonl")).unwrap();
+        assert_eq!(before, Walk::take(root, &[]).digest(&[], &outputs));
+        write(root, ".metrics/tomorrow.jsonl", "{}\n");
+        assert_ne!(before, Walk::take(root, &[]).digest(&[], &outputs));
+    }
+
+    #[test]
     fn racy_files_are_left_to_their_content() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -741,15 +798,18 @@ mod tests {
         write(root, "b.py", "y = 1\n");
         let walk = Walk::take(root, &[]);
         // Just written: both are within the racy window of the walk.
-        let racy: Vec<String> = walk.racy().into_iter().map(str::to_owned).collect();
+        let racy: Vec<String> = walk.racy(&[]).into_iter().map(str::to_owned).collect();
         assert_eq!(racy, vec!["a.py", "b.py"]);
-        let before = walk.digest(&racy);
+        let before = walk.digest(&racy, &[]);
         // Rewritten with the same bytes: the stat changes, the fingerprint without the racy
         // files' stats does not (their content is compared on its own).
         std::thread::sleep(std::time::Duration::from_millis(30));
         write(root, "a.py", "x = 1\n");
-        assert_eq!(before, Walk::take(root, &[]).digest(&racy));
-        assert_ne!(walk.digest(&[]), Walk::take(root, &[]).digest(&[]));
+        assert_eq!(before, Walk::take(root, &[]).digest(&racy, &[]));
+        assert_ne!(
+            walk.digest(&[], &[]),
+            Walk::take(root, &[]).digest(&[], &[])
+        );
     }
 
     #[test]
@@ -775,6 +835,7 @@ mod tests {
             tree: "t".into(),
             racy: BTreeMap::new(),
             outside: vec![(PathBuf::from("/etc/hosts"), Probe::Absent)],
+            outputs: Vec::new(),
             results: Vec::new(),
             facts: BTreeMap::new(),
         };

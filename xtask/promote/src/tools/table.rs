@@ -146,10 +146,9 @@ pub struct StepSpec {
     pub reads_dependencies: bool,
     /// Follows first-party imports beyond the dependencies (type checkers).
     pub reads_imports: bool,
-    /// Runs under the read observer (tools that import arbitrary project code).
+    /// Runs under the file-access observer (every cached check): its entries carry what its
+    /// process tree read.
     pub observed: bool,
-    /// Config files at the project root it reads besides the shared ones.
-    pub root_configs: &'static [&'static str],
     /// Relative cost, so the slowest jobs start first.
     pub cost: u8,
     /// Planned only when asked for (`--integration`), never as part of a phase.
@@ -239,8 +238,7 @@ const fn check(
         batchable: true,
         reads_dependencies: false,
         reads_imports: false,
-        observed: false,
-        root_configs: &[],
+        observed: true,
         cost: 1,
         on_request: false,
         cached: true,
@@ -258,6 +256,7 @@ const fn fixer(
         feeds: None,
         modifies_files: true,
         batchable: false,
+        observed: false,
         cached: false,
         ..check(
             kind,
@@ -332,7 +331,6 @@ pub static STEPS: &[StepSpec] = &[
         verdict: Verdict::AnyError,
         reads_dependencies: true,
         reads_imports: true,
-        root_configs: &["mypy.ini", ".mypy.ini"],
         cost: 4,
         ..check(
             StepKind::Mypy,
@@ -345,7 +343,6 @@ pub static STEPS: &[StepSpec] = &[
         )
     },
     StepSpec {
-        observed: true,
         cost: 2,
         ..check(
             StepKind::Bandit,
@@ -360,7 +357,6 @@ pub static STEPS: &[StepSpec] = &[
     StepSpec {
         batchable: false,
         reads_dependencies: true,
-        observed: true,
         cost: 3,
         ..check(
             StepKind::Pytest,
@@ -380,6 +376,7 @@ pub static STEPS: &[StepSpec] = &[
         reads_dependencies: true,
         cost: 3,
         on_request: true,
+        observed: false,
         cached: false,
         ..check(
             StepKind::PytestIntegration,
