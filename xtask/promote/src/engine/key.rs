@@ -149,8 +149,8 @@ impl<'a> KeyMaterial<'a> {
         }
     }
 
-    /// The key: sha256 of the material, lowercase hex.
-    pub fn digest(&self) -> String {
+    /// The key: sha256 of the material.
+    pub fn digest(&self) -> crate::digest::Digest {
         let mut hasher = Sha256::new();
         let head = Head {
             schema: self.schema,
@@ -178,7 +178,7 @@ impl<'a> KeyMaterial<'a> {
         ] {
             list.hash_into(&mut hasher);
         }
-        hex(&hasher.finalize())
+        crate::digest::Digest::from(<[u8; 32]>::from(hasher.finalize()))
     }
 
     /// Every file read directly, with its digest, sorted and without repeats (dependencies are
@@ -229,7 +229,7 @@ mod tests {
         interpreter: &str,
         thresholds: &Thresholds,
         policy: &Policy,
-    ) -> String {
+    ) -> crate::digest::Digest {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.py"), b"x = 1\n").unwrap();
         let index = InputIndex::new(dir.path());
