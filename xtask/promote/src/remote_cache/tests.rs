@@ -395,3 +395,31 @@ fn summaries_add_up_the_last_runs() {
     );
     assert_eq!(summarize(r#"{"hits":1}"#, 20), None);
 }
+
+#[test]
+fn a_token_that_cannot_write_writes_nothing_and_the_writer_token_can() {
+    let server = Nginx::start();
+    let Keys { trusted, a, b } = keys();
+    // A pull request's run: the trusted key is not there, and its token (none) cannot write;
+    // even a run that had the key would be refused by the server.
+    let settings = settings(&server.scoped_url(), &trusted);
+    let reader = RemoteStore::with_secrets(&settings, None, Some(&trusted.reveal()));
+    reader.put(&a, b"entry");
+    reader.flush();
+    assert!(reader.take_warning().unwrap().contains("401"));
+    assert!(
+        std::fs::read_dir(server.storage().parent().unwrap().join("scoped/ac")).is_err(),
+        "the server stored a record"
+    );
+    // The trusted writer's token can, and anyone reads what it wrote.
+    let writer = RemoteStore::with_secrets(
+        &settings,
+        Some(Nginx::scoped_write_token()),
+        Some(&trusted.reveal()),
+    );
+    writer.put(&b, b"entry");
+    writer.flush();
+    assert_eq!(writer.take_warning(), None);
+    let anyone = RemoteStore::with_secrets(&settings, None, None);
+    assert_eq!(anyone.get(&b).as_deref(), Some(&b"entry"[..]));
+}
