@@ -460,12 +460,17 @@ impl Cache {
     /// Returns the number checked and the bad ones with why, removed when `repair`.
     pub fn verify(&self, repair: bool) -> (u64, Vec<(PathBuf, String)>) {
         let mut bad = Vec::new();
-        let files = self.entry_files();
+        let warm = self.warm_files();
+        let files: Vec<PathBuf> = self.entry_files().into_iter().chain(warm.clone()).collect();
         for path in &files {
-            let outcome = entry_name_is_a_digest(path).and_then(|()| {
-                let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-                check_entry(&bytes)
-            });
+            let outcome = if warm.contains(path) {
+                check_warm_record(path)
+            } else {
+                entry_name_is_a_digest(path).and_then(|()| {
+                    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+                    check_entry(&bytes)
+                })
+            };
             if let Err(reason) = outcome {
                 if repair {
                     let _ = std::fs::remove_file(path);
@@ -474,6 +479,25 @@ impl Cache {
             }
         }
         (files.len() as u64, bad)
+    }
+
+    /// The warm-run records (`engine::warm`), except the temp files of writes.
+    fn warm_files(&self) -> Vec<PathBuf> {
+        let folder = self.dir.join(crate::engine::warm::DIR);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|file| {
+                !file
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".xtask-tmp-")
+            })
+            .map(|file| file.path())
+            .collect();
+        files.sort();
+        files
     }
 
     /// Every file in the entries folder and its shards, whatever its name, except the temp files
@@ -517,6 +541,22 @@ fn entry_name_is_a_digest(path: &Path) -> Result<(), String> {
     match named {
         Some(key) if shard == key.to_hex().get(..2) => Ok(()),
         _ => Err("not named by a digest".to_owned()),
+    }
+}
+
+/// Whether `path` is a warm-run record a run would use: named by a digest, framed, typed.
+fn check_warm_record(path: &Path) -> Result<(), String> {
+    let named = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| Digest::parse(name).is_ok());
+    if !named {
+        return Err("not named by a digest".to_owned());
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    match crate::engine::warm::is_record(&bytes) {
+        true => Ok(()),
+        false => Err("not a warm-run record".to_owned()),
     }
 }
 

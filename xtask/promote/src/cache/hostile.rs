@@ -140,6 +140,21 @@ fn verify_reports_files_not_named_by_a_digest() {
     assert!(!entries.join("zz").join(format!("{hex}.json")).exists());
 }
 
+#[test]
+fn verify_reports_warm_run_records_that_do_not_parse() {
+    let world = World::new();
+    let cache = Cache::open(&world.cache_dir(), u64::MAX);
+    let warm = world.cache_dir().join(crate::engine::warm::DIR);
+    crate::testutil::write_file(&warm, &key("damaged").to_hex(), "not framed");
+    crate::testutil::write_file(&warm, "../../outside", "");
+    crate::testutil::write_file(&warm, "not-a-digest", "");
+    let (checked, bad) = cache.verify(true);
+    assert_eq!(checked, 2);
+    let reasons: Vec<&str> = bad.iter().map(|(_, why)| why.as_str()).collect();
+    assert_eq!(reasons, ["not a warm-run record", "not named by a digest"]);
+    assert!(!warm.join("not-a-digest").exists());
+}
+
 fn settings(url: &str, public: Option<&SecretKey>) -> RemoteSettings {
     RemoteSettings {
         url: url.to_owned(),

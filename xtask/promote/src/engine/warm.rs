@@ -642,6 +642,11 @@ fn read(file: &Path) -> Option<Record> {
     parse(&std::fs::read(file).ok()?)
 }
 
+/// Whether `bytes` are a usable record (for `cache verify`).
+pub fn is_record(bytes: &[u8]) -> bool {
+    parse(bytes).is_some()
+}
+
 /// A record from the bytes of its file, whatever they are: `None` unless they are a framed,
 /// well-typed record.
 fn parse(bytes: &[u8]) -> Option<Record> {
