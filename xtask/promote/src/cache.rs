@@ -14,14 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use crate::digest::hex;
+use crate::digest::Digest;
 use crate::engine::result::StepResult;
 use crate::fsutil;
 use crate::remote_cache::RemoteStore;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 
 /// An entry used again within this long keeps its mtime: eviction order is by the hour, and a
 /// hit needs no write.
@@ -90,17 +88,17 @@ impl Cache {
     /// Remote hook: fetches, in parallel, the remote entries of `keys` that have no local
     /// entry, so that `get` finds them without a round trip. Returns the run's one warning
     /// about the remote, if it had a problem.
-    pub fn prefetch(&self, keys: &[&str]) -> Option<String> {
+    pub fn prefetch(&self, keys: &[Digest]) -> Option<String> {
         let remote = self.remote.as_ref()?;
         // Round one: the results of declared keys and the manifests of observed steps (a step's
         // kind decides which it has; asking for both costs one request more per key).
-        let declared: Vec<String> = keys
+        let declared: Vec<Digest> = keys
             .iter()
-            .flat_map(|key| [(*key).to_owned(), manifest_key(key)])
+            .flat_map(|key| [*key, manifest_key(key)])
             .collect();
         self.prefetch_missing(remote, declared);
         // Round two: the results the manifests fetched in round one name.
-        let named: Vec<String> = keys
+        let named: Vec<Digest> = keys
             .iter()
             .flat_map(|key| self.manifest(key).sets.into_iter().map(|set| set.result))
             .collect();
@@ -108,14 +106,17 @@ impl Cache {
         remote.take_warning()
     }
 
-    fn prefetch_missing(&self, remote: &RemoteStore, keys: Vec<String>) {
-        let missing: Vec<&str> = keys
-            .iter()
-            .map(String::as_str)
+    fn prefetch_missing(&self, remote: &RemoteStore, keys: Vec<Digest>) {
+        let missing: Vec<Digest> = keys
+            .into_iter()
             .filter(|key| !self.entry_path(key).exists())
             .collect();
         if !missing.is_empty() {
-            remote.prefetch(&missing);
+            // Verified entries go straight to the local cache (best effort): a run holds no
+            // more remote bytes in memory than the requests in flight.
+            remote.prefetch(&missing, |key, bytes| {
+                fsutil::write_atomic_regenerable(&self.entry_path(key), bytes).is_ok()
+            });
         }
     }
 
@@ -135,15 +136,18 @@ impl Cache {
         self.dir.join("entries")
     }
 
-    fn entry_path(&self, key: &str) -> PathBuf {
+    /// `entries/<first two hex digits>/<64 hex digits>.json`: built from a `Digest` alone, so no
+    /// key can name a path outside the entries folder.
+    fn entry_path(&self, key: &Digest) -> PathBuf {
+        let hex = key.to_hex();
         self.entries_dir()
-            .join(&key[..2.min(key.len())])
-            .join(format!("{key}.json"))
+            .join(hex.get(..2).unwrap_or_default())
+            .join(format!("{hex}.json"))
     }
 
     /// The bytes stored under `key`, touching the entry for LRU eviction; `None` when absent.
     /// With `write_entry`, the storage primitive `get` and `put` are built on.
-    pub fn read_entry(&self, key: &str) -> Option<Vec<u8>> {
+    pub fn read_entry(&self, key: &Digest) -> Option<Vec<u8>> {
         let path = self.entry_path(key);
         let Ok((bytes, modified)) = read_with_mtime(&path) else {
             // Remote hook: a local miss asks the remote; its verified bytes are kept locally
@@ -164,7 +168,7 @@ impl Cache {
     }
 
     /// Stores `bytes` under `key`, atomically.
-    pub fn write_entry(&self, key: &str, bytes: &[u8]) -> Result<()> {
+    pub fn write_entry(&self, key: &Digest, bytes: &[u8]) -> Result<()> {
         fsutil::write_atomic_regenerable(&self.entry_path(key), bytes)?;
         // Remote hook: queue the same bytes for the remote (sent by `flush_remote`).
         if let Some(remote) = &self.remote {
@@ -173,7 +177,7 @@ impl Cache {
         Ok(())
     }
 
-    pub fn get(&self, key: &str) -> Lookup {
+    pub fn get(&self, key: &Digest) -> Lookup {
         let Some(bytes) = self.read_entry(key) else {
             self.count(|s| s.misses += 1);
             return Lookup::Miss;
@@ -194,7 +198,7 @@ impl Cache {
     }
 
     /// Stores a verdict; returns a warning the first time the cache cannot be written.
-    pub fn put(&self, key: &str, result: &StepResult) -> Option<String> {
+    pub fn put(&self, key: &Digest, result: &StepResult) -> Option<String> {
         debug_assert!(result.cacheable());
         // Entries carry their digest: a torn entry after a power loss reads as a miss.
         let written = encode(result).and_then(|bytes| self.write_entry(key, &bytes));
@@ -224,7 +228,7 @@ impl Cache {
 
     /// The read sets recorded under a declared key, newest first, as they are stored; empty
     /// when there is none, an error when there is one that cannot be trusted.
-    fn read_manifest(&self, declared: &str) -> Result<Vec<u8>, String> {
+    fn read_manifest(&self, declared: &Digest) -> Result<Vec<u8>, String> {
         let Some(bytes) = self.read_entry(&manifest_key(declared)) else {
             return Ok(Vec::new());
         };
@@ -232,24 +236,9 @@ impl Cache {
     }
 
     /// The read sets recorded under a declared key, newest first (a damaged one reads empty).
-    pub fn manifest(&self, declared: &str) -> Manifest {
+    pub fn manifest(&self, declared: &Digest) -> Manifest {
         self.read_manifest(declared)
-            .and_then(|payload| {
-                let sets = ManifestView::parse(&payload)?.sets;
-                Ok(Manifest {
-                    sets: sets
-                        .into_iter()
-                        .map(|set| ManifestSet {
-                            reads: set
-                                .reads
-                                .iter()
-                                .map(|(entry, state)| ((*entry).to_owned(), (*state).to_owned()))
-                                .collect(),
-                            result: set.result.to_owned(),
-                        })
-                        .collect(),
-                })
-            })
+            .and_then(|payload| Manifest::decode(&payload))
             .unwrap_or_default()
     }
 
@@ -259,7 +248,7 @@ impl Cache {
     /// pairs of the stored bytes, in entry order: a warm run allocates nothing per read.
     pub fn get_observed(
         &self,
-        declared: &str,
+        declared: &Digest,
         unchanged: impl Fn(&[(&str, &str)]) -> bool,
     ) -> Lookup {
         let found = self.read_manifest(declared).and_then(|payload| {
@@ -268,7 +257,7 @@ impl Cache {
                 .sets
                 .iter()
                 .find(|set| unchanged(&set.reads))
-                .map(|set| set.result.to_owned()))
+                .map(|set| set.result))
         });
         match found {
             Ok(Some(result)) => self.get(&result),
@@ -290,7 +279,7 @@ impl Cache {
     /// declared key's manifest (newest first, at most `MANIFEST_SETS`).
     pub fn put_observed(
         &self,
-        declared: &str,
+        declared: &Digest,
         reads: &ReadSet,
         result: &StepResult,
     ) -> Option<String> {
@@ -466,14 +455,22 @@ impl Cache {
         Ok(count)
     }
 
-    /// Rechecks every entry's digest; returns the paths of bad entries, removed when `repair`.
+    /// Rechecks every file under `entries/`: named `<aa>/<digest>.json` by a key, framed with a
+    /// digest that matches, holding a verdict or a manifest whose result keys are digests.
+    /// Returns the number checked and the bad ones with why, removed when `repair`.
     pub fn verify(&self, repair: bool) -> (u64, Vec<(PathBuf, String)>) {
         let mut bad = Vec::new();
-        let entries = self.entries();
-        for (path, _, _) in &entries {
-            let outcome = std::fs::read(path)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| unframe(&bytes).map(|_| ()));
+        let warm = self.warm_files();
+        let files: Vec<PathBuf> = self.entry_files().into_iter().chain(warm.clone()).collect();
+        for path in &files {
+            let outcome = if warm.contains(path) {
+                check_warm_record(path)
+            } else {
+                entry_name_is_a_digest(path).and_then(|()| {
+                    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+                    check_entry(&bytes)
+                })
+            };
             if let Err(reason) = outcome {
                 if repair {
                     let _ = std::fs::remove_file(path);
@@ -481,7 +478,96 @@ impl Cache {
                 bad.push((path.clone(), reason));
             }
         }
-        (entries.len() as u64, bad)
+        (files.len() as u64, bad)
+    }
+
+    /// The warm-run records (`engine::warm`), except the temp files of writes.
+    fn warm_files(&self) -> Vec<PathBuf> {
+        let folder = self.dir.join(crate::engine::warm::DIR);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|file| {
+                !file
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".xtask-tmp-")
+            })
+            .map(|file| file.path())
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Every file in the entries folder and its shards, whatever its name, except the temp files
+    /// of writes (`remove_orphaned_temp_files` takes those).
+    fn entry_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        let mut folders = vec![self.entries_dir()];
+        while let Some(folder) = folders.pop() {
+            let Ok(listing) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for file in listing.flatten() {
+                let Ok(kind) = file.file_type() else { continue };
+                if kind.is_dir() {
+                    folders.push(file.path());
+                } else if !file
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".xtask-tmp-")
+                {
+                    files.push(file.path());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+}
+
+/// Whether `path` is where `Cache::entry_path` would put some key.
+fn entry_name_is_a_digest(path: &Path) -> Result<(), String> {
+    let named = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_suffix(".json"))
+        .and_then(|stem| Digest::parse(stem).ok());
+    let shard = path
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|name| name.to_str());
+    match named {
+        Some(key) if shard == key.to_hex().get(..2) => Ok(()),
+        _ => Err("not named by a digest".to_owned()),
+    }
+}
+
+/// Whether `path` is a warm-run record a run would use: named by a digest, framed, typed.
+fn check_warm_record(path: &Path) -> Result<(), String> {
+    let named = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| Digest::parse(name).is_ok());
+    if !named {
+        return Err("not named by a digest".to_owned());
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    match crate::engine::warm::is_record(&bytes) {
+        true => Ok(()),
+        false => Err("not a warm-run record".to_owned()),
+    }
+}
+
+/// Whether `bytes` are an entry a lookup would use: a verdict, or a manifest whose every result
+/// key is a digest.
+fn check_entry(bytes: &[u8]) -> Result<(), String> {
+    let payload = unframe(bytes)?;
+    if payload.starts_with(MANIFEST_MAGIC) {
+        ManifestView::parse(payload).map(|_| ())
+    } else {
+        decode(bytes).map(|_| ())
     }
 }
 
@@ -546,7 +632,7 @@ pub struct Manifest {
 #[derive(Debug, PartialEq, Eq)]
 pub struct ManifestSet {
     pub reads: ReadSet,
-    pub result: String,
+    pub result: Digest,
 }
 
 /// First bytes of a manifest payload; bump with its layout.
@@ -557,6 +643,24 @@ const MANIFEST_MAGIC: &[u8] = b"xtask-manifest v2\n";
 /// rather than JSON: a warm run reads one manifest per observed step, and JSON parsing with a
 /// `String` per read was most of checking a read set.
 impl Manifest {
+    /// A manifest payload, owned; see `ManifestView::parse`.
+    fn decode(payload: &[u8]) -> Result<Manifest, String> {
+        let sets = ManifestView::parse(payload)?.sets;
+        Ok(Manifest {
+            sets: sets
+                .into_iter()
+                .map(|set| ManifestSet {
+                    reads: set
+                        .reads
+                        .iter()
+                        .map(|(entry, state)| ((*entry).to_owned(), (*state).to_owned()))
+                        .collect(),
+                    result: set.result,
+                })
+                .collect(),
+        })
+    }
+
     fn encode(&self) -> Vec<u8> {
         fn put(out: &mut Vec<u8>, text: &str) {
             out.extend_from_slice(&(text.len() as u32).to_le_bytes());
@@ -564,7 +668,7 @@ impl Manifest {
         }
         let mut out = MANIFEST_MAGIC.to_vec();
         for set in &self.sets {
-            put(&mut out, &set.result);
+            put(&mut out, &set.result.to_hex());
             out.extend_from_slice(&(set.reads.len() as u32).to_le_bytes());
             for (entry, state) in &set.reads {
                 put(&mut out, entry);
@@ -581,12 +685,14 @@ struct ManifestView<'b> {
 }
 
 struct SetView<'b> {
-    result: &'b str,
+    /// Parsed where it is read: a result key that is not a digest (an absolute path, `../`,
+    /// a non-ASCII character) makes the whole manifest unusable, and never becomes a path.
+    result: Digest,
     reads: Vec<(&'b str, &'b str)>,
 }
 
 impl<'b> ManifestView<'b> {
-    /// An empty payload is an empty manifest (none stored yet).
+    /// An empty payload is an empty manifest (none stored yet). Never panics, whatever the bytes.
     fn parse(payload: &'b [u8]) -> Result<ManifestView<'b>, String> {
         let mut sets = Vec::new();
         if payload.is_empty() {
@@ -604,8 +710,11 @@ impl<'b> ManifestView<'b> {
             Ok(head)
         }
         fn number(rest: &mut &[u8]) -> Result<usize, String> {
-            let bytes = take(rest, 4)?;
-            Ok(u32::from_le_bytes(bytes.try_into().expect("four bytes")) as usize)
+            let (bytes, tail) = rest
+                .split_first_chunk::<4>()
+                .ok_or("invalid manifest: truncated")?;
+            *rest = tail;
+            Ok(u32::from_le_bytes(*bytes) as usize)
         }
         fn text<'b>(rest: &mut &'b [u8]) -> Result<&'b str, String> {
             let len = number(rest)?;
@@ -613,7 +722,8 @@ impl<'b> ManifestView<'b> {
                 .map_err(|_| "invalid manifest: not UTF-8".to_owned())
         }
         while !rest.is_empty() {
-            let result = text(&mut rest)?;
+            let result = Digest::parse(text(&mut rest)?)
+                .map_err(|_| "invalid manifest: a result key is not a digest".to_owned())?;
             let count = number(&mut rest)?;
             // Each read takes at least 8 bytes: a bogus count cannot make us allocate much.
             let mut reads = Vec::with_capacity(count.min(rest.len() / 8));
@@ -626,44 +736,44 @@ impl<'b> ManifestView<'b> {
     }
 }
 
-fn sha_hex(parts: &[&[u8]]) -> String {
-    crate::digest::Digest::of_parts(parts).to_hex()
+// Keys are derived from the hex text of the declared key, as they were when keys were text:
+// entries written before keys became a type keep their names.
+fn manifest_key(declared: &Digest) -> Digest {
+    Digest::of_parts(&[b"manifest", declared.to_hex().as_bytes()])
 }
 
-fn manifest_key(declared: &str) -> String {
-    sha_hex(&[b"manifest", declared.as_bytes()])
-}
-
-fn observed_result_key(declared: &str, reads: &ReadSet) -> String {
+fn observed_result_key(declared: &Digest, reads: &ReadSet) -> Digest {
     let reads = serde_json::to_vec(reads).unwrap_or_default();
-    sha_hex(&[b"result", declared.as_bytes(), &reads])
+    Digest::of_parts(&[b"result", declared.to_hex().as_bytes(), &reads])
 }
 
-fn last_key(component: &str, step: &str) -> String {
-    sha_hex(&[b"last", component.as_bytes(), step.as_bytes()])
+fn last_key(component: &str, step: &str) -> Digest {
+    Digest::of_parts(&[b"last", component.as_bytes(), step.as_bytes()])
 }
 
 /// `MAGIC <sha256 of payload>\n<payload>`: entries, and the warm-run records beside them.
 pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
-    let digest = hex(&Sha256::digest(payload));
+    let digest = Digest::of(payload);
     let mut bytes = format!("{MAGIC} {digest}\n").into_bytes();
     bytes.extend_from_slice(payload);
     bytes
 }
 
-/// The payload of a framed entry whose digest matches.
+/// The payload of a framed entry whose digest matches; never panics, whatever the bytes.
 pub(crate) fn unframe(bytes: &[u8]) -> Result<&[u8], String> {
     let newline = bytes
         .iter()
         .position(|&b| b == b'\n')
         .ok_or("no header line")?;
-    let header = std::str::from_utf8(&bytes[..newline]).map_err(|_| "header is not text")?;
+    let (header, payload) = bytes.split_at(newline);
+    let payload = payload.get(1..).unwrap_or_default();
+    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let digest = header
         .strip_prefix(MAGIC)
-        .map(str::trim)
+        .and_then(|rest| rest.strip_prefix(' '))
         .ok_or("unknown header")?;
-    let payload = &bytes[newline + 1..];
-    if hex(&Sha256::digest(payload)) != digest {
+    let digest = Digest::parse(digest).map_err(|_| "the header's digest is not a digest")?;
+    if Digest::of(payload) != digest {
         return Err("digest mismatch".to_owned());
     }
     Ok(payload)
@@ -686,6 +796,9 @@ fn decode(bytes: &[u8]) -> Result<StepResult, String> {
     result.cached = true;
     Ok(result)
 }
+
+#[cfg(test)]
+mod hostile;
 
 #[cfg(test)]
 mod tests {
@@ -734,15 +847,19 @@ mod tests {
         }
     }
 
-    const KEY: &str = "ab0123456789";
+    fn key(text: &str) -> Digest {
+        Digest::of(text.as_bytes())
+    }
+
+    static KEY: std::sync::LazyLock<Digest> = std::sync::LazyLock::new(|| key("declared"));
 
     #[test]
     fn round_trips_and_marks_hits_as_cached() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path(), u64::MAX);
-        assert!(matches!(cache.get(KEY), Lookup::Miss));
-        assert!(cache.put(KEY, &result()).is_none());
-        let Lookup::Hit(hit) = cache.get(KEY) else {
+        assert!(matches!(cache.get(&KEY), Lookup::Miss));
+        assert!(cache.put(&KEY, &result()).is_none());
+        let Lookup::Hit(hit) = cache.get(&KEY) else {
             panic!("expected a hit")
         };
         assert!(hit.cached);
@@ -768,8 +885,8 @@ mod tests {
     fn damaged_entries_are_misses() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path(), u64::MAX);
-        cache.put(KEY, &result());
-        let path = cache.entry_path(KEY);
+        cache.put(&KEY, &result());
+        let path = cache.entry_path(&KEY);
         let good = std::fs::read(&path).unwrap();
 
         let mut flipped = good.clone();
@@ -782,7 +899,7 @@ mod tests {
             good[..good.len() / 2].to_vec(),
         ] {
             std::fs::write(&path, &bad).unwrap();
-            assert!(matches!(cache.get(KEY), Lookup::Corrupt(_)));
+            assert!(matches!(cache.get(&KEY), Lookup::Corrupt(_)));
         }
         let (checked, broken) = cache.verify(true);
         assert_eq!((checked, broken.len()), (1, 1));
@@ -802,48 +919,51 @@ mod tests {
         let cache = Cache::open(dir.path(), u64::MAX);
         let old = reads(&[("f a.py", "f:01"), ("l src", "l:02")]);
         let new = reads(&[("f a.py", "f:03"), ("l src", "l:02"), ("f b.py", "-")]);
-        assert!(cache.put_observed(KEY, &old, &result()).is_none());
+        assert!(cache.put_observed(&KEY, &old, &result()).is_none());
         let mut second = result();
         second.duration_ms = 99;
-        assert!(cache.put_observed(KEY, &new, &second).is_none());
+        assert!(cache.put_observed(&KEY, &new, &second).is_none());
         // Newest first, each set whole and in entry order.
-        let manifest = cache.manifest(KEY);
+        let manifest = cache.manifest(&KEY);
         assert_eq!(manifest.sets.len(), 2);
         assert_eq!(manifest.sets[0].reads, new);
         assert_eq!(manifest.sets[1].reads, old);
         let current = |state: &'static str| {
             move |set: &[(&str, &str)]| set.iter().all(|(e, s)| *e != "f a.py" || *s == state)
         };
-        let Lookup::Hit(hit) = cache.get_observed(KEY, current("f:01")) else {
+        let Lookup::Hit(hit) = cache.get_observed(&KEY, current("f:01")) else {
             panic!("expected the older set to answer")
         };
         assert_eq!(hit.duration_ms, 12);
-        let Lookup::Hit(hit) = cache.get_observed(KEY, current("f:03")) else {
+        let Lookup::Hit(hit) = cache.get_observed(&KEY, current("f:03")) else {
             panic!("expected the newer set to answer")
         };
         assert_eq!(hit.duration_ms, 99);
         assert!(matches!(
-            cache.get_observed(KEY, current("f:04")),
+            cache.get_observed(&KEY, current("f:04")),
             Lookup::Miss
         ));
-        assert!(matches!(cache.get_observed("cd01", |_| true), Lookup::Miss));
+        assert!(matches!(
+            cache.get_observed(&key("other"), |_| true),
+            Lookup::Miss
+        ));
     }
 
     #[test]
     fn a_damaged_manifest_is_a_corrupt_miss() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path(), u64::MAX);
-        cache.put_observed(KEY, &reads(&[("f a.py", "f:01")]), &result());
-        let path = cache.entry_path(&manifest_key(KEY));
+        cache.put_observed(&KEY, &reads(&[("f a.py", "f:01")]), &result());
+        let path = cache.entry_path(&manifest_key(&KEY));
         let good = unframe(&std::fs::read(&path).unwrap()).unwrap().to_vec();
         // Well framed (the digest matches) but cut inside a read, or of another format.
         for payload in [&good[..good.len() - 2], b"{\"sets\": []}".as_slice()] {
             std::fs::write(&path, frame(payload)).unwrap();
             assert!(matches!(
-                cache.get_observed(KEY, |_| true),
+                cache.get_observed(&KEY, |_| true),
                 Lookup::Corrupt(_)
             ));
-            assert_eq!(cache.manifest(KEY), Manifest::default());
+            assert_eq!(cache.manifest(&KEY), Manifest::default());
         }
     }
 
@@ -851,11 +971,12 @@ mod tests {
     fn eviction_drops_least_recently_used_first() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path(), u64::MAX);
-        for key in ["aa01", "aa02", "aa03"] {
+        let [a1, a2, a3] = [key("a1"), key("a2"), key("a3")];
+        for key in [&a1, &a2, &a3] {
             cache.put(key, &result());
         }
         let old = SystemTime::now() - std::time::Duration::from_secs(7200);
-        for key in ["aa01", "aa03"] {
+        for key in [&a1, &a3] {
             std::fs::File::options()
                 .write(true)
                 .open(cache.entry_path(key))
@@ -864,11 +985,11 @@ mod tests {
                 .unwrap();
         }
         // A hit refreshes aa03, so aa01 is the oldest.
-        assert!(matches!(cache.get("aa03"), Lookup::Hit(_)));
-        let size = std::fs::metadata(cache.entry_path("aa02")).unwrap().len();
+        assert!(matches!(cache.get(&a3), Lookup::Hit(_)));
+        let size = std::fs::metadata(cache.entry_path(&a2)).unwrap().len();
         cache.evict_to(size * 2).unwrap();
-        assert!(!cache.entry_path("aa01").exists());
-        assert!(cache.entry_path("aa02").exists() && cache.entry_path("aa03").exists());
+        assert!(!cache.entry_path(&a1).exists());
+        assert!(cache.entry_path(&a2).exists() && cache.entry_path(&a3).exists());
     }
 
     #[test]
@@ -877,7 +998,7 @@ mod tests {
         let blocked = dir.path().join("file-not-folder");
         std::fs::write(&blocked, b"").unwrap();
         let cache = Cache::open(&blocked, u64::MAX);
-        assert!(cache.put(KEY, &result()).is_some());
-        assert!(cache.put("cd0123", &result()).is_none());
+        assert!(cache.put(&KEY, &result()).is_some());
+        assert!(cache.put(&key("other"), &result()).is_none());
     }
 }

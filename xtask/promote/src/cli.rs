@@ -183,6 +183,9 @@ pub enum CacheAction {
     Key(CacheKeyArgs),
     /// Say, per step of a component, whether the cache answers and, if not, which input changed
     Explain(CacheExplainArgs),
+    /// Print a new Ed25519 key pair for the remote cache: the public key for xtask.toml, the
+    /// secret key for the CI secret of the trusted writer
+    Keygen,
 }
 
 #[derive(Debug, Args)]

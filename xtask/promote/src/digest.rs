@@ -58,24 +58,31 @@ impl Digest {
     /// Exactly 64 lowercase hex characters; anything else (upper case, a sign, a separator,
     /// a non-ASCII character, another length) is refused.
     pub fn parse(text: &str) -> Result<Digest, DigestError> {
-        let bytes = text.as_bytes();
-        if bytes.len() != 64 {
+        if text.len() != 64 {
             return Err(DigestError::Length(text.chars().count()));
         }
-        let (pairs, _) = bytes.as_chunks::<2>();
-        let mut out = [0u8; 32];
-        for (byte, [high, low]) in out.iter_mut().zip(pairs) {
-            let (Some(high), Some(low)) = (nibble(*high), nibble(*low)) else {
-                return Err(DigestError::NotLowercaseHex);
-            };
-            *byte = high << 4 | low;
-        }
-        Ok(Digest(out))
+        parse_hex(text)
+            .map(Digest)
+            .ok_or(DigestError::NotLowercaseHex)
     }
 
     pub fn to_hex(self) -> String {
         hex(&self.0)
     }
+}
+
+/// `N` bytes from exactly `2 * N` lowercase hex characters; `None` for anything else.
+pub fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 2 * N {
+        return None;
+    }
+    let (pairs, _) = bytes.as_chunks::<2>();
+    let mut out = [0u8; N];
+    for (byte, [high, low]) in out.iter_mut().zip(pairs) {
+        *byte = nibble(*high)? << 4 | nibble(*low)?;
+    }
+    Some(out)
 }
 
 fn nibble(c: u8) -> Option<u8> {

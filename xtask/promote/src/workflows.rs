@@ -19,6 +19,14 @@ pub const STATUS_LABEL: &str = "component-status";
 /// The hidden marker that identifies the status issue among issues with the same label.
 pub const STATUS_MARKER: &str = "<!-- xtask:component-status -->";
 
+/// The branch whose pushes are trusted: the workflows' writer jobs run only for it.
+const MAIN_BRANCH: &str = "main";
+
+/// The GitHub environment of the jobs that get the remote cache's secret key: its secrets
+/// reach only jobs that name it, and its deployment branches (set to the main branch) keep it
+/// from a pull request's jobs even when the pull request edits the workflow.
+pub const CACHE_WRITER_ENVIRONMENT: &str = "xtask-cache-writer";
+
 /// Actions the workflows use, pinned to full commit SHAs (the version is for people).
 #[derive(Debug, Serialize)]
 struct Actions {
@@ -58,6 +66,10 @@ struct WorkflowContext {
     cache_dir: String,
     /// `[cache.remote]`: the names of the secrets (and environment variables) to pass.
     remote: Option<WorkflowRemote>,
+    writer_environment: &'static str,
+    /// quality.yml's promotion-check jobs: one for every event, or, when the remote cache has a
+    /// signing key, one that reads (pull requests) and one that writes (pushes to main).
+    promote_jobs: Vec<PromoteJob>,
     /// cargo's build of the xtask is cached under this key: Cargo.lock and the xtask's sources.
     build_cache_key: &'static str,
     build_cache_prefix: &'static str,
@@ -69,6 +81,50 @@ struct WorkflowContext {
 struct WorkflowRemote {
     token_env: Option<String>,
     signing_key_env: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct PromoteJob {
+    id: &'static str,
+    name: &'static str,
+    /// Added to the job's `if:` with `&&`.
+    condition: Option<String>,
+    /// Gets the secret key, in the writer environment.
+    writer: bool,
+}
+
+/// The promotion-check jobs of quality.yml: the secret key goes to a job of its own that only
+/// a push to the main branch runs, never to one a pull request runs.
+fn promote_jobs(config: &Config) -> Vec<PromoteJob> {
+    const NAME: &str = "Promotion checks (${{ matrix.component }})";
+    let signs = config
+        .cache_remote
+        .as_ref()
+        .is_some_and(|remote| remote.signing_key_env.is_some());
+    if !signs {
+        return vec![PromoteJob {
+            id: "promote",
+            name: NAME,
+            condition: None,
+            writer: false,
+        }];
+    }
+    vec![
+        PromoteJob {
+            id: "promote",
+            name: NAME,
+            condition: Some("github.event_name == 'pull_request'".to_owned()),
+            writer: false,
+        },
+        PromoteJob {
+            id: "promote-main",
+            name: NAME,
+            condition: Some(format!(
+                "github.event_name == 'push' && github.ref == 'refs/heads/{MAIN_BRANCH}'"
+            )),
+            writer: true,
+        },
+    ]
 }
 
 #[derive(Debug, Serialize)]
@@ -209,7 +265,7 @@ fn context(config: &Config) -> Result<WorkflowContext> {
             status: STATUS_LABEL,
         },
         runner: "ubuntu-24.04",
-        main_branch: "main",
+        main_branch: MAIN_BRANCH,
         status_cron: "0 6 * * 1",
         schedule_note: "Mondays 06:00 UTC, before the team's Monday 10:00 promotion review.",
         status_marker: STATUS_MARKER,
@@ -227,6 +283,8 @@ fn context(config: &Config) -> Result<WorkflowContext> {
             token_env: remote.token_env.clone(),
             signing_key_env: remote.signing_key_env.clone(),
         }),
+        writer_environment: CACHE_WRITER_ENVIRONMENT,
+        promote_jobs: promote_jobs(config),
         build_cache_key: BUILD_CACHE_KEY,
         build_cache_prefix: BUILD_CACHE_PREFIX,
         project_env: project_env(config)?,

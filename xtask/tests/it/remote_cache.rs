@@ -1,7 +1,8 @@
 //! The remote cache against a real nginx (WebDAV PUT, as Bazel's docs set it up): clones at
-//! different paths sharing verdicts, signatures, tampering, read-only, failing, hanging and
-//! stopped servers, concurrent writers. Each case asserts the verdicts and the processes started
-//! (counted with strace).
+//! different paths sharing verdicts, Ed25519 signatures (unsigned entries, another key's, no
+//! public key), hostile manifests, tampering, read-only, failing, hanging and stopped servers,
+//! concurrent writers, and the generated workflows' handling of the secret key. Each case
+//! asserts the verdicts and the processes started (counted with strace).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,21 +15,92 @@ mod test_server;
 use test_server::{Hanging, Nginx};
 
 const KEY_ENV: &str = "XTASK_TEST_REMOTE_KEY";
-const SIGNING_KEY: &str = "a signing key only trusted writers hold";
 
-/// A clone of the example using the remote at `url`, with the signing key when `signed`.
+/// A key pair as `cargo xtask cache keygen` prints it.
+#[derive(Clone)]
+struct KeyPair {
+    /// `ed25519:<hex>`, for xtask.toml.
+    public: String,
+    /// `ed25519-secret:<hex>`, for the variable `signing_key_env` names.
+    secret: String,
+}
+
+fn keygen() -> KeyPair {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(xtask_bin())
+        .args(["cache", "keygen"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let run = Run::from(output);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let public = run
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("public_key = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("a public_key line");
+    let secret = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("ed25519-secret:"))
+        .expect("a secret key line");
+    assert!(
+        public.starts_with("ed25519:") && public.len() == 8 + 64,
+        "{public}"
+    );
+    KeyPair {
+        public: public.to_owned(),
+        secret: secret.to_owned(),
+    }
+}
+
+/// The trusted key pair of the tests in this file.
+fn trusted() -> &'static KeyPair {
+    static TRUSTED: std::sync::OnceLock<KeyPair> = std::sync::OnceLock::new();
+    TRUSTED.get_or_init(keygen)
+}
+
+/// A clone of the example using the remote at `url`, checking entries with the trusted public
+/// key, and holding the secret key (a writer) when `signed`.
 fn clone_with_remote(url: &str, signed: bool, extra: &str) -> Sandbox {
     let mut sandbox = Sandbox::new();
-    let config = format!(
-        "{}\n[cache.remote]\nurl = \"{url}\"\nsigning_key_env = \"{KEY_ENV}\"\ntimeout_ms = 1000\n{extra}\n",
-        sandbox.config_text()
+    use_remote(
+        &mut sandbox,
+        url,
+        Some(trusted()),
+        signed.then(trusted),
+        extra,
     );
-    sandbox.set_config(&config);
-    sandbox.commit_all("remote cache");
-    if signed {
-        sandbox.env(KEY_ENV, SIGNING_KEY);
-    }
     sandbox
+}
+
+/// Points `sandbox` at the remote at `url`: entries checked with `public`'s key (none: no
+/// `public_key`), written with `secret`'s.
+fn use_remote(
+    sandbox: &mut Sandbox,
+    url: &str,
+    public: Option<&KeyPair>,
+    secret: Option<&KeyPair>,
+    extra: &str,
+) {
+    let base = sandbox
+        .config_text()
+        .split("\n[cache.remote]\n")
+        .next()
+        .unwrap()
+        .to_owned();
+    let public_line = public.map_or(String::new(), |keys| {
+        format!(
+            "public_key = \"{}\"\nsigning_key_env = \"{KEY_ENV}\"\n",
+            keys.public
+        )
+    });
+    sandbox.set_config(&format!(
+        "{base}\n[cache.remote]\nurl = \"{url}\"\n{public_line}timeout_ms = 1000\n{extra}\n"
+    ));
+    sandbox.commit_all("remote cache");
+    sandbox.env(KEY_ENV, secret.map_or("", |keys| keys.secret.as_str()));
 }
 
 /// Runs xtask under strace; returns the run and the programs it started (itself excluded).
@@ -192,27 +264,73 @@ fn all_passed(sandbox: &Sandbox, cached: bool) -> bool {
             .all(|(_, status, was_cached)| status == "passed" && *was_cached == cached)
 }
 
+/// Runs phase 1 on a fresh machine: every step runs (nothing from the remote is trusted), all
+/// pass, and there is exactly one remote warning, containing `says`.
+fn runs_everything_with_one_warning(sandbox: &Sandbox, says: &str) {
+    fresh_machine(sandbox);
+    let (run, started) = traced(sandbox, PHASE_1);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!started.is_empty(), "an untrusted entry was used");
+    assert!(all_passed(sandbox, false), "{}", run.all());
+    let warned = warnings(&run);
+    assert_eq!(warned.len(), 1, "{}", run.all());
+    assert!(warned[0].contains(says), "{}", run.all());
+}
+
+/// Rewrites every record on the server as unsigned (`sig -`).
+fn strip_signatures(server: &Nginx) {
+    for record in server.stored("ac") {
+        let text = std::fs::read_to_string(&record).unwrap();
+        let stripped: Vec<String> = text
+            .lines()
+            .map(|line| match line.starts_with("sig ") {
+                true => "sig -".to_owned(),
+                false => line.to_owned(),
+            })
+            .collect();
+        std::fs::write(&record, stripped.join("\n") + "\n").unwrap();
+    }
+}
+
 #[test]
-fn unsigned_and_tampered_entries_are_misses_with_one_warning() {
+fn entries_signed_with_another_key_or_unsigned_are_misses_for_every_reader() {
     let server = Nginx::start();
-    let mut sandbox = clone_with_remote(&server.url(), false, "");
-    // Written without the key (the variable is empty): a reader with the key ignores every
-    // entry and runs the tools.
-    sandbox.env(KEY_ENV, "");
+    let stranger = keygen();
+    // Entries written with another key pair (an attacker with write access to the server).
+    let mut sandbox = Sandbox::new();
+    use_remote(
+        &mut sandbox,
+        &server.url(),
+        Some(&stranger),
+        Some(&stranger),
+        "",
+    );
     let run = sandbox.xtask(PHASE_1);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(server.count("PUT") > 0);
-    fresh_machine(&sandbox);
-    sandbox.env(KEY_ENV, SIGNING_KEY);
-    let (run, started) = traced(&sandbox, PHASE_1);
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(!started.is_empty(), "an unsigned entry was trusted");
-    assert!(all_passed(&sandbox, false), "{}", run.all());
-    let warned = warnings(&run);
-    assert_eq!(warned.len(), 1, "{}", run.all());
-    assert!(warned[0].contains("not signed"), "{}", run.all());
+    let planted = server.stored("ac");
 
+    // A reader without write access, then one with it (the trusted key): neither uses them.
+    use_remote(
+        &mut sandbox,
+        &server.url(),
+        Some(trusted()),
+        None,
+        "read_only = true",
+    );
+    runs_everything_with_one_warning(&sandbox, "does not check");
+    strip_signatures(&server);
+    runs_everything_with_one_warning(&sandbox, "not signed");
+    use_remote(
+        &mut sandbox,
+        &server.url(),
+        Some(trusted()),
+        Some(trusted()),
+        "",
+    );
+    runs_everything_with_one_warning(&sandbox, "not signed");
     // That run wrote signed entries over them: the next fresh machine hits them all...
+    assert_eq!(server.stored("ac"), planted, "the same names, signed now");
     fresh_machine(&sandbox);
     let (run, started) = traced(&sandbox, PHASE_1);
     assert_eq!(run.code, 0, "{}", run.all());
@@ -227,14 +345,120 @@ fn unsigned_and_tampered_entries_are_misses_with_one_warning() {
         bytes[last] ^= 0x01;
         std::fs::write(&blob, bytes).unwrap();
     }
-    fresh_machine(&sandbox);
-    let (run, started) = traced(&sandbox, PHASE_1);
+    runs_everything_with_one_warning(&sandbox, "does not hash");
+}
+
+#[test]
+fn without_a_public_key_the_remote_is_not_read_and_the_run_says_so_once() {
+    let server = Nginx::start();
+    let writer = clone_with_remote(&server.url(), true, "");
+    assert_eq!(writer.xtask(PHASE_1).code, 0);
+    let puts = server.count("PUT");
+    assert!(puts > 0);
+    let mut reader = Sandbox::new();
+    use_remote(&mut reader, &server.url(), None, None, "");
+    let gets = server.count("GET");
+    let (run, started) = traced(&reader, PHASE_1);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(!started.is_empty(), "a tampered entry was trusted");
-    assert!(all_passed(&sandbox, false), "{}", run.all());
+    assert!(!started.is_empty());
     let warned = warnings(&run);
     assert_eq!(warned.len(), 1, "{}", run.all());
-    assert!(warned[0].contains("does not hash"), "{}", run.all());
+    assert!(warned[0].contains("no public_key"), "{}", run.all());
+    assert_eq!(server.count("GET"), gets, "an unchecked remote was read");
+    assert_eq!(server.count("PUT"), puts);
+}
+
+/// A framed manifest naming one result key, written as it is.
+fn hostile_manifest(result: &str) -> Vec<u8> {
+    let mut payload = b"xtask-manifest v2\n".to_vec();
+    payload.extend_from_slice(&(result.len() as u32).to_le_bytes());
+    payload.extend_from_slice(result.as_bytes());
+    payload.extend_from_slice(&0u32.to_le_bytes());
+    let mut framed = format!("xtask-cache v1 {}\n", sha256(&payload)).into_bytes();
+    framed.extend_from_slice(&payload);
+    framed
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_server_returning_manifests_whose_result_keys_are_paths_writes_nothing_and_panics_nowhere() {
+    // Phase 4 has the observed steps (bandit, pytest), whose entries are manifests.
+    const VALIDATE: &[&str] = &["promote", "carbon", "--phase", "4", "--format", "json"];
+    let verdicts = |sandbox: &Sandbox| -> Vec<(String, String)> {
+        promote_verdicts(sandbox, "carbon")
+            .into_iter()
+            .map(|(name, status, _)| (name, status))
+            .collect()
+    };
+    let server = Nginx::start();
+    let writer = clone_with_remote(&server.url(), true, "");
+    let run = writer.xtask(VALIDATE);
+    assert!(run.code <= 1, "{}", run.all());
+    let expected = verdicts(&writer);
+    let outside = tempfile::tempdir().unwrap();
+    let targets = [
+        outside.path().join("absolute").display().to_string(),
+        "../../../../../../escaped".to_owned(),
+        ".vscode/settings".to_owned(),
+        format!("a\u{e9}{}", "0".repeat(61)),
+    ];
+    // Every manifest on the server now names a hostile result key, under a record that is
+    // unsigned or has a signature that is not the key's (a server cannot sign).
+    let mut replaced = 0;
+    for (n, record) in server.stored("ac").into_iter().enumerate() {
+        let text = std::fs::read_to_string(&record).unwrap();
+        let cas = text
+            .lines()
+            .find_map(|l| l.strip_prefix("cas "))
+            .unwrap()
+            .to_owned();
+        let blob = std::fs::read(server.storage().join("cas").join(&cas)).unwrap();
+        if !blob.windows(17).any(|w| w == b"xtask-manifest v2") {
+            continue;
+        }
+        let hostile = hostile_manifest(&targets[n % targets.len()]);
+        let digest = sha256(&hostile);
+        std::fs::write(server.storage().join("cas").join(&digest), &hostile).unwrap();
+        let sig = match n % 2 {
+            0 => "-".to_owned(),
+            _ => "ab".repeat(64),
+        };
+        let record_text = format!(
+            "xtask-remote v2\ncas {digest}\nsize {}\nsig {sig}\n",
+            hostile.len()
+        );
+        std::fs::write(&record, record_text).unwrap();
+        replaced += 1;
+    }
+    assert!(replaced > 0, "no manifest on the server");
+    for signed in [false, true] {
+        let reader = clone_with_remote(&server.url(), signed, "");
+        let (run, started) = traced(&reader, VALIDATE);
+        assert!(run.code <= 1, "{}", run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.all());
+        // The observed steps (whose manifests were replaced) run, with the writer's verdicts.
+        assert!(!started.is_empty());
+        assert_eq!(verdicts(&reader), expected, "{}", run.all());
+        assert_eq!(warnings(&run).len(), 1, "{}", run.all());
+        assert!(!reader.root().join(".vscode").exists());
+        for leaked in [
+            outside.path().join("absolute.json"),
+            outside.path().join("absolute"),
+        ] {
+            assert!(!leaked.exists(), "{} was written", leaked.display());
+        }
+        let entries = reader.root().join(".xtask/cache/entries");
+        let verify = reader.xtask(&["cache", "verify"]);
+        assert_eq!(verify.code, 0, "{}", verify.all());
+        assert!(entries.exists());
+    }
 }
 
 #[test]
@@ -382,15 +606,32 @@ fn workflows_pass_the_remote_cache_secrets_through_env_and_stay_clean() {
     );
     let run = sandbox.xtask(&["workflows"]);
     assert_eq!(run.code, 0, "{}", run.all());
+    secret_key_reaches_no_job_a_pull_request_can_run(&sandbox.root().join(".github/workflows"));
     let dir = sandbox.root().join(".github/workflows");
-    for name in ["quality.yml", "component-status.yml"] {
+    let expected: [(&str, &[&str]); 2] = [
+        (
+            "quality.yml",
+            &[
+                "XTASK_TEST_REMOTE_KEY: ${{ secrets.XTASK_TEST_REMOTE_KEY }}",
+                "XTASK_REMOTE_CACHE_READ_ONLY: \"true\"",
+            ],
+        ),
+        (
+            "component-status.yml",
+            &[
+                "XTASK_TEST_REMOTE_KEY: ${{ github.ref == 'refs/heads/main'",
+                "XTASK_REMOTE_CACHE_READ_ONLY: ${{ github.ref != 'refs/heads/main'",
+            ],
+        ),
+    ];
+    for (name, lines) in expected {
         let path = dir.join(name);
         let text = std::fs::read_to_string(&path).unwrap();
-        for line in [
+        let common = [
             "XTASK_CACHE_TOKEN: ${{ secrets.XTASK_CACHE_TOKEN }}",
-            "XTASK_TEST_REMOTE_KEY: ${{ github.ref == 'refs/heads/main'",
-            "XTASK_REMOTE_CACHE_READ_ONLY: ${{ github.ref != 'refs/heads/main'",
-        ] {
+            "environment: xtask-cache-writer",
+        ];
+        for line in lines.iter().chain(&common) {
             assert!(text.contains(line), "{name} lacks {line}:\n{text}");
         }
         // Secrets reach the steps only through env:, never inside run:.
@@ -418,4 +659,99 @@ fn workflows_pass_the_remote_cache_secrets_through_env_and_stay_clean() {
     let quality = dir.join("quality.yml");
     let status = dir.join("component-status.yml");
     crate::workflows::assert_zizmor_finds_nothing(&[quality, status]);
+}
+
+/// Events through which a pull request's code or text can start a job.
+const PULL_REQUEST_EVENTS: &[&str] = &[
+    "pull_request",
+    "pull_request_target",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "issue_comment",
+    "workflow_run",
+    "merge_group",
+];
+
+/// The events that start `workflow` (its `on:`), in any of the three forms GitHub takes.
+fn triggers(workflow: &serde_json::Value) -> Vec<String> {
+    match &workflow["on"] {
+        serde_json::Value::String(event) => vec![event.clone()],
+        serde_json::Value::Array(events) => events
+            .iter()
+            .filter_map(|e| e.as_str().map(str::to_owned))
+            .collect(),
+        serde_json::Value::Object(events) => events.keys().cloned().collect(),
+        other => panic!("an `on:` of an unknown form: {other}"),
+    }
+}
+
+/// Which of `events` can run `job`: its `if:` narrows them when it is a conjunction of
+/// `github.event_name == '…'` / `!= '…'` tests among others; anything else narrows nothing.
+fn events_running(job: &serde_json::Value, events: &[String]) -> Vec<String> {
+    let condition = job["if"].as_str().unwrap_or("");
+    if condition.contains("||") {
+        return events.to_vec();
+    }
+    let mut running = events.to_vec();
+    for test in condition.split("&&").map(str::trim) {
+        if let Some(event) = test.strip_prefix("github.event_name == ") {
+            running.retain(|e| format!("'{e}'") == event);
+        } else if let Some(event) = test.strip_prefix("github.event_name != ") {
+            running.retain(|e| format!("'{e}'") != event);
+        }
+    }
+    running
+}
+
+/// The jobs of the workflow in `text` that name the secret key, with the pull-request events
+/// that can run each, and whether it sits in the writer environment.
+fn jobs_with_the_key(text: &str) -> Vec<(String, Vec<String>, bool)> {
+    let workflow: serde_json::Value = serde_saphyr::from_str(text).expect("a workflow parses");
+    let events = triggers(&workflow);
+    let needle = format!("secrets.{KEY_ENV}");
+    workflow["jobs"]
+        .as_object()
+        .expect("jobs")
+        .iter()
+        .filter(|(_, job)| job.to_string().contains(&needle))
+        .map(|(id, job)| {
+            let from_pull_requests = events_running(job, &events)
+                .into_iter()
+                .filter(|e| PULL_REQUEST_EVENTS.contains(&e.as_str()))
+                .collect();
+            let writer = job["environment"] == "xtask-cache-writer";
+            (id.clone(), from_pull_requests, writer)
+        })
+        .collect()
+}
+
+/// Every job of the generated workflows that is given the secret key runs for no event a pull
+/// request can cause, and in the writer environment; and there is such a job.
+fn secret_key_reaches_no_job_a_pull_request_can_run(dir: &std::path::Path) {
+    let mut writers = 0;
+    for file in std::fs::read_dir(dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        for (job, from_pull_requests, writer) in jobs_with_the_key(&text) {
+            let name = file.file_name();
+            assert_eq!(from_pull_requests, Vec::<String>::new(), "{name:?} {job}");
+            assert!(writer, "{name:?} {job} is not in the writer environment");
+            writers += 1;
+        }
+    }
+    assert!(writers >= 2, "no job writes the remote cache");
+}
+
+#[test]
+fn the_key_check_flags_a_job_a_pull_request_runs() {
+    let workflow = format!(
+        "on:\n  pull_request:\n  push:\njobs:\n  a:\n    if: github.event_name != 'push'\n    environment: xtask-cache-writer\n    steps:\n      - env:\n          K: ${{{{ secrets.{KEY_ENV} }}}}\n  b:\n    if: github.event_name == 'push' && github.ref == 'refs/heads/main'\n    steps:\n      - env:\n          K: ${{{{ secrets.{KEY_ENV} }}}}\n"
+    );
+    let jobs = jobs_with_the_key(&workflow);
+    assert_eq!(
+        jobs,
+        vec![
+            ("a".to_owned(), vec!["pull_request".to_owned()], true),
+            ("b".to_owned(), vec![], false),
+        ]
+    );
 }

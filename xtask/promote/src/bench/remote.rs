@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 
 use super::{Options, Toolchain, example_scene, format_ms, median_ms, time_xtask, timed_args};
 use crate::config::{self, Config};
-use crate::remote_cache::protocol;
+use crate::remote_cache::{protocol, signing::SecretKey};
 use crate::ui;
 
-/// The variable the scene's signing key is passed in; the key is random per bench.
+/// The variable the scene's secret key is passed in; the key pair is new per bench.
 const KEY_ENV: &str = "XTASK_BENCH_REMOTE_KEY";
 
 /// (hits, misses) of the remote in the last run, from the cache's stats log.
@@ -46,19 +46,18 @@ pub(super) fn bench_remote(
         cold.push(time_xtask(&scene, binary, &args, &caches.join(format!("cold-{run}")))?.0);
     }
 
-    // The same copy, now with the remote; a random key, so this bench's entries are its own.
+    // The same copy, now with the remote; a new key pair, so this bench's entries are its own.
+    let key = SecretKey::generate().map_err(|reason| anyhow::anyhow!("a key pair: {reason}"))?;
     let config_path = scene.dir.path().join(config::CONFIG_FILE_NAME);
     let mut text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("failed to read {}", config_path.display()))?;
     text.push_str(&format!(
-        "\n[cache.remote]\nurl = \"{url}\"\nsigning_key_env = \"{KEY_ENV}\"\n"
+        "\n[cache.remote]\nurl = \"{url}\"\nsigning_key_env = \"{KEY_ENV}\"\npublic_key = \"{}\"\n",
+        key.public()
     ));
     std::fs::write(&config_path, text)
         .with_context(|| format!("failed to write {}", config_path.display()))?;
-    let key = protocol::digest(
-        format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes(),
-    );
-    scene.env.push((KEY_ENV.into(), key.into()));
+    scene.env.push((KEY_ENV.into(), key.reveal().into()));
 
     ui::status("Measuring", "one run to fill the remote");
     let seeded = caches.join("seed");

@@ -1,4 +1,4 @@
-//! `cargo xtask cache stats|clean|verify|key`.
+//! `cargo xtask cache stats|clean|verify|key|explain|keygen`.
 
 use anyhow::Result;
 
@@ -10,6 +10,10 @@ use crate::github;
 use crate::remote_cache;
 
 pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
+    // A key pair is made before the config names it: no config is read.
+    if let CacheAction::Keygen = args.action {
+        return keygen();
+    }
     let config = super::load_config(global)?;
     let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes);
     match &args.action {
@@ -40,6 +44,7 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
         }
         CacheAction::Key(key_args) => print_key(&config, key_args),
         CacheAction::Explain(explain_args) => explain(&config, &cache, explain_args),
+        CacheAction::Keygen => keygen(),
         CacheAction::Verify => {
             let (checked, bad) = cache.verify(true);
             for (path, reason) in &bad {
@@ -59,6 +64,20 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
             })
         }
     }
+}
+
+/// `cache keygen`: a new key pair, in the forms xtask.toml and a CI secret take.
+fn keygen() -> Result<u8> {
+    let secret = remote_cache::signing::SecretKey::generate()
+        .map_err(|reason| anyhow::anyhow!("cannot make a key pair: {reason}"))?;
+    println!("# xtask.toml, [cache.remote]: commit this line; every reader checks entries with it");
+    println!("public_key = \"{}\"", secret.public());
+    println!(
+        "# the secret that signing_key_env names, for the trusted writer only (the `{}` environment); never commit it",
+        crate::workflows::CACHE_WRITER_ENVIRONMENT
+    );
+    println!("{}", secret.reveal());
+    Ok(exit::OK)
 }
 
 /// The remote cache's hits, misses, bytes and errors over the last runs that used it.

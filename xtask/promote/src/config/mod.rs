@@ -634,11 +634,36 @@ fn build_remote_cache(
         Some(ms) => Duration::from_millis(*ms.get_ref()),
         None => crate::remote_cache::DEFAULT_TIMEOUT,
     };
+    let public_key = match &raw.public_key {
+        Some(text) => Some(
+            crate::remote_cache::signing::PublicKey::parse(text.get_ref())
+                .map_err(|reason| at.error(text, format!("cache.remote.public_key {reason}")))?,
+        ),
+        None => None,
+    };
+    if let (Some(variable), None) = (&raw.signing_key_env, &public_key) {
+        return Err(at.error(
+            variable,
+            "cache.remote.signing_key_env needs public_key beside it, which every reader checks entries with (run `cargo xtask cache keygen`)".to_owned(),
+        ));
+    }
+    let max_blob_mb = match &raw.max_blob_mb {
+        Some(mb) if !(1..=4096).contains(mb.get_ref()) => {
+            return Err(at.error(
+                mb,
+                "cache.remote.max_blob_mb must be between 1 and 4096".to_owned(),
+            ));
+        }
+        Some(mb) => *mb.get_ref(),
+        None => crate::remote_cache::DEFAULT_MAX_BLOB_MB,
+    };
     Ok(crate::remote_cache::RemoteSettings {
         url,
         read_only: raw.read_only,
         token_env: env_name(&raw.token_env, "token_env")?,
         signing_key_env: env_name(&raw.signing_key_env, "signing_key_env")?,
+        public_key,
+        max_blob_bytes: max_blob_mb * 1024 * 1024,
         timeout,
     })
 }

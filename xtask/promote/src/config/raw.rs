@@ -184,8 +184,14 @@ pub struct RawRemoteCache {
     pub read_only: bool,
     /// Name of the environment variable holding a bearer token.
     pub token_env: Option<toml::Spanned<String>>,
-    /// Name of the environment variable holding the HMAC signing key.
+    /// Name of the environment variable holding the Ed25519 secret key (set only for the
+    /// trusted writer: CI on the main branch).
     pub signing_key_env: Option<toml::Spanned<String>>,
+    /// The Ed25519 public key every reader checks records with (`ed25519:<64 hex>`); without
+    /// it the remote is not read.
+    pub public_key: Option<toml::Spanned<String>>,
+    /// Largest entry read from or written to the remote, in megabytes (default 64).
+    pub max_blob_mb: Option<toml::Spanned<u64>>,
     /// Connect and read deadline of one request, in milliseconds.
     pub timeout_ms: Option<toml::Spanned<u64>>,
 }

@@ -179,14 +179,30 @@ source = "c"
     assert_eq!(config.graph.transitive_dependents("c"), vec!["a", "b"]);
 }
 
+/// RFC 8032's test key 2: a valid public key.
+const PUBLIC: &str = "ed25519:3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+
 #[test]
 fn a_remote_cache_is_validated_with_its_position() {
     let remote = |body: &str| format!("{}\n[cache.remote]\n{body}\n", sample(TWO));
     let config = parse_here(&remote(
-        "url = \"https://cache.example.com/xtask/\"\nread_only = true\ntoken_env = \"XTASK_CACHE_TOKEN\"\nsigning_key_env = \"XTASK_CACHE_KEY\"\ntimeout_ms = 1500",
+        &format!("url = \"https://cache.example.com/xtask/\"\nread_only = true\ntoken_env = \"XTASK_CACHE_TOKEN\"\nsigning_key_env = \"XTASK_CACHE_KEY\"\npublic_key = \"{PUBLIC}\"\nmax_blob_mb = 8\ntimeout_ms = 1500"),
     ))
     .unwrap();
     let settings = config.cache_remote.unwrap();
+    assert_eq!(
+        settings
+            .public_key
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some(PUBLIC)
+    );
+    assert_eq!(settings.max_blob_bytes, 8 * 1024 * 1024);
+    let defaults = parse_here(&remote("url = \"http://h\"")).unwrap();
+    let defaults = defaults.cache_remote.unwrap();
+    assert_eq!(defaults.max_blob_bytes, 64 * 1024 * 1024);
+    assert_eq!(defaults.public_key, None);
     assert_eq!(settings.url, "https://cache.example.com/xtask");
     assert!(settings.read_only);
     assert_eq!(settings.token_env.as_deref(), Some("XTASK_CACHE_TOKEN"));
@@ -203,6 +219,19 @@ fn a_remote_cache_is_validated_with_its_position() {
         ),
         ("url = \"http://h\"\ntimeout_ms = 0", "timeout_ms"),
         ("url = \"http://h\"\ntoken = \"abc\"", "token"),
+        ("url = \"http://h\"\nmax_blob_mb = 0", "max_blob_mb"),
+        (
+            "url = \"http://h\"\npublic_key = \"ed25519:00\"",
+            "public_key must be",
+        ),
+        (
+            "url = \"http://h\"\npublic_key = \"ed25519-secret:4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb\"",
+            "holds a secret key",
+        ),
+        (
+            "url = \"http://h\"\nsigning_key_env = \"XTASK_CACHE_KEY\"",
+            "needs public_key",
+        ),
     ] {
         let text = remote(body);
         let message = error_of(&text);

@@ -144,8 +144,8 @@ impl<'a> KeyMaterial<'a> {
         }
     }
 
-    /// The key: sha256 of the material, lowercase hex.
-    pub fn digest(&self) -> String {
+    /// The key: sha256 of the material.
+    pub fn digest(&self) -> crate::digest::Digest {
         let mut hasher = Sha256::new();
         let head = Head {
             schema: self.schema,
@@ -167,7 +167,7 @@ impl<'a> KeyMaterial<'a> {
         for list in [&self.sources, &self.tests, &self.packages] {
             list.hash_into(&mut hasher);
         }
-        hex(&hasher.finalize())
+        crate::digest::Digest::from(<[u8; 32]>::from(hasher.finalize()))
     }
 
     /// Every file read directly, with its digest, sorted and without repeats (dependencies are
@@ -216,7 +216,7 @@ mod tests {
         interpreter: &str,
         thresholds: &Thresholds,
         policy: &Policy,
-    ) -> String {
+    ) -> crate::digest::Digest {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.py"), b"x = 1\n").unwrap();
         let index = InputIndex::new(dir.path());

@@ -113,7 +113,7 @@ pub(crate) struct Prepared<'c> {
     /// Arguments for this component alone, with placeholders; the cache key and the report's
     /// command both use them.
     pub argv: Vec<String>,
-    pub key: String,
+    pub key: crate::digest::Digest,
     /// The declared key's material, kept with the newest entry for `cache explain` (made
     /// into JSON only when a result is stored or explained).
     pub material: key::KeyMaterial<'c>,
@@ -297,7 +297,7 @@ fn look_up<'c>(
 ) -> Vec<Prepared<'c>> {
     // Remote hook: every key of the run is asked of the remote cache at once, in parallel.
     if let Some(cache) = ctx.cache.filter(|_| !ctx.refresh) {
-        let keys: Vec<&str> = candidates.iter().map(|p| p.key.as_str()).collect();
+        let keys: Vec<crate::digest::Digest> = candidates.iter().map(|p| p.key).collect();
         if let Some(message) = cache.prefetch(&keys) {
             ctx.listener.event(&Event::Warning { message: &message });
         }

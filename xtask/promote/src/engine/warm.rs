@@ -15,13 +15,13 @@
 //! entries, so no folder mtime is trusted there; a folder listed outside it is compared by its
 //! stat, which changes whenever an entry is added, removed or renamed.
 
-use crate::digest::hex;
+use crate::digest::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::digest_memo::Stat;
 use super::inputs;
@@ -118,7 +118,7 @@ impl Walk {
     /// `racy` (sorted), which are compared by content, and the run's own `outputs` (sorted),
     /// which no step read or listed the folder of: whether they are there cannot change an
     /// answer.
-    fn digest(&self, racy: &[String], outputs: &[String]) -> String {
+    fn digest(&self, racy: &[String], outputs: &[String]) -> Digest {
         let mut hasher = Sha256::new();
         for (path, seen) in &self.entries {
             if matches!(seen, Seen::File(_))
@@ -148,7 +148,7 @@ impl Walk {
                 Seen::Other => hasher.update(b"?"),
             }
         }
-        hex(&hasher.finalize())
+        Digest::from(<[u8; 32]>::from(hasher.finalize()))
     }
 }
 
@@ -276,9 +276,9 @@ enum Probe {
     Folder,
     /// A folder whose entries matter, by its stat; with a digest of its entries' names when
     /// the stat was racy.
-    Listing([i64; 5], Option<String>),
+    Listing([i64; 5], Option<Digest>),
     /// A file by its stat; with its digest when the stat was racy.
-    File([i64; 5], Option<String>),
+    File([i64; 5], Option<Digest>),
 }
 
 fn stat_fields(stat: &Stat) -> [i64; 5] {
@@ -292,11 +292,13 @@ fn stat_fields(stat: &Stat) -> [i64; 5] {
 }
 
 /// What a run answered, and what it was computed from.
+/// Read from a file in the cache folder: every digest in it is parsed as one (`Digest`), and
+/// no path in it is ever written to.
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
-    tree: String,
-    /// Files of the walk compared by content: path -> hex digest.
-    racy: BTreeMap<String, String>,
+    tree: Digest,
+    /// Files of the walk compared by content: path -> digest.
+    racy: BTreeMap<String, Digest>,
     /// Absolute paths outside the walk, as they were.
     outside: Vec<(PathBuf, Probe)>,
     /// Project files the run only wrote and no step read or listed (root-relative, sorted):
@@ -347,7 +349,7 @@ impl WarmRun {
         let file = cache
             .dir()
             .join(DIR)
-            .join(identity(ctx, requests, cache.dir()));
+            .join(identity(ctx, requests, cache.dir()).to_string());
         let walk = Walk::take(&ctx.config.project.root, ctx.locator.own_folders());
         let record = read(&file).filter(|record| still_holds(ctx, &walk, record));
         state.file = Some(file);
@@ -464,7 +466,7 @@ impl WarmRun {
 }
 
 /// The record's name: everything besides the files that the answers depend on.
-fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> String {
+fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> Digest {
     let mut hasher = Sha256::new();
     let mut text = |part: &str| {
         hasher.update((part.len() as u64).to_le_bytes());
@@ -499,7 +501,7 @@ fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> Stri
         text(component);
         text(kind.id());
     }
-    hex(&hasher.finalize())
+    Digest::from(<[u8; 32]>::from(hasher.finalize()))
 }
 
 /// Whether `record` still describes the project as `walk` found it, and everything outside.
@@ -512,7 +514,7 @@ fn still_holds(ctx: &RunContext<'_>, walk: &Walk, record: &Record) -> bool {
     record.racy.iter().all(|(path, digest)| {
         ctx.index
             .outside_digest(&root.join(path))
-            .is_some_and(|d| hex(&d) == *digest)
+            .is_some_and(|d| Digest::from(d) == *digest)
     }) && record
         .outside
         .iter()
@@ -532,13 +534,14 @@ fn holds(ctx: &RunContext<'_>, path: &Path, recorded: &Probe) -> bool {
             m.is_dir() && listing_digest(path).as_ref() == Some(names)
         }
         (Probe::File(fields, None), Ok(m)) => !m.is_dir() && stat_fields(&Stat::of(&m)) == *fields,
-        // Racy when recorded: its content decides.
+        // Racy when recorded: its content decides. Only a regular file is read (a record
+        // naming a FIFO or a device must not block or run forever).
         (Probe::File(_, Some(digest)), Ok(m)) => {
-            !m.is_dir()
+            m.is_file()
                 && ctx
                     .index
                     .outside_digest(path)
-                    .is_some_and(|d| hex(&d) == *digest)
+                    .is_some_and(|d| Digest::from(d) == *digest)
         }
         _ => false,
     }
@@ -563,7 +566,7 @@ fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -
         };
     }
     let digest = if stat.is_racy(taken_ns) {
-        Some(hex(&ctx.index.outside_digest(path)?))
+        Some(Digest::from(ctx.index.outside_digest(path)?))
     } else {
         None
     };
@@ -571,14 +574,14 @@ fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -
 }
 
 /// A digest of the names in a folder, sorted.
-fn listing_digest(folder: &Path) -> Option<String> {
+fn listing_digest(folder: &Path) -> Option<Digest> {
     let mut names: Vec<Vec<u8>> = std::fs::read_dir(folder)
         .ok()?
         .flatten()
         .map(|e| e.file_name().into_encoded_bytes())
         .collect();
     names.sort();
-    Some(super::observe::names_digest(&names))
+    Digest::parse(&super::observe::names_digest(&names)).ok()
 }
 
 /// The record of a run that walked `walk` and answered `results`; `None` when something it
@@ -613,7 +616,7 @@ fn build(
     let mut racy = BTreeMap::new();
     for path in walk.racy(&outputs) {
         let digest = ctx.index.outside_digest(&root.join(path))?;
-        racy.insert(path.to_owned(), hex(&digest));
+        racy.insert(path.to_owned(), Digest::from(digest));
     }
     let racy_paths: Vec<String> = racy.keys().cloned().collect();
     let walked = walk.by_path();
@@ -674,8 +677,18 @@ fn build(
 }
 
 fn read(file: &Path) -> Option<Record> {
-    let bytes = std::fs::read(file).ok()?;
-    serde_json::from_slice(crate::cache::unframe(&bytes).ok()?).ok()
+    parse(&std::fs::read(file).ok()?)
+}
+
+/// Whether `bytes` are a usable record (for `cache verify`).
+pub fn is_record(bytes: &[u8]) -> bool {
+    parse(bytes).is_some()
+}
+
+/// A record from the bytes of its file, whatever they are: `None` unless they are a framed,
+/// well-typed record.
+fn parse(bytes: &[u8]) -> Option<Record> {
+    serde_json::from_slice(crate::cache::unframe(bytes).ok()?).ok()
 }
 
 fn write_record(file: &Path, record: &Record) {
@@ -713,7 +726,7 @@ mod tests {
 
     use crate::testutil::write_file as write;
 
-    fn fingerprint(root: &Path) -> String {
+    fn fingerprint(root: &Path) -> Digest {
         Walk::take(root, &[".xtask".to_owned()]).digest(&[], &[])
     }
 
@@ -832,7 +845,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("warm").join("id");
         let record = Record {
-            tree: "t".into(),
+            tree: Digest::of(b"t"),
             racy: BTreeMap::new(),
             outside: vec![(PathBuf::from("/etc/hosts"), Probe::Absent)],
             outputs: Vec::new(),
@@ -846,5 +859,39 @@ mod tests {
         bytes[last] ^= 1;
         std::fs::write(&file, bytes).unwrap();
         assert!(read(&file).is_none());
+    }
+
+    #[test]
+    fn a_record_whose_digests_are_not_digests_reads_as_none() {
+        let good = Digest::of(b"t").to_hex();
+        let record = |tree: &str| {
+            let json = format!(
+                r#"{{"tree":"{tree}","racy":{{}},"outside":[],"results":[],"facts":{{}}}}"#
+            );
+            crate::cache::frame(json.as_bytes())
+        };
+        assert!(parse(&record(&good)).is_some());
+        for bad in ["../../x", "/etc/passwd", "t", &good.to_ascii_uppercase()] {
+            assert!(parse(&record(bad)).is_none(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 64,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// A record file of any bytes (framed or not) never panics the reader.
+        #[test]
+        fn arbitrary_record_bytes_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            json in "\\PC{0,200}",
+        ) {
+            let _ = parse(&bytes);
+            let _ = parse(&crate::cache::frame(&bytes));
+            let _ = parse(&crate::cache::frame(json.as_bytes()));
+        }
     }
 }

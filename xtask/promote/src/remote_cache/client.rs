@@ -1,18 +1,27 @@
-//! A blocking HTTP client for the remote cache: explicit connect and read deadlines, a bearer
-//! token, and a circuit breaker that stops all requests after the first failure, so a dead or
-//! sick server costs one deadline per run, never one per step.
+//! A blocking HTTP client for the remote cache: explicit connect and read deadlines, a token,
+//! bodies read only up to the size the caller expects, and a circuit breaker that stops all
+//! requests after the first failure, so a dead or sick server costs one deadline per run, never
+//! one per step.
 
+use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;
-
-/// Largest body accepted from the server; entries are a few kilobytes.
-const MAX_BODY: u64 = 64 * 1024 * 1024;
 
 pub struct Client {
     agent: ureq::Agent,
     token: Option<String>,
     /// The first failure; once set, no request is sent.
     broken: Mutex<Option<String>>,
+}
+
+/// What a GET found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Got {
+    Body(Vec<u8>),
+    /// 404: the server does not have it.
+    Missing,
+    /// The body is longer than the caller allows (announced or read): none of it is kept.
+    TooLarge,
 }
 
 /// Why a request gave no answer.
@@ -69,7 +78,7 @@ impl Client {
         }
         let mut request = ureq::http::Request::builder().method(method).uri(url);
         if let Some(token) = &self.token {
-            request = request.header("Authorization", format!("Bearer {token}"));
+            request = request.header("Authorization", authorization(token));
         }
         let request = request
             .body(body)
@@ -79,19 +88,36 @@ impl Client {
             .map_err(|error| self.fail(format!("{method} {url} failed: {error}")))
     }
 
-    /// The body at `url`, or `None` when the server does not have it (404).
-    pub fn get(&self, url: &str) -> Result<Option<Vec<u8>>, Failure> {
+    /// The body at `url`, of at most `limit` bytes, read into one allocation of at most
+    /// `limit` bytes: a server cannot make us hold more than the caller expects.
+    pub fn get(&self, url: &str, limit: u64) -> Result<Got, Failure> {
         let mut response = self.send("GET", url, ureq::SendBody::none())?;
         match response.status().as_u16() {
-            200 => response
-                .body_mut()
-                .with_config()
-                .limit(MAX_BODY)
-                .read_to_vec()
-                .map(Some)
-                .map_err(|error| self.fail(format!("GET {url} failed: {error}"))),
-            404 => Ok(None),
-            status => Err(self.fail(format!("GET {url} answered HTTP {status}"))),
+            200 => {}
+            404 => return Ok(Got::Missing),
+            status => return Err(self.fail(format!("GET {url} answered HTTP {status}"))),
+        }
+        let body = response.body_mut();
+        if body.content_length().is_some_and(|length| length > limit) {
+            return Ok(Got::TooLarge);
+        }
+        // Room for the expected bytes and the one that would be too many: the buffer never
+        // grows (and so never doubles) while it is read.
+        let expected = body
+            .content_length()
+            .map_or(limit, |length| length.min(limit));
+        let mut bytes =
+            Vec::with_capacity(usize::try_from(expected.saturating_add(1)).unwrap_or(0));
+        // One byte past the limit tells a body that is too long from one that fits exactly.
+        let read = body
+            .with_config()
+            .reader()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes);
+        match read {
+            Ok(_) if bytes.len() as u64 > limit => Ok(Got::TooLarge),
+            Ok(_) => Ok(Got::Body(bytes)),
+            Err(error) => Err(self.fail(format!("GET {url} failed: {error}"))),
         }
     }
 
@@ -118,5 +144,25 @@ impl Client {
             ))),
             status => Err(self.fail(format!("PUT {url} answered HTTP {status}"))),
         }
+    }
+}
+
+/// The `Authorization` value for a token: sent as it is when it names its scheme (`Basic …`,
+/// as bazel-remote's htpasswd needs), else as a bearer token.
+fn authorization(token: &str) -> String {
+    if token.starts_with("Basic ") || token.starts_with("Bearer ") {
+        token.to_owned()
+    } else {
+        format!("Bearer {token}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_bearer_tokens_unless_they_name_their_scheme() {
+        assert_eq!(super::authorization("abc"), "Bearer abc");
+        assert_eq!(super::authorization("Basic dTpw"), "Basic dTpw");
+        assert_eq!(super::authorization("Bearer abc"), "Bearer abc");
     }
 }

@@ -13,8 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// An nginx serving `/cache/` (GET, HEAD, PUT) and `/broken/` (500 to everything), stopped on
-/// Drop, including when a test panics.
+/// An nginx serving `/cache/` (GET, HEAD, PUT), `/scoped/` (GET and HEAD for anyone, PUT only
+/// with the writer's credentials, as the README scopes tokens) and `/broken/` (500 to
+/// everything), stopped on Drop, including when a test panics.
 pub struct Nginx {
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -30,6 +31,12 @@ impl Nginx {
             .tempdir()
             .expect("a temp folder for nginx");
         std::fs::create_dir_all(dir.path().join("www/cache")).unwrap();
+        // nginx reads `{PLAIN}` passwords as they are: a test needs no crypt(3).
+        std::fs::write(
+            dir.path().join("writers"),
+            format!("{SCOPED_WRITER}:{{PLAIN}}{SCOPED_PASSWORD}\n"),
+        )
+        .unwrap();
         // nginx cannot bind port 0 and say which port it got: take a free port from the kernel,
         // release it, and try again if someone else took it in between.
         for _ in 0..20 {
@@ -88,6 +95,18 @@ impl Nginx {
         format!("http://127.0.0.1:{}/cache", self.port)
     }
 
+    /// The base URL of a cache that anyone may read and only the writer may write to.
+    pub fn scoped_url(&self) -> String {
+        format!("http://127.0.0.1:{}/scoped", self.port)
+    }
+
+    /// The `Authorization` value (a token naming its scheme) that may write under
+    /// `scoped_url`.
+    pub fn scoped_write_token() -> String {
+        // base64 of `ci-main:write-only-on-main`.
+        "Basic Y2ktbWFpbjp3cml0ZS1vbmx5LW9uLW1haW4=".to_owned()
+    }
+
     /// A base URL under which every request answers 500.
     pub fn broken_url(&self) -> String {
         format!("http://127.0.0.1:{}/broken", self.port)
@@ -140,6 +159,9 @@ impl Drop for Nginx {
     }
 }
 
+const SCOPED_WRITER: &str = "ci-main";
+const SCOPED_PASSWORD: &str = "write-only-on-main";
+
 fn nginx_binary() -> PathBuf {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .iter()
@@ -174,6 +196,17 @@ http {{
             create_full_put_path on;
             dav_access user:rw;
             client_max_body_size 64m;
+        }}
+        location /scoped/ {{
+            root {d}/www;
+            dav_methods PUT;
+            create_full_put_path on;
+            dav_access user:rw;
+            client_max_body_size 64m;
+            limit_except GET HEAD {{
+                auth_basic "xtask cache writers";
+                auth_basic_user_file {d}/writers;
+            }}
         }}
         location /broken/ {{
             return 500;
