@@ -183,6 +183,32 @@ pub enum CacheAction {
     Key(CacheKeyArgs),
     /// Say, per step of a component, whether the cache answers and, if not, which input changed
     Explain(CacheExplainArgs),
+    /// Re-run cached steps fresh (without reading the cache) and compare verdicts and figures;
+    /// exit 1 when a cached answer differs: its entry is evicted (a flaky step is marked)
+    Audit(CacheAuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheAuditArgs {
+    /// Components by their xtask.toml name [default: every component]
+    #[arg(value_name = "COMPONENT")]
+    pub components: Vec<String>,
+    /// Re-run this percentage of the cached steps, chosen at random (e.g. 10)
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, conflicts_with = "all")]
+    pub sample: Option<f64>,
+    /// Re-run every cached step (the default)
+    #[arg(long)]
+    pub all: bool,
+    /// How many tool processes may run at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(percent),
+        _ => Err(format!("`{text}` is not a percentage from 0 to 100")),
+    }
 }
 
 #[derive(Debug, Args)]

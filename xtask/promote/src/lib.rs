@@ -45,6 +45,13 @@ mod write_guard;
 #[cfg(test)]
 mod testutil;
 
+/// What this repository's integration tests (`xtask/tests`) need from inside the program to
+/// set up what only a fault could produce; not an interface for anyone else.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::cache::flip_stored_verdicts;
+}
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -83,6 +90,11 @@ pub fn main() -> ExitCode {
     };
     record_peak_memory(env);
     match outcome {
+        // A cached answer that fresh runs contradict (found by `[cache] audit_sample` in any
+        // command that runs checks) never ends in success, whatever the gates said.
+        Ok(errors::exit::OK) if engine::audit::found_mismatch() => {
+            ExitCode::from(errors::exit::GATE_FAILED)
+        }
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             ui::error(format!("{error:#}"));

@@ -503,3 +503,69 @@ fn data_behind_a_symlinked_folder_is_an_input_of_the_warm_run_record() {
     std::fs::write(shared.join("other.txt"), "x\n").unwrap();
     cached_equals_fresh(&sandbox, "carbon");
 }
+
+/// A wrong verdict planted in the cache the way only a fault could put it there: through the
+/// entries' own framing, so every check of the entry passes.
+fn plant_wrong_verdicts(sandbox: &Sandbox, step: &str) {
+    let flipped =
+        xtask_promote::testing::flip_stored_verdicts(&sandbox.root().join(".xtask/cache"), step);
+    assert!(flipped > 0, "no stored {step} result to rewrite");
+}
+
+/// Makes the next run take the full path (keys and lookups) instead of the warm-run record,
+/// without changing any byte a tool reads: a new mtime, then a wait past the racy window
+/// (2 s), within which the record's walk would compare the file by content instead.
+fn touch(sandbox: &Sandbox, relative: &str) {
+    let file = std::fs::File::options()
+        .write(true)
+        .open(sandbox.path(relative))
+        .unwrap();
+    let modified = file.metadata().unwrap().modified().unwrap();
+    file.set_modified(modified - std::time::Duration::from_secs(60))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+}
+
+#[test]
+fn a_no_cache_run_replaces_a_stale_answer_in_the_entries_and_the_warm_run_record() {
+    let sandbox = Sandbox::new();
+    let right = warm(&sandbox, "carbon");
+    assert!(answered_by_record(&sandbox));
+    // A stale answer, served and recorded: the full path finds the planted verdict, and the
+    // record it leaves answers the next run with it.
+    plant_wrong_verdicts(&sandbox, "pytest");
+    touch(&sandbox, "README.md");
+    let stale_run = sandbox.xtask(&["promote", "carbon"]);
+    let stale = verdict(&sandbox, &stale_run, "carbon");
+    assert_ne!(
+        tests_of(&stale),
+        tests_of(&right),
+        "the planted verdict is served"
+    );
+    let again = sandbox.xtask(&["promote", "carbon"]);
+    assert!(answered_by_record(&sandbox), "{}", again.all());
+    assert_eq!(verdict(&sandbox, &again, "carbon"), stale);
+    // A fresher verdict: --no-cache. From then on the cached runs (the record's and the full
+    // path's) give its verdict and every figure, never the stale one.
+    let fresh_run = sandbox.xtask(&["promote", "carbon", "--no-cache"]);
+    let fresh = verdict(&sandbox, &fresh_run, "carbon");
+    assert_eq!(fresh, right, "{}", fresh_run.all());
+    for path in ["record", "full"] {
+        if path == "full" {
+            touch(&sandbox, "README.md");
+        }
+        let cached_run = sandbox.xtask(&["promote", "carbon"]);
+        assert!(
+            cached_run.stdout.contains("5 of 5 steps from cache"),
+            "{}",
+            cached_run.all()
+        );
+        assert_eq!(answered_by_record(&sandbox), path == "record");
+        assert_eq!(
+            verdict(&sandbox, &cached_run, "carbon"),
+            fresh,
+            "the {path} path served a stale answer\n{}",
+            cached_run.all()
+        );
+    }
+}

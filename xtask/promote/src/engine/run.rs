@@ -303,6 +303,7 @@ fn verdict_result(
         error: None,
         tests: None,
         coverage: None,
+        not_cached: None,
     }
 }
 
@@ -499,6 +500,7 @@ fn tests_result(
         error: None,
         tests: Some(tests),
         coverage,
+        not_cached: None,
     }
 }
 
@@ -544,6 +546,7 @@ pub(crate) fn fix(
                         error: None,
                         tests: None,
                         coverage: None,
+                        not_cached: None,
                     },
                     Err(failure) => StepResult::error(
                         kind,
