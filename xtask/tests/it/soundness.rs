@@ -512,20 +512,6 @@ fn plant_wrong_verdicts(sandbox: &Sandbox, step: &str) {
     assert!(flipped > 0, "no stored {step} result to rewrite");
 }
 
-/// Makes the next run take the full path (keys and lookups) instead of the warm-run record,
-/// without changing any byte a tool reads: a new mtime, then a wait past the racy window
-/// (2 s), within which the record's walk would compare the file by content instead.
-fn touch(sandbox: &Sandbox, relative: &str) {
-    let file = std::fs::File::options()
-        .write(true)
-        .open(sandbox.path(relative))
-        .unwrap();
-    let modified = file.metadata().unwrap().modified().unwrap();
-    file.set_modified(modified - std::time::Duration::from_secs(60))
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
-}
-
 #[test]
 fn a_no_cache_run_replaces_a_stale_answer_in_the_entries_and_the_warm_run_record() {
     let sandbox = Sandbox::new();
@@ -534,7 +520,7 @@ fn a_no_cache_run_replaces_a_stale_answer_in_the_entries_and_the_warm_run_record
     // A stale answer, served and recorded: the full path finds the planted verdict, and the
     // record it leaves answers the next run with it.
     plant_wrong_verdicts(&sandbox, "pytest");
-    touch(&sandbox, "README.md");
+    sandbox.change_unread("docs/components/neo4j/README.md");
     let stale_run = sandbox.xtask(&["promote", "carbon"]);
     let stale = verdict(&sandbox, &stale_run, "carbon");
     assert_ne!(
@@ -552,7 +538,7 @@ fn a_no_cache_run_replaces_a_stale_answer_in_the_entries_and_the_warm_run_record
     assert_eq!(fresh, right, "{}", fresh_run.all());
     for path in ["record", "full"] {
         if path == "full" {
-            touch(&sandbox, "README.md");
+            sandbox.change_unread("docs/components/neo4j/README.md");
         }
         let cached_run = sandbox.xtask(&["promote", "carbon"]);
         assert!(

@@ -416,17 +416,20 @@ pub fn describe(done: &Audited, verbose: bool) -> Option<(bool, String)> {
 fn read_set(hit: &Hit, verbose: bool) -> String {
     const SHOWN: usize = 12;
     let (what, names): (&str, Vec<String>) = match &hit.source {
-        Source::Observed { reads, .. } => (
-            "read",
-            reads
+        Source::Observed { reads, .. } => {
+            // The project's files first, then folders listed, then what is outside it.
+            let mut reads: Vec<(u8, String)> = reads
                 .keys()
                 .map(|entry| match entry.split_once(' ') {
-                    Some(("l", path)) => format!("{path}/ (listed)"),
-                    Some((_, path)) => path.to_owned(),
-                    None => entry.clone(),
+                    Some(("l", path)) => (1, format!("{path}/ (listed)")),
+                    Some((_, path)) if observe::in_project(path) => (0, path.to_owned()),
+                    Some((_, path)) => (2, path.to_owned()),
+                    None => (2, entry.clone()),
                 })
-                .collect(),
-        ),
+                .collect();
+            reads.sort();
+            ("read", reads.into_iter().map(|(_, name)| name).collect())
+        }
         Source::Declared(_) => ("declared input", hit.inputs.clone()),
     };
     let total = names.len();
