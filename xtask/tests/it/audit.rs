@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use crate::support::{Run, Sandbox};
 
-/// Rewrites the stored verdicts of `step` to the opposite, as only a fault could.
-fn plant_wrong_verdicts(sandbox: &Sandbox, step: &str) {
+/// Rewrites the stored verdicts of `step` to the opposite, as only a fault could: through the
+/// entries' own framing, so every check of an entry passes.
+pub(crate) fn plant_wrong_verdicts(sandbox: &Sandbox, step: &str) {
     let flipped =
         xtask_promote::testing::flip_stored_verdicts(&sandbox.root().join(".xtask/cache"), step);
     assert!(flipped > 0, "no stored {step} result to rewrite");

@@ -504,14 +504,6 @@ fn data_behind_a_symlinked_folder_is_an_input_of_the_warm_run_record() {
     cached_equals_fresh(&sandbox, "carbon");
 }
 
-/// A wrong verdict planted in the cache the way only a fault could put it there: through the
-/// entries' own framing, so every check of the entry passes.
-fn plant_wrong_verdicts(sandbox: &Sandbox, step: &str) {
-    let flipped =
-        xtask_promote::testing::flip_stored_verdicts(&sandbox.root().join(".xtask/cache"), step);
-    assert!(flipped > 0, "no stored {step} result to rewrite");
-}
-
 #[test]
 fn a_no_cache_run_replaces_a_stale_answer_in_the_entries_and_the_warm_run_record() {
     let sandbox = Sandbox::new();
@@ -519,7 +511,7 @@ fn a_no_cache_run_replaces_a_stale_answer_in_the_entries_and_the_warm_run_record
     assert!(answered_by_record(&sandbox));
     // A stale answer, served and recorded: the full path finds the planted verdict, and the
     // record it leaves answers the next run with it.
-    plant_wrong_verdicts(&sandbox, "pytest");
+    crate::audit::plant_wrong_verdicts(&sandbox, "pytest");
     sandbox.change_unread("docs/components/neo4j/README.md");
     let stale_run = sandbox.xtask(&["promote", "carbon"]);
     let stale = verdict(&sandbox, &stale_run, "carbon");
