@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::cache::{ReadSet, frame, unframe};
+use crate::digest::Digest;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use crate::cache::{ReadSet, frame, unframe};
 
 /// The marks' folder in the cache folder.
 pub const FLAKY_DIR: &str = "flaky";
@@ -98,12 +97,7 @@ fn path(cache_dir: &Path, component: &str, step: &str) -> PathBuf {
 
 /// Named by a digest: component names never become paths.
 fn file_name(component: &str, step: &str) -> String {
-    let mut hasher = Sha256::new();
-    for part in [component, step] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part.as_bytes());
-    }
-    crate::engine::inputs::hex(&hasher.finalize())
+    Digest::of_parts(&[b"flaky", component.as_bytes(), step.as_bytes()]).to_string()
 }
 
 /// One audit's counts, as a line of the audit log.
