@@ -183,8 +183,13 @@ pub enum CacheAction {
     Key(CacheKeyArgs),
     /// Say, per step of a component, whether the cache answers and, if not, which input changed
     Explain(CacheExplainArgs),
-    /// Re-run cached steps fresh (without reading the cache) and compare verdicts and figures;
-    /// exit 1 when a cached answer differs: its entry is evicted (a flaky step is marked)
+    /// Re-run steps the cache answers, fresh, and compare their verdicts and figures
+    ///
+    /// The fresh runs read nothing from the cache and store nothing. A cached answer that two
+    /// fresh runs contradict on unchanged inputs is an error and its entry is evicted (exit 1);
+    /// a step whose fresh runs disagree with each other is flaky: evicted, marked, and run fresh
+    /// until its inputs change (exit 1); a fresh run without a verdict (a tool missing, crashed
+    /// or timed out) is exit 3.
     Audit(CacheAuditArgs),
 }
 

@@ -525,6 +525,116 @@ pub(crate) fn recheck_sample(ctx: &RunContext<'_>, results: &mut Results) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::result::{ErrorKind, StepError, StepStatus};
+    use crate::tools::StepKind;
+
+    fn result(status: StepStatus) -> StepResult {
+        let mut result = StepResult::error(
+            StepKind::Bandit,
+            "1.9.4",
+            vec!["bandit".into()],
+            StepError {
+                kind: ErrorKind::Crashed,
+                message: "bandit crashed\nTraceback".into(),
+            },
+            0,
+        );
+        if status != StepStatus::Error {
+            result.status = status;
+            result.error = None;
+        }
+        result
+    }
+
+    fn hit(cached: StepStatus) -> Hit {
+        Hit {
+            id: ("carbon".into(), StepKind::Bandit),
+            cached: result(cached),
+            source: Source::Declared("ab".repeat(32)),
+            key: "ab".repeat(32),
+            inputs: vec!["src/components/carbon_component.py".into()],
+        }
+    }
+
+    #[test]
+    fn judgements_from_the_fresh_runs() {
+        use StepStatus::{Error, Failed, Passed};
+        let judge_of = |cached, first: Option<StepStatus>, second: Option<StepStatus>, same| {
+            let (first, second) = (first.map(result), second.map(result));
+            judge(&hit(cached), first.as_ref(), second.as_ref(), same)
+        };
+        assert_eq!(
+            judge_of(Passed, Some(Passed), None, true),
+            Judgement::Agreed
+        );
+        assert_eq!(
+            judge_of(Passed, Some(Failed), Some(Failed), true),
+            Judgement::Mismatch(vec!["status: passed (cached) vs failed (fresh)".into()])
+        );
+        assert_eq!(
+            judge_of(Passed, Some(Failed), Some(Passed), true),
+            Judgement::Flaky(vec![
+                "status: failed (first fresh run) vs passed (second fresh run)".into()
+            ])
+        );
+        // Inputs that moved, or a run without a verdict, judge nothing.
+        assert_eq!(
+            judge_of(Passed, Some(Failed), Some(Failed), false),
+            Judgement::InputsChanged
+        );
+        assert_eq!(
+            judge_of(Passed, Some(Error), None, true),
+            Judgement::NoVerdict("bandit crashed".into())
+        );
+        assert_eq!(
+            judge_of(Passed, Some(Failed), Some(Error), true),
+            Judgement::NoVerdict("bandit crashed".into())
+        );
+        assert!(matches!(
+            judge_of(Passed, None, None, true),
+            Judgement::NoVerdict(_)
+        ));
+    }
+
+    #[test]
+    fn a_mismatch_names_the_step_the_figure_and_the_inputs() {
+        let done = Audited {
+            hit: hit(StepStatus::Passed),
+            judgement: Judgement::Mismatch(vec![
+                "status: passed (cached) vs failed (fresh)".into(),
+            ]),
+            fresh: None,
+        };
+        let (error, message) = describe(&done, false).unwrap();
+        assert!(error);
+        insta::assert_snapshot!(message, @"carbon bandit: the cache answered what fresh runs do not give on unchanged inputs (status: passed (cached) vs failed (fresh)); the entry was evicted. It was stored for 1 declared input (all unchanged): src/components/carbon_component.py. A read the cache does not see is the likely cause: report it with the output of `cargo xtask cache explain carbon --step bandit`");
+        let observed = Hit {
+            source: Source::Observed {
+                declared: "cd".repeat(32),
+                result: "ef".repeat(32),
+                reads: (0..20)
+                    .map(|n| (format!("f /usr/lib/x{n:02}.py"), "f:01".to_owned()))
+                    .chain([
+                        ("l tests".to_owned(), "l:02".to_owned()),
+                        ("f tests/test_carbon.py".to_owned(), "f:03".to_owned()),
+                    ])
+                    .collect(),
+            },
+            ..hit(StepStatus::Passed)
+        };
+        let listed = read_set(&observed, false);
+        assert!(
+            listed.starts_with(
+                "22 reads (all unchanged): tests/test_carbon.py, tests/ (listed), /usr/lib/x00.py,"
+            ),
+            "{listed}"
+        );
+        assert!(
+            listed.ends_with(", and 10 more (-v lists them all)"),
+            "{listed}"
+        );
+        assert!(!read_set(&observed, true).contains("more"));
+    }
 
     #[test]
     fn a_sample_is_the_share_on_average_in_the_items_order() {
