@@ -304,6 +304,34 @@ impl Cache {
         }
     }
 
+    /// Keeps only the read sets of `declared`'s manifest for which `keep` holds, removing the
+    /// results of the others: how `cache audit` evicts a wrong answer and a `--no-cache` run
+    /// drops the answers its fresher verdict supersedes. Local only; best effort.
+    pub fn retain_sets(&self, declared: &Digest, keep: impl Fn(&ManifestSet) -> bool) {
+        let mut manifest = self.manifest(declared);
+        let before = manifest.sets.len();
+        let (kept, dropped): (Vec<ManifestSet>, Vec<ManifestSet>) =
+            manifest.sets.drain(..).partition(|set| keep(set));
+        if kept.len() == before {
+            return;
+        }
+        manifest.sets = kept;
+        let _ = fsutil::write_atomic_regenerable(
+            &self.entry_path(&manifest_key(declared)),
+            &frame(&manifest.encode()),
+        );
+        for set in dropped {
+            if manifest.sets.iter().all(|kept| kept.result != set.result) {
+                self.remove_entry(&set.result);
+            }
+        }
+    }
+
+    /// Removes the local entry under `key`; returns whether there was one.
+    pub fn remove_entry(&self, key: &Digest) -> bool {
+        std::fs::remove_file(self.entry_path(key)).is_ok()
+    }
+
     /// Remembers what the newest key of a (component, step) was made of, for `cache explain`.
     /// Kept beside the entries, not among them: it explains this checkout's runs, so it is
     /// neither shared nor evicted with results.
@@ -452,6 +480,9 @@ impl Cache {
         let _ = std::fs::remove_file(self.dir.join("stats.jsonl"));
         let _ = std::fs::remove_dir_all(self.dir.join("explain"));
         let _ = std::fs::remove_dir_all(self.dir.join(crate::engine::warm::DIR));
+        // Flaky marks and the audit log go too: `clean` starts the cache over.
+        let _ = std::fs::remove_dir_all(self.dir.join(crate::engine::audit::marks::FLAKY_DIR));
+        let _ = std::fs::remove_file(self.dir.join(crate::engine::audit::marks::LOG));
         Ok(count)
     }
 
@@ -779,9 +810,42 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<&[u8], String> {
     Ok(payload)
 }
 
+/// For this repository's integration tests: rewrites every stored result of the step named
+/// `step` in the cache folder `dir` to the opposite verdict (passed <-> failed) through the
+/// entries' own encoding and framing, so the entry checks and only a fresh run can tell.
+/// Returns how many were rewritten.
+#[doc(hidden)]
+pub fn flip_stored_verdicts(dir: &Path, step: &str) -> usize {
+    use crate::engine::result::StepStatus;
+    let mut flipped = 0;
+    for (path, _, _) in Cache::open(dir, u64::MAX).entries() {
+        let Ok(mut result) = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode(&b))
+        else {
+            continue;
+        };
+        if result.name.id() != step {
+            continue;
+        }
+        result.status = match result.status {
+            StepStatus::Passed => StepStatus::Failed,
+            StepStatus::Failed => StepStatus::Passed,
+            other => other,
+        };
+        if let Ok(bytes) = encode(&result)
+            && fsutil::write_atomic_regenerable(&path, &bytes).is_ok()
+        {
+            flipped += 1;
+        }
+    }
+    flipped
+}
+
 fn encode(result: &StepResult) -> Result<Vec<u8>> {
     let mut stored = result.clone();
     stored.cached = false;
+    stored.not_cached = None;
     let payload = serde_json::to_vec(&stored).context("failed to serialise a cache entry")?;
     Ok(frame(&payload))
 }
@@ -844,6 +908,7 @@ mod tests {
             error: None,
             tests: None,
             coverage: None,
+            not_cached: None,
         }
     }
 
@@ -947,6 +1012,31 @@ mod tests {
             cache.get_observed(&key("other"), |_| true),
             Lookup::Miss
         ));
+    }
+
+    #[test]
+    fn retained_sets_keep_their_results_and_dropped_ones_lose_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), u64::MAX);
+        let old = reads(&[("f a.py", "f:01")]);
+        let new = reads(&[("f a.py", "f:01"), ("f b.py", "f:02")]);
+        cache.put_observed(&KEY, &old, &result());
+        cache.put_observed(&KEY, &new, &result());
+        let (old_result, new_result) = (
+            observed_result_key(&KEY, &old),
+            observed_result_key(&KEY, &new),
+        );
+        cache.retain_sets(&KEY, |set| set.reads == new);
+        let manifest = cache.manifest(&KEY);
+        assert_eq!(manifest.sets.len(), 1);
+        assert_eq!(manifest.sets[0].result, new_result);
+        assert!(!cache.entry_path(&old_result).exists());
+        assert!(matches!(cache.get(&new_result), Lookup::Hit(_)));
+        // Nothing to drop: nothing is written.
+        cache.retain_sets(&KEY, |_| true);
+        assert_eq!(cache.manifest(&KEY).sets.len(), 1);
+        assert!(cache.remove_entry(&new_result));
+        assert!(!cache.remove_entry(&new_result));
     }
 
     #[test]

@@ -186,6 +186,37 @@ pub enum CacheAction {
     /// Print a new Ed25519 key pair for the remote cache: the public key for xtask.toml, the
     /// secret key for the CI secret of the trusted writer
     Keygen,
+    /// Re-run steps the cache answers, fresh, and compare their verdicts and figures
+    ///
+    /// The fresh runs read nothing from the cache and store nothing. A cached answer that two
+    /// fresh runs contradict on unchanged inputs is an error and its entry is evicted (exit 1);
+    /// a step whose fresh runs disagree with each other is flaky: evicted, marked, and run fresh
+    /// until its inputs change (exit 1); a fresh run without a verdict (a tool missing, crashed
+    /// or timed out) is exit 3.
+    Audit(CacheAuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheAuditArgs {
+    /// Components by their xtask.toml name [default: every component]
+    #[arg(value_name = "COMPONENT")]
+    pub components: Vec<String>,
+    /// Re-run this percentage of the cached steps, chosen at random (e.g. 10)
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, conflicts_with = "all")]
+    pub sample: Option<f64>,
+    /// Re-run every cached step (the default)
+    #[arg(long)]
+    pub all: bool,
+    /// How many tool processes may run at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(percent),
+        _ => Err(format!("`{text}` is not a percentage from 0 to 100")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,10 @@ pub enum Event<'a> {
     },
     /// Something worth telling the user that is not a step result (a cache problem, say).
     Warning { message: &'a str },
+    /// Something wrong that is not a step result: a cached answer that fresh runs contradict.
+    Error { message: &'a str },
+    /// What an audit of the cache is doing (`cache audit`, `[cache] audit_sample`).
+    Auditing { message: &'a str },
 }
 
 pub trait Listener: Sync {

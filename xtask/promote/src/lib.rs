@@ -49,6 +49,13 @@ mod write_guard;
 #[cfg(test)]
 mod testutil;
 
+/// What this repository's integration tests (`xtask/tests`) need from inside the program to
+/// set up what only a fault could produce; not an interface for anyone else.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::cache::flip_stored_verdicts;
+}
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -90,6 +97,9 @@ pub fn main() -> ExitCode {
     // A finished run leaves nothing in the state folder's scratch space.
     scratch::remove_own();
     let code = match outcome {
+        // A cached answer that fresh runs contradict (found by `[cache] audit_sample` in any
+        // command that runs checks) never ends in success, whatever the gates said.
+        Ok(errors::exit::OK) if engine::audit::found_mismatch() => errors::exit::GATE_FAILED,
         Ok(code) => code,
         Err(error) => {
             ui::error(format!("{error:#}"));

@@ -70,6 +70,8 @@ impl Listener for Lines {
             }
             Event::ToolStarted { command, .. } => ui::verbose(*command),
             Event::Warning { message } => ui::warn(*message),
+            Event::Error { message } => ui::error(*message),
+            Event::Auditing { message } => ui::status("Auditing", *message),
             Event::StepStarted { component, kind } => {
                 ui::verbose(format!("checking {component} {kind}"));
             }
@@ -87,6 +89,15 @@ impl Bar {
     fn new() -> Self {
         Bar {
             bar: Mutex::new(None),
+        }
+    }
+
+    /// Prints through `print`, above the bar when there is one.
+    fn print(&self, print: impl FnOnce()) {
+        let guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(bar) => bar.suspend(print),
+            None => print(),
         }
     }
 
@@ -132,13 +143,9 @@ impl Listener for Bar {
                     bar.finish_and_clear();
                 }
             }),
-            Event::Warning { message } => {
-                let guard = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-                match guard.as_ref() {
-                    Some(bar) => bar.suspend(|| ui::warn(*message)),
-                    None => ui::warn(*message),
-                }
-            }
+            Event::Warning { message } => self.print(|| ui::warn(*message)),
+            Event::Error { message } => self.print(|| ui::error(*message)),
+            Event::Auditing { message } => self.print(|| ui::status("Auditing", *message)),
             Event::StepStarted { .. } => {}
         }
     }

@@ -60,6 +60,7 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
         error: None,
         tests: None,
         coverage: None,
+        not_cached: None,
     };
     let mut quality_gates = IndexMap::new();
     quality_gates.insert(
@@ -170,6 +171,7 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
         error: None,
         tests: None,
         coverage: None,
+        not_cached: None,
     };
     let mut steps = BTreeMap::new();
     steps.insert(

@@ -9,6 +9,7 @@ mod support;
 
 mod adoption;
 mod affected;
+mod audit;
 mod cache;
 mod deploy;
 mod digest_memo;

@@ -508,3 +508,47 @@ fn data_behind_a_symlinked_folder_is_an_input_of_the_warm_run_record() {
     std::fs::write(shared.join("other.txt"), "x\n").unwrap();
     cached_equals_fresh(&sandbox, "carbon");
 }
+
+#[test]
+fn a_no_cache_run_replaces_a_stale_answer_in_the_entries_and_the_warm_run_record() {
+    let sandbox = Sandbox::new();
+    let right = warm(&sandbox, "carbon");
+    assert!(answered_by_record(&sandbox));
+    // A stale answer, served and recorded: the full path finds the planted verdict, and the
+    // record it leaves answers the next run with it.
+    crate::audit::plant_wrong_verdicts(&sandbox, "pytest");
+    sandbox.change_unread("docs/components/neo4j/README.md");
+    let stale_run = sandbox.xtask(&["promote", "carbon"]);
+    let stale = verdict(&sandbox, &stale_run, "carbon");
+    assert_ne!(
+        tests_of(&stale),
+        tests_of(&right),
+        "the planted verdict is served"
+    );
+    let again = sandbox.xtask(&["promote", "carbon"]);
+    assert!(answered_by_record(&sandbox), "{}", again.all());
+    assert_eq!(verdict(&sandbox, &again, "carbon"), stale);
+    // A fresher verdict: --no-cache. From then on the cached runs (the record's and the full
+    // path's) give its verdict and every figure, never the stale one.
+    let fresh_run = sandbox.xtask(&["promote", "carbon", "--no-cache"]);
+    let fresh = verdict(&sandbox, &fresh_run, "carbon");
+    assert_eq!(fresh, right, "{}", fresh_run.all());
+    for path in ["record", "full"] {
+        if path == "full" {
+            sandbox.change_unread("docs/components/neo4j/README.md");
+        }
+        let cached_run = sandbox.xtask(&["promote", "carbon"]);
+        assert!(
+            cached_run.stdout.contains("5 of 5 steps from cache"),
+            "{}",
+            cached_run.all()
+        );
+        assert_eq!(answered_by_record(&sandbox), path == "record");
+        assert_eq!(
+            verdict(&sandbox, &cached_run, "carbon"),
+            fresh,
+            "the {path} path served a stale answer\n{}",
+            cached_run.all()
+        );
+    }
+}

@@ -325,6 +325,16 @@ impl Sandbox {
     pub fn venv_python(&self) -> PathBuf {
         self.venv.join("bin").join("python")
     }
+
+    /// Makes the next run take the full path (keys and lookups) instead of the warm-run
+    /// record without changing what any step reads: one more line in `relative`, a file no
+    /// tool reads. (A new mtime alone would not do: a file the record saw within its racy
+    /// window is compared by content.)
+    pub fn change_unread(&self, relative: &str) {
+        let mut text = self.read(relative);
+        text.push('\n');
+        self.write(relative, &text);
+    }
 }
 
 /// Writes an executable shell script named `name` into `dir`.

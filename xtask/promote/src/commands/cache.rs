@@ -1,4 +1,4 @@
-//! `cargo xtask cache stats|clean|verify|key|explain|keygen`.
+//! `cargo xtask cache stats|clean|verify|key|explain|keygen` (`audit` is in `cache_audit.rs`).
 
 use anyhow::Result;
 
@@ -35,6 +35,7 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
                 None => println!("hit rate   no runs recorded yet"),
             }
             print_remote_stats(&config, &cache);
+            print_audit_stats(&cache);
             Ok(exit::OK)
         }
         CacheAction::Clean => {
@@ -45,6 +46,7 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
         CacheAction::Key(key_args) => print_key(&config, key_args),
         CacheAction::Explain(explain_args) => explain(&config, &cache, explain_args),
         CacheAction::Keygen => keygen(),
+        CacheAction::Audit(audit_args) => super::cache_audit::run(&config, audit_args),
         CacheAction::Verify => {
             let (checked, bad) = cache.verify(true);
             for (path, reason) in &bad {
@@ -98,6 +100,32 @@ fn print_remote_stats(config: &Config, cache: &Cache) {
         }
         (Some(settings), None) => println!("remote     {} (no runs recorded yet)", settings.url),
         (None, None) => println!("remote     none ([cache.remote] is not set)"),
+    }
+}
+
+/// What audits found over the last runs, and the steps marked flaky now.
+fn print_audit_stats(cache: &Cache) {
+    use crate::engine::audit::marks;
+    let (audits, tally) = marks::summarize(cache.dir(), 20);
+    if audits == 0 {
+        println!("audits     none yet (`cache audit`, or `[cache] audit_sample` in xtask.toml)");
+    } else {
+        println!(
+            "audits     {} steps re-run fresh over the last {audits} audits: {} agreed, {} mismatched, {} flaky, {} not judged",
+            tally.audited, tally.agreed, tally.mismatches, tally.flaky, tally.unjudged
+        );
+    }
+    let flaky = marks::Marks::load(cache.dir());
+    if flaky.len() > 0 {
+        let names: Vec<String> = flaky
+            .iter()
+            .map(|mark| format!("{} {} (since {})", mark.component, mark.step, mark.at))
+            .collect();
+        println!(
+            "flaky      {} run fresh until their inputs change: {}",
+            names.len(),
+            names.join(", ")
+        );
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod affected;
 pub mod bench;
 pub mod cache;
+pub mod cache_audit;
 pub mod demote;
 pub mod init;
 pub mod issue;

@@ -39,6 +39,8 @@ pub struct Config {
     pub cache_max_bytes: u64,
     /// `[cache.remote]`, validated; `None` when the project has no remote cache.
     pub cache_remote: Option<crate::remote_cache::RemoteSettings>,
+    /// `[cache] audit_sample`: percent of every run's hits re-run fresh and compared (0: none).
+    pub cache_audit_sample: f64,
     /// `[env]`: variables the tools see besides the fixed pass-through list.
     pub env: ToolEnvConfig,
     /// The functional groups, in report order.
@@ -542,6 +544,7 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             .as_ref()
             .map(|remote| build_remote_cache(remote, at))
             .transpose()?,
+        cache_audit_sample: audit_sample(raw.cache.audit_sample.as_ref(), at)?,
         env: ToolEnvConfig {
             pass: raw.env.pass,
             set: raw.env.set,
@@ -603,6 +606,21 @@ fn timeouts(raw: raw::RawTimeouts) -> Timeouts {
         setup: Duration::from_secs(raw.setup),
         compose: Duration::from_secs(raw.compose),
     }
+}
+
+/// `[cache] audit_sample`: a percentage, 0 (the default: no sample) to 100 (every hit).
+fn audit_sample(raw: Option<&toml::Spanned<f64>>, at: &Locator<'_>) -> Result<f64> {
+    let Some(raw) = raw else {
+        return Ok(0.0);
+    };
+    let percent = *raw.get_ref();
+    if !(0.0..=100.0).contains(&percent) {
+        return Err(at.error(
+            raw,
+            format!("cache.audit_sample must be a percentage from 0 to 100, not {percent}"),
+        ));
+    }
+    Ok(percent)
 }
 
 /// `[cache.remote]`: a URL the protocol can use and environment variable names (never values).

@@ -171,6 +171,9 @@ pub struct RawCache {
     /// A shared remote cache (`[cache.remote]`), consulted after the local one.
     #[serde(default)]
     pub remote: Option<RawRemoteCache>,
+    /// Percent of every run's cache hits to re-run fresh and compare (`cache audit`'s check).
+    #[serde(default)]
+    pub audit_sample: Option<Spanned<f64>>,
 }
 
 /// `[cache.remote]`: holds the NAMES of environment variables, never a token or key itself.
@@ -205,6 +208,7 @@ impl Default for RawCache {
         RawCache {
             max_size_mb: default_cache_max_mb(),
             remote: None,
+            audit_sample: None,
         }
     }
 }

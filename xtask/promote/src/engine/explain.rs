@@ -43,6 +43,9 @@ pub fn explain(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> S
             .to_owned();
     }
     let prepared = prepare(ctx, component, kind, tool);
+    if let Some(why) = super::audit::flaky(ctx, &prepared) {
+        return format!("not cached: {why}");
+    }
     let lookup = if prepared.observed {
         cache.get_observed(&prepared.key, |reads| {
             observe::first_change(&ctx.locator, &ctx.index, reads).is_none()

@@ -400,6 +400,7 @@ fn results(
                     error: None,
                     tests: None,
                     coverage: None,
+                    not_cached: None,
                 },
             };
             ctx.listener.event(&Event::StepFinished {

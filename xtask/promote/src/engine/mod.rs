@@ -2,6 +2,7 @@
 //! tool accepts many paths and spread over `--jobs` workers. Results come back keyed by
 //! (component, step), so what reports show never depends on the order things finished in.
 
+pub mod audit;
 pub mod digest_memo;
 pub mod environment;
 pub mod explain;
@@ -54,6 +55,15 @@ pub struct RunContext<'a> {
     /// The warm-run record: the answers of the last fully settled run, while nothing they
     /// were computed from changed.
     pub warm: warm::WarmRun,
+    /// `cache audit`'s marks of flaky steps, read on first use.
+    pub audit: audit::AuditState,
+}
+
+/// Drops every event: a context made again says nothing twice.
+struct Silent;
+
+impl Listener for Silent {
+    fn event(&self, _: &Event<'_>) {}
 }
 
 impl<'a> RunContext<'a> {
@@ -92,7 +102,25 @@ impl<'a> RunContext<'a> {
             bandit_config: run::bandit_config(&config.project.root),
             step_env: Vec::new(),
             warm: warm::WarmRun::default(),
+            audit: audit::AuditState::default(),
         }
+    }
+
+    /// A new context for the same command with `cache` (`None`: nothing read from the cache
+    /// or stored, as `cache audit` runs steps fresh): new input digests, no record, the same
+    /// listener and step variables.
+    pub fn again(&self, cache: Option<&'a Cache>) -> RunContext<'a> {
+        // Made quietly: this context already gave the environment's warnings.
+        let mut context = RunContext::new(
+            self.config,
+            self.toolchain,
+            cache,
+            &Silent,
+            self.jobs,
+            cache.is_none(),
+        );
+        context.listener = self.listener;
+        context.with_step_env(self.step_env.clone())
     }
 
     /// The same context with `variables` handed to test runs (integration services).
@@ -141,7 +169,9 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
         steps: requests.len(),
     });
     if let Some(results) = ctx.warm.answer(ctx, requests) {
-        return answered_by_record(ctx, requests, results);
+        let mut results = answered_by_record(ctx, requests, results);
+        audit::recheck_sample(ctx, &mut results);
+        return results;
     }
     let mut results = Results::new();
     let mut tools = Tools::new();
@@ -165,6 +195,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     if !fixed && !missing && all_stored {
         ctx.warm.settled(&results);
     }
+    audit::recheck_sample(ctx, &mut results);
     results
 }
 
@@ -304,8 +335,9 @@ fn look_up<'c>(
     }
     let lookups: Vec<Lookup> = match ctx.cache.filter(|_| !ctx.refresh) {
         Some(cache) => parallel::map(&candidates, |prepared| {
-            if !prepared.kind.spec().cached {
-                // Verdicts about live services are never stored, so never served.
+            if !prepared.kind.spec().cached || audit::flaky(ctx, prepared).is_some() {
+                // Verdicts about live services are never stored, so never served; a step
+                // `cache audit` found flaky runs fresh until its inputs change.
                 Lookup::Miss
             } else if prepared.observed {
                 cache.get_observed(&prepared.key, |reads| {
@@ -357,9 +389,11 @@ fn execute_and_store(
                 loop {
                     let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
                     let Some(job) = job else { break };
-                    for (prepared, result, reads) in run::execute(ctx, job) {
-                        if !result.cacheable() {
+                    for (prepared, mut result, reads) in run::execute(ctx, job) {
+                        let flaky = audit::flaky(ctx, prepared);
+                        if !result.cacheable() || flaky.is_some() {
                             all_cacheable.store(false, std::sync::atomic::Ordering::Relaxed);
+                            result.not_cached = flaky;
                         } else {
                             to_store.lock().unwrap_or_else(|e| e.into_inner()).push((
                                 prepared,
@@ -561,6 +595,16 @@ fn store_unchanged(ctx: &RunContext<'_>, cache: &Cache, verdicts: Vec<Executed<'
                         all_stored = false;
                     }
                     let warning = cache.put_observed(&prepared.key, &set, &result);
+                    if ctx.refresh && warning.is_none() {
+                        // A fresher verdict: no older read set that matches these inputs
+                        // may answer for them later (one with fewer reads would, once this
+                        // one's extra reads change).
+                        cache.retain_sets(&prepared.key, |old| {
+                            old.reads == set
+                                || observe::first_change(&ctx.locator, &ctx.index, &old.reads)
+                                    .is_some()
+                        });
+                    }
                     cache.put_last(
                         &prepared.component.name,
                         prepared.kind.id(),

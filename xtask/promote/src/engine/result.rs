@@ -70,6 +70,11 @@ pub struct StepResult {
     /// `None` for pytest means pytest-cov measured none of the component's files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<Coverage>,
+    /// Why the step ran although the cache was on, and its verdict is not stored (`cache
+    /// audit` found it flaky), or why a cached answer was replaced by a fresh run's (an
+    /// audit sample contradicted it). Never stored in an entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_cached: Option<String>,
 }
 
 impl StepResult {
@@ -93,6 +98,7 @@ impl StepResult {
             error: Some(error),
             tests: None,
             coverage: None,
+            not_cached: None,
         }
     }
 

@@ -368,6 +368,7 @@ fn verdict_result(
         error: None,
         tests: None,
         coverage: None,
+        not_cached: None,
     }
 }
 
@@ -565,5 +566,6 @@ fn tests_result(
         error: None,
         tests: Some(tests),
         coverage,
+        not_cached: None,
     }
 }

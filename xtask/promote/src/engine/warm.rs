@@ -343,7 +343,12 @@ impl WarmRun {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.runs += 1;
         let cache = ctx.cache?;
-        if ctx.refresh || !ctx.step_env.is_empty() || state.runs > 1 {
+        if ctx.refresh {
+            // `--no-cache` gives fresher verdicts than any record holds, for any command: none
+            // may answer again. This run records its own answers if they all settle.
+            forget(cache.dir());
+        }
+        if !ctx.step_env.is_empty() || state.runs > 1 {
             return None;
         }
         let file = cache
@@ -351,7 +356,9 @@ impl WarmRun {
             .join(DIR)
             .join(identity(ctx, requests, cache.dir()).to_string());
         let walk = Walk::take(&ctx.config.project.root, ctx.locator.own_folders());
-        let record = read(&file).filter(|record| still_holds(ctx, &walk, record));
+        let record = read(&file)
+            .filter(|_| !ctx.refresh)
+            .filter(|record| still_holds(ctx, &walk, record));
         state.file = Some(file);
         let Some(Record {
             racy,
@@ -421,6 +428,12 @@ impl WarmRun {
         }
     }
 
+    /// Takes back `settled`: an answer of this run turned out wrong (`cache audit`'s sample
+    /// found a hit that fresh runs contradict), so the run is not recorded.
+    pub fn unsettle(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).results = None;
+    }
+
     /// A fact derived from the project (the same tree and config give the same value): the
     /// recorded one when the run was answered from the record, else `compute`d and recorded.
     pub fn fact<T: Serialize + serde::de::DeserializeOwned>(
@@ -463,6 +476,12 @@ impl WarmRun {
         };
         write_record(&file, &record);
     }
+}
+
+/// Removes every record in the cache folder `cache_dir`: a fresher verdict (`--no-cache`, an
+/// audit's eviction) may contradict an answer any of them holds.
+pub fn forget(cache_dir: &Path) {
+    let _ = std::fs::remove_dir_all(cache_dir.join(DIR));
 }
 
 /// The record's name: everything besides the files that the answers depend on.
@@ -866,7 +885,7 @@ mod tests {
         let good = Digest::of(b"t").to_hex();
         let record = |tree: &str| {
             let json = format!(
-                r#"{{"tree":"{tree}","racy":{{}},"outside":[],"results":[],"facts":{{}}}}"#
+                r#"{{"tree":"{tree}","racy":{{}},"outside":[],"outputs":[],"results":[],"facts":{{}}}}"#
             );
             crate::cache::frame(json.as_bytes())
         };

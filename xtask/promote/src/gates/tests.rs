@@ -57,6 +57,7 @@ fn step(kind: StepKind, findings: Vec<Finding>) -> StepResult {
         error: None,
         tests: None,
         coverage: None,
+        not_cached: None,
     }
 }
 

@@ -136,6 +136,13 @@ fn steps(out: &mut String, report: &PromotionReport) {
                 .collect::<String>(),
             timing
         );
+        if let Some(why) = &step.not_cached {
+            let _ = writeln!(
+                out,
+                "         {}",
+                style(format!("not cached: {why}")).dim()
+            );
+        }
     }
 }
 
