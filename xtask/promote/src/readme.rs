@@ -36,14 +36,9 @@ fn headings(text: &str) -> Vec<String> {
             continue;
         }
         let hashes = trimmed.chars().take_while(|&c| c == '#').count();
-        if (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
-            found.push(
-                trimmed[hashes..]
-                    .trim()
-                    .trim_end_matches('#')
-                    .trim()
-                    .to_lowercase(),
-            );
+        let rest = trimmed.get(hashes..).unwrap_or_default();
+        if (1..=6).contains(&hashes) && rest.starts_with(' ') {
+            found.push(rest.trim().trim_end_matches('#').trim().to_lowercase());
         }
     }
     found
@@ -134,7 +129,9 @@ pub fn code_facts(component: &Component, entry_text: &str) -> CodeFacts {
         (!first.is_empty()).then_some(first)
     });
     let mut public_names: Vec<String> = match all_re().captures(entry_text) {
-        Some(c) => c[1]
+        Some(c) => c
+            .get(1)
+            .map_or("", |m| m.as_str())
             .split(',')
             .map(|n| n.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
             .filter(|n| !n.is_empty())
@@ -142,7 +139,7 @@ pub fn code_facts(component: &Component, entry_text: &str) -> CodeFacts {
         None => {
             let mut names: Vec<String> = def_re()
                 .captures_iter(entry_text)
-                .map(|c| c[1].to_owned())
+                .filter_map(|c| c.get(1).map(|m| m.as_str().to_owned()))
                 .collect();
             for c in import_re().captures_iter(entry_text) {
                 let listed = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
