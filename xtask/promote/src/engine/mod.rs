@@ -23,10 +23,11 @@ use std::sync::Mutex;
 
 use crate::cache::{Cache, Lookup};
 use crate::config::{Component, Config};
+use crate::digest::FileDigest;
 use crate::events::{Event, Listener};
 use crate::toolchain::{ResolvedTool, Toolchain};
 use crate::tools::{PathNormalizer, StepKind, Tool};
-use inputs::{FileDigest, InputIndex, StepInputs};
+use inputs::{InputIndex, StepInputs};
 use result::{ErrorKind, StepError, StepResult};
 
 /// Everything a run needs, built once per command.
