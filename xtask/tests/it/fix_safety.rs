@@ -104,10 +104,11 @@ fn an_interrupted_fix_leaves_every_file_as_it_was_before_or_as_it_is_after() {
                 if *bytes == after[file] {
                     fixed += 1;
                 } else {
-                    assert_eq!(
-                        *bytes,
-                        before[file],
-                        "{file} is neither as before nor as after (signal {signal} after {delay:?}, {} bytes)",
+                    assert!(
+                        *bytes == before[file],
+                        "{file} is neither as before ({} bytes) nor as after ({} bytes): {} bytes (signal {signal} after {delay:?})",
+                        before[file].len(),
+                        after[file].len(),
                         bytes.len()
                     );
                 }
