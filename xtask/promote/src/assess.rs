@@ -127,7 +127,12 @@ pub fn facts<'c>(
     let component = config.require_component(&plan.component)?;
     let mut facts = Facts::default();
     if plan.gates.contains(&GateKind::Docs) {
-        let text = std::fs::read_to_string(config.project_path(&component.readme)).ok();
+        // A README that is not a regular file (a FIFO would block) is refused, naming it.
+        let text = crate::input_file::read_text(
+            &config.project_path(&component.readme),
+            &format!("the README of {}", component.name),
+            crate::input_file::DOCUMENT_MAX,
+        )?;
         facts.readme = Some(readme::check(
             &component.readme,
             text.as_deref(),

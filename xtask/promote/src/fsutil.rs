@@ -60,6 +60,37 @@ pub fn refuse_unreplaceable(path: &Path, what: &str) -> Result<()> {
     )))
 }
 
+/// Temp files of atomic writes (`.xtask-tmp-*`) under `dir` older than `age`: left beside
+/// their targets by a run killed before its rename (an older xtask put them there; this one
+/// does so only when the state folder is on another file system). Removes them and returns
+/// them. Younger ones may belong to a run writing now.
+pub fn remove_stale_temps(dir: &Path, age: std::time::Duration) -> Vec<std::path::PathBuf> {
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(age)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let mut removed = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let Ok(metadata) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            let stale = metadata.is_file()
+                && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+                && metadata.modified().is_ok_and(|m| m < cutoff);
+            if metadata.is_dir() {
+                folders.push(entry.path());
+            } else if stale && std::fs::remove_file(entry.path()).is_ok() {
+                removed.push(entry.path());
+            }
+        }
+    }
+    removed
+}
+
+/// How the temp files of atomic writes are named.
+const TEMP_PREFIX: &str = ".xtask-tmp-";
+
 fn write(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let parent = path
         .parent()
@@ -114,7 +145,7 @@ fn write_via(temp_dir: &Path, path: &Path, bytes: &[u8], durable: bool) -> Resul
     // A new file gets 0666 less the umask, as `touch` would make it: a web server or a
     // colleague can read a report; a replaced file keeps its own mode below.
     let mut temp = tempfile::Builder::new()
-        .prefix(".xtask-tmp-")
+        .prefix(TEMP_PREFIX)
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(temp_dir)
         .with_context(|| format!("failed to create a temp file in {}", temp_dir.display()))?;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::config::Config;
 use crate::request::issue_form;
@@ -73,11 +73,7 @@ pub fn diff(path: &str, on_disk: Option<&str>, wanted: &str) -> Option<String> {
 }
 
 fn read_if_present(path: &Path) -> Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("failed to read {}", path.display())),
-    }
+    crate::input_file::read_text(path, "the generated file", crate::input_file::DOCUMENT_MAX)
 }
 
 /// The stale files under `root` and their diffs, in generation order.

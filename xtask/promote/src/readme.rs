@@ -75,8 +75,9 @@ fn sections(text: &str) -> Vec<(Option<String>, String)> {
             in_fence = !in_fence;
         }
         let hashes = trimmed.chars().take_while(|&c| c == '#').count();
-        if !in_fence && (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
-            let heading = trimmed[hashes..].trim().trim_end_matches('#').trim();
+        let rest = trimmed.get(hashes..).unwrap_or_default();
+        if !in_fence && (1..=6).contains(&hashes) && rest.starts_with(' ') {
+            let heading = rest.trim().trim_end_matches('#').trim();
             found.push((Some(heading.to_owned()), String::new()));
             continue;
         }
@@ -214,7 +215,9 @@ pub fn code_facts(component: &Component, entry_text: &str) -> CodeFacts {
         (!first.is_empty()).then_some(first)
     });
     let mut public_names: Vec<String> = match all_re().captures(entry_text) {
-        Some(c) => c[1]
+        Some(c) => c
+            .get(1)
+            .map_or("", |m| m.as_str())
             .split(',')
             .map(|n| n.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
             .filter(|n| !n.is_empty())
@@ -222,7 +225,7 @@ pub fn code_facts(component: &Component, entry_text: &str) -> CodeFacts {
         None => {
             let mut names: Vec<String> = def_re()
                 .captures_iter(entry_text)
-                .map(|c| c[1].to_owned())
+                .filter_map(|c| c.get(1).map(|m| m.as_str().to_owned()))
                 .collect();
             for c in import_re().captures_iter(entry_text) {
                 let listed = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());

@@ -39,30 +39,27 @@ pub fn load_overrides(workspace_root: &Path) -> Result<Vec<&'static str>> {
     let mut found = BTreeMap::new();
     for name in OVERRIDABLE {
         let path = workspace_root.join("templates").join(name);
-        match std::fs::read_to_string(&path) {
-            // Leaked once per command: templates live as long as the process anyway.
-            Ok(text) => {
-                // An override that does not compile is the repository's error to fix (exit 2),
-                // found before anything renders.
-                let mut env = if name.ends_with(".yml.j2") {
-                    yaml_environment_bare()
-                } else {
-                    Environment::new()
-                };
-                env.add_template_owned(name.to_string(), text.clone())
-                    .map_err(|e| {
-                        crate::errors::usage(format!(
-                            "{} does not compile: {e}; fix it or delete it to use the default",
-                            path.display()
-                        ))
-                    })?;
-                found.insert(*name, &*Box::leak(text.into_boxed_str()));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(e).with_context(|| format!("failed to read {}", path.display()));
-            }
-        }
+        let Some(text) =
+            crate::input_file::read_text(&path, "the template", crate::input_file::DOCUMENT_MAX)?
+        else {
+            continue;
+        };
+        // An override that does not compile is the repository's error to fix (exit 2),
+        // found before anything renders.
+        let mut env = if name.ends_with(".yml.j2") {
+            yaml_environment_bare()
+        } else {
+            Environment::new()
+        };
+        env.add_template_owned(name.to_string(), text.clone())
+            .map_err(|e| {
+                crate::errors::usage(format!(
+                    "{} does not compile: {e}; fix it or delete it to use the default",
+                    path.display()
+                ))
+            })?;
+        // Leaked once per command: templates live as long as the process anyway.
+        found.insert(*name, &*Box::leak(text.into_boxed_str()));
     }
     let names = found.keys().copied().collect();
     let _ = OVERRIDES.set(found);

@@ -51,16 +51,19 @@ pub enum WaitEnd {
 }
 
 /// Calls `ready` until it returns `Some`, sleeping a little longer each time (10 ms up to
-/// 100 ms), until `limit` has passed or a signal arrived.
+/// 100 ms), until `limit` has passed or a signal arrived. What is ready at once is taken even
+/// after a signal: the clean-up an interrupted run owes (a deploy's record after its rollback)
+/// still gets a free lock; only waiting is cut short, and writers that must not write after a
+/// signal check for it themselves.
 pub fn wait_for<T>(limit: Duration, mut ready: impl FnMut() -> Option<T>) -> Result<T, WaitEnd> {
     let deadline = Instant::now() + limit;
     let mut pause = Duration::from_millis(10);
     loop {
-        if crate::process::interrupted() {
-            return Err(WaitEnd::Interrupted);
-        }
         if let Some(value) = ready() {
             return Ok(value);
+        }
+        if crate::process::interrupted() {
+            return Err(WaitEnd::Interrupted);
         }
         let now = Instant::now();
         if now >= deadline {

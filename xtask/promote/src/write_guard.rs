@@ -1,7 +1,8 @@
 //! What `--fix` and the README scaffold may write: regular files inside the repository, which
 //! git can show a diff of. A symlink in scope (to a file or a folder, inside or outside the
 //! repository) could carry an edit to a file git does not track here, and so could a file with
-//! other hard links; a scope that resolves outside the project root is outside by definition.
+//! other hard links; a read-only file says it is not to be changed; a scope that resolves
+//! outside the project root is outside by definition.
 //! Each is refused and named before anything is written, `--allow-dirty` or not.
 
 use std::os::unix::fs::MetadataExt;
@@ -52,7 +53,7 @@ pub fn refuse_links(root: &Path, scope: &[String]) -> Result<()> {
     refused.sort();
     refused.dedup();
     Err(usage(format!(
-        "--fix writes only regular files of this repository, and these are not:\n{}\nreplace them with regular files or leave them out of the component, then run --fix again (--allow-dirty does not lift this)",
+        "--fix writes only regular, writable files of this repository, and these are not:\n{}\nreplace them with regular files (or make them writable) or leave them out of the component, then run --fix again (--allow-dirty does not lift this)",
         refused
             .iter()
             .map(|line| format!("  {line}"))
@@ -89,6 +90,13 @@ fn links_under(root: &Path, path: &Path) -> Vec<String> {
                 shown(&next),
                 metadata.nlink()
             ));
+        } else if metadata.is_file() && metadata.mode() & 0o222 == 0 {
+            // Its mode says it is not to be changed; a fix moved into place would change it.
+            found.push(format!(
+                "{} (read-only, mode {:o})",
+                shown(&next),
+                metadata.mode() & 0o7777
+            ));
         }
     }
     found
@@ -115,6 +123,13 @@ mod tests {
         .unwrap();
         std::fs::hard_link(outside.path().join("outside.py"), root.join("pkg/twin.py")).unwrap();
         std::os::unix::fs::symlink(outside.path(), root.join("away")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(root.join("pkg/frozen.py"), "x = 1\n").unwrap();
+        std::fs::set_permissions(
+            root.join("pkg/frozen.py"),
+            std::fs::Permissions::from_mode(0o444),
+        )
+        .unwrap();
         let error = refuse_links(root, &["pkg".into(), "away/README.md".into()]).unwrap_err();
         assert_eq!(
             crate::errors::exit_code_of(&error),
@@ -131,6 +146,10 @@ mod tests {
         );
         assert!(
             message.contains("away/README.md (resolves to "),
+            "{message}"
+        );
+        assert!(
+            message.contains("pkg/frozen.py (read-only, mode 444)"),
             "{message}"
         );
     }

@@ -53,7 +53,11 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
                 println!("removed {} ({reason})", path.display());
             }
             // What killed runs left: temp files of interrupted writes, scratch folders.
-            let orphans = cache.remove_orphaned_temp_files(crate::cache::ORPHAN_AGE);
+            let mut orphans = cache.remove_orphaned_temp_files(crate::cache::ORPHAN_AGE);
+            orphans.extend(crate::fsutil::remove_stale_temps(
+                &config.project.reports_dir,
+                crate::cache::ORPHAN_AGE,
+            ));
             let scratch = crate::scratch::sweep(&config.state_dir());
             for path in orphans.iter().chain(&scratch) {
                 println!("removed {} (left by a run that was killed)", path.display());

@@ -1,7 +1,7 @@
 //! `cargo xtask promote COMPONENT... [--phase] [--target] [--fix] ...`: plan, refuse unsafe
 //! edits, bootstrap missing tools, run, decide, write reports, print, pick the exit code.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::assess;
@@ -297,13 +297,11 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
     for plan in plans.iter().filter(|p| p.gates.contains(&GateKind::Docs)) {
         let component = config.require_component(&plan.component)?;
         let path = config.project_path(&component.readme);
-        let existing = match std::fs::read_to_string(&path) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(e).with_context(|| format!("failed to read {}", path.display()));
-            }
-        };
+        let existing = crate::input_file::read_text(
+            &path,
+            &format!("the README of {}", component.name),
+            crate::input_file::DOCUMENT_MAX,
+        )?;
         let check = readme::check(
             &component.readme,
             existing.as_deref(),
@@ -315,7 +313,15 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
             continue;
         }
         let entry = config.project_path(&readme::entry_file(component));
-        let entry_text = std::fs::read_to_string(&entry).unwrap_or_default();
+        // Facts for the scaffold only: a module that cannot be read gives none.
+        let entry_text = crate::input_file::read_text(
+            &entry,
+            &format!("the entry module of {}", component.name),
+            crate::input_file::DOCUMENT_MAX,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default();
         let facts = readme::code_facts(component, &entry_text);
         let scaffold = render::component_readme(component, &facts)?;
         let text = match existing {

@@ -195,3 +195,6 @@ fn run_url() -> Option<String> {
     (server_ok && plain(owner) && plain(name) && run_id.bytes().all(|b| b.is_ascii_digit()))
         .then(|| format!("{server}/{repository}/actions/runs/{run_id}"))
 }
+
+#[cfg(test)]
+mod proptests;

@@ -36,10 +36,9 @@ pub fn run(global: &GlobalArgs, args: &WorkflowsArgs) -> Result<u8> {
             .iter()
             .find(|f| config.workspace_root.join(&f.path) == *path)
             .expect("stale files come from the rendered list");
-        let theirs = match std::fs::read_to_string(path) {
-            Ok(text) => !generated::is_ours(&text),
-            Err(_) => false,
-        };
+        let theirs =
+            crate::input_file::read_text(path, "the workflow", crate::input_file::DOCUMENT_MAX)?
+                .is_some_and(|text| !generated::is_ours(&text));
         if theirs && !args.force {
             print!("{diff}");
             refused.push(file.path.clone());

@@ -158,8 +158,11 @@ pub struct Timeouts {
 impl Timeouts {
     /// How long one run of `tool` may take before its process group is killed.
     pub fn of(&self, tool: Tool) -> Duration {
-        // `timeouts` fills every row of the tool table.
-        self.tools[&tool]
+        // `timeouts` fills every row of the tool table; the default stands in otherwise.
+        self.tools
+            .get(&tool)
+            .copied()
+            .unwrap_or_else(|| Duration::from_secs(tool.spec().default_timeout_secs))
     }
 }
 
@@ -687,12 +690,7 @@ fn build_remote_cache(
 }
 
 fn valid_env_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && !bytes[0].is_ascii_digit()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+    values::valid_variable_name(name) && !name.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// Component names end up in paths, labels, workflow matrices and issue titles: keep them to a
@@ -701,7 +699,7 @@ fn valid_component_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 64
-        && bytes[0].is_ascii_lowercase()
+        && bytes.first().is_some_and(u8::is_ascii_lowercase)
         && bytes
             .iter()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
@@ -888,5 +886,7 @@ pub fn test_registry_head(groups: &[&str]) -> String {
     )
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

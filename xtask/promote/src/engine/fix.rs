@@ -412,3 +412,49 @@ fn results(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn prepared(dir: &Path, text: &str, fixed: &str) -> (PathBuf, Change) {
+        let real = dir.join("a.py");
+        std::fs::write(&real, text).unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let shadow = dir.join("a.py.fixed");
+        std::fs::write(&shadow, fixed).unwrap();
+        let change = Change {
+            file: "a.py".to_owned(),
+            fixed: shadow,
+            copied: copy_of(&real).unwrap(),
+        };
+        (real, change)
+    }
+
+    #[test]
+    fn a_fixed_copy_replaces_its_file_keeping_the_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let (real, change) = prepared(dir.path(), "x=1\n", "x = 1\n");
+        replace(&real, &change).unwrap();
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "x = 1\n");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o750);
+        assert!(!change.fixed.exists(), "moved, not copied");
+    }
+
+    #[test]
+    fn a_file_that_changed_since_it_was_copied_is_left_as_it_is_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let (real, change) = prepared(dir.path(), "x=1\n", "x = 1\n");
+        std::fs::write(&real, "y=2\n").unwrap();
+        let error = replace(&real, &change).unwrap_err();
+        assert!(error.contains("a.py changed while --fix ran"), "{error}");
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "y=2\n");
+        // The same bytes written again are still a change: the stat fields moved.
+        let (real, change) = prepared(dir.path(), "x=1\n", "x = 1\n");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::fs::write(&real, "x=1\n").unwrap();
+        assert!(replace(&real, &change).is_err());
+    }
+}

@@ -134,11 +134,7 @@ fn heading(text: &str) -> Option<String> {
 }
 
 fn read(path: &Path) -> Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("failed to read {}", path.display())),
-    }
+    crate::input_file::read_text(path, "the file", crate::input_file::DOCUMENT_MAX)
 }
 
 /// Relative paths (with `/`) of the files under `dir`, sorted; `.gitignore` is honoured even
@@ -381,14 +377,12 @@ fn adopt_prefixed_modules(candidates: &mut [Candidate]) {
 fn merge(candidates: Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Vec<(String, Merged)> {
     let mut merged: Vec<(String, Merged)> = Vec::new();
     for candidate in candidates {
-        let index = match merged.iter().position(|(n, _)| *n == candidate.name) {
-            Some(index) => index,
-            None => {
-                merged.push((candidate.name.clone(), Merged::default()));
-                merged.len() - 1
-            }
+        if !merged.iter().any(|(n, _)| *n == candidate.name) {
+            merged.push((candidate.name.clone(), Merged::default()));
+        }
+        let Some((_, entry)) = merged.iter_mut().find(|(n, _)| *n == candidate.name) else {
+            continue;
         };
-        let entry = &mut merged[index].1;
         let slot = match candidate.kind {
             SourceKind::Package => &mut entry.package,
             SourceKind::Module => &mut entry.module,
@@ -762,18 +756,20 @@ pub fn tests_for(test_files: &[String], stems: &[&str]) -> Vec<String> {
     let mut folders: Vec<String> = Vec::new();
     for path in test_files {
         let parts: Vec<&str> = path.split('/').collect();
-        let file = parts.last().copied().unwrap_or_default();
+        let Some((file, folder_parts)) = parts.split_last() else {
+            continue;
+        };
         if !(file.starts_with("test_") || file.ends_with("_test.py")) {
             continue;
         }
-        let folder_parts = &parts[..parts.len().saturating_sub(1)];
         if let Some(at) = folder_parts.iter().enumerate().skip(1).find_map(|(i, f)| {
             stems
                 .iter()
                 .any(|stem| *f == *stem || *f == format!("test_{stem}"))
                 .then_some(i)
         }) {
-            folders.push(folder_parts[..=at].join("/"));
+            let folder: Vec<&str> = folder_parts.iter().take(at + 1).copied().collect();
+            folders.push(folder.join("/"));
         }
     }
     folders.sort();

@@ -27,11 +27,12 @@ pub fn find_stage_line(text: &str) -> Option<(std::ops::Range<usize>, Stage)> {
     // The word is on the stage line itself; the match may start earlier, on blank lines.
     let word = captures.get(1)?;
     let stage = word.as_str().parse().ok()?;
-    let start = text[..word.start()].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[word.start()..]
+    let start = text.get(..word.start())?.rfind('\n').map_or(0, |i| i + 1);
+    let end = text
+        .get(word.start()..)?
         .find('\n')
         .map_or(text.len(), |i| word.start() + i);
-    let end = if text[..end].ends_with('\r') {
+    let end = if text.get(..end)?.ends_with('\r') {
         end - 1
     } else {
         end
@@ -65,7 +66,7 @@ pub fn strip_bom(text: &str) -> &str {
 
 /// The 1-based line number of byte `offset`.
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset].matches('\n').count() + 1
+    crate::input_file::position(text.as_bytes(), offset).0
 }
 
 /// Every stage line of the file, with its 1-based line number and the stage it names.
@@ -134,7 +135,7 @@ pub fn defect(text: &str) -> Option<String> {
 pub fn parse_stage(text: &str) -> Option<Stage> {
     let text = strip_bom(text);
     if let Some(section) = managed::find(text)
-        && let Some((_, stage)) = find_stage_line(&text[section.range])
+        && let Some((_, stage)) = text.get(section.range).and_then(find_stage_line)
     {
         return Some(stage);
     }
@@ -173,18 +174,18 @@ pub fn parse_history(text: &str) -> Vec<HistoryRow> {
             .split('|')
             .map(str::trim)
             .collect();
-        if cells.len() < 3 {
-            continue;
-        }
-        let Some(at) = parse_when(cells[0]) else {
+        let [first, from_cell, to_cell, ..] = cells.as_slice() else {
             continue;
         };
-        let Ok(to) = cells[2].parse::<Stage>() else {
+        let Some(at) = parse_when(first) else {
+            continue;
+        };
+        let Ok(to) = to_cell.parse::<Stage>() else {
             continue;
         };
         rows.push(HistoryRow {
             at,
-            from: cells[1].parse().ok(),
+            from: from_cell.parse().ok(),
             to,
         });
     }

@@ -188,7 +188,8 @@ pub fn apply(text: &str, change: &StageChange) -> Result<Applied> {
         )));
     }
     let mut rows = managed::find(text)
-        .map(|section| managed::rows(&text[section.range]))
+        .and_then(|section| text.get(section.range))
+        .map(managed::rows)
         .unwrap_or_default();
     rows.push(change.row());
     let contents = Contents {
@@ -269,7 +270,7 @@ fn lock_name(path: &Path) -> String {
         })
         .collect();
     let digest = sha2::Sha256::digest(text.as_bytes());
-    let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     format!("maturity-{safe}-{short}")
 }
 

@@ -22,6 +22,8 @@ pub const SUMMARY_FILE: &str = "summary.md";
 /// Removes the previous run's reports before this run starts, so that a run that dies halfway
 /// leaves no report behind that could be read as its own.
 pub fn clear(dir: &Path) -> Result<()> {
+    // What a run killed mid-write left beside the reports goes too.
+    fsutil::remove_stale_temps(dir, crate::cache::ORPHAN_AGE);
     for file in [JSON_FILE, JUNIT_FILE, SUMMARY_FILE] {
         match std::fs::remove_file(dir.join(file)) {
             Ok(()) => {}

@@ -95,7 +95,7 @@ fn form_headings(text: &str) -> Vec<(std::ops::Range<usize>, FieldId)> {
                 level: HeadingLevel::H3,
                 ..
             }) => {
-                let line = text[range.clone()].lines().next()?;
+                let line = text.get(range.clone())?.lines().next()?;
                 let field = FieldId::from_label(line.strip_prefix("### ")?.trim_end())?;
                 Some((range, field))
             }
@@ -136,7 +136,11 @@ pub fn parse(body: &str) -> Result<Sections, Rejection> {
     let headings = form_headings(&text);
     for (i, (range, field)) in headings.iter().enumerate() {
         let next = headings.get(i + 1).map_or(text.len(), |(r, _)| r.start);
-        let value = text[range.end..next].trim().to_owned();
+        let value = text
+            .get(range.end..next)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         if values.insert(*field, value).is_some() {
             return Err(Rejection::new(
                 Some(*field),

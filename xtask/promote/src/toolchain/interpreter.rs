@@ -66,8 +66,7 @@ pub fn satisfies(spec: &str, version: &[u64]) -> Option<bool> {
             None => (rest.trim(), false),
         };
         let wanted = parse_version(rest)?;
-        let prefix_equal =
-            || version.len() >= wanted.len() && version[..wanted.len()] == wanted[..];
+        let prefix_equal = || version.starts_with(&wanted);
         let ok = match (op.trim(), wildcard) {
             ("==", true) => prefix_equal(),
             ("!=", true) => !prefix_equal(),
@@ -78,10 +77,8 @@ pub fn satisfies(spec: &str, version: &[u64]) -> Option<bool> {
             ("<=", false) => compare(version, &wanted) != Greater,
             ("<", false) => compare(version, &wanted) == Less,
             ("~=", false) if wanted.len() >= 2 => {
-                let prefix = &wanted[..wanted.len() - 1];
-                compare(version, &wanted) != Less
-                    && version.len() >= prefix.len()
-                    && version[..prefix.len()] == prefix[..]
+                let prefix: &[u64] = wanted.split_last().map_or(&[], |(_, prefix)| prefix);
+                compare(version, &wanted) != Less && version.starts_with(prefix)
             }
             _ => return None,
         };
