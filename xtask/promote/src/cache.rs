@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::engine::inputs::hex;
+use crate::digest::hex;
 use crate::engine::result::StepResult;
 use crate::fsutil;
 use crate::remote_cache::RemoteStore;
@@ -627,12 +627,7 @@ impl<'b> ManifestView<'b> {
 }
 
 fn sha_hex(parts: &[&[u8]]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part);
-        hasher.update([0]);
-    }
-    hex(&hasher.finalize())
+    crate::digest::Digest::of_parts(parts).to_hex()
 }
 
 fn manifest_key(declared: &str) -> String {

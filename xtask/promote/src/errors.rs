@@ -40,6 +40,24 @@ impl fmt::Display for InfraError {
 
 impl std::error::Error for InfraError {}
 
+/// A wait or a write given up because a signal asked us to stop; exit code 128 + the
+/// signal's number (130 for Ctrl-C, 143 for SIGTERM).
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Builds an `anyhow::Error` for a run a signal stopped (exit 130 or 143).
+pub fn interrupted(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Interrupted(message.into()))
+}
+
 /// Builds an `anyhow::Error` that maps to exit code 2.
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(message.into()))
@@ -54,6 +72,9 @@ pub fn infra(message: impl Into<String>) -> anyhow::Error {
 /// they come from IO or a tool, never from a gate.
 pub fn exit_code_of(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if cause.downcast_ref::<Interrupted>().is_some() {
+            return crate::signals::exit_code();
+        }
         if cause.downcast_ref::<UsageError>().is_some() {
             return exit::USAGE;
         }

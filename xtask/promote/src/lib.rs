@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod config;
 mod deploy;
+mod digest;
 mod edge_env;
 mod engine;
 mod errors;
@@ -23,9 +24,11 @@ mod git;
 mod github;
 mod imports;
 mod init;
+mod input_file;
 mod markdown;
 mod maturity;
 mod plan;
+mod plural;
 mod process;
 mod progress;
 mod readme;
@@ -34,6 +37,7 @@ mod render;
 mod report;
 mod request;
 mod scratch;
+mod signals;
 mod stage;
 mod status;
 mod toolchain;
@@ -65,8 +69,9 @@ pub fn main() -> ExitCode {
         ui::Verbosity::Normal
     };
     ui::init(cli.global.color, verbosity, env);
-    // Tools run in process groups of their own, so Ctrl-C does not reach them: stop them here.
-    let _ = ctrlc::set_handler(process::interrupt_all);
+    // Tools run in process groups of their own, so Ctrl-C does not reach them: a signal
+    // stops them here, and every wait asks whether one came.
+    signals::install();
 
     let outcome = match &cli.command {
         Command::Setup(args) => commands::setup::run(&cli.global, args),
@@ -82,13 +87,20 @@ pub fn main() -> ExitCode {
         Command::Init(args) => commands::init::run(args),
     };
     record_peak_memory(env);
-    match outcome {
-        Ok(code) => ExitCode::from(code),
+    // A finished run leaves nothing in the state folder's scratch space.
+    scratch::remove_own();
+    let code = match outcome {
+        Ok(code) => code,
         Err(error) => {
             ui::error(format!("{error:#}"));
-            ExitCode::from(errors::exit_code_of(&error))
+            errors::exit_code_of(&error)
         }
+    };
+    // A run a signal stopped says which one, whatever it finished (130 Ctrl-C, 143 SIGTERM).
+    if signals::received().is_some() {
+        return ExitCode::from(signals::exit_code());
     }
+    ExitCode::from(code)
 }
 
 /// For the benchmark: when `XTASK_PEAK_RSS_TO` names a file, write this process's peak resident

@@ -12,7 +12,7 @@
 /// Characters that change how text reads without being seen: zero-width spaces, joiners and
 /// marks, bidirectional embeddings, overrides and isolates, the word joiner and invisible
 /// operators, and the byte-order mark. They are dropped, never shown.
-fn invisible(c: char) -> bool {
+pub fn invisible(c: char) -> bool {
     matches!(
         c,
         '\u{200B}'..='\u{200F}'
@@ -55,7 +55,8 @@ fn one_line(text: &str, limit: usize) -> String {
 /// Whether `line` would start a block where it begins a line (a list item's text begins one
 /// too), and at which character to put a backslash to keep it a paragraph: `#` (a heading),
 /// `-`, `+` or `=` before a space or alone, or repeated (a list, a rule, a setext underline),
-/// `1.` or `1)` before a space or alone (an ordered list). `>` and `*` are escaped everywhere.
+/// `1.` or `1)` before a space or alone (an ordered list). `*` is escaped everywhere, `>`
+/// where the text begins a line.
 fn block_start(line: &str) -> Option<usize> {
     let chars: Vec<char> = line.chars().collect();
     let ends_marker = |at: usize| chars.get(at).is_none_or(|c| *c == ' ');
@@ -97,7 +98,10 @@ fn escape_into(out: &mut String, line: &str, at_start: bool) {
             // identifiers keep their plain spelling.
             '_' if !(alnum(i.checked_sub(1)) && alnum(Some(i + 1))) => out.push_str("\\_"),
             '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
+            // `>` starts a block quote only where a line begins; `<` is always escaped, so no
+            // tag or autolink is open for it to close anywhere else (`Development -> Staging`
+            // stays as typed in the raw Markdown).
+            '>' if at_start && i == 0 => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '@' => out.push_str("@&#8203;"),
             c => out.push(c),
@@ -168,10 +172,10 @@ mod tests {
 
     #[test]
     fn text_cannot_break_a_table_or_start_html() {
-        assert_eq!(text("a | b\nc <d> & e"), "a \\| b c &lt;d&gt; &amp; e");
+        assert_eq!(text("a | b\nc <d> & e"), "a \\| b c &lt;d> &amp; e");
         assert_eq!(
             text("<img src=x onerror=alert(1)>"),
-            "&lt;img src=x onerror=alert(1)&gt;"
+            "&lt;img src=x onerror=alert(1)>"
         );
     }
 
@@ -179,7 +183,7 @@ mod tests {
     fn a_request_field_cannot_fake_a_section_or_an_element() {
         assert_eq!(
             inline("a|b\n### Component Name\r<img src=x>@octocat\u{202E}", 100),
-            "a\\|b ### Component Name &lt;img src=x&gt;@&#8203;octocat"
+            "a\\|b ### Component Name &lt;img src=x>@&#8203;octocat"
         );
     }
 
@@ -261,15 +265,12 @@ mod tests {
     fn prose_keeps_our_code_spans_and_escapes_the_rest() {
         assert_eq!(
             prose("mark `# nosec <id>` <here>", Place::Line, 100),
-            "mark `# nosec <id>` &lt;here&gt;"
+            "mark `# nosec <id>` &lt;here>"
         );
         assert_eq!(prose("`a|b` c|d", Place::Cell, 100), "`a\\|b` c\\|d");
         assert_eq!(prose("`a|b` c|d", Place::Line, 100), "`a|b` c\\|d");
         // An unpaired backtick is shown as typed and escapes nothing after it.
-        assert_eq!(
-            prose("`a` b ` <c>", Place::Line, 100),
-            "`a` b \\` &lt;c&gt;"
-        );
+        assert_eq!(prose("`a` b ` <c>", Place::Line, 100), "`a` b \\` &lt;c>");
         assert_eq!(prose("one ` two", Place::Line, 100), "one \\` two");
         assert_eq!(prose("# @x", Place::Line, 100), "\\# @&#8203;x");
         assert_eq!(prose("run `a b c`", Place::Line, 7), "run \\`a …");

@@ -1,5 +1,6 @@
-//! The only place that spawns tools: argument lists (never a shell), stdin closed, both streams
-//! captured, each tool in its own process group, and a deadline that kills the whole group.
+//! The only place that spawns tools: argument lists (never a shell), stdin closed (or a file we
+//! chose), both streams captured, each tool in its own process group, and a deadline that kills
+//! the whole group.
 //!
 //! Ctrl-C reaches only our own process group, so the handler installed by `main` stops every
 //! registered tool group itself; a run stopped that way reports `Interrupted` and is never
@@ -42,6 +43,9 @@ pub struct ToolCommand {
     /// When set, the tool sees `env` and nothing of our own environment (hermetic tool runs).
     pub clear_env: bool,
     pub timeout: Duration,
+    /// A file the tool reads as its standard input (`--fix` hands ruff a shadow copy this
+    /// way); `None` closes stdin, as for every other tool.
+    pub stdin: Option<PathBuf>,
 }
 
 impl ToolCommand {
@@ -53,7 +57,14 @@ impl ToolCommand {
             env: Vec::new(),
             clear_env: false,
             timeout,
+            stdin: None,
         }
+    }
+
+    /// Feeds the file at `path` to the tool's standard input.
+    pub fn stdin_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stdin = Some(path.into());
+        self
     }
 
     /// Starts the tool with only the variables given through `env`: what a tool reads from
@@ -191,9 +202,12 @@ fn run_as(command: &ToolCommand, cleanup: Cleanup) -> Result<Finished, RunError>
         return Err(RunError::Interrupted);
     }
     // A bare name goes through PATH; duct would read a `Path` as `./name`.
-    let mut expression = duct::cmd(command.program.as_os_str(), &command.args)
-        .dir(&command.cwd)
-        .stdin_null()
+    let expression = duct::cmd(command.program.as_os_str(), &command.args).dir(&command.cwd);
+    let expression = match &command.stdin {
+        Some(path) => expression.stdin_path(path),
+        None => expression.stdin_null(),
+    };
+    let mut expression = expression
         .stdout_capture()
         .stderr_capture()
         .unchecked()
@@ -479,6 +493,18 @@ mod tests {
         assert_eq!(done.code, Some(3));
         assert_eq!(done.stdout, b"out\n");
         assert_eq!(done.stderr, b"err\n");
+    }
+
+    #[test]
+    fn a_stdin_file_is_what_the_tool_reads() {
+        let input = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(input.path(), "shadow copy\n").unwrap();
+        let done = run(
+            &ToolCommand::new("cat", std::env::temp_dir(), Duration::from_secs(10))
+                .stdin_file(input.path()),
+        )
+        .unwrap();
+        assert_eq!(done.stdout, b"shadow copy\n");
     }
 
     #[test]

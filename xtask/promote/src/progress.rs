@@ -23,6 +23,16 @@ fn outcome(result: &StepResult) -> String {
     let status = match result.status {
         StepStatus::Passed => style("passed").green().to_string(),
         StepStatus::Failed => style("failed").red().to_string(),
+        // No tests to run is the tests gate failing (exit 1), not a check that could not run
+        // (exit 3, what the reports count as "could not be checked"): it says which.
+        StepStatus::Error
+            if result
+                .error
+                .as_ref()
+                .is_some_and(|e| !e.kind.is_infrastructure()) =>
+        {
+            style("no tests").red().to_string()
+        }
         StepStatus::Error => style("error").red().bold().to_string(),
         StepStatus::Skipped => style("skipped").dim().to_string(),
     };

@@ -14,39 +14,117 @@ pub struct ReadmeCheck {
     pub path: String,
     pub exists: bool,
     pub missing_sections: Vec<String>,
+    /// Scaffold notes still in the README (`<what it is for>`), by the section holding them:
+    /// a section that holds one is not written yet.
+    pub placeholders: Vec<Placeholder>,
+}
+
+/// A scaffold note left in a README.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placeholder {
+    /// The heading of the section holding it, as written; empty before the first heading.
+    pub section: String,
+    /// The note itself, angle brackets included.
+    pub text: String,
 }
 
 impl ReadmeCheck {
     pub fn passed(&self) -> bool {
-        self.exists && self.missing_sections.is_empty()
+        self.exists && self.missing_sections.is_empty() && self.placeholders.is_empty()
+    }
+
+    /// The required sections that are there and hold no placeholder.
+    pub fn written(&self, required: &[String]) -> usize {
+        required
+            .iter()
+            .filter(|section| !self.missing_sections.contains(section))
+            .filter(|section| {
+                !self
+                    .placeholders
+                    .iter()
+                    .any(|p| heading_matches(&p.section.to_lowercase(), section))
+            })
+            .count()
+    }
+
+    /// The sections holding placeholders, each once, in README order.
+    pub fn unfinished_sections(&self) -> Vec<&str> {
+        let mut sections: Vec<&str> = Vec::new();
+        for placeholder in &self.placeholders {
+            let name = if placeholder.section.is_empty() {
+                "the text before the first heading"
+            } else {
+                placeholder.section.as_str()
+            };
+            if !sections.contains(&name) {
+                sections.push(name);
+            }
+        }
+        sections
     }
 }
 
-/// Headings outside code fences, lowercased.
-fn headings(text: &str) -> Vec<String> {
+/// A README cut at its headings (outside code fences): each heading as written, with the
+/// text under it up to the next heading; the text before the first heading has no heading.
+fn sections(text: &str) -> Vec<(Option<String>, String)> {
     let mut in_fence = false;
-    let mut found = Vec::new();
+    let mut found: Vec<(Option<String>, String)> = vec![(None, String::new())];
     for line in text.lines() {
         let trimmed = line.trim_start();
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             in_fence = !in_fence;
-            continue;
-        }
-        if in_fence {
-            continue;
         }
         let hashes = trimmed.chars().take_while(|&c| c == '#').count();
-        if (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
-            found.push(
-                trimmed[hashes..]
-                    .trim()
-                    .trim_end_matches('#')
-                    .trim()
-                    .to_lowercase(),
-            );
+        if !in_fence && (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
+            let heading = trimmed[hashes..].trim().trim_end_matches('#').trim();
+            found.push((Some(heading.to_owned()), String::new()));
+            continue;
+        }
+        if let Some((_, body)) = found.last_mut() {
+            body.push_str(line);
+            body.push('\n');
         }
     }
     found
+}
+
+/// Headings outside code fences, lowercased.
+fn headings(text: &str) -> Vec<String> {
+    sections(text)
+        .into_iter()
+        .filter_map(|(heading, _)| heading.map(|h| h.to_lowercase()))
+        .collect()
+}
+
+fn comment_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?s)<!--.*?-->").expect("valid regex"))
+}
+
+/// A note in angle brackets as the scaffold writes them: a letter right after `<`, words with
+/// spaces between, and nothing an HTML tag has (`=`, quotes, `/`), so `<br>`, `<details>` and
+/// `<img src="x">` are not notes, while `<what it is for>` is, inside a code block too.
+fn placeholder_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r#"<[A-Za-z][^<>=/"'\n]*\s[^<>=/"'\n]*>"#).expect("valid regex"))
+}
+
+/// The scaffold notes left in `text`, by section; HTML comments (the scaffold's own note on
+/// how to fill it in) are not read.
+fn placeholders(text: &str) -> Vec<Placeholder> {
+    let text = comment_re().replace_all(text, "");
+    sections(&text)
+        .into_iter()
+        .flat_map(|(heading, body)| {
+            placeholder_re()
+                .find_iter(&body)
+                .map(|m| Placeholder {
+                    section: heading.clone().unwrap_or_default(),
+                    text: m.as_str().to_owned(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Whether a heading is the required section: the same words, or the section followed by more
@@ -66,6 +144,7 @@ pub fn check(path: &str, text: Option<&str>, required: &[String]) -> ReadmeCheck
             path: path.to_owned(),
             exists: false,
             missing_sections: required.to_vec(),
+            placeholders: Vec::new(),
         };
     };
     let found = headings(text);
@@ -77,6 +156,7 @@ pub fn check(path: &str, text: Option<&str>, required: &[String]) -> ReadmeCheck
             .filter(|section| !found.iter().any(|h| heading_matches(h, section)))
             .cloned()
             .collect(),
+        placeholders: placeholders(text),
     }
 }
 
@@ -198,6 +278,52 @@ mod tests {
         assert!(result.exists);
         assert_eq!(result.missing_sections, vec!["Usage", "Testing"]);
         assert!(!result.passed());
+    }
+
+    #[test]
+    fn the_scaffold_is_not_written_until_its_notes_are_replaced() {
+        let component = Component {
+            name: "catalog".into(),
+            display_name: "Catalog".into(),
+            group: "g".into(),
+            source: "src/components/catalog".into(),
+            source_kind: SourceKind::Package,
+            tests: vec!["tests/test_catalog.py".into()],
+            depends_on: vec![],
+            readme: "r".into(),
+            maturity: "m".into(),
+        };
+        let facts = CodeFacts {
+            summary: Some("Keeps the catalog.".into()),
+            module: "components.catalog".into(),
+            public_names: vec!["Catalog".into()],
+        };
+        let scaffold = crate::render::component_readme(&component, &facts).unwrap();
+        let result = check("README.md", Some(&scaffold), &sections());
+        assert!(result.missing_sections.is_empty(), "{scaffold}");
+        assert!(!result.passed(), "{scaffold}");
+        assert_eq!(result.unfinished_sections(), vec!["Usage", "API"]);
+        assert_eq!(result.written(&sections()), 2);
+        assert_eq!(result.placeholders[1].text, "<what it is for>");
+
+        // Replaced by prose, the same README passes; tags and comparisons are not notes.
+        let written = scaffold
+            .replace(
+                "# <A short, working example of the most common use.>",
+                "Catalog().add(1)",
+            )
+            .replace("<what it is for>", "the catalog, with `add` and a <br> tag");
+        let result = check("README.md", Some(&written), &sections());
+        assert!(result.passed(), "{written}: {:?}", result.placeholders);
+        let html = "## Overview\n\n<details><summary>More</summary> <img src=\"a b\"> if a <b and c> d </details>\n";
+        assert_eq!(
+            check("README.md", Some(html), &["Overview".to_owned()]).placeholders,
+            vec![Placeholder {
+                section: "Overview".into(),
+                text: "<b and c>".into()
+            }],
+            "a note is anything shaped like one, outside tags"
+        );
     }
 
     #[test]

@@ -1,26 +1,71 @@
-//! Scratch folders of a run: `.xtask/tmp/<pid>/`, one per xtask process, where tools write
-//! what we read back (pytest's JUnit and coverage files). A run that was killed leaves its
-//! folder behind; the next run removes every folder whose process is gone, so nothing piles up
-//! in `/tmp` or here, and a live run's folder is never touched.
+//! Scratch space of a run: `.xtask/tmp/<pid>/`, one folder per xtask process, and the only
+//! place we or our tools put temporary files. It holds what tools write for us to read back
+//! (pytest's JUnit and coverage files, observed reads), the tools' own `TMPDIR`, `--fix`'s
+//! shadow copies and the temp files of atomic writes. A finished run removes its folder; a run
+//! that was killed leaves it behind, and the next run (and `cache verify`) removes every folder
+//! whose process is gone, so nothing piles up in `/tmp` or here, and a live run's folder is
+//! never touched.
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::OnceLock;
+
+/// The state folder of this run, once a command has loaded its configuration.
+static STATE_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 /// Where the scratch folders of every run live.
 pub fn root(state_dir: &Path) -> PathBuf {
     state_dir.join("tmp")
 }
 
-/// A new empty folder under this run's scratch folder, deleted when the returned guard drops.
-/// The first call of a run sweeps the folders of dead runs.
-pub fn tempdir(state_dir: &Path, prefix: &str) -> std::io::Result<tempfile::TempDir> {
-    static SWEPT: Once = Once::new();
-    SWEPT.call_once(|| {
+/// This process's folder under `state_dir`.
+fn own(state_dir: &Path) -> PathBuf {
+    root(state_dir).join(std::process::id().to_string())
+}
+
+/// Makes `state_dir` this run's state folder and sweeps the folders of dead runs: called once
+/// the configuration is loaded, before anything is written. Later calls change nothing.
+pub fn init(state_dir: &Path) {
+    if STATE_DIR.set(state_dir.to_path_buf()).is_ok() {
         sweep(state_dir);
-    });
-    let ours = root(state_dir).join(std::process::id().to_string());
+    }
+}
+
+/// This run's state folder, once `init` ran.
+pub fn state_dir() -> Option<&'static Path> {
+    STATE_DIR.get().map(PathBuf::as_path)
+}
+
+/// This run's scratch folder, created on first use; `None` before `init` (commands without a
+/// configuration: `init`, `--help`) or when it cannot be created.
+pub fn run_dir() -> Option<PathBuf> {
+    let dir = own(state_dir()?);
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+/// The `TMPDIR` every tool of this run gets: `.xtask/tmp/<pid>/tmp`, so what pyright, bandit
+/// or a test leaves in its temp folder goes when the run does.
+pub fn tools_tmp(state_dir: &Path) -> PathBuf {
+    let dir = own(state_dir).join("tmp");
+    // A failure shows when a tool tries to write there; it never passes a step.
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// A new empty folder under this run's scratch folder, deleted when the returned guard drops.
+pub fn tempdir(state_dir: &Path, prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    let ours = own(state_dir);
     std::fs::create_dir_all(&ours)?;
     tempfile::Builder::new().prefix(prefix).tempdir_in(&ours)
+}
+
+/// Removes this run's scratch folder: the last thing `main` does.
+pub fn remove_own() {
+    if let Some(state_dir) = state_dir() {
+        let _ = std::fs::remove_dir_all(own(state_dir));
+        // The shared parent goes too when no other run is using it.
+        let _ = std::fs::remove_dir(root(state_dir));
+    }
 }
 
 /// Removes the scratch folders of runs whose process no longer exists; returns them. A folder
@@ -86,5 +131,7 @@ mod tests {
             dir.path()
                 .starts_with(root(state.path()).join(std::process::id().to_string()))
         );
+        let tools = tools_tmp(state.path());
+        assert!(tools.is_dir() && tools.starts_with(own(state.path())));
     }
 }

@@ -70,7 +70,14 @@ pub fn run(global: &GlobalArgs, args: &IssueArgs) -> Result<u8> {
         )));
     }
     let project_prefix = github::ci::repo_relative(&config, &config.project.root);
-    let text = body::render(&config, report, &project_prefix, Local::now().date_naive())?;
+    let maturity_exists = config.project.root.join(&component.maturity).is_file();
+    let text = body::render(
+        &config,
+        report,
+        &project_prefix,
+        Local::now().date_naive(),
+        maturity_exists,
+    )?;
     match &args.output {
         Some(path) => {
             fsutil::write_atomic(path, text.as_bytes())?;

@@ -29,6 +29,8 @@ use crate::ui;
 pub fn load_config(global: &GlobalArgs) -> Result<Config> {
     let path = config::locate(global.config.as_deref())?;
     let config = config::load(&path)?;
+    // From here on temp files go under the state folder, and dead runs' scratch goes first.
+    crate::scratch::init(&config.state_dir());
     let overridden = crate::render::load_overrides(&config.workspace_root)?;
     if !overridden.is_empty() {
         crate::ui::verbose(format!(
@@ -65,7 +67,7 @@ pub fn run_checks<T>(
     assess: impl FnOnce(&RunContext<'_>) -> Result<T>,
 ) -> Result<(T, Toolchain)> {
     // Scratch folders of runs that were killed go first; a live run's stay.
-    crate::scratch::sweep(&config.state_dir());
+    crate::scratch::init(&config.state_dir());
     let toolchain = prepare_toolchain(config, plans)?;
     let cache = Cache::open(&config.cache_dir(), config.cache_max_bytes)
         .with_remote(config.cache_remote.as_ref().map(RemoteStore::open));

@@ -309,7 +309,9 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
             existing.as_deref(),
             &config.policy.readme_sections,
         );
-        if check.passed() {
+        // Placeholders left in a README are the author's to replace: the scaffold only adds
+        // what is missing.
+        if check.exists && check.missing_sections.is_empty() {
             continue;
         }
         let entry = config.project_path(&readme::entry_file(component));

@@ -72,6 +72,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<u8> {
     let broken = report.summary.errors;
     if broken == 0 {
         append_history(
+            &config.locks_dir(),
             &history_path,
             &history::render_line(&history::line_for(&report)),
         )?;
@@ -137,12 +138,12 @@ fn display_path(config: &Config, path: &Path) -> String {
 }
 
 fn read_history(path: &Path) -> Result<Vec<history::Run>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
+    let Some(bytes) =
+        crate::input_file::read(path, "the status history", crate::input_file::HISTORY_MAX)?
+    else {
+        return Ok(Vec::new());
     };
-    let (runs, skipped) = history::parse(&text);
+    let (runs, skipped) = history::parse(&bytes);
     if skipped > 0 {
         ui::warn(format!(
             "{} has {skipped} lines that are not status runs; they are skipped",
@@ -152,18 +153,41 @@ fn read_history(path: &Path) -> Result<Vec<history::Run>> {
     Ok(runs)
 }
 
-/// Appends one line in one write to a file opened for appending, so concurrent runs never
-/// interleave inside a line; a line cut short by a crash is skipped when read.
-fn append_history(path: &Path, line: &str) -> Result<()> {
+/// Appends one whole line: in one write to a file opened for appending (so concurrent runs
+/// never interleave inside a line), after a newline when the file ends in a fragment (a run
+/// killed mid-write), and cut back when the write fails (a full disk), so a fragment never
+/// swallows the next run's line.
+fn append_history(locks_dir: &Path, path: &Path, line: &str) -> Result<()> {
+    use std::os::unix::fs::FileExt;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("failed to create {}", parent.display()))?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let _lock = crate::deploy::lock::acquire(locks_dir, "status-history")?;
+    let file = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path)
         .with_context(|| format!("failed to open {}", path.display()))?;
-    file.write_all(line.as_bytes())
-        .with_context(|| format!("failed to append to {}", path.display()))
+    let length = file
+        .metadata()
+        .with_context(|| format!("failed to read {}", path.display()))?
+        .len();
+    let mut last = [0u8; 1];
+    let last_byte = match length.checked_sub(1) {
+        Some(offset) => {
+            file.read_exact_at(&mut last, offset)
+                .with_context(|| format!("failed to read {}", path.display()))?;
+            Some(last[0])
+        }
+        None => None,
+    };
+    let bytes = history::append_bytes(last_byte, line);
+    if let Err(error) = (&file).write_all(bytes.as_bytes()) {
+        // Leave the file as it was; if even that fails, the next append starts a new line.
+        let _ = file.set_len(length);
+        return Err(error).with_context(|| format!("failed to append to {}", path.display()));
+    }
+    Ok(())
 }

@@ -93,23 +93,18 @@ pub fn run(global: &GlobalArgs, args: &ValidateRequestArgs) -> Result<u8> {
 /// Reads and checks the request: the payload, the body, the registry, MATURITY.md. Every
 /// failure is a rejection for the comment; the returned notes are remarks that do not block.
 fn read_request(config: &Config, path: &Path) -> Result<(Request, Vec<String>), Rejection> {
-    let unreadable = |e: std::io::Error| {
-        Rejection::new(
-            None,
-            format!("the event file could not be read ({})", e.kind()),
-        )
+    // Only a regular file, opened without blocking and read up to GitHub's own cap: a FIFO
+    // or /dev/zero named as the event is refused at once, as is a payload GitHub never sends.
+    let bytes = match crate::input_file::read(path, "the event file", event::MAX_EVENT_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Err(Rejection::new(
+                None,
+                "the event file does not exist".to_owned(),
+            ));
+        }
+        Err(error) => return Err(Rejection::new(None, format!("{error:#}"))),
     };
-    let size = std::fs::metadata(path).map_err(unreadable)?.len();
-    if size > event::MAX_EVENT_BYTES {
-        return Err(Rejection::new(
-            None,
-            format!(
-                "the event payload is {size} bytes, more than any issue event ({} at most)",
-                event::MAX_EVENT_BYTES
-            ),
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(unreadable)?;
     let payload = event::parse(&bytes).map_err(|message| Rejection::new(None, message))?;
     ui::status(
         "Issue",

@@ -1,5 +1,5 @@
 //! Checks of xtask.toml that need the place of a value the typed shape does not keep: tool
-//! pins that are versions, timeouts above zero, display names that are unique and printable,
+//! pins that are versions, timeouts of known tools, display names that are unique and printable,
 //! and (in `load` only, which may look at the disk) component sources that exist. Each failure
 //! is a usage error with file:line:col, found when the registry loads rather than when a tool
 //! runs.
@@ -22,7 +22,7 @@ use super::{Config, Locator, SourceKind};
 #[serde(default)]
 struct Places {
     tools: IndexMap<String, Spanned<toml::Value>>,
-    timeouts: IndexMap<String, Spanned<toml::Value>>,
+    timeouts: IndexMap<String, Spanned<u64>>,
     components: IndexMap<String, ComponentPlaces>,
 }
 
@@ -33,9 +33,10 @@ struct ComponentPlaces {
     source: Option<Spanned<String>>,
 }
 
-fn places(text: &str) -> Result<Places> {
-    // The typed parse already accepted this text, so this one cannot fail on syntax.
-    Ok(toml::from_str(text)?)
+fn places(text: &str, at: &Locator<'_>) -> Result<Places> {
+    // The typed parse already accepted this text; a value it took that this lenient shape
+    // cannot hold is still the file's mistake, named with its place.
+    toml::from_str(text).map_err(|error| super::toml_error(&error, at))
 }
 
 /// A version as pip accepts it after `==`: release numbers with optional pre, post and dev
@@ -78,7 +79,7 @@ fn table_names(pins: bool) -> String {
 
 /// The checks that need only the text: pins, timeouts and display names.
 pub(super) fn check_text(text: &str, at: &Locator<'_>) -> Result<()> {
-    let places = places(text)?;
+    let places = places(text, at)?;
     for (tool, pin) in &places.tools {
         let ok = pin
             .get_ref()
@@ -122,14 +123,7 @@ pub(super) fn check_text(text: &str, at: &Locator<'_>) -> Result<()> {
             ));
         }
     }
-    for (tool, seconds) in &places.timeouts {
-        if seconds.get_ref().as_integer() == Some(0) {
-            return Err(at.error(
-                seconds,
-                format!("timeouts.{tool} = 0: a timeout is a number of seconds above zero"),
-            ));
-        }
-    }
+    super::values::check(text, at)?;
     let mut seen: HashMap<String, &str> = HashMap::new();
     for (name, component) in &places.components {
         let Some(display) = &component.display_name else {
@@ -168,7 +162,7 @@ pub(super) fn check_text(text: &str, at: &Locator<'_>) -> Result<()> {
 /// package and a file for a module. Test paths are not checked here: a stale one is a warning
 /// and a failed tests gate, so the registry still loads.
 pub(super) fn check_sources(text: &str, at: &Locator<'_>, config: &Config) -> Result<()> {
-    let places = places(text)?;
+    let places = places(text, at)?;
     for component in &config.components {
         let path = config.project_path(&component.source);
         let exists = match component.source_kind {

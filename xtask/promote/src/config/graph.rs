@@ -1,12 +1,9 @@
-//! The dependency graph between components: refused when cyclic, walked for transitive
+//! The dependency graph between components: checked for cycles, walked for transitive
 //! dependencies (cache keys), dependents (affected components) and a topological order.
 
 use std::collections::BTreeSet;
 
-use anyhow::Result;
-
 use super::Component;
-use crate::errors::usage;
 
 #[derive(Debug, Clone)]
 pub struct DependencyGraph {
@@ -16,26 +13,20 @@ pub struct DependencyGraph {
 }
 
 impl DependencyGraph {
-    /// Builds the graph; a cycle is a usage error naming every component on it.
-    pub fn new(components: &[Component]) -> Result<Self> {
+    /// The graph of `components`. The loader refuses a cyclic one (`find_cycle`), naming the
+    /// `depends_on` entry that closes the cycle with its place in the file.
+    pub(super) fn new(components: &[Component]) -> Self {
         let names: Vec<String> = components.iter().map(|c| c.name.clone()).collect();
         let index = |name: &str| names.iter().position(|n| n == name);
         let edges = components
             .iter()
             .map(|c| c.depends_on.iter().filter_map(|d| index(d)).collect())
             .collect();
-        let graph = DependencyGraph { names, edges };
-        if let Some(cycle) = graph.find_cycle() {
-            return Err(usage(format!(
-                "dependency cycle in xtask.toml: {}; remove one of these `depends_on` entries",
-                cycle.join(" -> ")
-            )));
-        }
-        Ok(graph)
+        DependencyGraph { names, edges }
     }
 
     /// The first cycle found by a depth-first walk, as names with the start repeated at the end.
-    fn find_cycle(&self) -> Option<Vec<String>> {
+    pub(super) fn find_cycle(&self) -> Option<Vec<String>> {
         #[derive(Clone, Copy, PartialEq)]
         enum Mark {
             New,

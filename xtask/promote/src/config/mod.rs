@@ -7,6 +7,7 @@ mod checks;
 mod environments;
 mod graph;
 mod raw;
+mod values;
 
 use std::collections::BTreeMap;
 use std::path::{Component as PathPart, Path, PathBuf};
@@ -335,7 +336,9 @@ pub fn closest_names<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> 
 /// folder, else the one in the workspace this binary was built from.
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
-        if !path.is_file() {
+        // A path that exists but is not a file (a FIFO, a folder) is refused by `load`, by
+        // what it is.
+        if std::fs::symlink_metadata(path).is_err() {
             return Err(usage(format!(
                 "config file {} does not exist: pass an existing file to --config",
                 path.display()
@@ -368,8 +371,14 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// Reads and validates `path`.
 pub fn load(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
+    let text =
+        crate::input_file::read_text(path, "the configuration", crate::input_file::CONFIG_MAX)?
+            .ok_or_else(|| {
+                usage(format!(
+                    "config file {} does not exist: pass an existing file to --config",
+                    path.display()
+                ))
+            })?;
     let path = std::path::absolute(path)
         .with_context(|| format!("failed to resolve {}", path.display()))?;
     let config = parse(&text, &path)?;
@@ -393,22 +402,25 @@ pub fn load(path: &Path) -> Result<Config> {
 /// Validates the text of an xtask.toml that lives at `path` (absolute).
 pub fn parse(text: &str, path: &Path) -> Result<Config> {
     let located = Locator { text, path };
-    let raw: raw::RawConfig = toml::from_str(text).map_err(|error| {
-        let at = error
-            .span()
-            .map(|span| located.position(span.start))
-            .unwrap_or_else(|| path.display().to_string());
-        usage(format!(
-            "malformed config at {at}: {}",
-            error.message().trim()
-        ))
-    })?;
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|error| toml_error(&error, &located))?;
     let workspace_root = path
         .parent()
         .map(Path::to_path_buf)
         .context("config path has no parent folder")?;
     checks::check_text(text, &located)?;
     build(raw, &located, workspace_root)
+}
+
+/// A parse error of the TOML text as a usage error at its place.
+fn toml_error(error: &toml::de::Error, at: &Locator<'_>) -> anyhow::Error {
+    let place = error
+        .span()
+        .map(|span| at.position(span.start))
+        .unwrap_or_else(|| at.path.display().to_string());
+    usage(format!(
+        "malformed config at {place}: {}",
+        error.message().trim()
+    ))
 }
 
 /// Turns byte offsets into `file:line:column` for error messages.
@@ -419,9 +431,7 @@ struct Locator<'a> {
 
 impl Locator<'_> {
     fn position(&self, offset: usize) -> String {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let (line, column) = crate::input_file::position(self.text.as_bytes(), offset);
         format!("{}:{line}:{column}", self.path.display())
     }
 
@@ -500,7 +510,10 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
         components.push(build_component(name, spanned, &raw.groups, at)?);
     }
     check_dependencies(&raw, at)?;
-    let graph = DependencyGraph::new(&components)?;
+    let graph = DependencyGraph::new(&components);
+    if let Some(cycle) = graph.find_cycle() {
+        return Err(cycle_error(&raw, &cycle, at));
+    }
     let environments = environments::build_environments(&raw.environments, at)?;
     let services = environments::build_services(&raw.components, at)?;
 
@@ -742,6 +755,28 @@ fn check_dependencies(raw: &raw::RawConfig, at: &Locator<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A dependency cycle, placed at the `depends_on` entry that closes it.
+fn cycle_error(raw: &raw::RawConfig, cycle: &[String], at: &Locator<'_>) -> anyhow::Error {
+    let message = format!(
+        "dependency cycle: {}; remove one of these `depends_on` entries",
+        cycle.join(" -> ")
+    );
+    let closing = match cycle {
+        [.., last_but_one, last] => raw.components.get(last_but_one).and_then(|component| {
+            component
+                .get_ref()
+                .depends_on
+                .iter()
+                .find(|d| d.get_ref() == last)
+        }),
+        _ => None,
+    };
+    match closing {
+        Some(entry) => at.error(entry, message),
+        None => usage(format!("{}: {message}", at.path.display())),
+    }
 }
 
 /// A relative path that stays inside its base: no absolute paths, no `..`.

@@ -56,8 +56,18 @@ pub fn try_acquire(dir: &Path, name: &str, holder: &str, what: &str) -> Result<L
     Ok(Lock { _file: file })
 }
 
-/// Waits for the lock named `name`: for short critical sections (appending to a record).
+/// How long a command waits for a lock held by another: the sections it guards (a record's
+/// read, change and rename) take milliseconds, so a minute means the holder is stuck.
+pub const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for the lock named `name`: for short critical sections (appending to a record). The
+/// wait ends at `WAIT_LIMIT` (exit 3, naming the lock) or at a signal (exit 130 or 143), and
+/// the caller then does nothing.
 pub fn acquire(dir: &Path, name: &str) -> Result<Lock> {
+    acquire_within(dir, name, WAIT_LIMIT)
+}
+
+fn acquire_within(dir: &Path, name: &str, limit: std::time::Duration) -> Result<Lock> {
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let path = dir.join(format!("{name}.lock"));
     let file = OpenOptions::new()
@@ -67,9 +77,31 @@ pub fn acquire(dir: &Path, name: &str) -> Result<Lock> {
         .truncate(false)
         .open(&path)
         .with_context(|| format!("failed to open {}", path.display()))?;
-    file.lock()
-        .with_context(|| format!("failed to lock {}", path.display()))?;
-    Ok(Lock { _file: file })
+    let mut failure = None;
+    // Polled, never a blocking `lock()`: a signal must be able to end the wait.
+    let waited = crate::signals::wait_for(limit, || match file.try_lock() {
+        Ok(()) => Some(()),
+        Err(TryLockError::WouldBlock) => None,
+        Err(TryLockError::Error(error)) => {
+            failure = Some(error);
+            Some(())
+        }
+    });
+    if let Some(error) = failure {
+        return Err(error).with_context(|| format!("failed to lock {}", path.display()));
+    }
+    match waited {
+        Ok(()) => Ok(Lock { _file: file }),
+        Err(crate::signals::WaitEnd::Interrupted) => Err(crate::errors::interrupted(format!(
+            "interrupted while waiting for {}: nothing was done",
+            path.display()
+        ))),
+        Err(crate::signals::WaitEnd::TimedOut) => Err(infra(format!(
+            "waited {}s for {}, which another xtask holds: let it finish (or end it), then run this again",
+            limit.as_secs(),
+            path.display()
+        ))),
+    }
 }
 
 /// How a lock names its holder: process, component and start time.
@@ -84,6 +116,25 @@ pub fn holder_text(component: &str, now: chrono::DateTime<chrono::Utc>) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wait_for_a_held_lock_ends_at_its_limit_naming_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = acquire(dir.path(), "maturity-x").unwrap();
+        let error = acquire_within(
+            dir.path(),
+            "maturity-x",
+            std::time::Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert_eq!(
+            crate::errors::exit_code_of(&error),
+            crate::errors::exit::INFRASTRUCTURE
+        );
+        assert!(error.to_string().contains("maturity-x.lock"), "{error}");
+        drop(held);
+        assert!(acquire_within(dir.path(), "maturity-x", std::time::Duration::ZERO).is_ok());
+    }
 
     #[test]
     fn a_second_holder_is_refused_with_the_first_ones_name_until_it_lets_go() {

@@ -28,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use super::inputs::FileDigest;
+use crate::digest::FileDigest;
 use crate::fsutil;
 
 /// First bytes of a memo file; bump the version when the layout changes (older files are then

@@ -11,7 +11,10 @@
 //! - `HOME`: not in the key for the same reason; what pytest and bandit read under it is
 //!   observed and recorded by digest like any other read, and ruff's user config is keyed by
 //!   content.
-//! - `TMPDIR`: scratch space, never an input; the observer ignores reads under it.
+//! - `TMPDIR`: never the caller's; every tool gets this run's own `.xtask/tmp/<pid>/tmp`
+//!   (set where the tool's command is built), so what tools leave there goes with the run and
+//!   a killed run's leftovers are swept by the next one. Not in the key; the state folder is
+//!   never an input.
 //! - `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` (either case): only how pyright's wrapper fetches
 //!   node on its first start; not in the key.
 //!
@@ -30,7 +33,6 @@ const KEYED: &[&str] = &["LANG", "TZ"];
 /// pyright's wrapper downloads node the first time, never a verdict.
 const UNKEYED: &[&str] = &[
     "HOME",
-    "TMPDIR",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "NO_PROXY",

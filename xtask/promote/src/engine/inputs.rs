@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::digest_memo::DigestMemo;
 use crate::config::{Component, Config, SourceKind};
+use crate::digest::{FileDigest, hex};
 use crate::imports::parse_cache::ParseCache;
 use crate::tools::{StepKind, Tool};
 
@@ -56,8 +57,6 @@ pub(crate) fn is_generated(name: &str) -> bool {
 pub(crate) fn is_virtual_env(folder: &Path) -> bool {
     folder.join("pyvenv.cfg").is_file()
 }
-
-pub type FileDigest = [u8; 32];
 
 /// The per-run maps, keyed by paths we walked ourselves (no untrusted keys, so no need for
 /// SipHash's flooding resistance): a warm run looks up every input of every step in them.
@@ -850,18 +849,6 @@ pub fn digest_list(index: &InputIndex, files: &[String]) -> BTreeMap<String, Str
         .collect()
 }
 
-/// Lowercase hex; by table rather than `format!`, since a warm run hexes every input digest of
-/// every key.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        text.push(char::from(DIGITS[usize::from(b >> 4)]));
-        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -915,12 +902,6 @@ mod tests {
                 "tests/test_a.py"
             ]
         );
-    }
-
-    #[test]
-    fn hex_is_lowercase_two_digits_a_byte() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::inputs::hex;
+use crate::digest::hex;
 use crate::fsutil;
 
 const MEMO_FILE: &str = "interpreter-memo.json";

@@ -2,15 +2,17 @@
 //! that can change the step's result goes in; nothing that cannot (timings, absolute temp
 //! paths, mtimes) does.
 
+use crate::digest::hex;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use sha2::{Digest, Sha256};
 
-use super::inputs::{self, FileDigest, InputIndex, StepInputs};
+use super::inputs::{InputIndex, StepInputs};
 use crate::cache::SCHEMA_VERSION;
 use crate::config::{Policy, Thresholds};
+use crate::digest::FileDigest;
 
 /// Files of one role with their digests, sorted by path and without repeats.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -51,7 +53,7 @@ impl Serialize for Digests {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (path, digest) in &self.0 {
             match digest {
-                Some(d) => map.serialize_entry(path, &inputs::hex(d))?,
+                Some(d) => map.serialize_entry(path, &hex(d))?,
                 None => map.serialize_entry(path, "unreadable")?,
             }
         }
@@ -176,7 +178,7 @@ impl<'a> KeyMaterial<'a> {
         ] {
             list.hash_into(&mut hasher);
         }
-        inputs::hex(&hasher.finalize())
+        hex(&hasher.finalize())
     }
 
     /// Every file read directly, with its digest, sorted and without repeats (dependencies are

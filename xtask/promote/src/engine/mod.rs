@@ -5,6 +5,7 @@
 pub mod digest_memo;
 pub mod environment;
 pub mod explain;
+mod fix;
 pub mod inputs;
 pub mod interpreter;
 pub mod key;
@@ -22,10 +23,11 @@ use std::sync::Mutex;
 
 use crate::cache::{Cache, Lookup};
 use crate::config::{Component, Config};
+use crate::digest::FileDigest;
 use crate::events::{Event, Listener};
 use crate::toolchain::{ResolvedTool, Toolchain};
 use crate::tools::{PathNormalizer, StepKind, Tool};
-use inputs::{FileDigest, InputIndex, StepInputs};
+use inputs::{InputIndex, StepInputs};
 use result::{ErrorKind, StepError, StepResult};
 
 /// Everything a run needs, built once per command.
@@ -213,12 +215,14 @@ fn enabled_requests(ctx: &RunContext<'_>, requests: &[StepId]) -> Vec<StepId> {
         .collect()
 }
 
-/// Runs the requested fixes, one tool at a time in the tool table's order, into `results`.
+/// Runs the requested fixes into `results`: one pass over the files in the tool table's
+/// order of fixing steps, on shadow copies (`fix.rs`).
 fn run_fixes(ctx: &RunContext<'_>, requests: &[StepId], tools: &mut Tools, results: &mut Results) {
     // Fixes change the files every other step reads, so they run, and finish, first.
     let fixes = crate::tools::table::STEPS
         .iter()
         .filter(|s| s.modifies_files);
+    let mut stages = Vec::new();
     for fix_kind in fixes.map(|s| s.kind) {
         let members: Vec<&Component> = requests
             .iter()
@@ -229,11 +233,11 @@ fn run_fixes(ctx: &RunContext<'_>, requests: &[StepId], tools: &mut Tools, resul
             continue;
         }
         match resolve(ctx, tools, fix_kind.tool()) {
-            Ok(tool) => {
-                for result in run::fix(ctx, fix_kind, &tool, &members) {
-                    results.insert(result.0, result.1);
-                }
-            }
+            Ok(tool) => stages.push(fix::Stage {
+                kind: fix_kind,
+                tool,
+                members,
+            }),
             Err(message) => {
                 for component in members {
                     let result = missing_tool(ctx, fix_kind, component, &message);
@@ -241,6 +245,9 @@ fn run_fixes(ctx: &RunContext<'_>, requests: &[StepId], tools: &mut Tools, resul
                 }
             }
         }
+    }
+    if !stages.is_empty() {
+        results.extend(fix::run(ctx, &stages));
     }
 }
 

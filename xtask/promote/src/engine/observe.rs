@@ -12,6 +12,7 @@
 //! `~/.cache` (derived data), tool output inside the project (`__pycache__`, `.pytest_cache`,
 //! …) and xtask's own folders.
 
+use crate::digest::hex;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ pub const BOOTSTRAP: &str = include_str!("audit_hook.py");
 
 /// Changes whenever the bootstrap does: what is observed is part of what a key means.
 pub fn observer_id() -> String {
-    inputs::hex(&Sha256::digest(BOOTSTRAP.as_bytes()))[..16].to_owned()
+    hex(&Sha256::digest(BOOTSTRAP.as_bytes()))[..16].to_owned()
 }
 
 /// The read-set file name inside a run's own folder.
@@ -297,7 +298,7 @@ fn fresh_state(locator: &Locator, index: &InputIndex, entry: &str) -> String {
                 index.digest(portable)
             };
             match digest {
-                Some(d) => format!("f:{}", inputs::hex(&d)),
+                Some(d) => format!("f:{}", hex(&d)),
                 None => "unreadable".to_owned(),
             }
         }
@@ -331,7 +332,7 @@ pub fn names_digest<N: AsRef<[u8]>>(sorted: &[N]) -> String {
         hasher.update(name.as_ref());
         hasher.update(b"\n");
     }
-    inputs::hex(&hasher.finalize())
+    hex(&hasher.finalize())
 }
 
 /// Whether a portable name is a path inside the project (not absolute, under HOME or above).

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use super::result::{ErrorKind, StepError, StepResult, StepStatus};
-use super::{Job, Prepared, RunContext, StepId, observe};
+use super::{Job, Prepared, RunContext, observe};
 use crate::config::Component;
 use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
@@ -26,7 +26,7 @@ pub fn bandit_config(root: &std::path::Path) -> Option<String> {
         .map(|_| "pyproject.toml".to_owned())
 }
 
-fn args_for(
+pub(super) fn args_for(
     ctx: &RunContext<'_>,
     kind: StepKind,
     paths: &[String],
@@ -99,7 +99,11 @@ impl Observed {
     }
 }
 
-fn tool_command(ctx: &RunContext<'_>, tool: &ResolvedTool, args: Vec<String>) -> ToolCommand {
+pub(super) fn tool_command(
+    ctx: &RunContext<'_>,
+    tool: &ResolvedTool,
+    args: Vec<String>,
+) -> ToolCommand {
     let mut command = ToolCommand::new(
         &tool.program,
         &ctx.config.project.root,
@@ -125,12 +129,14 @@ fn tool_command(ctx: &RunContext<'_>, tool: &ResolvedTool, args: Vec<String>) ->
         .env("PY_COLORS", "0")
         // ruff's own cache stays out of the user's tree.
         .env("RUFF_CACHE_DIR", ctx.config.state_dir().join("ruff-cache"))
+        // Temp files of tools (pyright's, bandit's, a test's) live and die with this run.
+        .env("TMPDIR", crate::scratch::tools_tmp(&ctx.config.state_dir()))
         // The PyPI wrapper of pyright otherwise asks PyPI for a newer version on every start.
         .env("PYRIGHT_PYTHON_IGNORE_WARNINGS", "1")
 }
 
 /// A step error from a process that did not run to its end.
-fn run_error(error: &RunError) -> StepError {
+pub(super) fn run_error(error: &RunError) -> StepError {
     StepError {
         kind: match error {
             RunError::NotFound { .. } => ErrorKind::NotFound,
@@ -177,7 +183,7 @@ pub(crate) fn execute<'j, 'c>(
         .collect();
     let args = args_for(ctx, job.kind, &paths, job.members[0].component);
     // Observed batch tools run as `python -c <observer> <reads> -m <tool>` in the tool's venv.
-    let run_dir = tempfile::Builder::new().prefix("xtask-run-").tempdir();
+    let run_dir = crate::scratch::tempdir(&ctx.config.state_dir(), "run-");
     let observing = match (&run_dir, observed(job.kind)) {
         (Ok(dir), true) => Some(dir.path().to_path_buf()),
         _ => None,
@@ -500,65 +506,4 @@ fn tests_result(
         tests: Some(tests),
         coverage,
     }
-}
-
-/// Runs a fixing step over `members` at once; never cached.
-pub(crate) fn fix(
-    ctx: &RunContext<'_>,
-    kind: StepKind,
-    tool: &ResolvedTool,
-    members: &[&Component],
-) -> Vec<(StepId, StepResult)> {
-    let paths: Vec<String> = members.iter().map(|c| c.source.clone()).collect();
-    let names: Vec<String> = members.iter().map(|c| c.name.clone()).collect();
-    let command = tool_command(ctx, tool, args_for(ctx, kind, &paths, members[0]));
-    let display = command.display();
-    for name in &names {
-        ctx.listener.event(&Event::StepStarted {
-            component: name,
-            kind,
-        });
-    }
-    ctx.listener.event(&Event::ToolStarted {
-        kind,
-        components: &names,
-        command: &display,
-    });
-    let outcome = process::run(&command);
-    members
-        .iter()
-        .map(|component| {
-            let command = command_line(kind, &argv(ctx, kind, component));
-            let result = match &outcome {
-                Err(error) => StepResult::error(kind, &tool.version, command, run_error(error), 0),
-                Ok(done) => match kind.spec().output.findings(done, &ctx.normalizer) {
-                    Ok(_) => StepResult {
-                        name: kind,
-                        tool: kind.tool(),
-                        version: tool.version.clone(),
-                        command,
-                        status: StepStatus::Passed,
-                        cached: false,
-                        duration_ms: done.duration.as_millis() as u64,
-                        findings: Vec::new(),
-                        error: None,
-                        tests: None,
-                        coverage: None,
-                    },
-                    Err(failure) => StepResult::error(
-                        kind,
-                        &tool.version,
-                        command,
-                        StepError::from_failure(&failure),
-                        done.duration.as_millis() as u64,
-                    ),
-                },
-            };
-            ctx.listener.event(&Event::StepFinished {
-                component: &component.name,
-                result: &result,
-            });
-            ((component.name.clone(), kind), result)
-        })
-        .collect()
 }

@@ -13,6 +13,7 @@
 //! entries, so no folder mtime is trusted there; a folder listed outside it is compared by its
 //! stat, which changes whenever an entry is added, removed or renamed.
 
+use crate::digest::hex;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -151,7 +152,7 @@ impl Walk {
                 Seen::Other => hasher.update(b"?"),
             }
         }
-        inputs::hex(&hasher.finalize())
+        hex(&hasher.finalize())
     }
 }
 
@@ -480,7 +481,7 @@ fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> Stri
         text(component);
         text(kind.id());
     }
-    inputs::hex(&hasher.finalize())
+    hex(&hasher.finalize())
 }
 
 /// Whether `record` still describes the project as `walk` found it, and everything outside.
@@ -493,7 +494,7 @@ fn still_holds(ctx: &RunContext<'_>, walk: &Walk, record: &Record) -> bool {
     record.racy.iter().all(|(path, digest)| {
         ctx.index
             .outside_digest(&root.join(path))
-            .is_some_and(|d| inputs::hex(&d) == *digest)
+            .is_some_and(|d| hex(&d) == *digest)
     }) && record
         .outside
         .iter()
@@ -519,7 +520,7 @@ fn holds(ctx: &RunContext<'_>, path: &Path, recorded: &Probe) -> bool {
                 && ctx
                     .index
                     .outside_digest(path)
-                    .is_some_and(|d| inputs::hex(&d) == *digest)
+                    .is_some_and(|d| hex(&d) == *digest)
         }
         _ => false,
     }
@@ -544,7 +545,7 @@ fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -
         };
     }
     let digest = if stat.is_racy(taken_ns) {
-        Some(inputs::hex(&ctx.index.outside_digest(path)?))
+        Some(hex(&ctx.index.outside_digest(path)?))
     } else {
         None
     };
@@ -575,7 +576,7 @@ fn build(
     let mut racy = BTreeMap::new();
     for path in walk.racy() {
         let digest = ctx.index.outside_digest(&root.join(path))?;
-        racy.insert(path.to_owned(), inputs::hex(&digest));
+        racy.insert(path.to_owned(), hex(&digest));
     }
     let racy_paths: Vec<String> = racy.keys().cloned().collect();
     let walked = walk.by_path();

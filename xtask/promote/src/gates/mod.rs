@@ -14,6 +14,7 @@ use crate::engine::RUN_DIR;
 use crate::engine::result::{ErrorKind, StepResult, StepStatus};
 use crate::maturity::observation::{Observation, days_hours};
 use crate::plan::{ComponentPlan, GateKind};
+use crate::plural::{count, count_as};
 use crate::readme::ReadmeCheck;
 use crate::stage::Stage;
 use crate::tools::{Severity, StepKind};
@@ -21,7 +22,7 @@ pub use outcome::{
     CoverageMeasure, Dependencies, DeployResult, DeploymentFact, GateResult, IntegrationFact,
     Outcome,
 };
-use outcome::{plural, severity_name, utc};
+use outcome::{severity_name, utc};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blocker {
@@ -235,11 +236,12 @@ impl Judge<'_> {
             let mut parts = Vec::new();
             if findings > 0 {
                 parts.push(format!(
-                    "{findings} ruff findings ({fixable} safely fixable)"
+                    "{} ({fixable} safely fixable)",
+                    count(findings, "ruff finding")
                 ));
             }
             if unformatted > 0 {
-                parts.push(plural(unformatted, "file", "files") + " not formatted");
+                parts.push(count_as(unformatted, "file", "files") + " not formatted");
             }
             let by_hand = findings - fixable;
             let fix = if fixable + unformatted > 0 {
@@ -250,7 +252,8 @@ impl Judge<'_> {
                 fix
             } else {
                 format!(
-                    "fix the {findings} findings listed above by hand, then run `{}`",
+                    "fix the {} listed above by hand, then run `{}`",
+                    count(findings, "finding"),
                     self.command("--phase 1")
                 )
             };
@@ -279,7 +282,7 @@ impl Judge<'_> {
         if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
             return self.step_error(GateKind::Types, step);
         }
-        let count = |step: &StepResult| {
+        let count_of = |step: &StepResult| {
             let errors = step
                 .findings
                 .iter()
@@ -287,20 +290,16 @@ impl Judge<'_> {
                 .count();
             (errors, step.findings.len() - errors)
         };
-        let errors: usize = fed.iter().map(|s| count(s).0).sum();
-        let warnings: usize = fed.iter().map(|s| count(s).1).sum();
+        let errors: usize = fed.iter().map(|s| count_of(s).0).sum();
+        let warnings: usize = fed.iter().map(|s| count_of(s).1).sum();
         let passed = errors == 0;
         if !passed {
             let per_tool: Vec<String> = fed
                 .iter()
-                .filter(|s| count(s).0 > 0)
+                .filter(|s| count_of(s).0 > 0)
                 .map(|s| {
                     let tool = s.tool.name();
-                    plural(
-                        count(s).0,
-                        &format!("{tool} error"),
-                        &format!("{tool} errors"),
-                    )
+                    count(count_of(s).0, &format!("{tool} error"))
                 })
                 .collect();
             self.block(
@@ -323,7 +322,13 @@ impl Judge<'_> {
             return self.missing_evidence(GateKind::Docs, "the README check");
         };
         let required = self.config.policy.readme_sections.len();
-        let present = required - readme.missing_sections.len().min(required);
+        // A section still holding a scaffold note is not written, whatever its heading says.
+        let present = readme.written(&self.config.policy.readme_sections);
+        let unfinished: Vec<String> = readme
+            .unfinished_sections()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let passed = readme.passed();
         if !readme.exists {
             self.block(
@@ -334,7 +339,7 @@ impl Judge<'_> {
                     self.command("--phase 3 --fix")
                 ),
             );
-        } else if !passed {
+        } else if !readme.missing_sections.is_empty() {
             self.block(
                 GateKind::Docs,
                 format!(
@@ -354,12 +359,32 @@ impl Judge<'_> {
                 ),
             );
         }
+        if readme.exists && !unfinished.is_empty() {
+            let first = readme
+                .placeholders
+                .first()
+                .map(|p| p.text.as_str())
+                .unwrap_or_default();
+            self.block(
+                GateKind::Docs,
+                format!(
+                    "{} still holds scaffold placeholders in {} (`{first}`)",
+                    readme.path,
+                    unfinished.join(", ")
+                ),
+                format!(
+                    "replace each note in angle brackets in {} with the real text",
+                    readme.path
+                ),
+            );
+        }
         GateResult {
             passed,
             outcome: Outcome::Docs {
                 exists: readme.exists,
                 present,
                 required,
+                unfinished,
             },
         }
     }
@@ -391,7 +416,7 @@ impl Judge<'_> {
                 // into `# nosec` and opened on case-sensitive file systems as they are.
                 format!(
                     "{} at or above {} severity ({})",
-                    plural(blocking.len(), "bandit finding", "bandit findings"),
+                    count(blocking.len(), "bandit finding"),
                     severity_name(self.config.policy.security_fail_on),
                     listed.join(", ")
                 ),
@@ -455,15 +480,19 @@ impl Judge<'_> {
                 .collect();
             let message = match uncollected.first() {
                 Some(cause) => format!(
-                    "{} test modules cannot be collected ({cause}){}",
-                    uncollected.len(),
+                    "{} cannot be collected ({cause}){}",
+                    count(uncollected.len(), "test module"),
                     if counts.failed > 0 {
-                        format!(", and {} of {} tests failed", counts.failed, counts.total)
+                        format!(
+                            ", and {} of {} failed",
+                            counts.failed,
+                            count(counts.total, "test")
+                        )
                     } else {
                         String::new()
                     }
                 ),
-                None => format!("{broken} of {} tests failed", counts.total),
+                None => format!("{broken} of {} failed", count(counts.total, "test")),
             };
             let fix = if uncollected.is_empty() {
                 format!(

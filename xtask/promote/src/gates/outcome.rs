@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::config::SecuritySeverity;
 use crate::engine::result::StepError;
 use crate::maturity::observation::Observation;
+use crate::plural::{count, count_as};
 use crate::stage::Stage;
 use crate::tools::StepKind;
 use crate::tools::pytest::{Coverage, TestCounts};
@@ -46,8 +47,11 @@ pub enum Outcome {
     },
     Docs {
         exists: bool,
+        /// Required sections there and written (no scaffold placeholder left in them).
         present: usize,
         required: usize,
+        /// Sections still holding a scaffold placeholder, in README order.
+        unfinished: Vec<String>,
     },
     Security {
         blocking: usize,
@@ -164,11 +168,6 @@ impl IntegrationFact {
             self.failed_tests()
         )
     }
-}
-
-/// `1 file`, `3 files`.
-pub fn plural(count: usize, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 /// The configured severity as users write it in xtask.toml.
@@ -310,21 +309,28 @@ impl GateResult {
             Outcome::Lint {
                 findings,
                 unformatted,
-                ..
-            } => format!(
-                "{}, {} to format",
-                plural(*findings, "finding", "findings"),
-                plural(*unformatted, "file", "files")
-            ),
-            Outcome::Types { errors, warnings } => format!("{errors} errors, {warnings} warnings"),
+            } => lint_summary(*findings, *unformatted),
+            Outcome::Types { errors, warnings } => {
+                format!(
+                    "{}, {}",
+                    count(*errors, "error"),
+                    count(*warnings, "warning")
+                )
+            }
             Outcome::Docs {
                 exists,
                 present,
                 required,
-                ..
+                unfinished,
             } => {
-                if *exists {
-                    format!("{present} of {required} required sections")
+                if *exists && !unfinished.is_empty() {
+                    format!(
+                        "{present} of {} written; placeholders left in {}",
+                        count(*required, "required section"),
+                        unfinished.join(", ")
+                    )
+                } else if *exists {
+                    format!("{present} of {}", count(*required, "required section"))
                 } else {
                     "README missing".to_owned()
                 }
@@ -337,10 +343,7 @@ impl GateResult {
                 "{blocking} blocking, {below} below the {} threshold",
                 severity_name(*fail_on)
             ),
-            Outcome::Tests(counts) => format!(
-                "{} passed, {} failed, {} errors, {} skipped",
-                counts.passed, counts.failed, counts.errors, counts.skipped
-            ),
+            Outcome::Tests(counts) => tests_summary(counts),
             Outcome::Coverage {
                 threshold,
                 measured,
@@ -365,8 +368,8 @@ impl GateResult {
                     format!("in Staging since {}", utc(observed.since))
                 }
                 Some(observed) => format!(
-                    "{} days to go, earliest {}",
-                    observed.remaining_days(),
+                    "{} to go, earliest {}",
+                    crate::maturity::observation::days_hours(observed.remaining),
                     earliest(observed)
                 ),
             },
@@ -420,6 +423,37 @@ fn value_text(value: &Value) -> String {
     }
 }
 
+/// The lint figure is one count, the one every view shows (status table, JSON `measured`,
+/// JUnit, summary): ruff's findings plus the files ruff would reformat.
+fn lint_summary(findings: usize, unformatted: usize) -> String {
+    let total = count(findings + unformatted, "finding");
+    if findings > 0 && unformatted > 0 {
+        format!(
+            "{total}: {} from ruff check, {} to format",
+            findings,
+            count_as(unformatted, "file", "files")
+        )
+    } else if unformatted > 0 {
+        format!(
+            "{total}: {} to format",
+            count_as(unformatted, "file", "files")
+        )
+    } else {
+        total
+    }
+}
+
+/// pytest's counts, `1 error` and `2 errors` alike.
+pub fn tests_summary(counts: &TestCounts) -> String {
+    format!(
+        "{} passed, {} failed, {}, {} skipped",
+        counts.passed,
+        counts.failed,
+        count(counts.errors, "error"),
+        counts.skipped
+    )
+}
+
 fn dependencies_summary(dependencies: &Dependencies) -> String {
     let to = dependencies.target;
     let total = dependencies.stages.len();
@@ -446,11 +480,7 @@ fn dependencies_summary(dependencies: &Dependencies) -> String {
     if let Some(first) = dependencies.dynamic.first() {
         summary.push_str(&format!(
             "; {} not followed (module computed at run time: {first})",
-            plural(
-                dependencies.dynamic.len(),
-                "dynamic import",
-                "dynamic imports"
-            )
+            count(dependencies.dynamic.len(), "dynamic import")
         ));
     }
     summary

@@ -102,6 +102,7 @@ fn clean_facts() -> Facts {
             path: "README.md".into(),
             exists: true,
             missing_sections: vec![],
+            placeholders: vec![],
         }),
         dependencies: vec![("model-management".into(), Stage::Staging)],
         staging_since: None,
@@ -575,7 +576,7 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
     let blocker = blocker_of(&decision, "tests");
     assert_eq!(
         blocker.message,
-        "1 test modules cannot be collected (ModuleNotFoundError: No module named 'torch')"
+        "1 test module cannot be collected (ModuleNotFoundError: No module named 'torch')"
     );
     assert!(!blocker.fix.contains("XTASK_RUN_DIR"), "{}", blocker.fix);
     assert!(

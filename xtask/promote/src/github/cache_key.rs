@@ -4,6 +4,7 @@
 //! a changed one restores the newest entry with the same prefix, whose content-addressed
 //! results stay valid for everything that did not change.
 
+use crate::digest::hex;
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
@@ -34,7 +35,7 @@ pub fn format(config_digest: &str, scope: &str, inputs_digest: &str) -> CacheKey
 }
 
 fn short_hex(bytes: &[u8]) -> String {
-    inputs::hex(bytes)[..16].to_owned()
+    hex(bytes)[..16].to_owned()
 }
 
 fn read_optional(path: &std::path::Path) -> Result<Vec<u8>> {

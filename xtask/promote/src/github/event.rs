@@ -4,9 +4,10 @@
 
 use serde::Deserialize;
 
-/// Larger payloads are refused before parsing; a real one, even with a body at GitHub's
-/// limit, is a few hundred kilobytes.
-pub const MAX_EVENT_BYTES: u64 = 8 * 1024 * 1024;
+/// Larger payloads are refused before they are read whole: GitHub delivers no webhook payload
+/// over 25 MB, and a real issues event, even with a body at GitHub's limit, is a few hundred
+/// kilobytes.
+pub const MAX_EVENT_BYTES: u64 = crate::input_file::EVENT_MAX;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssueEvent {

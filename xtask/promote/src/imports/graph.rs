@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::parse::{Import, Parsed};
 use super::parse_cache::ParseCache;
-use crate::engine::inputs::FileDigest;
+use crate::digest::FileDigest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EdgeKind {

@@ -14,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use sha2::{Digest, Sha256};
 
 use super::parse::{self, Parsed};
-use crate::engine::inputs::{FileDigest, hex};
+use crate::digest::{FileDigest, hex};
 
 /// The cache's file name in the cache folder; the version changes with `Parsed`.
 pub const FILE_NAME: &str = "imports-v1.json";

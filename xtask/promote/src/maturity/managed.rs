@@ -25,11 +25,20 @@ pub struct Section {
     pub range: Range<usize>,
 }
 
-/// The managed section, when the file has both markers in order.
+/// The managed section, when the file has both markers in order. It starts at the beginning
+/// of the begin marker's line, or at the marker itself when the user wrote text before it on
+/// that line: a record rewrites only what is ours and keeps that text.
 pub fn find(text: &str) -> Option<Section> {
     let begin = text.find(BEGIN)?;
-    let start = text[..begin].rfind('\n').map_or(0, |i| i + 1);
-    let end = begin + text[begin..].find(END)? + END.len();
+    let before = text.get(..begin)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let ours_from_line_start = before.get(line_start..)?.trim().is_empty();
+    let start = if ours_from_line_start {
+        line_start
+    } else {
+        begin
+    };
+    let end = begin + text.get(begin..)?.find(END)? + END.len();
     Some(Section { range: start..end })
 }
 
@@ -85,15 +94,23 @@ pub fn render(contents: &Contents, eol: &str) -> String {
 pub fn splice(text: &str, contents: &Contents) -> String {
     let eol = line_ending(text);
     let section = render(contents, eol);
+    let around = |range: Range<usize>| {
+        (
+            text.get(..range.start).unwrap_or_default(),
+            text.get(range.end..).unwrap_or_default(),
+        )
+    };
     if let Some(existing) = find(text) {
-        return format!(
-            "{}{section}{}",
-            &text[..existing.range.start],
-            &text[existing.range.end..]
-        );
+        let (before, after) = around(existing.range);
+        return format!("{before}{section}{after}");
     }
     if let Some((line, _)) = super::parse::find_stage_line(text) {
-        return format!("{}{section}{}", &text[..line.start], &text[line.end..]);
+        // What the user wrote after the stage (an owner, a pager, a date) stays, below.
+        let extra = super::parse::stage_line_extra(text)
+            .map(|extra| format!("{eol}{extra}"))
+            .unwrap_or_default();
+        let (before, after) = around(line);
+        return format!("{before}{section}{extra}{after}");
     }
     // No stage line: put the section under the title, or first when there is none.
     if let Some(title_end) = title_line_end(text) {
@@ -146,6 +163,32 @@ mod tests {
         );
         assert!(!out.contains("**Current Stage**: Development"));
         assert_eq!(super::super::parse::parse_stage(&out), Some(Stage::Staging));
+    }
+
+    #[test]
+    fn the_users_text_on_the_stage_line_and_before_the_marker_is_kept() {
+        let text = "# Carbon\n\n**Current Stage**: Staging (since 2025-10-06, owner @ana, pager x)\n**Owner**: @me\n";
+        let out = splice(text, &contents(Stage::Production, &[]));
+        assert!(
+            out.contains(
+                "<!-- xtask:maturity:end -->\n(since 2025-10-06, owner @ana, pager x)\n**Owner**: @me\n"
+            ),
+            "{out}"
+        );
+        // Text before the begin marker on its line survives the next record.
+        let edited = out.replace(
+            "<!-- xtask:maturity:begin",
+            "Keep me: <!-- xtask:maturity:begin",
+        );
+        let again = splice(&edited, &contents(Stage::Staging, &[]));
+        assert!(
+            again.contains("\nKeep me: <!-- xtask:maturity:begin"),
+            "{again}"
+        );
+        assert_eq!(
+            super::super::parse::parse_stage(&again),
+            Some(Stage::Staging)
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod record;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDateTime;
 
 use crate::config::{Component, Config};
@@ -39,9 +39,10 @@ impl MaturityState {
 
 pub fn read(config: &Config, component: &Component) -> Result<MaturityState> {
     let path = config.project_path(&component.maturity);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let what = format!("the MATURITY.md of {}", component.name);
+    let text = match crate::input_file::read_text(&path, &what, crate::input_file::DOCUMENT_MAX)? {
+        Some(text) => text,
+        None => {
             return Ok(MaturityState {
                 stage: Stage::Development,
                 text: None,
@@ -50,9 +51,6 @@ pub fn read(config: &Config, component: &Component) -> Result<MaturityState> {
                     component.name, component.maturity
                 )),
             });
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("failed to read {}", path.display()));
         }
     };
     if let Some(defect) = parse::defect(parse::strip_bom(&text)) {

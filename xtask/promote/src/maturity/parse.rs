@@ -39,6 +39,21 @@ pub fn find_stage_line(text: &str) -> Option<(std::ops::Range<usize>, Stage)> {
     Some((start..end, stage))
 }
 
+/// The user's own text after the stage on the stage line (`(since 2025-10-06, owner @ana)`),
+/// without the markup that closes the stage (`**`, `` ` ``, `_`) and the blanks around it;
+/// `None` when the line ends with the stage. A first record replaces the stage line with the
+/// managed section and keeps this text on a line of its own after it.
+pub fn stage_line_extra(text: &str) -> Option<&str> {
+    let captures = stage_line().captures(text)?;
+    let word = captures.get(1)?;
+    let rest = text.get(word.end()..)?;
+    let line = rest.split('\n').next().unwrap_or_default();
+    let extra = line
+        .trim_start_matches(|c: char| matches!(c, '*' | '_' | '`') || c.is_whitespace())
+        .trim_end();
+    (!extra.is_empty()).then_some(extra)
+}
+
 /// The byte order mark some editors put first in a file.
 pub const BOM: &str = "\u{feff}";
 
@@ -222,6 +237,19 @@ mod tests {
         assert_eq!(parse_stage("Target Stage: Production"), None);
         assert_eq!(parse_stage("No stage here"), None);
         assert_eq!(parse_stage("Stage: stagingish"), None);
+    }
+
+    #[test]
+    fn text_after_the_stage_is_the_users_own() {
+        let text =
+            "# T\n**Current Stage**: Staging (since 2025-10-06, owner @ana, pager x)\r\nmore\n";
+        assert_eq!(
+            stage_line_extra(text),
+            Some("(since 2025-10-06, owner @ana, pager x)")
+        );
+        assert_eq!(stage_line_extra("**Current Stage**: **Staging** \n"), None);
+        assert_eq!(stage_line_extra("Stage: `staging`"), None);
+        assert_eq!(stage_line_extra("nothing"), None);
     }
 
     #[test]

@@ -223,11 +223,11 @@ pub fn write(
     make: impl FnOnce(Stage) -> Result<StageChange>,
 ) -> Result<(bool, StageChange)> {
     let _lock = crate::deploy::lock::acquire(locks_dir, &lock_name(path))?;
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("# {title} — Maturity\n"),
-        Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
-    };
+    // A record replaces the file by a rename: through a symlink or a hard link that would
+    // part the file from its other names, and a read-only file says it is not to be changed.
+    fsutil::refuse_unreplaceable(path, "MATURITY.md")?;
+    let text = crate::input_file::read_text(path, "MATURITY.md", crate::input_file::DOCUMENT_MAX)?
+        .unwrap_or_else(|| format!("# {title} — Maturity\n"));
     let current = parse::parse_stage(&text).unwrap_or(Stage::Development);
     let change = make(current)?;
     match apply(&text, &change)
@@ -235,6 +235,13 @@ pub fn write(
     {
         Applied::AlreadyRecorded => Ok((false, change)),
         Applied::Changed(new) => {
+            // A signal that came while we waited or worked means stop: nothing is recorded.
+            if crate::process::interrupted() {
+                return Err(crate::errors::interrupted(format!(
+                    "interrupted: nothing recorded in {}",
+                    path.display()
+                )));
+            }
             fsutil::write_atomic(path, new.as_bytes())?;
             Ok((true, change))
         }

@@ -9,9 +9,7 @@
 //! size and carries an HMAC over the name, digest and size: a signature binds the blob to the key
 //! it was written for, so a valid record cannot be replayed under another key.
 
-use sha2::{Digest, Sha256};
-
-use crate::engine::inputs::hex;
+use crate::digest::Digest;
 
 use super::signing;
 
@@ -42,7 +40,7 @@ pub fn base_url(text: &str) -> Result<String, String> {
 
 /// The action-cache name of a cache key.
 pub fn ac_name(key: &str) -> String {
-    hex(&Sha256::digest(format!("{RECORD_MAGIC}\n{key}").as_bytes()))
+    Digest::of(format!("{RECORD_MAGIC}\n{key}").as_bytes()).to_hex()
 }
 
 pub fn ac_url(base: &str, name: &str) -> String {
@@ -54,7 +52,7 @@ pub fn cas_url(base: &str, digest: &str) -> String {
 }
 
 pub fn digest(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    Digest::of(bytes).to_hex()
 }
 
 /// What `ac/<name>` holds: the blob's digest and size, signed or not.
@@ -128,11 +126,9 @@ impl Record {
         let cas = field("cas")?;
         let size = field("size")?;
         let signature = field("sig")?;
-        if cas.len() != 64 || !cas.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(malformed("the digest is not SHA-256 hex"));
-        }
+        let cas = Digest::parse(cas).map_err(|_| malformed("the digest is not SHA-256 hex"))?;
         Ok(Record {
-            cas: cas.to_ascii_lowercase(),
+            cas: cas.to_hex(),
             size: size
                 .parse()
                 .map_err(|_| malformed("the size is not a number"))?,

@@ -4,7 +4,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::engine::inputs::hex;
+use crate::digest::hex;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::PromotionReport;
 use crate::engine::result::StepStatus;
 use crate::markdown::{self, Place};
+use crate::plural::count;
 
 /// Findings listed per step before the rest are summarised.
 const FINDINGS_PER_STEP: usize = 25;
@@ -32,9 +33,18 @@ pub fn render(report: &PromotionReport) -> String {
     } else {
         "❌ not promotable"
     };
+    let cached = if report.summary.steps == 0 {
+        String::new()
+    } else {
+        format!(
+            " · {} of {} from cache",
+            report.summary.cached_steps,
+            count(report.summary.steps, "step")
+        )
+    };
     let _ = writeln!(
         out,
-        "# {} — {} → {}\n\n**{verdict}** · phases {} · {} of {} steps from cache\n",
+        "# {} — {} → {}\n\n**{verdict}** · phases {}{cached}\n",
         cell(&report.display_name),
         report.from_stage,
         report.to_stage,
@@ -44,8 +54,6 @@ pub fn render(report: &PromotionReport) -> String {
             .map(u8::to_string)
             .collect::<Vec<_>>()
             .join(", "),
-        report.summary.cached_steps,
-        report.summary.steps
     );
 
     if !report.quality_gates.is_empty() {
@@ -85,6 +93,15 @@ pub fn render(report: &PromotionReport) -> String {
         out.push_str(&super::deploy::integration_markdown(integration));
     }
 
+    steps(&mut out, report);
+    out
+}
+
+/// The steps table and each step's findings; nothing for a run without steps (phase 3).
+fn steps(out: &mut String, report: &PromotionReport) {
+    if report.steps.is_empty() {
+        return;
+    }
     out.push_str(
         "## Steps\n\n| Step | Tool | Status | Cached | Findings |\n|---|---|---|---|---|\n",
     );
@@ -110,8 +127,8 @@ pub fn render(report: &PromotionReport) -> String {
     for step in report.steps.iter().filter(|s| !s.findings.is_empty()) {
         let _ = writeln!(
             out,
-            "<details><summary>{} findings of {}</summary>\n",
-            step.findings.len(),
+            "<details><summary>{} of {}</summary>\n",
+            count(step.findings.len(), "finding"),
             step.name
         );
         for finding in step.findings.iter().take(FINDINGS_PER_STEP) {
@@ -126,5 +143,4 @@ pub fn render(report: &PromotionReport) -> String {
         }
         out.push_str("\n</details>\n\n");
     }
-    out
 }

@@ -44,6 +44,7 @@ fn rolled_back() -> PromotionReport {
             path: component.readme.clone(),
             exists: true,
             missing_sections: vec![],
+            placeholders: vec![],
         }),
         dependencies: component
             .depends_on

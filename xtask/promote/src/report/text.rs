@@ -8,6 +8,7 @@ use console::style;
 
 use super::PromotionReport;
 use crate::engine::result::StepStatus;
+use crate::plural::count;
 use crate::tools::Finding;
 
 /// How many finding lines to show before summarising the rest (unless verbose).
@@ -92,6 +93,10 @@ fn findings(out: &mut String, report: &PromotionReport, show_all: bool) {
 }
 
 fn steps(out: &mut String, report: &PromotionReport) {
+    // Phase 3 runs no tool: no heading over nothing.
+    if report.steps.is_empty() {
+        return;
+    }
     let _ = writeln!(out, "\n{}", style("Steps").bold().underlined());
     for step in &report.steps {
         let mark = match step.status {
@@ -104,13 +109,15 @@ fn steps(out: &mut String, report: &PromotionReport) {
             (Some(error), _) => error.message.lines().next().unwrap_or_default().to_owned(),
             (None, _) => match (step.tests, step.coverage) {
                 (Some(tests), Some(coverage)) => format!(
-                    "{} tests, {} failed, coverage {:.2}%",
-                    tests.total,
+                    "{}, {} failed, coverage {:.2}%",
+                    count(tests.total, "test"),
                     tests.failed + tests.errors,
                     coverage.percent
                 ),
-                (Some(tests), None) => format!("{} tests, no coverage data", tests.total),
-                _ => format!("{} findings", step.findings.len()),
+                (Some(tests), None) => {
+                    format!("{}, no coverage data", count(tests.total, "test"))
+                }
+                _ => count(step.findings.len(), "finding"),
             },
         };
         let timing = if step.cached {
@@ -176,16 +183,21 @@ fn verdict(out: &mut String, report: &PromotionReport) {
         .green()
     } else {
         style(format!(
-            "not promotable to {}: {} blockers",
+            "not promotable to {}: {}",
             report.to_stage,
-            report.blockers.len()
+            count(report.blockers.len(), "blocker")
         ))
         .red()
         .bold()
     };
-    let _ = writeln!(
-        out,
-        "{verdict} ({} of {} steps from cache)",
-        report.summary.cached_steps, report.summary.steps
-    );
+    if report.summary.steps == 0 {
+        let _ = writeln!(out, "{verdict}");
+    } else {
+        let _ = writeln!(
+            out,
+            "{verdict} ({} of {} from cache)",
+            report.summary.cached_steps,
+            count(report.summary.steps, "step")
+        );
+    }
 }

@@ -95,6 +95,7 @@ struct DocsView {
     readme: String,
     readme_status: String,
     maturity: String,
+    maturity_exists: bool,
 }
 
 #[derive(Serialize)]
@@ -311,6 +312,7 @@ fn context(
     project_prefix: &str,
     now: NaiveDate,
     cap: usize,
+    maturity_exists: bool,
 ) -> Result<BodyContext> {
     let component = config.require_component(&report.component)?;
     let labels = FieldId::ALL
@@ -382,6 +384,7 @@ fn context(
                 |g| inline(&g.summary(), TEXT_LIMIT),
             ),
             maturity: path(&component.maturity),
+            maturity_exists,
         },
         dependencies: dependency_views(report),
         dependencies_measured: report.gate(GateKind::Dependencies).is_some(),
@@ -418,18 +421,20 @@ fn context(
 
 /// The request body for `report` (which must come from a phase-4 run for the requested
 /// target). `project_prefix` is the project root relative to the repository root, for links;
-/// `now` is the measurement date printed in the body.
+/// `now` is the measurement date printed in the body; `maturity_exists` says whether the
+/// component's MATURITY.md is on disk (a link to a file that does not exist is not evidence).
 pub fn render(
     config: &Config,
     report: &PromotionReport,
     project_prefix: &str,
     now: NaiveDate,
+    maturity_exists: bool,
 ) -> Result<String> {
     let mut last_length = 0;
     for cap in FINDING_CAPS {
         let text = crate::render::request_markdown(
             "promotion-request.md.j2",
-            context(config, report, project_prefix, now, cap)?,
+            context(config, report, project_prefix, now, cap, maturity_exists)?,
         )?;
         last_length = text.encode_utf16().count();
         if last_length <= BODY_LIMIT {
@@ -476,7 +481,7 @@ mod tests {
     fn body_of(name: &str, lint: usize, coverage: f64) -> String {
         let config = registry();
         let report = assessed_report(&config, name, lint, coverage);
-        render(&config, &report, "examples/tta", date()).unwrap()
+        render(&config, &report, "examples/tta", date(), true).unwrap()
     }
 
     #[test]
@@ -556,7 +561,7 @@ mod tests {
                 })
                 .collect();
         }
-        let text = render(&config, &report, "examples/tta", date()).unwrap();
+        let text = render(&config, &report, "examples/tta", date(), true).unwrap();
         assert!(text.encode_utf16().count() <= BODY_LIMIT, "{}", text.len());
         // Thirty per step would not fit; ten do, and the body says so.
         assert!(text.contains("- … and 2990 more not listed here"), "{text}");

@@ -35,15 +35,19 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// A value from the request as a Markdown code span: at most 80 characters, invisible and
-/// control characters spelled out (`\u{430}` stays visible as what it is not: ASCII), and no
-/// backtick that could end the span.
+/// A value from the request as a Markdown code span: at most 80 characters, invisible,
+/// control and space characters other than the plain space, and letters or digits outside
+/// ASCII spelled out (`\u{430}` stays visible as what it is not: ASCII), and no backtick
+/// that could end the span. Symbols that cannot pass for a letter (`→`) are shown as typed,
+/// so the form's own title reads as the form writes it.
 pub fn shown(value: &str) -> String {
     let mut escaped: String = value
         .chars()
         .take(80)
         .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
+            let look_alike = c.is_alphanumeric() || c.is_whitespace() || c.is_control();
+            let hidden = crate::markdown::invisible(c) || c.is_ascii_control();
+            if c.is_ascii_graphic() || c == ' ' || !(c.is_ascii() || look_alike || hidden) {
                 c.to_string()
             } else {
                 c.escape_unicode().to_string()
@@ -270,5 +274,11 @@ pub(crate) mod tests {
         assert_eq!(shown("c\u{430}rbon"), "`c\\u{430}rbon`");
         assert_eq!(shown("x\ny"), "`x\\u{a}y`");
         assert!(shown(&"z".repeat(200)).ends_with("…`"));
+        // The form's own arrow is shown as typed; a hidden or look-alike character is not.
+        assert_eq!(
+            shown("[PROMOTION] Carbon: Development → Staging"),
+            "`[PROMOTION] Carbon: Development → Staging`"
+        );
+        assert_eq!(shown("a\u{202E}b\u{a0}c"), "`a\\u{202e}b\\u{a0}c`");
     }
 }

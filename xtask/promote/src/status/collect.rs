@@ -11,6 +11,7 @@ use crate::gates::{GateResult, Outcome};
 use crate::maturity::Book;
 use crate::maturity::observation::Observation;
 use crate::plan::GateKind;
+use crate::plural::count;
 use crate::report::PromotionReport;
 use crate::stage::Stage;
 
@@ -377,7 +378,7 @@ fn recommend(components: &[ComponentStatus]) -> Vec<Recommendation> {
                         .filter(|d| !d.satisfied)
                         .map(|d| d.name.as_str())
                         .collect();
-                    let mut reason = format!("close: only {} to fix", own_gates(c).join(" and "));
+                    let mut reason = left_to_fix(c, &own_gates(c));
                     if !lagging.is_empty() {
                         reason.push_str(&format!(", then wait for {}", lagging.join(", ")));
                     }
@@ -395,6 +396,34 @@ fn recommend(components: &[ComponentStatus]) -> Vec<Recommendation> {
         }
     }
     out
+}
+
+/// Each gate still to fix with the figure behind it, so the reader can judge how far off it
+/// is (`coverage 8.83% (needs 70%)` is not close, and says so by itself).
+fn left_to_fix(c: &ComponentStatus, gates: &[&str]) -> String {
+    let counted = |gate: &str, value: Option<u64>, noun: &str| match value {
+        Some(n) => format!("{gate} ({})", count(n, noun)),
+        None => gate.to_owned(),
+    };
+    gates
+        .iter()
+        .map(|gate| match *gate {
+            "coverage" => match c.coverage {
+                Some(coverage) => format!(
+                    "coverage {coverage:.2}% (needs {})",
+                    super::view::threshold(c.coverage_threshold)
+                ),
+                None => "coverage (not measured)".to_owned(),
+            },
+            "lint" => counted("lint", c.lint, "finding"),
+            "types" => counted("types", c.types, "error"),
+            "security" => counted("security", c.security, "finding"),
+            "tests" => counted("tests", c.failed_tests, "failed test"),
+            "docs" => format!("docs ({})", c.readme.summary),
+            other => other.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub fn history_text() -> String {
 }
 
 pub fn runs() -> Vec<Run> {
-    history::parse(&history_text()).0
+    history::parse(history_text().as_bytes()).0
 }
 
 fn gate(passed: bool, outcome: Outcome) -> GateResult {
@@ -211,6 +211,7 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         exists: true,
         present: 4,
         required: 4,
+        unfinished: Vec::new(),
     };
     out.add(GateKind::Docs, gate(true, docs), None);
     let security = Outcome::Security {
@@ -436,4 +437,32 @@ pub fn status() -> StatusReport {
         history_file: "reports/history/status.jsonl",
         now: now(),
     })
+}
+
+/// A status report of `count` components shaped like the fixed one (cycled), named `c00`,
+/// `c01`, ..., each depending on the earlier ones that `edges` (dependency, dependent) name.
+pub fn wide(count: usize, edges: &[(usize, usize)]) -> StatusReport {
+    let mut report = status();
+    let base = report.components.clone();
+    let stages = [Stage::Development, Stage::Staging, Stage::Production];
+    report.components = (0..count)
+        .map(|i| {
+            let mut c = base[i % base.len()].clone();
+            c.name = format!("c{i:02}");
+            c.display_name = format!("Component {i} of the wide fixture");
+            c.stage = stages[i % 3];
+            c.dependencies = edges
+                .iter()
+                .filter(|(_, to)| *to == i)
+                .map(|(from, _)| super::model::DependencyStatus {
+                    name: format!("c{from:02}"),
+                    stage: stages[from % 3],
+                    satisfied: from % 3 >= i % 3,
+                })
+                .collect();
+            c
+        })
+        .collect();
+    report.summary.components = count;
+    report
 }

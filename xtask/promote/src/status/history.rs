@@ -48,12 +48,16 @@ pub struct Run {
 }
 
 /// The runs of a history file, oldest first, and how many lines could not be read (a
-/// truncated last line after a crash, a hand edit); those are skipped, never fatal.
-pub fn parse(text: &str) -> (Vec<Run>, usize) {
+/// truncated last line after a crash, a hand edit, bytes that are not UTF-8); those are
+/// skipped, never fatal.
+pub fn parse(bytes: &[u8]) -> (Vec<Run>, usize) {
     let mut runs = Vec::new();
     let mut skipped = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let parsed = serde_json::from_str::<HistoryLine>(line)
+    let lines = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty());
+    for line in lines {
+        let parsed = serde_json::from_slice::<HistoryLine>(line)
             .ok()
             .and_then(|line| {
                 DateTime::parse_from_rfc3339(&line.at).ok().map(|at| Run {
@@ -124,9 +128,20 @@ pub fn line_for(report: &StatusReport) -> HistoryLine {
 
 /// One JSON line, with its newline: what a single append writes.
 pub fn render_line(line: &HistoryLine) -> String {
-    let mut text = serde_json::to_string(line).expect("history lines serialize");
+    // Strings, numbers and maps with string keys always serialize.
+    let mut text = serde_json::to_string(line).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// What to append after `last_byte` (the file's last byte; `None` for an empty or new file):
+/// the line, after a newline that ends a fragment a crash or a full disk left, so the new
+/// line never joins it.
+pub fn append_bytes(last_byte: Option<u8>, line: &str) -> String {
+    match last_byte {
+        Some(byte) if byte != b'\n' => format!("\n{line}"),
+        _ => line.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +173,7 @@ mod tests {
             line(20, 9, Stage::Development, 65.0),
         ]
         .join("\n");
-        let (runs, skipped) = parse(&text);
+        let (runs, skipped) = parse(text.as_bytes());
         assert_eq!((runs.len(), skipped), (4, 0));
         // Monday 09:00, a week after the 14th's 10:00 run minus an hour: still last week's.
         let chosen = baseline(&runs, at(21, 9)).unwrap();
@@ -170,11 +185,12 @@ mod tests {
     #[test]
     fn a_young_history_compares_with_the_previous_run() {
         let (runs, _) = parse(
-            &[
+            [
                 line(20, 9, Stage::Development, 65.0),
                 line(21, 8, Stage::Staging, 70.0),
             ]
-            .join("\n"),
+            .join("\n")
+            .as_bytes(),
         );
         assert_eq!(baseline(&runs, at(21, 9)).unwrap().at, at(21, 8));
         assert!(baseline(&[], at(21, 9)).is_none());
@@ -189,7 +205,7 @@ mod tests {
             line(2, 0, Stage::Development, 1.0),
             line(1, 0, Stage::Development, 2.0)
         );
-        let (runs, skipped) = parse(&text);
+        let (runs, skipped) = parse(text.as_bytes());
         assert_eq!(skipped, 2);
         assert_eq!(
             runs.iter().map(|r| r.at).collect::<Vec<_>>(),
@@ -198,15 +214,41 @@ mod tests {
     }
 
     #[test]
+    fn a_line_that_is_not_utf8_is_skipped_and_the_rest_are_read() {
+        let mut bytes = line(1, 0, Stage::Development, 1.0).into_bytes();
+        bytes.extend_from_slice(b"\n{\"at\":\"\xff\"}\n");
+        bytes.extend_from_slice(line(2, 0, Stage::Staging, 2.0).as_bytes());
+        let (runs, skipped) = parse(&bytes);
+        assert_eq!((runs.len(), skipped), (2, 1));
+    }
+
+    #[test]
+    fn an_append_after_a_fragment_starts_a_new_line() {
+        let fragment = "{\"at\":\"2026-11-0";
+        let appended = format!(
+            "{fragment}{}",
+            append_bytes(
+                fragment.bytes().last(),
+                &render_line(&parse(line(3, 4, Stage::Staging, 1.0).as_bytes()).0[0].line)
+            )
+        );
+        let (runs, skipped) = parse(appended.as_bytes());
+        assert_eq!((runs.len(), skipped), (1, 1));
+        assert_eq!(append_bytes(Some(b'\n'), "x\n"), "x\n");
+        assert_eq!(append_bytes(None, "x\n"), "x\n");
+    }
+
+    #[test]
     fn time_in_stage_starts_at_the_first_run_of_the_latest_stretch() {
         let (runs, _) = parse(
-            &[
+            [
                 line(1, 0, Stage::Staging, 70.0),
                 line(8, 0, Stage::Development, 60.0),
                 line(15, 0, Stage::Staging, 71.0),
                 line(20, 0, Stage::Staging, 72.0),
             ]
-            .join("\n"),
+            .join("\n")
+            .as_bytes(),
         );
         assert_eq!(
             in_stage_since(&runs, "carbon", Stage::Staging, at(21, 0)),
@@ -224,9 +266,9 @@ mod tests {
 
     #[test]
     fn lines_round_trip() {
-        let (runs, _) = parse(&line(3, 4, Stage::Production, 81.5));
+        let (runs, _) = parse(line(3, 4, Stage::Production, 81.5).as_bytes());
         let text = render_line(&runs[0].line);
         assert!(text.ends_with('\n') && !text[..text.len() - 1].contains('\n'));
-        assert_eq!(parse(&text).0, runs);
+        assert_eq!(parse(text.as_bytes()).0, runs);
     }
 }

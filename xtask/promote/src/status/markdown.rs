@@ -139,7 +139,7 @@ mod tests {
         assert!(text.contains("```mermaid\nflowchart LR\n"));
         assert!(text.contains("```mermaid\nxychart-beta\n"));
         assert!(
-            text.contains("**Docker &lt;Compose&gt;**"),
+            text.contains("**Docker &lt;Compose>**"),
             "HTML-like names stay text"
         );
         assert!(

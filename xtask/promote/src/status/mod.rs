@@ -6,6 +6,7 @@ pub mod collect;
 pub mod history;
 pub mod html;
 pub mod json;
+pub mod layout;
 pub mod markdown;
 pub mod model;
 pub mod svg;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::StatusReport;
+use super::layout;
 use super::view::threshold;
 use crate::stage::Stage;
 
@@ -143,71 +144,53 @@ pub fn coverage_chart(report: &StatusReport) -> String {
     out
 }
 
-/// Columns by dependency depth (a component sits right of everything it depends on), arrows
-/// from each dependency to its dependents, boxes coloured by stage.
+/// The layered drawing of `status/layout.rs`: a component right of everything it depends on,
+/// each edge a polyline from the dependency's right side to the dependent's left side,
+/// through slots of its own in the columns between, with an arrowhead at the dependent, so
+/// no edge runs behind a box it does not join and every edge's direction shows.
 pub fn dependency_graph(report: &StatusReport) -> String {
-    let names: Vec<&str> = report.components.iter().map(|c| c.name.as_str()).collect();
-    let mut depth: BTreeMap<&str, usize> = names.iter().map(|n| (*n, 0)).collect();
-    // Longest path from a component without dependencies; the registry has no cycles, and the
-    // bound on rounds keeps a cycle from looping anyway.
-    for _ in 0..names.len() {
-        let mut changed = false;
-        for c in &report.components {
-            let wanted = c
-                .dependencies
+    let index: BTreeMap<&str, usize> = report
+        .components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let edges: Vec<(usize, usize)> = report
+        .components
+        .iter()
+        .enumerate()
+        .flat_map(|(to, c)| {
+            c.dependencies
                 .iter()
-                .filter_map(|d| depth.get(d.name.as_str()))
-                .map(|d| d + 1)
-                .max()
-                .unwrap_or(0);
-            if depth[c.name.as_str()] < wanted {
-                depth.insert(&c.name, wanted);
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    let (node_w, node_h, col_w, row_h, pad) = (196.0, 40.0, 236.0, 54.0, 12.0);
-    let mut rows_used: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut position: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
-    for c in &report.components {
-        let column = depth[c.name.as_str()];
-        let row = rows_used.entry(column).or_insert(0);
-        position.insert(
-            &c.name,
-            (pad + column as f64 * col_w, pad + *row as f64 * row_h),
-        );
-        *row += 1;
-    }
-    let columns = rows_used.keys().max().map_or(1, |m| m + 1);
-    let rows = rows_used.values().max().copied().unwrap_or(1);
-    let width = pad * 2.0 + (columns as f64 - 1.0) * col_w + node_w;
-    let height = pad * 2.0 + (rows as f64 - 1.0) * row_h + node_h;
+                .filter_map(|d| index.get(d.name.as_str()).map(|from| (*from, to)))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let drawing = layout::layout(report.components.len(), &edges);
+    let (width, height) = (drawing.width, drawing.height);
     let mut out = format!(
-        r##"<svg class="chart" role="img" aria-labelledby="graph-title" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}"><title id="graph-title">Dependency graph, coloured by stage</title><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555555"/></marker></defs>"##
+        r##"<svg class="chart" role="img" aria-labelledby="graph-title" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}"><title id="graph-title">Dependency graph, coloured by stage: an arrow points from a dependency to the component that needs it</title><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="#333333"/></marker></defs>"##
     );
-    for c in &report.components {
-        let (x2, y2) = position[c.name.as_str()];
-        for d in &c.dependencies {
-            let Some(&(x1, y1)) = position.get(d.name.as_str()) else {
-                continue;
-            };
-            let _ = write!(
-                out,
-                r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#888888" stroke-width="1.3" marker-end="url(#arrow)"><title>{} needs {}</title></line>"##,
-                x1 + node_w,
-                y1 + node_h / 2.0,
-                x2,
-                y2 + node_h / 2.0,
-                esc(&c.name),
-                esc(&d.name)
-            );
-        }
+    for route in &drawing.routes {
+        let points: Vec<String> = route
+            .points
+            .iter()
+            .map(|(x, y)| format!("{x:.1},{y:.1}"))
+            .collect();
+        let (from, to) = (&report.components[route.from], &report.components[route.to]);
+        let _ = write!(
+            out,
+            r##"<polyline class="edge" data-from="{}" data-to="{}" points="{}" fill="none" stroke="#666666" stroke-width="1.4" marker-end="url(#arrow)"><title>{} needs {}</title></polyline>"##,
+            esc(&from.name),
+            esc(&to.name),
+            points.join(" "),
+            esc(&to.name),
+            esc(&from.name)
+        );
     }
-    for c in &report.components {
-        let (x, y) = position[c.name.as_str()];
+    let (node_w, node_h) = (layout::NODE_W, layout::NODE_H);
+    for (c, place) in report.components.iter().zip(&drawing.boxes) {
+        let (x, y) = (place.x, place.y);
         let _ = write!(
             out,
             r##"<g class="node" data-node="{}"><rect x="{x:.1}" y="{y:.1}" width="{node_w}" height="{node_h}" rx="6" fill="{}" stroke="{}"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="12" font-weight="600">{}</text><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text></g>"##,
@@ -242,6 +225,81 @@ mod tests {
             assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
             assert!(!svg.contains("Docker <Compose>"), "unescaped text");
             assert!(!svg.contains("http"), "an external reference: {svg}");
+        }
+    }
+
+    /// The boxes (`data-node` groups' rects) and edges (polylines) of a drawn graph, and the
+    /// segments that cross a box other than their own two ends.
+    pub fn edges_crossing_boxes(svg: &str) -> Vec<String> {
+        let document = roxmltree::Document::parse(svg).expect("the SVG is XML");
+        let number = |node: roxmltree::Node<'_, '_>, name: &str| -> f64 {
+            node.attribute(name).unwrap().parse().unwrap()
+        };
+        let boxes: Vec<(String, [f64; 4])> = document
+            .descendants()
+            .filter(|n| n.has_tag_name("g") && n.attribute("data-node").is_some())
+            .map(|g| {
+                let rect = g.children().find(|c| c.has_tag_name("rect")).unwrap();
+                let (x, y) = (number(rect, "x"), number(rect, "y"));
+                let (w, h) = (number(rect, "width"), number(rect, "height"));
+                (g.attribute("data-node").unwrap().to_owned(), [x, y, w, h])
+            })
+            .collect();
+        let mut found = Vec::new();
+        let mut edges = 0;
+        for line in document
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline"))
+        {
+            edges += 1;
+            assert_eq!(
+                line.attribute("marker-end"),
+                Some("url(#arrow)"),
+                "an arrowhead"
+            );
+            let (from, to) = (
+                line.attribute("data-from").unwrap(),
+                line.attribute("data-to").unwrap(),
+            );
+            let points: Vec<(f64, f64)> = line
+                .attribute("points")
+                .unwrap()
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect();
+            for pair in points.windows(2) {
+                for (name, [x, y, w, h]) in &boxes {
+                    let place = layout::Place { x: *x, y: *y };
+                    assert_eq!((*w, *h), (layout::NODE_W, layout::NODE_H));
+                    if name != from && name != to && layout::tests::crosses(pair[0], pair[1], place)
+                    {
+                        found.push(format!("{from} -> {to} passes behind {name}"));
+                    }
+                }
+            }
+        }
+        assert!(edges > 0, "a graph with edges: {svg}");
+        found
+    }
+
+    #[test]
+    fn no_edge_of_the_drawn_graph_passes_behind_a_box_and_each_has_an_arrowhead() {
+        assert_eq!(
+            edges_crossing_boxes(&dependency_graph(&fixture::status())),
+            Vec::<String>::new()
+        );
+        for seed in [1, 7, 18] {
+            let edges = layout::tests::random_dag(30, seed);
+            let svg = dependency_graph(&fixture::wide(30, &edges));
+            assert_eq!(svg.matches("<polyline").count(), edges.len());
+            assert_eq!(
+                edges_crossing_boxes(&svg),
+                Vec::<String>::new(),
+                "seed {seed}"
+            );
         }
     }
 

@@ -71,6 +71,76 @@ pub fn format_apply_args(paths: &[String]) -> Vec<String> {
     args
 }
 
+/// `ruff check --fix` over one file's text on stdin: the fixed text comes back on stdout and
+/// nothing is written. The file is named by its absolute path, as ruff then finds the same
+/// configuration, excludes and per-file ignores as for the file itself (a relative name
+/// misses `format.exclude` in ruff 0.17).
+pub fn fix_stdin_args(path: &str) -> Vec<String> {
+    let mut args = fix_args(&[]);
+    args.extend([
+        "--stdin-filename".to_owned(),
+        path.to_owned(),
+        "-".to_owned(),
+    ]);
+    args
+}
+
+/// `ruff format` over one file's text on stdin, as `fix_stdin_args`.
+pub fn format_stdin_args(path: &str) -> Vec<String> {
+    let mut args = format_apply_args(&[]);
+    args.extend([
+        "--stdin-filename".to_owned(),
+        path.to_owned(),
+        "-".to_owned(),
+    ]);
+    args
+}
+
+/// Reads `check --fix` over stdin: the fixed text is stdout; the diagnostics left unfixed are
+/// a JSON array on stderr (after any warnings of ruff's own), which must parse; exit 0 means
+/// none are left and 1 some. Anything else, or a diagnostic that is not about the code (an
+/// `E902` I/O error), fails the step: it never passes unread.
+pub fn read_fixed(done: &Finished) -> Result<Vec<u8>, ToolFailure> {
+    if !matches!(done.code, Some(0) | Some(1)) {
+        return Err(crashed("ruff", done));
+    }
+    let json_from = done
+        .stderr
+        .windows(2)
+        .position(|w| w == b"\n[")
+        .map_or(0, |i| i + 1);
+    let json = done.stderr.get(json_from..).unwrap_or_default();
+    let normalizer = PathNormalizer::new(std::path::Path::new("/"));
+    let left = parse(json, &normalizer).map_err(|reason| ToolFailure::BadOutput {
+        tool: "ruff",
+        reason,
+        tail: tail_of(&done.stderr),
+    })?;
+    if let Some(io) = left.iter().find(|f| f.code == "E902") {
+        return Err(ToolFailure::BadOutput {
+            tool: "ruff",
+            reason: format!("it could not read the file: {}", io.message),
+            tail: String::new(),
+        });
+    }
+    if (done.code == Some(1)) == left.is_empty() {
+        return Err(ToolFailure::BadOutput {
+            tool: "ruff",
+            reason: format!("{} does not match the diagnostics", done.describe_exit()),
+            tail: tail_of(&done.stderr),
+        });
+    }
+    Ok(done.stdout.clone())
+}
+
+/// Reads `format` over stdin: exit 0 with the formatted text on stdout; anything else fails.
+pub fn read_formatted(done: &Finished) -> Result<Vec<u8>, ToolFailure> {
+    match done.code {
+        Some(0) => Ok(done.stdout.clone()),
+        _ => Err(crashed("ruff", done)),
+    }
+}
+
 #[derive(Deserialize)]
 struct RawDiagnostic {
     code: Option<String>,
@@ -144,15 +214,6 @@ pub fn interpret(done: &Finished, paths: &PathNormalizer) -> Result<Vec<Finding>
     }
 }
 
-/// Reads a fixing run (`check --fix` or `format`): any exit other than 0 or 1 is a failure;
-/// what is left unfixed is found again by the checks that follow.
-pub fn interpret_fix(done: &Finished) -> Result<(), ToolFailure> {
-    match done.code {
-        Some(0) | Some(1) => Ok(()),
-        _ => Err(crashed("ruff", done)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +267,39 @@ mod tests {
         assert_eq!(findings[0].file, "a.py");
         let io = br#"[{"code":"io","message":"No such file","filename":"/x","location":null,"fix":null}]"#;
         assert!(interpret(&finished(2, io), &normalizer()).is_err());
+    }
+
+    #[test]
+    fn a_fix_over_stdin_is_read_from_both_streams_and_checked() {
+        let done = |code, stdout: &[u8], stderr: &[u8]| {
+            crate::tools::test_support::finished(code, stdout, stderr)
+        };
+        let clean = done(0, b"x = 1\n", b"[]");
+        assert_eq!(read_fixed(&clean).unwrap(), b"x = 1\n");
+        let left = br#"warning: a deprecated setting
+[{"code":"F821","message":"Undefined name","filename":"/p/a.py","location":{"row":1,"column":1},"fix":null}]"#;
+        assert_eq!(read_fixed(&done(1, b"y\n", left)).unwrap(), b"y\n");
+        // Exit codes that contradict the diagnostics, garbage, an I/O error and a crash are
+        // failures, never a pass.
+        assert!(read_fixed(&done(0, b"y\n", left)).is_err());
+        assert!(read_fixed(&done(1, b"y\n", b"[]")).is_err());
+        assert!(read_fixed(&done(0, b"y\n", b"Segmentation fault")).is_err());
+        let io = br#"[{"code":"E902","message":"Permission denied","filename":"/p/a.py","location":null,"fix":null}]"#;
+        assert!(read_fixed(&done(1, b"", io)).is_err());
+        assert!(read_fixed(&done(2, b"", b"error: bad config")).is_err());
+        assert_eq!(
+            read_formatted(&done(0, b"x = 1\n", b"")).unwrap(),
+            b"x = 1\n"
+        );
+        assert!(read_formatted(&done(2, b"", b"error: Failed to parse")).is_err());
+    }
+
+    #[test]
+    fn stdin_forms_name_the_file_and_read_stdin() {
+        let fix = fix_stdin_args("/p/src/a.py");
+        assert!(fix.ends_with(&["--stdin-filename".into(), "/p/src/a.py".into(), "-".into()]));
+        assert!(fix.contains(&"--no-unsafe-fixes".to_owned()));
+        assert_eq!(format_stdin_args("/p/a.py")[0], "format");
     }
 
     #[test]

@@ -67,8 +67,9 @@ pub struct ArgvInputs<'a> {
 pub enum Output {
     /// Findings from stdout; the run is checked against its exit code.
     Findings(fn(&Finished, &PathNormalizer) -> Result<Vec<Finding>, ToolFailure>),
-    /// A fixing run: only whether the tool worked.
-    Fix(fn(&Finished) -> Result<(), ToolFailure>),
+    /// A fixing run, made on shadow copies (see `FixSpec`); its result is only whether the
+    /// tool worked.
+    Fix(&'static FixSpec),
     /// Test counts and coverage from the files pytest writes into the run folder.
     TestRun,
     /// Test counts from the JUnit report of `pytest -m integration` (no coverage).
@@ -91,7 +92,7 @@ impl Output {
     ) -> Result<Vec<Finding>, ToolFailure> {
         match self {
             Output::Findings(read) => read(done, normalizer),
-            Output::Fix(read) => read(done).map(|()| Vec::new()),
+            Output::Fix(spec) => (spec.read)(done).map(|_| Vec::new()),
             Output::TestRun | Output::IntegrationRun => Err(ToolFailure::BadOutput {
                 tool: "pytest",
                 reason: "a test run is read from its report files, not its output".to_owned(),
@@ -99,6 +100,21 @@ impl Output {
             }),
         }
     }
+}
+
+/// How a fixing step runs without editing a file in place while it can be killed: the check
+/// it lists files with, over the real tree (so the tool's own discovery, excludes and
+/// config hierarchy pick them), and the tool's form that reads one file's text on stdin and
+/// prints the fixed text, named by the file's real path (so it finds that file's config).
+pub struct FixSpec {
+    /// The check whose findings name the files this fix would change.
+    pub lists_with: StepKind,
+    /// Which of those findings mark a file to fix.
+    pub marks: fn(&Finding) -> bool,
+    /// Arguments for one file's text on stdin, the file named by its absolute path.
+    pub stdin_argv: fn(&str) -> Vec<String>,
+    /// The fixed text from a finished run over stdin, or why the run failed.
+    pub read: fn(&Finished) -> Result<Vec<u8>, ToolFailure>,
 }
 
 /// Which findings fail a step.
@@ -236,6 +252,7 @@ const fn fixer(
     kind: StepKind,
     id: &'static str,
     argv: fn(&ArgvInputs<'_>) -> Vec<String>,
+    fix: &'static FixSpec,
 ) -> StepSpec {
     StepSpec {
         feeds: None,
@@ -247,7 +264,7 @@ const fn fixer(
             id,
             Tool::Ruff,
             argv,
-            Output::Fix(super::ruff::interpret_fix),
+            Output::Fix(fix),
             GateKind::Lint,
             Phase::Lint,
         )
@@ -256,12 +273,28 @@ const fn fixer(
 
 /// In plan order: fixes first, then the checks of each phase.
 pub static STEPS: &[StepSpec] = &[
-    fixer(StepKind::RuffFix, "ruff-fix", |i| {
-        super::ruff::fix_args(i.paths)
-    }),
-    fixer(StepKind::RuffFormatApply, "ruff-format-apply", |i| {
-        super::ruff::format_apply_args(i.paths)
-    }),
+    fixer(
+        StepKind::RuffFix,
+        "ruff-fix",
+        |i| super::ruff::fix_args(i.paths),
+        &FixSpec {
+            lists_with: StepKind::RuffCheck,
+            marks: |finding| finding.fixable,
+            stdin_argv: super::ruff::fix_stdin_args,
+            read: super::ruff::read_fixed,
+        },
+    ),
+    fixer(
+        StepKind::RuffFormatApply,
+        "ruff-format-apply",
+        |i| super::ruff::format_apply_args(i.paths),
+        &FixSpec {
+            lists_with: StepKind::RuffFormat,
+            marks: |finding| finding.code == "unformatted",
+            stdin_argv: super::ruff::format_stdin_args,
+            read: super::ruff::read_formatted,
+        },
+    ),
     check(
         StepKind::RuffCheck,
         "ruff-check",

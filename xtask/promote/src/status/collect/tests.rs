@@ -184,8 +184,8 @@ fn recommendations_put_what_can_be_done_now_first() {
         Some("cargo xtask promote docker --target staging")
     );
     assert_eq!(
-        report.recommendations[5].reason,
-        "close: only lint and coverage to fix"
+        report.recommendations[5].reason, "lint (14 findings), coverage 20.10% (needs 70%)",
+        "figures, never \"close\""
     );
 }
 
