@@ -150,7 +150,7 @@ pub(super) fn record(
         let confirmation = match config.service_settings(&component.name).service {
             None => None,
             Some(service) => {
-                match crate::deploy::record::last_successful(
+                match crate::deploy::record::confirmed_success(
                     config,
                     &component.name,
                     report.to_stage,

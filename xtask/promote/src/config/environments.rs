@@ -20,8 +20,10 @@ pub struct Environment {
     /// Relative to the project root, with `/` separators.
     pub compose_file: String,
     pub project_name: String,
-    /// How long a deployed service has to become healthy.
+    /// How long a deployed service has to become healthy, from the moment `up` returned.
     pub health_timeout: Duration,
+    /// How long it must then stay healthy (the settle window).
+    pub settle: Duration,
 }
 
 /// A component's compose services. Components that set none of the keys have no entry.
@@ -90,20 +92,34 @@ pub(super) fn build_environments(
                 ),
             ));
         }
-        let timeout = *env.health_timeout.get_ref();
-        if timeout == 0 || timeout > MAX_HEALTH_TIMEOUT_SECS {
-            return Err(at.error(
-                &env.health_timeout,
-                format!(
-                    "[environments.{name}] health_timeout = {timeout}: expected seconds between 1 and {MAX_HEALTH_TIMEOUT_SECS}"
-                ),
-            ));
-        }
+        let seconds = |value: &toml::Spanned<u64>, key: &str, what: &str| {
+            let seconds = *value.get_ref();
+            if seconds == 0 || seconds > MAX_HEALTH_TIMEOUT_SECS {
+                return Err(at.error(
+                    value,
+                    format!(
+                        "[environments.{name}] {key} = {seconds}: expected seconds between 1 and {MAX_HEALTH_TIMEOUT_SECS} ({what})"
+                    ),
+                ));
+            }
+            Ok(seconds)
+        };
+        let timeout = seconds(
+            &env.health_timeout,
+            "health_timeout",
+            "how long a deployed service has to become healthy",
+        )?;
+        let settle = seconds(
+            &env.settle_seconds,
+            "settle_seconds",
+            "how long a deployed service must then stay healthy",
+        )?;
         environments.push(Environment {
             stage,
             compose_file: unix(&compose_file),
             project_name: project_name.clone(),
             health_timeout: Duration::from_secs(timeout),
+            settle: Duration::from_secs(settle),
         });
     }
     Ok(environments)
@@ -225,6 +241,7 @@ health_probe = ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1/health"]"#,
         assert_eq!(staging.compose_file, "deploy/docker-compose.staging.yml");
         assert_eq!(staging.project_name, "tta-staging");
         assert_eq!(staging.health_timeout, Duration::from_secs(120));
+        assert_eq!(staging.settle, Duration::from_secs(30));
         let settings = config.service_settings("carbon");
         assert_eq!(settings.service.as_deref(), Some("carbon-api"));
         assert_eq!(settings.services, vec!["neo4j", "redis.cache"]);
@@ -288,6 +305,13 @@ health_probe = ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1/health"]"#,
         assert!(message.contains("leaves its base folder"), "{message}");
         let message = error_of("", &format!("{STAGING}health_timeout = 0\n"));
         assert!(message.contains("health_timeout = 0"), "{message}");
+        let message = error_of("", &format!("{STAGING}settle_seconds = 0\n"));
+        assert!(message.contains("settle_seconds = 0"), "{message}");
+        let settled = config("", &format!("{STAGING}settle_seconds = 3\n")).unwrap();
+        assert_eq!(
+            settled.require_environment(Stage::Staging).unwrap().settle,
+            Duration::from_secs(3)
+        );
         assert!(message.contains("xtask.toml:"), "{message}");
         let message = error_of("", &format!("{STAGING}wait = 5\n"));
         assert!(message.contains("wait"), "{message}");

@@ -248,8 +248,15 @@ pub struct RawEnvironment {
     /// Seconds a deployed service has to become healthy.
     #[serde(default = "default_health_timeout")]
     pub health_timeout: Spanned<u64>,
+    /// Seconds a deployed service must then stay healthy.
+    #[serde(default = "default_settle_seconds")]
+    pub settle_seconds: Spanned<u64>,
 }
 
 fn default_health_timeout() -> Spanned<u64> {
     Spanned::new(0..0, 120)
+}
+
+fn default_settle_seconds() -> Spanned<u64> {
+    Spanned::new(0..0, 30)
 }

@@ -48,18 +48,28 @@ pub fn config() -> Vec<String> {
     words(&["config"])
 }
 
-/// The deploy itself: recreate this service only when its image or config changed, and leave
-/// every other service, its dependencies included, alone.
-pub fn up_service(service: &str) -> Vec<String> {
-    let mut args = words(&["up", "-d", "--no-deps"]);
+/// The deploy itself: recreate this service only when its image or config changed, with
+/// `replicas` containers (without `--scale`, compose would fall back to the file's count, or
+/// one), and leave every other service, its dependencies included, alone.
+pub fn up_service(service: &str, replicas: u32) -> Vec<String> {
+    let mut args = words(&["up", "-d", "--no-deps", "--scale"]);
+    args.push(format!("{service}={replicas}"));
     args.push(service.to_owned());
     args
 }
 
-/// The rollback: recreate the service from the override that pins the recorded image, and
-/// never build (a build would replace what we are rolling back to).
-pub fn up_rollback(service: &str) -> Vec<String> {
-    let mut args = words(&["up", "-d", "--no-deps", "--no-build", "--force-recreate"]);
+/// A restore: recreate the service from a restore document that pins the proven image, with
+/// the proven replica count, and never build (a build would replace what is being restored).
+pub fn up_restore(service: &str, replicas: u32) -> Vec<String> {
+    let mut args = words(&[
+        "up",
+        "-d",
+        "--no-deps",
+        "--no-build",
+        "--force-recreate",
+        "--scale",
+    ]);
+    args.push(format!("{service}={replicas}"));
     args.push(service.to_owned());
     args
 }
@@ -119,6 +129,17 @@ pub fn project_containers(project: &str) -> Vec<String> {
     ]
 }
 
+/// Names of a project's volumes, to prove a teardown removed them.
+pub fn project_volumes(project: &str) -> Vec<String> {
+    vec![
+        "volume".to_owned(),
+        "ls".to_owned(),
+        "-q".to_owned(),
+        "--filter".to_owned(),
+        format!("label={PROJECT_LABEL}={project}"),
+    ]
+}
+
 /// IDs of a project's networks, to prove a teardown removed them.
 pub fn project_networks(project: &str) -> Vec<String> {
     vec![
@@ -144,11 +165,51 @@ pub fn inspect_image(reference: &str) -> Vec<String> {
     ]
 }
 
-/// A component's own health probe, run inside the container.
-pub fn exec(container: &str, argv: &[String]) -> Vec<String> {
-    let mut args = vec!["exec".to_owned(), container.to_owned()];
+/// A component's own health probe, run inside the container; `marker` (a `NAME=value`
+/// variable) lets its processes be found again if it overruns its deadline.
+pub fn exec(container: &str, marker: &str, argv: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "exec".to_owned(),
+        "-e".to_owned(),
+        marker.to_owned(),
+        container.to_owned(),
+    ];
     args.extend(argv.iter().cloned());
     args
+}
+
+/// The processes of a container with their parents, as host PIDs.
+pub fn top(container: &str) -> Vec<String> {
+    words(&["top", container, "-eo", "pid,ppid,args"])
+}
+
+/// The engine-wide deploy lock: a container that is created and never started.
+pub fn create_lock(name: &str, labels: &[(String, String)], image: &str) -> Vec<String> {
+    let mut args = words(&["create", "--name"]);
+    args.push(name.to_owned());
+    args.extend(words(&["--network", "none"]));
+    for (key, value) in labels {
+        args.push("--label".to_owned());
+        args.push(format!("{key}={value}"));
+    }
+    args.push(image.to_owned());
+    args.push("/xtask-lock".to_owned());
+    args
+}
+
+/// Imports an image from a tar file (the lock image: one empty layer).
+pub fn import_image(tar: &std::path::Path, reference: &str) -> Vec<String> {
+    vec![
+        "import".to_owned(),
+        "--change".to_owned(),
+        "LABEL io.xtask.lock-image=1".to_owned(),
+        tar.display().to_string(),
+        reference.to_owned(),
+    ]
+}
+
+pub fn remove_container(id: &str) -> Vec<String> {
+    vec!["rm".to_owned(), "-f".to_owned(), id.to_owned()]
 }
 
 #[cfg(test)]
@@ -173,10 +234,7 @@ mod tests {
 
     fn project() -> Project {
         Project {
-            files: vec![
-                "/repo/docker-compose.staging.yml".into(),
-                "/tmp/xtask-rollback/override.json".into(),
-            ],
+            files: vec!["/repo/docker-compose.staging.yml".into()],
             name: "tta-staging".into(),
         }
     }
@@ -189,8 +247,8 @@ mod tests {
             for sub in [
                 config_quiet(),
                 config(),
-                up_service("narrative-arc-orchestrator"),
-                up_rollback("narrative-arc-orchestrator"),
+                up_service("narrative-arc-orchestrator", 2),
+                up_restore("narrative-arc-orchestrator", 1),
                 up_services(&["neo4j".into(), "redis".into()]),
                 remove_service("narrative-arc-orchestrator"),
                 logs("narrative-arc-orchestrator", 50),
@@ -217,8 +275,21 @@ mod tests {
             inspect_image("tta/web:staging"),
             exec(
                 "abc",
+                "XTASK_PROBE=1-2",
                 &["wget".into(), "-q".into(), "http://127.0.0.1/".into()],
             ),
+            top("abc"),
+            create_lock(
+                "xtask-lock.tta-staging.web",
+                &[("io.xtask.lock.pid".into(), "42".into())],
+                "xtask-promote-lock:1",
+            ),
+            import_image(
+                std::path::Path::new("/repo/.xtask/tmp/1/empty.tar"),
+                "xtask-promote-lock:1",
+            ),
+            remove_container("abc"),
+            project_volumes("tta-staging-it-carbon"),
         ]
         .map(|args| format!("docker {}", args.join(" ")));
         insta::assert_snapshot!(lines.join("\n"));
@@ -227,8 +298,8 @@ mod tests {
     #[test]
     fn the_service_comes_last_so_no_flag_can_follow_it() {
         for args in [
-            up_service("web"),
-            up_rollback("web"),
+            up_service("web", 1),
+            up_restore("web", 3),
             remove_service("web"),
             logs("web", 5),
         ] {

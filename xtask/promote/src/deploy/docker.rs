@@ -31,6 +31,16 @@ pub fn is_interrupted(error: &anyhow::Error) -> bool {
         .any(|cause| cause.downcast_ref::<Interrupted>().is_some())
 }
 
+/// Whether a command was killed at its deadline.
+pub fn is_timed_out(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<RunError>(),
+            Some(RunError::TimedOut { .. })
+        )
+    })
+}
+
 /// Whether Ctrl-C may stop a command: clean-up (rollbacks, teardowns) must run to its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -82,6 +92,10 @@ impl Docker {
                 "`{}` was not found: install Docker and its compose CLI",
                 program.display()
             )),
+            // Kept typed, so a caller can tell a deadline from a failure to run.
+            timed_out @ RunError::TimedOut { .. } => {
+                anyhow::Error::new(timed_out).context(format!("`{}`", command.display()))
+            }
             other => infra(format!("`{}`: {other}", command.display())),
         })
     }
@@ -170,8 +184,8 @@ impl Docker {
     }
 
     /// An image by reference; `None` when the engine does not have it.
-    pub fn image(&self, reference: &str) -> Result<Option<ImageInfo>> {
-        let done = self.docker(argv::inspect_image(reference), Mode::Normal)?;
+    pub fn image(&self, reference: &str, mode: Mode) -> Result<Option<ImageInfo>> {
+        let done = self.docker(argv::inspect_image(reference), mode)?;
         if done.code != Some(0) {
             let text = done.tail(3);
             if text.to_ascii_lowercase().contains("no such image") {
@@ -184,17 +198,19 @@ impl Docker {
         inspect::parse_image(&done.stdout).map(Some).map_err(infra)
     }
 
-    /// Runs a component's health probe in a container; the exit code is the verdict.
+    /// Runs a component's health probe in a container; the exit code is the verdict. The
+    /// error of a probe past `timeout` is a `RunError::TimedOut` in the chain.
     pub fn probe(
         &self,
         container: &str,
+        marker: &str,
         probe: &[String],
         timeout: Duration,
         mode: Mode,
     ) -> Result<Finished> {
         self.run(
             &self.cli.docker,
-            argv::exec(container, probe),
+            argv::exec(container, marker, probe),
             timeout.min(QUERY_TIMEOUT),
             mode,
         )
@@ -222,6 +238,23 @@ impl Docker {
     pub fn networks(&self, project: &str, mode: Mode) -> Result<Vec<String>> {
         let done = self.docker_ok(argv::project_networks(project), mode)?;
         inspect::parse_ids(&done.stdout).map_err(infra)
+    }
+
+    /// The names of a project's volumes.
+    pub fn volumes(&self, project: &str, mode: Mode) -> Result<Vec<String>> {
+        let done = self.docker_ok(argv::project_volumes(project), mode)?;
+        Ok(String::from_utf8_lossy(&done.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// A docker command that must succeed, as its standard output.
+    pub fn docker_output(&self, args: Vec<String>, mode: Mode) -> Result<String> {
+        let done = self.docker_ok(args, mode)?;
+        Ok(String::from_utf8_lossy(&done.stdout).into_owned())
     }
 }
 

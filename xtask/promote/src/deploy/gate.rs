@@ -5,16 +5,27 @@
 use std::time::Duration;
 
 use super::integration::IntegrationRun;
-use super::model::{Deployment, Outcome, short_id};
+use super::model::{Deployment, Outcome, ProvenState, short_id};
 use crate::engine::result::StepStatus;
 use crate::gates::{DeployResult, DeploymentFact, IntegrationFact};
 
-/// What a person can do when the rollback failed, as commands to paste. `image` is the image
-/// reference the compose file gives the service.
-pub fn recovery_hint(compose: &str, service: &str, previous: Option<&str>, image: &str) -> String {
-    match previous {
-        Some(previous) => format!(
-            "restore the previous image by hand: `docker tag {previous} {image}` then `{compose} up -d --no-deps {service}`; check it with `{compose} ps {service}` and `{compose} logs {service}`"
+/// What a person can do when the rollback failed, as commands to paste. `compose` runs compose
+/// on the environment's file (`docker-compose -f FILE -p PROJECT`); `restore` is the same CLI
+/// on the restore file the rollback wrote, which pins the proven image by ID with its recorded
+/// configuration, so the commands need no registry and move no tag.
+pub fn recovery_hint(
+    compose: &str,
+    restore: &str,
+    service: &str,
+    target: Option<&ProvenState>,
+) -> String {
+    match target {
+        Some(state) => format!(
+            "restore the last proven state ({} × {}) by hand: `{restore} up -d --no-deps --no-build --force-recreate --scale {service}={} {service}` (the image must still be on this engine: `docker image inspect {}`); check it with `{compose} ps {service}` and `{compose} logs {service}`",
+            state.replicas,
+            short_id(&state.image_id),
+            state.replicas,
+            state.image_id
         ),
         None => format!(
             "the service did not run before this deploy: remove what is left with `{compose} rm -s -f {service}`"
@@ -43,7 +54,7 @@ pub fn deployment_fact(
             seconds_to_healthy: deployment.time_to_healthy_ms.unwrap_or(0) as f64 / 1000.0,
         },
         Outcome::RolledBack => DeployResult::RolledBack {
-            previous_image: image(&deployment.previous_image_id),
+            previous_image: image(&deployment.restore_to.as_ref().map(|s| s.image_id.clone())),
             failure: failure(),
             proof: proof(),
         },
@@ -98,7 +109,7 @@ mod tests {
         );
         assert_eq!(fact.health_timeout_secs, 120);
         deployment.outcome = Outcome::RolledBack;
-        deployment.previous_image_id = None;
+        deployment.restore_to = None;
         deployment.failure = Some("container web exited with code 3".into());
         let fact = deployment_fact(&deployment, Duration::from_secs(120), "recover");
         assert_eq!(
@@ -113,17 +124,25 @@ mod tests {
     }
 
     #[test]
-    fn recovery_hints_are_commands() {
+    fn recovery_hints_are_commands_that_need_no_registry() {
+        let state = ProvenState {
+            image_id: format!("sha256:{}", "ab".repeat(32)),
+            replicas: 2,
+            config_digest: None,
+            proven_at: None,
+        };
         let hint = recovery_hint(
             "docker-compose -f /r/c.yml -p tta",
+            "docker-compose -f /r/.xtask/deploy/restore/tta.web.json -p tta",
             "web",
-            Some("sha256:ab"),
-            "tta/web:staging",
+            Some(&state),
         );
-        assert_eq!(
-            hint,
-            "restore the previous image by hand: `docker tag sha256:ab tta/web:staging` then `docker-compose -f /r/c.yml -p tta up -d --no-deps web`; check it with `docker-compose -f /r/c.yml -p tta ps web` and `docker-compose -f /r/c.yml -p tta logs web`"
+        assert!(
+            hint.contains("`docker-compose -f /r/.xtask/deploy/restore/tta.web.json -p tta up -d --no-deps --no-build --force-recreate --scale web=2 web`"),
+            "{hint}"
         );
-        assert!(recovery_hint("dc", "web", None, "x").contains("`dc rm -s -f web`"));
+        assert!(!hint.contains("docker tag"), "{hint}");
+        assert!(hint.contains("2 × sha256:abababababab"), "{hint}");
+        assert!(recovery_hint("dc", "dr", "web", None).contains("`dc rm -s -f web`"));
     }
 }

@@ -1,23 +1,23 @@
 //! Waiting for a service to be healthy with our own deadline (compose's `--wait` has none by
-//! default). The verdict on a set of container states is pure; the loop around it polls the
-//! engine until the verdict is final or the deadline passes.
+//! default), counted from the moment `up` returned. The verdict on a set of container states
+//! is pure; the loop around it polls the engine until the verdict is final or the deadline
+//! passes. Healthy means every one of the expected replicas: fewer (or more) is still waiting.
 //!
 //! A container that exits, dies or restarts fails the wait at once: waiting out the deadline
-//! would only delay the rollback.
+//! would only delay the rollback. Healthy once is not deployed: `settle` takes over from here.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::argv::Project;
-use super::docker::{self, Docker, Mode};
+use super::docker::{self, Mode};
 use super::inspect::ContainerState;
+use super::probe::{self, PROBE_TIMEOUT};
+use super::service::Service;
 use crate::process;
 
 /// How often the engine is asked for the containers' state.
 const POLL: Duration = Duration::from_millis(500);
-/// The longest one run of a component's health probe may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One container, judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,8 @@ pub fn classify(state: &ContainerState, has_probe: bool) -> ContainerHealth {
     }
 }
 
-pub fn judge(states: &[ContainerState], has_probe: bool) -> Verdict {
+/// Judges the containers of a service that should have `expected` replicas.
+pub fn judge(states: &[ContainerState], has_probe: bool, expected: u32) -> Verdict {
     if states.is_empty() {
         return Verdict::Failed("the service has no container".to_owned());
     }
@@ -124,6 +125,12 @@ pub fn judge(states: &[ContainerState], has_probe: bool) -> Verdict {
         .find(|(_, h)| matches!(h, ContainerHealth::Starting(_)))
     {
         return Verdict::Waiting(reason.clone());
+    }
+    if states.len() != expected as usize {
+        return Verdict::Waiting(format!(
+            "{} replicas where {expected} are expected",
+            states.len()
+        ));
     }
     let to_probe: Vec<String> = judged
         .iter()
@@ -152,24 +159,18 @@ pub struct Waited {
     pub states: Vec<ContainerState>,
 }
 
-/// Polls the service's containers until they are healthy, one fails, or `deadline` passes.
-/// In `Mode::Normal`, Ctrl-C ends the wait with `Interrupted`; clean-up waits run on.
-pub fn wait(
-    docker: &Docker,
-    project: &Project,
-    service: &str,
-    probe: Option<&[String]>,
-    deadline: Instant,
-    mode: Mode,
-) -> Result<Waited> {
+/// Polls the service's containers until all `expected` replicas are healthy, one fails, or
+/// `deadline` passes. In `Mode::Normal`, Ctrl-C ends the wait with `Interrupted`; clean-up
+/// waits run on.
+pub fn wait(live: &Service<'_>, expected: u32, deadline: Instant, mode: Mode) -> Result<Waited> {
     let started = Instant::now();
     let mut waiting_for = "the service to start".to_owned();
     loop {
         if mode == Mode::Normal && process::interrupted() {
             return Err(docker::interrupted_error());
         }
-        let states = docker.containers(&project.name, Some(service), mode)?;
-        let end = match judge(&states, probe.is_some()) {
+        let states = live.containers(mode)?;
+        let end = match judge(&states, live.probe.is_some(), expected) {
             Verdict::Healthy => Some(WaitEnd::Healthy),
             Verdict::Failed(reason) => Some(WaitEnd::Failed(reason)),
             Verdict::Waiting(reason) => {
@@ -178,7 +179,7 @@ pub fn wait(
             }
             Verdict::Probe(ids) => {
                 let remaining = deadline.saturating_duration_since(Instant::now());
-                match run_probe(docker, &ids, probe.unwrap_or_default(), remaining, mode)? {
+                match run_probes(live, &ids, remaining, mode)? {
                     None => Some(WaitEnd::Healthy),
                     Some(reason) => {
                         waiting_for = reason;
@@ -204,35 +205,20 @@ pub fn wait(
     }
 }
 
-/// `None` when the probe passed in every container, else why not.
-fn run_probe(
-    docker: &Docker,
+/// Runs the probe in each container: `None` when it passed in every one, else why not.
+pub fn run_probes(
+    live: &Service<'_>,
     containers: &[String],
-    probe: &[String],
     remaining: Duration,
     mode: Mode,
 ) -> Result<Option<String>> {
+    let Some(command) = live.probe else {
+        return Ok(None);
+    };
     for id in containers {
         let timeout = PROBE_TIMEOUT.min(remaining).max(Duration::from_secs(1));
-        let done = docker.probe(id, probe, timeout, mode);
-        let done = match done {
-            Ok(done) => done,
-            // A probe that hangs past its own limit has not passed; the wait goes on.
-            Err(error) if !docker::is_interrupted(&error) => {
-                return Ok(Some(format!("health_probe: {error:#}")));
-            }
-            Err(error) => return Err(error),
-        };
-        if done.code != Some(0) {
-            return Ok(Some(format!(
-                "health_probe `{}` to pass (it ended with {}{})",
-                probe.join(" "),
-                done.describe_exit(),
-                match done.tail(1) {
-                    t if t.is_empty() => String::new(),
-                    t => format!(": {t}"),
-                }
-            )));
+        if let Some(reason) = probe::run(live.docker, id, command, timeout, mode)? {
+            return Ok(Some(reason));
         }
     }
     Ok(None)
@@ -265,19 +251,19 @@ mod tests {
     fn captured_states_judged_just_after_up() {
         let states = captured("docker_inspect_starting.json");
         assert!(matches!(
-            judge(&service(&states, "ok"), false),
+            judge(&service(&states, "ok"), false, 1),
             Verdict::Waiting(_)
         ));
         assert!(matches!(
-            judge(&service(&states, "unhealthy"), false),
+            judge(&service(&states, "unhealthy"), false, 1),
             Verdict::Waiting(_)
         ));
         // An exit is final at once, as is a restart loop.
-        let Verdict::Failed(reason) = judge(&service(&states, "exits"), false) else {
+        let Verdict::Failed(reason) = judge(&service(&states, "exits"), false, 1) else {
             panic!("an exited container must fail the wait");
         };
         assert!(reason.contains("exited with code 3"), "{reason}");
-        let Verdict::Failed(reason) = judge(&service(&states, "restarting"), false) else {
+        let Verdict::Failed(reason) = judge(&service(&states, "restarting"), false, 1) else {
             panic!("a restarting container must fail the wait");
         };
         assert!(reason.contains("restarted"), "{reason}");
@@ -286,38 +272,51 @@ mod tests {
     #[test]
     fn captured_states_judged_once_settled() {
         let states = captured("docker_inspect_settled.json");
-        assert_eq!(judge(&service(&states, "ok"), false), Verdict::Healthy);
-        let Verdict::Failed(reason) = judge(&service(&states, "unhealthy"), false) else {
+        assert_eq!(judge(&service(&states, "ok"), false, 1), Verdict::Healthy);
+        let Verdict::Failed(reason) = judge(&service(&states, "unhealthy"), false, 1) else {
             panic!("an unhealthy container must fail the wait");
         };
         assert!(reason.contains("healthcheck of container"), "{reason}");
         // No healthcheck: refused without a probe, probed with one.
         let nohealth = service(&states, "nohealth");
         assert!(
-            matches!(judge(&nohealth, false), Verdict::Failed(r) if r.contains("no healthcheck"))
+            matches!(judge(&nohealth, false, 1), Verdict::Failed(r) if r.contains("no healthcheck"))
         );
         assert_eq!(
-            judge(&nohealth, true),
+            judge(&nohealth, true, 1),
             Verdict::Probe(vec![nohealth[0].id.clone()])
         );
         // A probe is run on top of a passing healthcheck, never instead of a failing one.
         assert!(matches!(
-            judge(&service(&states, "ok"), true),
+            judge(&service(&states, "ok"), true, 1),
             Verdict::Probe(_)
         ));
         assert!(matches!(
-            judge(&service(&states, "unhealthy"), true),
+            judge(&service(&states, "unhealthy"), true, 1),
             Verdict::Failed(_)
         ));
     }
 
     #[test]
+    fn every_expected_replica_must_be_there() {
+        let states = captured("docker_inspect_settled.json");
+        let ok = service(&states, "ok");
+        assert!(
+            matches!(judge(&ok, false, 2), Verdict::Waiting(r) if r.contains("1 replicas where 2"))
+        );
+        let mut two = ok.clone();
+        two.push(ok[0].clone());
+        assert_eq!(judge(&two, false, 2), Verdict::Healthy);
+        assert!(matches!(judge(&two, false, 1), Verdict::Waiting(_)));
+    }
+
+    #[test]
     fn no_container_is_a_failure_and_one_bad_container_fails_all() {
-        assert!(matches!(judge(&[], false), Verdict::Failed(_)));
+        assert!(matches!(judge(&[], false, 1), Verdict::Failed(_)));
         let states = captured("docker_inspect_settled.json");
         let mut both = service(&states, "ok");
         both.extend(service(&states, "exits"));
-        assert!(matches!(judge(&both, false), Verdict::Failed(_)));
+        assert!(matches!(judge(&both, false, 2), Verdict::Failed(_)));
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct ContainerState {
     /// The engine's own error for a container that could not start.
     pub error: String,
     pub restart_count: u64,
+    /// When its current process started, as the engine prints it: a restart changes it even
+    /// where `RestartCount` does not (a container started again by hand).
+    pub started_at: String,
     /// `None` when the container has no healthcheck.
     pub health: Option<Health>,
     pub service: Option<String>,
@@ -82,6 +85,8 @@ struct RawState {
     oom_killed: bool,
     #[serde(default)]
     error: String,
+    #[serde(default)]
+    started_at: String,
     #[serde(default)]
     health: Option<RawHealth>,
 }
@@ -172,6 +177,7 @@ pub fn parse_containers(json: &[u8]) -> Result<Vec<ContainerState>, String> {
                 oom_killed: c.state.oom_killed,
                 error: c.state.error,
                 restart_count: c.restart_count,
+                started_at: c.state.started_at,
                 health: c.state.health.map(|h| Health {
                     last_output: h
                         .log

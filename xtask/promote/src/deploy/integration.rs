@@ -144,7 +144,7 @@ pub fn prepare(
         &super::lock::holder_text(&component.name, chrono::Utc::now()),
         &format!("an integration run of {}", project.name),
     )?;
-    let model = super::preflight::validate(&docker, &project)?;
+    let (model, _) = super::preflight::validate(&docker, &project)?;
     super::preflight::require_services(&model, &project, &services)?;
     for service in &services {
         super::preflight::health_source(

@@ -1,5 +1,7 @@
 //! What one deploy did, as the promotion report's `deployment` section and as an entry of
-//! `reports/<component>/deployment.json`: the same data, so the two never disagree.
+//! `reports/<component>/deployment.json`: the same data, so the two never disagree. Also the
+//! vocabulary of the deployment history: a proven state (what a rollback restores), the
+//! settle window's samples, and the intent an attempt records before it starts.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,10 +11,10 @@ use crate::stage::Stage;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
-    /// The new image runs and is healthy.
+    /// The new image runs, became healthy and stayed healthy for the settle window.
     Deployed,
-    /// The deploy failed; the recorded image runs again and was proven healthy (or, when there
-    /// was none, the service was removed again).
+    /// The deploy failed; the last proven state runs again and was proven (or, when there was
+    /// none, the service was removed again).
     RolledBack,
     /// The deploy failed and so did the rollback: the service may be down.
     RollbackFailed,
@@ -28,8 +30,52 @@ pub enum HealthSource {
     HealthProbe,
 }
 
+/// A state of the service that was proven: healthy on every replica for a whole settle
+/// window. What a rollback restores, taken from the deployment history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenState {
+    pub image_id: String,
+    pub replicas: u32,
+    /// The digest of the resolved compose model it ran with (`compose config`, stored under
+    /// `.xtask/deploy/configs/`); `None` for what ran before any recorded deploy, or a record
+    /// written before configurations were kept: the compose file's current one applies then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
+    /// When the deploy that proved it finished; `None` when it is what ran before this deploy
+    /// and the history proves nothing (it is then only as good as its proof after a rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proven_at: Option<DateTime<Utc>>,
+}
+
+/// The settle window: samples taken after the first healthy verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settle {
+    pub seconds: u64,
+    /// Whether every sample held.
+    pub held: bool,
+    pub samples: Vec<Sample>,
+}
+
+/// One look at every replica during the settle window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Since the first healthy verdict.
+    pub at_ms: u64,
+    pub expected: u32,
+    pub running: u32,
+    /// Replicas whose healthcheck (and probe, when there is one) passed.
+    pub healthy: u32,
+    /// Restarts or replaced containers since the first healthy verdict.
+    pub restarts: u64,
+    /// What broke the window at this sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
+    /// One attempt's ID, shared by the intent recorded before it started and by this entry.
+    pub attempt: String,
     pub component: String,
     pub environment: Stage,
     pub service: String,
@@ -42,6 +88,10 @@ pub struct Deployment {
     /// Ctrl-C stopped the deploy (it was rolled back).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// This entry was written by a later run that found the attempt unfinished (its process
+    /// was killed) and restored the last proven state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
     pub started_at: DateTime<Utc>,
     /// For a deploy that succeeded, the deployment date.
     pub finished_at: DateTime<Utc>,
@@ -52,12 +102,28 @@ pub struct Deployment {
     pub image_id: Option<String>,
     /// The image running when the deploy ended; `None` when nothing runs.
     pub running_image_id: Option<String>,
-    /// From the start of `up` to healthy, for a deploy that succeeded.
+    /// Replicas this deploy asked for.
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// The digest of the resolved compose model this deploy ran with (see `ProvenState`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
+    /// What a failure would restore, chosen before anything changed; `None`: remove the
+    /// service (it did not run before and nothing was ever proven).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_to: Option<ProvenState>,
+    /// From the moment `up` returned to the first healthy verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_healthy_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<Settle>,
     /// Why the deploy failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// What was found before anything changed and said then: an unhealthy service, an image
+    /// the history never proved, an unfinished earlier attempt restored first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The last lines of the service's logs, captured before the rollback.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<String>,
@@ -65,28 +131,103 @@ pub struct Deployment {
     pub rollback: Option<Rollback>,
 }
 
+fn one() -> u32 {
+    1
+}
+
 /// The rollback and its proof.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollback {
-    /// Whether the proof held: the recorded image runs and is healthy (or, with no recorded
-    /// image, no container of the service is left).
+    /// Whether the proof held: the restored image runs on every replica, healthy for the
+    /// settle window (or, with nothing to restore, no container of the service is left).
     pub proven: bool,
     /// What the proof found.
     pub message: String,
+    /// From the moment the restoring `up` returned to the first healthy verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_healthy_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<Settle>,
+    /// What runs after the rollback, as read from the engine: each image with its count and
+    /// health, or `nothing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<String>,
+}
+
+/// The intent an attempt records before it changes anything: a run that finds it without its
+/// completion knows a deploy was killed, and what to restore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub attempt: String,
+    /// Always `started`.
+    pub outcome: Started,
+    pub component: String,
+    pub environment: Stage,
+    pub service: String,
+    pub project_name: String,
+    pub compose_file: String,
+    pub started_at: DateTime<Utc>,
+    /// The process that started it, as `host pid N`.
+    pub by: String,
+    pub previous_image_id: Option<String>,
+    pub replicas: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
+    pub restore_to: Option<ProvenState>,
+}
+
+/// The `outcome` of an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Started {
+    Started,
+}
+
+/// One entry of the history: an intent, or a finished deploy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Entry {
+    Started(Box<Attempt>),
+    Finished(Box<Deployment>),
+}
+
+impl Entry {
+    /// The environment, compose project and service it is about.
+    pub fn place(&self) -> (Stage, &str, &str) {
+        match self {
+            Entry::Started(a) => (a.environment, &a.project_name, &a.service),
+            Entry::Finished(d) => (d.environment, &d.project_name, &d.service),
+        }
+    }
 }
 
 impl Deployment {
     pub fn succeeded(&self) -> bool {
         self.outcome == Outcome::Deployed
     }
+
+    /// The state a successful deploy proved; `None` for any other outcome.
+    pub fn proven_state(&self) -> Option<ProvenState> {
+        if !self.succeeded() {
+            return None;
+        }
+        Some(ProvenState {
+            image_id: self.running_image_id.clone()?,
+            replicas: self.replicas,
+            config_digest: self.config_digest.clone(),
+            proven_at: Some(self.finished_at),
+        })
+    }
 }
 
 /// The short form of an image ID for messages: `sha256:` and 12 hex digits, as `docker images`.
 pub fn short_id(id: &str) -> String {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    format!("sha256:{}", &hex[..hex.len().min(12)])
+    let end = hex
+        .char_indices()
+        .nth(12)
+        .map_or(hex.len(), |(index, _)| index);
+    format!("sha256:{}", &hex[..end])
 }
 
 #[cfg(test)]
@@ -101,6 +242,7 @@ pub mod tests {
             .with_ymd_and_hms(2026, 3, 2, 10, minute, 0)
             .unwrap();
         Deployment {
+            attempt: format!("20260302T10{minute:02}00Z-100"),
             component: "carbon".into(),
             environment,
             service: "carbon".into(),
@@ -109,16 +251,32 @@ pub mod tests {
             compose: "docker-compose 1.29.2".into(),
             outcome,
             interrupted: false,
+            recovered: false,
             started_at: at,
             finished_at: at + chrono::Duration::seconds(4),
             health: HealthSource::Healthcheck,
             previous_image_id: None,
             image_id: Some(format!("sha256:{minute:02x}{}", "c".repeat(62))),
             running_image_id: Some(format!("sha256:{minute:02x}{}", "c".repeat(62))),
+            replicas: 1,
+            config_digest: None,
+            restore_to: None,
             time_to_healthy_ms: Some(3200),
+            settle: None,
             failure: None,
+            notes: vec![],
             logs: vec![],
             rollback: None,
         }
+    }
+
+    #[test]
+    fn short_ids_never_split_a_character() {
+        assert_eq!(
+            short_id(&format!("sha256:{}", "a".repeat(64))),
+            "sha256:aaaaaaaaaaaa"
+        );
+        assert_eq!(short_id("sha256:éééééééééééééé"), "sha256:éééééééééééé");
+        assert_eq!(short_id("abc"), "sha256:abc");
     }
 }

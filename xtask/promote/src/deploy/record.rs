@@ -1,100 +1,157 @@
-//! `reports/<component>/deployment.json`: every deploy of a component, newest last, kept across
-//! runs (the per-run report files are replaced each run; this one is appended to). The maturity
-//! rules read the last successful deploy to an environment from it.
+//! `reports/<component>/deployment.json`: the deployment history of a component, newest last,
+//! kept across runs (the per-run report files are replaced each run; this one is only ever
+//! appended to). Each attempt is recorded before it starts and completed after it ends. Past
+//! `MAX_ENTRIES`, the oldest entries move to `deployment-archive.json` rather than vanish.
+//! The maturity rules read the last successful deploy to an environment from it.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
-use super::model::Deployment;
+use super::docker::Docker;
+use super::history::{self, History};
+use super::model::{Deployment, Entry, short_id};
 use crate::config::Config;
 use crate::errors::infra;
 use crate::fsutil;
 use crate::stage::Stage;
 
 pub const RECORD_FILE: &str = "deployment.json";
-pub const RECORD_SCHEMA_VERSION: u32 = 1;
-/// Older entries are dropped beyond this many: the file stays small enough to read every run.
+pub const ARCHIVE_FILE: &str = "deployment-archive.json";
+/// Entries kept in the record itself; older ones move to the archive, so the file every
+/// deploy reads stays small.
 const MAX_ENTRIES: usize = 100;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeploymentRecord {
-    pub schema_version: u32,
-    pub component: String,
-    /// Oldest first.
-    pub deployments: Vec<Deployment>,
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    schema_version: u32,
+    component: &'a str,
+    deployments: Vec<&'a Entry>,
 }
 
-fn path(config: &Config, component: &str) -> std::path::PathBuf {
+pub fn path(config: &Config, component: &str) -> PathBuf {
     config.component_reports_dir(component).join(RECORD_FILE)
 }
 
-/// The record of `component`; `None` when it was never deployed.
-pub fn read(config: &Config, component: &str) -> Result<Option<DeploymentRecord>> {
-    let path = path(config, component);
-    let text = match std::fs::read_to_string(&path) {
+fn archive_path(config: &Config, component: &str) -> PathBuf {
+    config.component_reports_dir(component).join(ARCHIVE_FILE)
+}
+
+/// The history of `component`; `None` when it was never deployed. A file that is not a
+/// history, or holds an entry dated after `now`, is refused with its line.
+pub fn read(config: &Config, component: &str, now: DateTime<Utc>) -> Result<Option<History>> {
+    read_file(&path(config, component), now)
+}
+
+fn read_file(path: &Path, now: DateTime<Utc>) -> Result<Option<History>> {
+    let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
     };
-    parse(&text).map(Some).map_err(|e| {
+    history::parse(&text, now).map(Some).map_err(|e| {
         infra(format!(
-            "{} is not a deployment record: {e}; move it aside to start a new one",
+            "{} is not a deployment history xtask wrote: {e}; fix or remove that entry (or move the file aside to start a new history)",
             path.display()
         ))
     })
 }
 
-/// Parses a record, refusing another schema version rather than misreading it.
-pub fn parse(text: &str) -> Result<DeploymentRecord, String> {
-    let record: DeploymentRecord = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    if record.schema_version != RECORD_SCHEMA_VERSION {
-        return Err(format!(
-            "schema_version {} is not {RECORD_SCHEMA_VERSION}",
-            record.schema_version
-        ));
-    }
-    Ok(record)
-}
-
-/// The most recent deploy of `component` to `environment` that ended healthy on the new image.
-/// The maturity rules require one before recording a promotion.
+/// The most recent deploy of `component` to `environment` that ended healthy on the new image,
+/// with its line. The maturity rules require one before recording a promotion.
 pub fn last_successful(
     config: &Config,
     component: &str,
     environment: Stage,
+) -> Result<Option<(usize, Deployment)>> {
+    Ok(read(config, component, Utc::now())?.and_then(|history| {
+        history::latest_success(&history, environment).map(|(line, d)| (line, d.clone()))
+    }))
+}
+
+/// `last_successful`, believed only when the engine has the image it names: a record of an
+/// image this engine never had was not written by a deploy to it.
+pub fn confirmed_success(
+    config: &Config,
+    component: &str,
+    environment: Stage,
 ) -> Result<Option<Deployment>> {
-    Ok(read(config, component)?.and_then(|record| latest_success(&record, environment)))
+    let Some((line, deployment)) = last_successful(config, component, environment)? else {
+        return Ok(None);
+    };
+    let docker = Docker::connect(&config.project.root, config.timeouts.compose)?;
+    let image = deployment.running_image_id.clone().unwrap_or_default();
+    require_image(&docker, &path(config, component), line, &image)?;
+    Ok(Some(deployment))
 }
 
-/// Pure: the latest successful entry for `environment`.
-pub fn latest_success(record: &DeploymentRecord, environment: Stage) -> Option<Deployment> {
-    record
-        .deployments
-        .iter()
-        .filter(|d| d.environment == environment && d.succeeded())
-        .max_by_key(|d| d.finished_at)
-        .cloned()
+/// Refuses an entry (at `line` of `file`) naming an image the engine does not have.
+pub fn require_image(docker: &Docker, file: &Path, line: usize, image: &str) -> Result<()> {
+    let known = super::inspect::is_image_id(image)
+        && docker.image(image, super::docker::Mode::Normal)?.is_some();
+    if known {
+        return Ok(());
+    }
+    Err(infra(format!(
+        "{}:{line}: the deploy recorded there names image {}, which this Docker engine does not have: it was not deployed here (or the image was removed); remove that entry, or restore the image (`docker load`), then run this again",
+        file.display(),
+        short_id(image)
+    )))
 }
 
-/// Appends `deployment` to its component's record, atomically, under a lock so two deploys
-/// (to two environments) cannot lose each other's entry.
-pub fn append(config: &Config, deployment: &Deployment) -> Result<()> {
-    let _lock = super::lock::acquire(
-        &config.locks_dir(),
-        &format!("record-{}", deployment.component),
-    )?;
-    let mut record = read(config, &deployment.component)?.unwrap_or_else(|| DeploymentRecord {
-        schema_version: RECORD_SCHEMA_VERSION,
-        component: deployment.component.clone(),
-        deployments: Vec::new(),
-    });
-    record.deployments.push(deployment.clone());
-    let excess = record.deployments.len().saturating_sub(MAX_ENTRIES);
-    record.deployments.drain(..excess);
+/// Appends `entry` to its component's history, atomically, under a lock so two deploys (to
+/// two environments) cannot lose each other's entry. The entries already there are written
+/// back unchanged; past `MAX_ENTRIES` the oldest move to the archive first.
+pub fn append(config: &Config, component: &str, entry: Entry) -> Result<()> {
+    let _lock = super::lock::acquire(&config.locks_dir(), &format!("record-{component}"))?;
+    let now = Utc::now();
+    let mut entries: Vec<Entry> = read(config, component, now)?
+        .map(|h| h.entries.into_iter().map(|l| l.entry).collect())
+        .unwrap_or_default();
+    entries.push(entry);
+    let excess = entries.len().saturating_sub(MAX_ENTRIES);
+    if excess > 0 {
+        let archive = archive_path(config, component);
+        let mut archived: Vec<Entry> = read_file(&archive, now)?
+            .map(|h| h.entries.into_iter().map(|l| l.entry).collect())
+            .unwrap_or_default();
+        // A run killed between the two writes left these in both files: add each once.
+        for old in &entries[..excess] {
+            if !archived.contains(old) {
+                archived.push(old.clone());
+            }
+        }
+        write(&archive, component, &archived)?;
+        entries.drain(..excess);
+    }
+    write(&path(config, component), component, &entries)
+}
+
+fn write(path: &Path, component: &str, entries: &[Entry]) -> Result<()> {
+    let record = RecordOut {
+        schema_version: history::SCHEMA_VERSION,
+        component,
+        deployments: entries.iter().collect(),
+    };
     let mut text = serde_json::to_string_pretty(&record)
-        .context("failed to serialise the deployment record")?;
+        .context("failed to serialise the deployment history")?;
     text.push('\n');
-    fsutil::write_atomic(&path(config, &deployment.component), text.as_bytes())
+    fsutil::write_atomic(path, text.as_bytes())
+}
+
+/// Refuses a folder this run could not write into, before anything is changed.
+pub fn require_writable(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    tempfile::NamedTempFile::new_in(dir)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "cannot write into {}: the reports and the deployment history go there",
+                dir.display()
+            )
+        })
 }
 
 #[cfg(test)]
@@ -103,65 +160,86 @@ mod tests {
     use crate::deploy::model::Outcome;
     use crate::deploy::model::tests::sample;
 
-    #[test]
-    fn the_latest_success_per_environment_wins_and_failures_never_count() {
-        let record = DeploymentRecord {
-            schema_version: 1,
-            component: "carbon".into(),
-            deployments: vec![
-                sample(Stage::Staging, Outcome::Deployed, 1),
-                sample(Stage::Staging, Outcome::Deployed, 5),
-                sample(Stage::Staging, Outcome::RolledBack, 9),
-                sample(Stage::Production, Outcome::RollbackFailed, 10),
-            ],
-        };
-        let staging = latest_success(&record, Stage::Staging).unwrap();
-        assert_eq!(staging.finished_at.format("%H:%M").to_string(), "10:05");
-        assert!(latest_success(&record, Stage::Production).is_none());
+    fn config(dir: &Path) -> Config {
+        std::fs::create_dir_all(dir.join("tta")).unwrap();
+        let text = "groups = [\"G\"]\n[project]\nroot = \"tta\"\n[tools]\nruff = \"1\"\npyright = \"1\"\nbandit = \"1\"\npytest = \"1\"\npytest-cov = \"1\"\n[components.carbon]\ndisplay_name = \"Carbon\"\ngroup = \"G\"\nsource = \"carbon.py\"\n";
+        crate::config::parse(text, &dir.join("xtask.toml")).unwrap()
     }
 
-    #[test]
-    fn records_round_trip_and_other_versions_are_refused() {
-        let record = DeploymentRecord {
-            schema_version: 1,
-            component: "carbon".into(),
-            deployments: vec![sample(Stage::Staging, Outcome::Deployed, 1)],
-        };
-        let text = serde_json::to_string(&record).unwrap();
-        assert_eq!(parse(&text).unwrap(), record);
-        assert!(parse(&text.replace("\"schema_version\":1", "\"schema_version\":2")).is_err());
-        assert!(parse("{}").is_err());
+    fn finished(minute: u32, outcome: Outcome) -> Entry {
+        Entry::Finished(Box::new(sample(Stage::Staging, outcome, minute)))
     }
 
     #[test]
     fn appending_keeps_history_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("tta")).unwrap();
-        let text = "groups = [\"G\"]\n[project]\nroot = \"tta\"\n[tools]\nruff = \"1\"\npyright = \"1\"\nbandit = \"1\"\npytest = \"1\"\npytest-cov = \"1\"\n[components.carbon]\ndisplay_name = \"Carbon\"\ngroup = \"G\"\nsource = \"carbon.py\"\n";
-        let config = crate::config::parse(text, &dir.path().join("xtask.toml")).unwrap();
+        let config = config(dir.path());
         assert!(
             last_successful(&config, "carbon", Stage::Staging)
                 .unwrap()
                 .is_none()
         );
-        append(&config, &sample(Stage::Staging, Outcome::Deployed, 1)).unwrap();
-        append(&config, &sample(Stage::Staging, Outcome::RolledBack, 2)).unwrap();
-        let record = read(&config, "carbon").unwrap().unwrap();
-        assert_eq!(record.deployments.len(), 2);
-        let last = last_successful(&config, "carbon", Stage::Staging)
+        append(&config, "carbon", finished(1, Outcome::Deployed)).unwrap();
+        append(&config, "carbon", finished(2, Outcome::RolledBack)).unwrap();
+        let history = read(&config, "carbon", Utc::now()).unwrap().unwrap();
+        assert_eq!(history.entries.len(), 2);
+        let (line, last) = last_successful(&config, "carbon", Stage::Staging)
             .unwrap()
             .unwrap();
         assert_eq!(last.outcome, Outcome::Deployed);
-        std::fs::write(
-            dir.path().join("reports/carbon/deployment.json"),
-            "not json",
-        )
-        .unwrap();
+        assert_eq!(line, history.entries[0].line);
+        std::fs::write(path(&config, "carbon"), "not json").unwrap();
         let error = last_successful(&config, "carbon", Stage::Staging).unwrap_err();
         assert!(
-            error.to_string().contains("is not a deployment record"),
+            error.to_string().contains("is not a deployment history"),
             "{error}"
         );
+        // A broken history is never overwritten by an append.
+        assert!(append(&config, "carbon", finished(3, Outcome::Deployed)).is_err());
+        assert_eq!(
+            std::fs::read_to_string(path(&config, "carbon")).unwrap(),
+            "not json"
+        );
+    }
+
+    #[test]
+    fn past_the_limit_the_oldest_entries_move_to_the_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        for minute in 0..(MAX_ENTRIES as u32 + 3) {
+            let mut entry = sample(Stage::Staging, Outcome::Deployed, minute % 60);
+            entry.attempt = format!("attempt-{minute}");
+            append(&config, "carbon", Entry::Finished(Box::new(entry))).unwrap();
+        }
+        let kept = read(&config, "carbon", Utc::now()).unwrap().unwrap();
+        let archived = read_file(&archive_path(&config, "carbon"), Utc::now())
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.entries.len(), MAX_ENTRIES);
+        let ids = |h: &History| -> Vec<String> {
+            h.entries
+                .iter()
+                .map(|l| match &l.entry {
+                    Entry::Finished(d) => d.attempt.clone(),
+                    Entry::Started(a) => a.attempt.clone(),
+                })
+                .collect()
+        };
+        assert_eq!(ids(&archived), ["attempt-0", "attempt-1", "attempt-2"]);
+        assert_eq!(ids(&kept)[0], "attempt-3");
+        assert_eq!(
+            ids(&kept).last().unwrap(),
+            &format!("attempt-{}", MAX_ENTRIES + 2)
+        );
+    }
+
+    #[test]
+    fn an_unwritable_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(require_writable(&file.join("reports")).is_err());
+        assert!(require_writable(&dir.path().join("reports")).is_ok());
     }
 
     #[test]
@@ -172,7 +250,7 @@ mod tests {
         };
         let record = read("deployment-record.schema.json");
         let report = read("promotion-report.schema.json");
-        for def in ["deployment", "image_id"] {
+        for def in ["deployment", "image_id", "proven_state", "settle"] {
             assert_eq!(
                 record["$defs"][def], report["$defs"][def],
                 "$defs.{def} differs between deployment-record.schema.json and promotion-report.schema.json: keep them equal"

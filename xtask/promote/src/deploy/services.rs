@@ -1,6 +1,6 @@
 //! The services integration tests need: brought up in a compose project of their own (so the
 //! deployed environment is never touched), waited on until healthy, and always torn down, with
-//! proof that no container or network of the project is left.
+//! proof that no container, network or volume of the project is left.
 
 use std::time::Instant;
 
@@ -11,6 +11,7 @@ use super::argv::{self, Project};
 use super::docker::{self, Docker, Mode};
 use super::health::{self, WaitEnd};
 use super::rollout::LOG_LINES;
+use super::service::Service;
 
 /// How bringing the services up went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +51,17 @@ pub fn bring_up(
     }
     let mut addresses = Vec::new();
     for service in services {
-        let waited = match health::wait(docker, project, service, None, deadline, Mode::Normal) {
+        let live = Service {
+            docker,
+            project,
+            name: service,
+            probe: None,
+            health_timeout: deadline.saturating_duration_since(Instant::now()),
+            settle: std::time::Duration::ZERO,
+            state_dir: std::path::Path::new(""),
+        };
+        let expected = live.containers(Mode::Normal)?.len().max(1) as u32;
+        let waited = match health::wait(&live, expected, deadline, Mode::Normal) {
             Err(error) if docker::is_interrupted(&error) => return Ok(Bringup::Interrupted),
             other => other?,
         };
@@ -77,7 +88,7 @@ pub fn bring_up(
 /// What the teardown left behind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Teardown {
-    /// No container and no network of the project is left.
+    /// No container, network or volume of the project is left.
     pub removed: bool,
     pub message: String,
 }
@@ -86,48 +97,48 @@ pub struct Teardown {
 /// Runs even after Ctrl-C.
 pub fn tear_down(docker: &Docker, project: &Project) -> Teardown {
     let down = docker.compose_ok(project, argv::down(), Mode::Cleanup);
-    let containers = docker.containers(&project.name, None, Mode::Cleanup);
-    let networks = docker.networks(&project.name, Mode::Cleanup);
-    match (down, containers, networks) {
-        (Ok(_), Ok(containers), Ok(networks)) if containers.is_empty() && networks.is_empty() => {
-            Teardown {
-                removed: true,
-                message: format!("removed every container and network of {}", project.name),
-            }
-        }
-        (down, containers, networks) => {
-            let mut problems = Vec::new();
-            if let Err(error) = down {
-                problems.push(format!("{error:#}"));
-            }
-            match containers {
-                Ok(left) if !left.is_empty() => problems.push(format!(
-                    "containers left: {}",
-                    left.iter()
-                        .map(|c| c.name.clone())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                Err(error) => problems.push(format!("{error:#}")),
-                Ok(_) => {}
-            }
-            match networks {
-                Ok(left) if !left.is_empty() => {
-                    problems.push(format!("{} networks left", left.len()))
-                }
-                Err(error) => problems.push(format!("{error:#}")),
-                Ok(_) => {}
-            }
-            Teardown {
-                removed: false,
-                message: format!(
-                    "the teardown of {} is incomplete ({}): remove what is left with `{}`",
-                    project.name,
-                    problems.join("; "),
-                    docker.compose_display(project, argv::down())
-                ),
-            }
-        }
+    let mut problems = Vec::new();
+    if let Err(error) = down {
+        problems.push(format!("{error:#}"));
+    }
+    match docker.containers(&project.name, None, Mode::Cleanup) {
+        Ok(left) if !left.is_empty() => problems.push(format!(
+            "containers left: {}",
+            left.iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(error) => problems.push(format!("{error:#}")),
+        Ok(_) => {}
+    }
+    match docker.networks(&project.name, Mode::Cleanup) {
+        Ok(left) if !left.is_empty() => problems.push(format!("{} networks left", left.len())),
+        Err(error) => problems.push(format!("{error:#}")),
+        Ok(_) => {}
+    }
+    match docker.volumes(&project.name, Mode::Cleanup) {
+        Ok(left) if !left.is_empty() => problems.push(format!("volumes left: {}", left.join(", "))),
+        Err(error) => problems.push(format!("{error:#}")),
+        Ok(_) => {}
+    }
+    if problems.is_empty() {
+        return Teardown {
+            removed: true,
+            message: format!(
+                "removed every container, network and volume of {}",
+                project.name
+            ),
+        };
+    }
+    Teardown {
+        removed: false,
+        message: format!(
+            "the teardown of {} is incomplete ({}): remove what is left with `{}` (and `docker volume rm` for volumes compose does not own)",
+            project.name,
+            problems.join("; "),
+            docker.compose_display(project, argv::down())
+        ),
     }
 }
 

@@ -8,7 +8,7 @@ use console::style;
 
 use super::markdown::cell;
 use crate::deploy::integration::IntegrationRun;
-use crate::deploy::model::{Deployment, Outcome, short_id};
+use crate::deploy::model::{Deployment, Outcome, ProvenState, Sample, Settle, short_id};
 
 fn image(id: &Option<String>) -> String {
     id.as_deref().map_or("none".to_owned(), short_id)
@@ -16,6 +16,64 @@ fn image(id: &Option<String>) -> String {
 
 /// Log lines shown in the terminal; the report keeps all it captured.
 const LOG_LINES_SHOWN: usize = 20;
+/// Settle samples per line in the terminal.
+const SAMPLES_PER_LINE: usize = 5;
+
+/// One settle sample, short: `+1.0s 2/2 healthy`, with restarts and the problem when any.
+fn sample_text(sample: &Sample) -> String {
+    let mut text = format!(
+        "+{:.1}s {}/{} healthy",
+        sample.at_ms as f64 / 1000.0,
+        sample.healthy,
+        sample.expected
+    );
+    if sample.running != sample.expected {
+        text.push_str(&format!(", {} running", sample.running));
+    }
+    if sample.restarts > 0 {
+        text.push_str(&format!(", {} restarts", sample.restarts));
+    }
+    if let Some(problem) = &sample.problem {
+        text.push_str(&format!(": {problem}"));
+    }
+    text
+}
+
+/// `30s window held: 31 samples` or `… broke at sample 5`.
+fn settle_summary(settle: &Settle) -> String {
+    format!(
+        "{}s window {}: {} samples",
+        settle.seconds,
+        if settle.held { "held" } else { "BROKE" },
+        settle.samples.len()
+    )
+}
+
+fn settle_lines(out: &mut String, label: &str, settle: &Settle) {
+    let _ = writeln!(out, "  {label:<10} {}", settle_summary(settle));
+    for chunk in settle.samples.chunks(SAMPLES_PER_LINE) {
+        let line: Vec<String> = chunk.iter().map(sample_text).collect();
+        let _ = writeln!(out, "             {}", line.join(" · "));
+    }
+}
+
+fn proven_text(state: &Option<ProvenState>) -> String {
+    match state {
+        None => "removal (nothing ran before, nothing proven)".to_owned(),
+        Some(state) => format!(
+            "{} × {}{}",
+            state.replicas,
+            short_id(&state.image_id),
+            match state.proven_at {
+                Some(at) => format!(
+                    ", proven {}",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                None => ", what ran before (never proven)".to_owned(),
+            }
+        ),
+    }
+}
 
 pub fn deployment_text(deployment: &Deployment) -> String {
     let mut out = String::new();
@@ -30,15 +88,27 @@ pub fn deployment_text(deployment: &Deployment) -> String {
         "  {outcome}: service {} in {} (project {}, {})",
         deployment.service, deployment.environment, deployment.project_name, deployment.compose
     );
+    for note in &deployment.notes {
+        let _ = writeln!(out, "  note       {note}");
+    }
     let _ = writeln!(
         out,
-        "  image      {} (before: {}, now running: {})",
+        "  image      {} × {} (before: {}, now running: {})",
+        deployment.replicas,
         image(&deployment.image_id),
         image(&deployment.previous_image_id),
         image(&deployment.running_image_id)
     );
+    let _ = writeln!(out, "  restores   {}", proven_text(&deployment.restore_to));
     if let Some(ms) = deployment.time_to_healthy_ms {
-        let _ = writeln!(out, "  healthy in {:.1}s", ms as f64 / 1000.0);
+        let _ = writeln!(
+            out,
+            "  healthy in {:.1}s after `up` returned",
+            ms as f64 / 1000.0
+        );
+    }
+    if let Some(settle) = &deployment.settle {
+        settle_lines(&mut out, "settle", settle);
     }
     if let Some(failure) = &deployment.failure {
         let _ = writeln!(
@@ -58,6 +128,12 @@ pub fn deployment_text(deployment: &Deployment) -> String {
                 "NOT proven"
             }
         );
+        if let Some(settle) = &rollback.settle {
+            settle_lines(&mut out, "", settle);
+        }
+        if let Some(running) = &rollback.running {
+            let _ = writeln!(out, "  running    {running}");
+        }
     }
     if !deployment.logs.is_empty() {
         let _ = writeln!(out, "  last log lines of {}:", deployment.service);
@@ -76,6 +152,7 @@ pub fn deployment_markdown(deployment: &Deployment) -> String {
         Outcome::RolledBack => "↩️ deploy failed, rolled back",
         Outcome::RollbackFailed => "❌ deploy failed, rollback failed",
     };
+    let dash = || "—".to_owned();
     let rows = [
         ("Outcome", outcome.to_owned()),
         (
@@ -83,26 +160,40 @@ pub fn deployment_markdown(deployment: &Deployment) -> String {
             format!("{} ({})", deployment.service, deployment.project_name),
         ),
         ("Environment", deployment.environment.to_string()),
-        ("Image", image(&deployment.image_id)),
+        (
+            "Notes",
+            if deployment.notes.is_empty() {
+                dash()
+            } else {
+                deployment.notes.join("; ")
+            },
+        ),
+        (
+            "Image",
+            format!("{} × {}", deployment.replicas, image(&deployment.image_id)),
+        ),
         ("Previous image", image(&deployment.previous_image_id)),
         ("Running now", image(&deployment.running_image_id)),
+        ("Restores on failure", proven_text(&deployment.restore_to)),
         (
             "Time to healthy",
-            deployment.time_to_healthy_ms.map_or("—".to_owned(), |ms| {
-                format!("{:.1} s", ms as f64 / 1000.0)
+            deployment.time_to_healthy_ms.map_or_else(dash, |ms| {
+                format!("{:.1} s after `up` returned", ms as f64 / 1000.0)
             }),
         ),
         (
-            "Failure",
-            deployment.failure.clone().unwrap_or_else(|| "—".to_owned()),
+            "Settle window",
+            deployment.settle.as_ref().map_or_else(dash, settle_summary),
         ),
+        ("Failure", deployment.failure.clone().unwrap_or_else(dash)),
         (
             "Rollback",
-            deployment.rollback.as_ref().map_or("—".to_owned(), |r| {
+            deployment.rollback.as_ref().map_or_else(dash, |r| {
                 format!(
-                    "{} ({})",
+                    "{} ({}); running: {}",
                     r.message,
-                    if r.proven { "proven" } else { "not proven" }
+                    if r.proven { "proven" } else { "not proven" },
+                    r.running.as_deref().unwrap_or("unknown")
                 )
             }),
         ),
@@ -111,6 +202,35 @@ pub fn deployment_markdown(deployment: &Deployment) -> String {
         let _ = writeln!(out, "| {label} | {} |", cell(&value));
     }
     out.push('\n');
+    let windows = [
+        ("the deploy", deployment.settle.as_ref()),
+        (
+            "the rollback",
+            deployment.rollback.as_ref().and_then(|r| r.settle.as_ref()),
+        ),
+    ];
+    for (whose, settle) in windows {
+        let Some(settle) = settle else { continue };
+        let _ = writeln!(
+            out,
+            "<details><summary>settle window of {whose}: {}</summary>\n\n| at | running | healthy | restarts | problem |\n|---|---|---|---|---|",
+            settle_summary(settle)
+        );
+        for sample in &settle.samples {
+            let _ = writeln!(
+                out,
+                "| +{:.1} s | {}/{} | {}/{} | {} | {} |",
+                sample.at_ms as f64 / 1000.0,
+                sample.running,
+                sample.expected,
+                sample.healthy,
+                sample.expected,
+                sample.restarts,
+                cell(sample.problem.as_deref().unwrap_or("—"))
+            );
+        }
+        out.push_str("\n</details>\n\n");
+    }
     if !deployment.logs.is_empty() {
         let _ = writeln!(
             out,
@@ -234,25 +354,73 @@ mod tests {
         d.previous_image_id = Some(format!("sha256:{}", "ab".repeat(32)));
         d.running_image_id = d.previous_image_id.clone();
         d.time_to_healthy_ms = None;
-        d.failure = Some(
-            "the healthcheck of container tta-staging_carbon_1 failed 2 times in a row".into(),
-        );
         d.logs = vec![
             "carbon_1  | [::ffff:127.0.0.1]:54738: url:/healthz".into(),
             "carbon_1  | [::ffff:127.0.0.1]:54738: response:404".into(),
         ];
+        d.restore_to = Some(ProvenState {
+            image_id: format!("sha256:{}", "ab".repeat(32)),
+            replicas: 1,
+            config_digest: None,
+            proven_at: Some(d.started_at - chrono::Duration::days(1)),
+        });
+        d.time_to_healthy_ms = Some(1200);
+        d.notes = vec!["carbon is not healthy now, before this deploy: the healthcheck of container tta-staging_carbon_1 failed 3 times in a row".into()];
+        d.settle = Some(Settle {
+            seconds: 10,
+            held: false,
+            samples: vec![
+                sample_at(0, None),
+                sample_at(1000, None),
+                sample_at(
+                    2010,
+                    Some("container tta-staging_carbon_1 exited with code 5"),
+                ),
+            ],
+        });
+        d.failure = Some("healthy, then not within the 10s settle window: at +2.0s container tta-staging_carbon_1 exited with code 5".into());
         d.rollback = Some(Rollback {
             proven: true,
-            message: "carbon runs sha256:abababababab again and is healthy".into(),
+            message: "carbon runs 1 × sha256:abababababab with its recorded configuration again, healthy for the 10s settle window".into(),
             time_to_healthy_ms: Some(2100),
+            settle: Some(Settle {
+                seconds: 10,
+                held: true,
+                samples: (0..11).map(|i| sample_at(i * 1000, None)).collect(),
+            }),
+            running: Some("1 × sha256:abababababab (healthy)".into()),
         });
         d
+    }
+
+    fn sample_at(at_ms: u64, problem: Option<&str>) -> Sample {
+        Sample {
+            at_ms,
+            expected: 1,
+            running: if problem.is_some() { 0 } else { 1 },
+            healthy: if problem.is_some() { 0 } else { 1 },
+            restarts: 0,
+            problem: problem.map(str::to_owned),
+        }
     }
 
     #[test]
     fn deployed_text_and_markdown() {
         console::set_colors_enabled(false);
-        let d = sample(Stage::Staging, Outcome::Deployed, 3);
+        let mut d = sample(Stage::Staging, Outcome::Deployed, 3);
+        d.replicas = 2;
+        d.settle = Some(Settle {
+            seconds: 3,
+            held: true,
+            samples: (0..4)
+                .map(|i| Sample {
+                    expected: 2,
+                    running: 2,
+                    healthy: 2,
+                    ..sample_at(i * 1000, None)
+                })
+                .collect(),
+        });
         insta::assert_snapshot!(format!(
             "{}\n---\n{}",
             deployment_text(&d),

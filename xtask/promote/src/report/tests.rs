@@ -33,6 +33,8 @@ fn rolled_back() -> PromotionReport {
         proven: true,
         message: "carbon was removed again".into(),
         time_to_healthy_ms: None,
+        settle: None,
+        running: Some("nothing".into()),
     });
     // The validation evidence of a passing carbon, re-decided with the deploy as a fact.
     let passing = passing();

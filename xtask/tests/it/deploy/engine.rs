@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::support::Sandbox;
 
+/// The deadlines of the tests' environment: a settle window kept short, so a healthy deploy
+/// costs seconds; tests of the window itself set a longer one.
+const DEADLINES: &str = "health_timeout = 30\nsettle_seconds = 3\n";
+
 /// The label every image built here carries, so the guard finds them whatever tags moved.
 const IMAGE_LABEL: &str = "xtask-it-project";
 
@@ -19,6 +23,8 @@ const IMAGE_LABEL: &str = "xtask-it-project";
 pub enum Variant {
     /// busybox httpd serving `version`, with a healthcheck that fetches `/`.
     Healthy(&'static str),
+    /// As `Healthy`, with a healthcheck every 100 ms: healthy a moment after it starts.
+    QuickHealthy(&'static str),
     /// Serves pages, but its healthcheck asks for `/healthz`, which does not exist.
     FailingHealthcheck,
     /// Prints an error and exits 3 at once.
@@ -27,6 +33,10 @@ pub enum Variant {
     NoHealthcheck(&'static str),
     /// Healthy only after `delay` seconds (its server starts late).
     Slow(&'static str, u32),
+    /// Healthy at once, then its page is deleted after `after` seconds: unhealthy from then on.
+    Flapping(u32),
+    /// Healthy at once, then PID 1 exits with code 5 after `after` seconds.
+    ExitsAfter(u32),
 }
 
 impl Variant {
@@ -34,18 +44,40 @@ impl Variant {
         let health = "HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD [\"/bin/busybox\", \"wget\", \"-q\", \"-O\", \"/dev/null\", \"http://127.0.0.1/\"]";
         let serve =
             "CMD [\"/bin/busybox\", \"httpd\", \"-f\", \"-vv\", \"-p\", \"80\", \"-h\", \"/www\"]";
+        let shell = |script: &str| format!("CMD [\"/bin/busybox\", \"sh\", \"-c\", \"{script}\"]");
         let (command, health) = match self {
             Variant::Healthy(_) => (serve.to_owned(), health.to_owned()),
-            Variant::FailingHealthcheck => (serve.to_owned(), health.replace("127.0.0.1/", "127.0.0.1/healthz")),
+            Variant::QuickHealthy(_) => (
+                serve.to_owned(),
+                health.replace("--interval=1s", "--interval=100ms"),
+            ),
+            Variant::FailingHealthcheck => (
+                serve.to_owned(),
+                health.replace("127.0.0.1/", "127.0.0.1/healthz"),
+            ),
             Variant::ExitsAtOnce => (
-                "CMD [\"/bin/busybox\", \"sh\", \"-c\", \"echo 'fatal: no configuration found' >&2; exit 3\"]".to_owned(),
+                shell("echo 'fatal: no configuration found' >&2; exit 3"),
                 health.to_owned(),
             ),
             Variant::NoHealthcheck(_) => (serve.to_owned(), String::new()),
             // A start period, so the late start is not a failing healthcheck.
             Variant::Slow(_, delay) => (
-                format!("CMD [\"/bin/busybox\", \"sh\", \"-c\", \"sleep {delay}; exec /bin/busybox httpd -f -vv -p 80 -h /www\"]"),
+                shell(&format!(
+                    "sleep {delay}; exec /bin/busybox httpd -f -vv -p 80 -h /www"
+                )),
                 health.replace("--retries=2", "--retries=2 --start-period=120s"),
+            ),
+            Variant::Flapping(after) => (
+                shell(&format!(
+                    "/bin/busybox httpd -f -p 80 -h /www & sleep {after}; /bin/busybox rm /www/index.html; wait"
+                )),
+                health.to_owned(),
+            ),
+            Variant::ExitsAfter(after) => (
+                shell(&format!(
+                    "/bin/busybox httpd -f -p 80 -h /www & sleep {after}; echo 'giving up' >&2; exit 5"
+                )),
+                health.to_owned(),
             ),
         };
         // SIGKILL on stop: busybox as PID 1 ignores SIGTERM, and every replace would wait 10 s.
@@ -56,9 +88,14 @@ impl Variant {
 
     fn page(self) -> &'static str {
         match self {
-            Variant::Healthy(v) | Variant::NoHealthcheck(v) | Variant::Slow(v, _) => v,
+            Variant::Healthy(v)
+            | Variant::QuickHealthy(v)
+            | Variant::NoHealthcheck(v)
+            | Variant::Slow(v, _) => v,
             Variant::FailingHealthcheck => "failing-healthcheck",
             Variant::ExitsAtOnce => "exits",
+            Variant::Flapping(_) => "flapping",
+            Variant::ExitsAfter(_) => "exits-later",
         }
     }
 }
@@ -224,9 +261,17 @@ impl Engine {
             &format!("[components.carbon]\n{carbon_keys}\n"),
         );
         sandbox.set_config(&format!(
-            "{config}\n[environments.staging]\ncompose_file = \"docker-compose.staging.yml\"\nproject_name = \"{}\"\nhealth_timeout = 30\n",
+            "{config}\n[environments.staging]\ncompose_file = \"docker-compose.staging.yml\"\nproject_name = \"{}\"\n{DEADLINES}",
             self.project
         ));
+    }
+
+    /// Replaces the environment's deadlines (`health_timeout`, `settle_seconds`) that
+    /// `configure` wrote.
+    pub fn set_deadlines(&self, sandbox: &Sandbox, deadlines: &str) {
+        let config = sandbox.config_text();
+        assert!(config.contains(DEADLINES), "configure the sandbox first");
+        sandbox.set_config(&config.replace(DEADLINES, deadlines));
     }
 
     /// The default compose file: `web` (the deployed service, `web:current`) and `other`, a
@@ -245,26 +290,37 @@ impl Engine {
 
     /// Starts the whole environment as an operator would, and waits for it to be healthy.
     pub fn start(&self, sandbox: &Sandbox, services: &[&str]) {
-        let cli = compose_cli();
-        let file = self.compose_file(sandbox);
-        let mut args: Vec<&str> = cli[1..].to_vec();
-        args.extend([
-            "-f",
-            file.to_str().unwrap(),
-            "-p",
-            &self.project,
-            "up",
-            "-d",
-        ]);
-        args.extend(services);
-        run_ok(Command::new(cli[0]).args(&args));
+        self.start_scaled(sandbox, services, 1);
+    }
+
+    /// `start` with `replicas` containers of each service.
+    pub fn start_scaled(&self, sandbox: &Sandbox, services: &[&str], replicas: usize) {
+        self.compose(sandbox, &["up", "-d"], services, replicas);
         for service in services {
             self.wait_until(service, |c| {
-                c.len() == 1
-                    && c[0].status == "running"
-                    && c[0].health.as_deref().is_none_or(|h| h == "healthy")
+                c.len() == replicas
+                    && c.iter().all(|c| {
+                        c.status == "running" && c.health.as_deref().is_none_or(|h| h == "healthy")
+                    })
             });
         }
+    }
+
+    /// Runs compose on the sandbox's environment, by hand, as an operator would.
+    pub fn compose(&self, sandbox: &Sandbox, command: &[&str], services: &[&str], replicas: usize) {
+        let cli = compose_cli();
+        let file = self.compose_file(sandbox);
+        let scales: Vec<String> = services.iter().map(|s| format!("{s}={replicas}")).collect();
+        let mut args: Vec<&str> = cli[1..].to_vec();
+        args.extend(["-f", file.to_str().unwrap(), "-p", &self.project]);
+        args.extend(command);
+        if command.first() == Some(&"up") {
+            for scale in &scales {
+                args.extend(["--scale", scale]);
+            }
+        }
+        args.extend(services);
+        run_ok(Command::new(cli[0]).args(&args));
     }
 
     /// The containers of `service` in the test's project.
@@ -312,6 +368,37 @@ impl Engine {
                 })
             })
             .collect()
+    }
+
+    /// The command lines of the processes running in a container.
+    pub fn processes(&self, container: &str) -> Vec<String> {
+        let output = docker(&["top", container, "-eo", "pid,args"]);
+        stdout(&output)
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    /// A container's command, as `docker inspect` prints `.Config.Cmd`.
+    pub fn command_of(&self, container: &str) -> String {
+        stdout(&docker(&[
+            "inspect",
+            "--format",
+            "{{json .Config.Cmd}}",
+            container,
+        ]))
+    }
+
+    pub fn volumes_of(&self, project: &str) -> Vec<String> {
+        let output = docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+        ]);
+        stdout(&output).lines().map(str::to_owned).collect()
     }
 
     pub fn networks_of(&self, project: &str) -> Vec<String> {
@@ -388,6 +475,25 @@ impl Drop for Engine {
                     .args(&volumes)
                     .output();
             }
+        }
+        // Deploy locks a killed run left behind (they carry no compose label).
+        let locks = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "-q",
+                "--filter",
+                &format!("name=xtask-lock.{}.", self.project),
+            ])
+            .output()
+            .map(|o| stdout(&o))
+            .unwrap_or_default();
+        let locks: Vec<&str> = locks.lines().filter(|l| !l.is_empty()).collect();
+        if !locks.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&locks)
+                .output();
         }
         let image_filter = format!("label={IMAGE_LABEL}={}", self.project);
         let images = Command::new("docker")

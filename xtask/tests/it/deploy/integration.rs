@@ -1,6 +1,6 @@
 //! `promote --integration` on the real engine: the component's services come up in a project of
-//! their own, its tests marked `integration` reach them, and the services are torn down after a
-//! passing run, a failing run and Ctrl-C alike.
+//! their own, its tests marked `integration` reach them, and the services are torn down (their
+//! containers, networks and volumes) after a passing run, a failing run and Ctrl-C alike.
 
 use std::time::{Duration, Instant};
 
@@ -53,8 +53,9 @@ fn integration_sandbox(engine: &mut Engine, body: &str) -> (Sandbox, String) {
 
 fn integration_sandbox_with(engine: &mut Engine, body: &str, db: Variant) -> (Sandbox, String) {
     engine.build("db", "v1", db);
+    // A named volume too: the teardown must remove it and prove it.
     let compose = format!(
-        "services:\n  db:\n    image: {}\n",
+        "services:\n  db:\n    image: {}\n    volumes:\n      - data:/data\nvolumes:\n  data: {{}}\n",
         engine.image("db", "v1")
     );
     let sandbox = sandbox(engine, &compose, "services = [\"db\"]");
@@ -79,6 +80,11 @@ fn assert_torn_down(engine: &Engine, project: &str) {
         engine.networks_of(project).is_empty(),
         "networks of {project} are left"
     );
+    assert!(
+        engine.volumes_of(project).is_empty(),
+        "volumes of {project} are left: {:?}",
+        engine.volumes_of(project)
+    );
 }
 
 #[test]
@@ -99,6 +105,13 @@ fn integration_tests_reach_their_services_and_the_services_are_torn_down() {
     assert_eq!(integration["services_healthy"], true);
     assert_eq!(integration["project_name"], project.as_str());
     assert_eq!(integration["teardown"]["removed"], true);
+    assert!(
+        integration["teardown"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("volume"),
+        "{integration:#}"
+    );
     assert_eq!(report["quality_gates"]["integration"]["passed"], true);
     assert_eq!(report["promotable"], true);
     // The ordinary pytest step ran the module too, and it skipped itself there.

@@ -5,6 +5,11 @@
 
 mod engine;
 mod integration;
+mod probe;
+mod recovery;
+mod refusals;
+mod rollback;
+mod settle;
 
 use std::time::{Duration, Instant};
 
@@ -41,13 +46,43 @@ fn record(sandbox: &Sandbox) -> Option<serde_json::Value> {
 }
 
 fn last_deployment(sandbox: &Sandbox) -> serde_json::Value {
-    let record = record(sandbox).expect("a deployment record");
-    record["deployments"]
-        .as_array()
+    finished(sandbox).last().expect("a finished deploy").clone()
+}
+
+/// The finished entries of the history (each attempt also has an intent, `started`).
+fn finished(sandbox: &Sandbox) -> Vec<serde_json::Value> {
+    record(sandbox).map_or_else(Vec::new, |record| {
+        record["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["outcome"] != "started")
+            .cloned()
+            .collect()
+    })
+}
+
+/// A deploy running in the background, its output piped.
+fn spawn_deploy(sandbox: &Sandbox) -> std::process::Child {
+    sandbox
+        .command()
+        .args(["promote", "carbon", "--phase", "5"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap()
-        .last()
-        .unwrap()
-        .clone()
+}
+
+/// The exit code and both streams of a finished background run.
+fn wait_for(child: std::process::Child) -> (Option<i32>, String) {
+    let output = child.wait_with_output().unwrap();
+    let all = format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), all)
 }
 
 const SERVICE: &str = "service = \"web\"";
@@ -82,6 +117,16 @@ fn a_healthy_deploy_of_a_new_image_replaces_only_its_service() {
     assert_eq!(deployment["image_id"], v2.as_str());
     assert_eq!(deployment["running_image_id"], v2.as_str());
     assert!(deployment["time_to_healthy_ms"].as_u64().is_some());
+    // Healthy once is not enough: the settle window held, sample after sample.
+    assert_eq!(deployment["settle"]["held"], true, "{deployment:#}");
+    let samples = deployment["settle"]["samples"].as_array().unwrap();
+    assert!(samples.len() >= 3, "{deployment:#}");
+    assert!(
+        samples
+            .iter()
+            .all(|s| s["healthy"] == 1 && s["restarts"] == 0)
+    );
+    assert!(run.stdout.contains("window held"), "{}", run.all());
     assert_eq!(report["quality_gates"]["deployment"]["passed"], true);
     assert_eq!(report["promotable"], true);
     assert!(run.stdout.contains("Deployment"), "{}", run.all());
@@ -107,8 +152,15 @@ fn a_healthy_deploy_of_a_new_image_replaces_only_its_service() {
     let report = sandbox.report("carbon");
     assert!(report["quality_gates"].get("stage").is_none(), "{report:#}");
     assert_eq!(report["quality_gates"]["coverage"]["passed"], true);
-    let record = record(&sandbox).unwrap();
-    assert_eq!(record["deployments"].as_array().unwrap().len(), 2);
+    assert_eq!(finished(&sandbox).len(), 2);
+    // Each attempt recorded its intent first.
+    assert_eq!(
+        record(&sandbox).unwrap()["deployments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[test]
@@ -269,22 +321,11 @@ fn a_second_deploy_of_the_same_service_is_refused_by_the_lock() {
     let slow = engine.build("web", "slow", Variant::Slow("slow", 6));
     engine.retag("web", "slow", "current");
 
-    let first = sandbox
-        .command()
-        .args(["promote", "carbon", "--phase", "5"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = spawn_deploy(&sandbox);
     // Once the slow image's container exists, the first deploy is waiting for it to be healthy.
     engine.wait_until("web", |c| c.iter().any(|c| c.image == slow));
     let second = deploy(&sandbox);
-    let first = first.wait_with_output().unwrap();
-    let first_all = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&first.stdout),
-        String::from_utf8_lossy(&first.stderr)
-    );
+    let (first_code, first_all) = wait_for(first);
 
     assert_eq!(second.code, 3, "{}", second.all());
     assert!(
@@ -292,14 +333,9 @@ fn a_second_deploy_of_the_same_service_is_refused_by_the_lock() {
         "{}",
         second.all()
     );
-    assert_eq!(first.status.code(), Some(0), "{first_all}");
+    assert_eq!(first_code, Some(0), "{first_all}");
     assert_eq!(engine.healthy("web").image, slow);
-    let record = record(&sandbox).unwrap();
-    assert_eq!(
-        record["deployments"].as_array().unwrap().len(),
-        1,
-        "only the first deploy ran"
-    );
+    assert_eq!(finished(&sandbox).len(), 1, "only the first deploy ran");
 }
 
 #[test]
@@ -355,22 +391,11 @@ fn an_interrupted_deploy_is_rolled_back() {
     let slow = engine.build("web", "slow", Variant::Slow("slow", 25));
     engine.retag("web", "slow", "current");
 
-    let child = sandbox
-        .command()
-        .args(["promote", "carbon", "--phase", "5"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_deploy(&sandbox);
     engine.wait_until("web", |c| c.iter().any(|c| c.image == slow));
     interrupt(child.id());
-    let output = child.wait_with_output().unwrap();
-    let all = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.status.code(), Some(130), "{all}");
+    let (code, all) = wait_for(child);
+    assert_eq!(code, Some(130), "{all}");
     assert_eq!(engine.healthy("web").image, v1, "{all}");
     let deployment = &sandbox.report("carbon")["deployment"];
     assert_eq!(deployment["interrupted"], true);
