@@ -32,7 +32,7 @@ pub fn restore_dir(state_dir: &Path) -> PathBuf {
 /// Stores `model` and returns its digest (64 lowercase hex digits).
 pub fn store(state_dir: &Path, model: &Value) -> Result<String> {
     let bytes = serde_json::to_vec(model).context("failed to serialise a compose model")?;
-    let digest = crate::engine::inputs::hex(&Sha256::digest(&bytes));
+    let digest = crate::digest::hex(&Sha256::digest(&bytes));
     let path = dir(state_dir).join(format!("{digest}.json"));
     if !path.is_file() {
         fsutil::write_atomic(&path, &bytes)?;
@@ -52,9 +52,7 @@ pub fn load(state_dir: &Path, digest: &str) -> Result<Option<Value>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
     };
-    if bytes.len() > MAX_MODEL_BYTES
-        || crate::engine::inputs::hex(&Sha256::digest(&bytes)) != digest
-    {
+    if bytes.len() > MAX_MODEL_BYTES || crate::digest::hex(&Sha256::digest(&bytes)) != digest {
         return Ok(None);
     }
     Ok(serde_json::from_slice(&bytes).ok())
