@@ -1,7 +1,7 @@
 //! Running one job: building the tool's command over its members' paths, spawning it through
 //! the process API, interpreting its output and splitting findings back per component.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::result::{ErrorKind, StepError, StepResult, StepStatus};
 use super::{Job, Prepared, RunContext, observe, trace};
@@ -74,15 +74,21 @@ pub struct Observed {
     /// Sources of the members of a batch: their files are analysed for them, not for
     /// every member, so they are another member's inputs only when it imports them.
     members: std::sync::Arc<Vec<String>>,
-    /// This xtask process's scratch folder, holding the run's own fresh folder: nothing in it
-    /// is an input (it holds only what this process's runs wrote).
+    /// The folder of every run's scratch folder (`$STATE/tmp`): nothing in it is an input (it
+    /// holds only what runs wrote), and runs of this or another xtask process come and go in it
+    /// while a tool runs.
     scratch: std::path::PathBuf,
 }
 
 impl Observed {
     /// Reads the trace the run left in `run_dir`; a missing one reads as a run the observer
     /// never saw start (not cacheable).
-    fn read(run_dir: &Path, members: Vec<String>, unfollowable: Option<String>) -> Observed {
+    fn read(
+        run_dir: &Path,
+        scratch: PathBuf,
+        members: Vec<String>,
+        unfollowable: Option<String>,
+    ) -> Observed {
         let bytes = std::fs::read(run_dir.join(trace::TRACE_FILE)).unwrap_or_default();
         let mut parsed = trace::parse(&bytes);
         if let Some(why) = unfollowable {
@@ -94,7 +100,7 @@ impl Observed {
         Observed {
             summary: std::sync::Arc::new(observe::Summary::of(&parsed)),
             members: std::sync::Arc::new(members),
-            scratch: run_dir.parent().unwrap_or(run_dir).to_path_buf(),
+            scratch,
         }
     }
 
@@ -287,7 +293,12 @@ pub(crate) fn execute<'j, 'c>(
     });
     let outcome = process::run(&command);
     let reads = match (&run_dir, unfollowable) {
-        (Ok(dir), Some(why)) => Some(Observed::read(dir.path(), paths.clone(), why)),
+        (Ok(dir), Some(why)) => Some(Observed::read(
+            dir.path(),
+            crate::scratch::root(&ctx.config.state_dir()),
+            paths.clone(),
+            why,
+        )),
         _ => None,
     };
     let duration_ms = match &outcome {
@@ -487,7 +498,14 @@ fn run_pytest_observed(
     });
     let outcome = process::run(&command_to_run);
     *reads =
-        unfollowable.map(|why| Observed::read(run_dir.path(), vec![component.source.clone()], why));
+        unfollowable.map(|why| {
+        Observed::read(
+            run_dir.path(),
+            crate::scratch::root(&ctx.config.state_dir()),
+            vec![component.source.clone()],
+            why,
+        )
+    });
     let done = match outcome {
         Ok(done) => done,
         Err(e) => {
