@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod layers;
+
 /// Longest function body allowed, counted from the `fn` line to its closing brace.
 const MAX_FUNCTION_LINES: usize = 120;
 

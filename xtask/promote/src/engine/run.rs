@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::result::{ErrorKind, StepError, StepResult, StepStatus};
 use super::{Job, Prepared, RunContext, observe, trace};
 use crate::config::Component;
 use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
 use crate::toolchain::ResolvedTool;
+use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
 use crate::tools::table::{ArgvInputs, Launch, Output, Verdict};
 use crate::tools::{self, Finding, Severity, StepKind};
 
@@ -497,8 +497,7 @@ fn run_pytest_observed(
         command: &display,
     });
     let outcome = process::run(&command_to_run);
-    *reads =
-        unfollowable.map(|why| {
+    *reads = unfollowable.map(|why| {
         Observed::read(
             run_dir.path(),
             crate::scratch::root(&ctx.config.state_dir()),

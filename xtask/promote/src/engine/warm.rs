@@ -25,11 +25,11 @@ use sha2::{Digest as _, Sha256};
 
 use super::digest_memo::Stat;
 use super::inputs;
-use super::result::StepResult;
 use super::{Results, RunContext, StepId};
+use crate::tools::result::StepResult;
 
 /// The records' folder in the cache folder.
-pub const DIR: &str = "warm";
+pub const DIR: &str = crate::cache::WARM_DIR;
 /// The first part of every identity: a new meaning of the record changes every name.
 const MAGIC: &str = "xtask-warm v2";
 /// Records kept, one per identity (command and environment): the newest ones.
