@@ -561,6 +561,10 @@ fn cargo_xtask(fixture: &Fixture, args: &[&str]) -> Run {
     command
         .arg("xtask")
         .args(args)
+        // setup makes the fixture's own tool venv (`.xtask/venv`, with a Python satisfying its
+        // requires-python) and installs the fixture into it, as on a user's machine; the
+        // shared venv of the other tests stays as it is.
+        .env_remove("XTASK_VENV")
         .env("CARGO_TARGET_DIR", workspace().join("target/adoption"))
         .env("CARGO_NET_OFFLINE", "true")
         // The test binary runs with cargo's variables for this workspace; the fixture's
@@ -671,6 +675,8 @@ fn a_thin_xtask_depending_on_the_crate_by_path_runs_init_setup_status_and_workfl
         "xtask/src/main.rs",
         ".xtask/",
         "reports/",
+        // setup's editable install of the fixture (setuptools' metadata, ignored).
+        "src/adoption_fixture.egg-info/",
     ]
     .into_iter()
     .map(str::to_owned)

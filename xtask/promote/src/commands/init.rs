@@ -160,8 +160,9 @@ fn existing_file_reaches_the_crate(path: &std::path::Path, name: &str) -> Result
 }
 
 /// What xtask writes and git should not track: the tool venv and cache, the reports, cargo's
-/// build folder.
-const IGNORED: &[&str] = &[".xtask/", "reports/", "target/"];
+/// build folder, and the metadata setuptools writes beside the project's sources when `setup`
+/// installs the project in editable mode.
+const IGNORED: &[&str] = &[".xtask/", "reports/", "target/", "*.egg-info/"];
 
 /// Appends to the repo's `.gitignore` the entries of `IGNORED` it lacks (in any of git's
 /// spellings: `x`, `/x`, `x/`, `/x/`); never rewrites a line. Returns what it appended.
@@ -210,11 +211,17 @@ mod tests {
 
     #[test]
     fn only_entries_the_gitignore_lacks_are_appended() {
-        assert_eq!(missing_ignores(""), vec![".xtask/", "reports/", "target/"]);
-        assert_eq!(missing_ignores("/target\n.xtask/\n"), vec!["reports/"]);
+        assert_eq!(
+            missing_ignores(""),
+            vec![".xtask/", "reports/", "target/", "*.egg-info/"]
+        );
+        assert_eq!(
+            missing_ignores("/target\n.xtask/\n*.egg-info\n"),
+            vec!["reports/"]
+        );
         assert_eq!(
             missing_ignores("# reports/\nreports-old/\n"),
-            vec![".xtask/", "reports/", "target/"]
+            vec![".xtask/", "reports/", "target/", "*.egg-info/"]
         );
     }
 }
