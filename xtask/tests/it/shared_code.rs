@@ -35,10 +35,10 @@ def shouted(text: str) -> str:
 /// The sandbox with `src/shared` imported by carbon and neo4j.
 fn with_shared_package() -> Sandbox {
     let sandbox = Sandbox::new();
-    sandbox.write("examples/tta/src/shared/__init__.py", "");
-    sandbox.write("examples/tta/src/shared/textutil.py", TEXTUTIL);
+    sandbox.write("src/shared/__init__.py", "");
+    sandbox.write("src/shared/textutil.py", TEXTUTIL);
     for module in ["carbon_component.py", "neo4j_component.py"] {
-        let path = format!("examples/tta/src/components/{module}");
+        let path = format!("src/components/{module}");
         let text = sandbox.read(&path);
         sandbox.write(&path, &format!("{text}{USES_TEXTUTIL}"));
     }
