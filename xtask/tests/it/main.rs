@@ -27,6 +27,7 @@ mod safety;
 mod setup;
 mod shaped;
 mod shaped_fixture;
+mod shared_code;
 mod soundness;
 mod status;
 mod types;

@@ -558,6 +558,7 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
         .chain(crate::tools::pytest::args(
             crate::engine::RUN_DIR,
             "src/components",
+            &[],
             &["tests/test_models.py".to_owned()],
         ))
         .collect();
