@@ -97,6 +97,12 @@ pub enum GateKind {
     Integration,
     /// Phase 5: the deploy ended healthy.
     Deployment,
+    /// Production: uptime in the current stage over the observation window (Prometheus).
+    Uptime,
+    /// Production: the declared latency SLA met over the window (Prometheus).
+    Latency,
+    /// Production: a healthy scrape target, an alerting rule and a healthcheck.
+    Monitoring,
 }
 
 impl GateKind {
@@ -113,6 +119,9 @@ impl GateKind {
             GateKind::Observation => "observation",
             GateKind::Integration => "integration",
             GateKind::Deployment => "deployment",
+            GateKind::Uptime => "uptime",
+            GateKind::Latency => "latency",
+            GateKind::Monitoring => "monitoring",
         }
     }
 }
@@ -204,7 +213,12 @@ pub fn plan_component(
                     GateKind::Dependencies,
                 ]);
                 if to == Stage::Production {
-                    gates.push(GateKind::Observation);
+                    gates.extend([
+                        GateKind::Observation,
+                        GateKind::Uptime,
+                        GateKind::Latency,
+                        GateKind::Monitoring,
+                    ]);
                 }
             }
             Phase::Deploy => gates.push(GateKind::Deployment),

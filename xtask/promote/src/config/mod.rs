@@ -6,6 +6,7 @@
 mod checks;
 mod environments;
 mod graph;
+pub mod observability;
 mod raw;
 mod values;
 
@@ -52,6 +53,8 @@ pub struct Config {
     pub environments: Vec<Environment>,
     /// Compose services of the components that name any, by component.
     pub services: std::collections::BTreeMap<String, ServiceSettings>,
+    /// Production evidence: where Prometheus answers, selectors, SLAs (`[observability]`).
+    pub observability: observability::Observability,
 }
 
 /// `[env]` of xtask.toml: caller variables passed through by name, and fixed values.
@@ -521,6 +524,18 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
     }
     let environments = environments::build_environments(&raw.environments, at)?;
     let services = environments::build_services(&raw.components, at)?;
+    let mut observability = observability::build(raw.observability.as_ref(), at)?;
+    for (name, spanned) in &raw.components {
+        let component = spanned.get_ref();
+        if let Some(metrics) = observability::component_metrics(
+            name,
+            component.metrics.as_ref(),
+            component.sla.as_ref(),
+            at,
+        )? {
+            observability.components.insert(name.clone(), metrics);
+        }
+    }
 
     Ok(Config {
         path: at.path.to_path_buf(),
@@ -557,6 +572,7 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
         graph,
         environments,
         services,
+        observability,
     })
 }
 

@@ -27,6 +27,8 @@ pub struct RawConfig {
     /// Deploy targets by stage name (`[environments.staging]`).
     #[serde(default)]
     pub environments: IndexMap<String, Spanned<RawEnvironment>>,
+    /// Production evidence from Prometheus (`[observability]`).
+    pub observability: Option<super::observability::RawObservability>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +238,10 @@ pub struct RawComponent {
     /// A command run inside the service's container (`docker exec`) that exits 0 once it is
     /// healthy; for services whose image and compose file declare no healthcheck.
     pub health_probe: Option<Spanned<Vec<String>>>,
+    /// The labels that select its series in Prometheus; default `job` = its `service`.
+    pub metrics: Option<Spanned<IndexMap<String, String>>>,
+    /// Its latency objective (`[components.x.sla] p95_ms = 300`) or `"none"`.
+    pub sla: Option<Spanned<super::observability::RawSla>>,
 }
 
 /// `[environments.<stage>]`: where a stage's services run.
