@@ -156,7 +156,7 @@ pub fn facts<'c>(
         facts.readme = Some(readme::check(
             &component.readme,
             text.as_deref(),
-            &config.policy.readme_sections,
+            &config.policy.readme_sections_for(plan.to),
         ));
     }
     if plan.gates.contains(&GateKind::Dependencies) {

@@ -478,4 +478,51 @@ url_env = "PROM_PRODUCTION_URL"
             assert!(message.contains("xtask.toml:"), "{keys} {tail}: {message}");
         }
     }
+
+    #[test]
+    fn production_adds_its_readme_sections_and_they_are_configurable() {
+        let config = config("", "").unwrap();
+        assert_eq!(
+            config.policy.readme_sections_for(Stage::Staging),
+            ["Overview", "Usage", "API", "Testing"]
+        );
+        assert_eq!(
+            config.policy.readme_sections_for(Stage::Production),
+            [
+                "Overview",
+                "Usage",
+                "API",
+                "Testing",
+                "Troubleshooting",
+                "Runbook"
+            ]
+        );
+        let text = format!(
+            "{}[policy.readme_sections_by_stage]\nstaging = [\"Changelog\"]\n",
+            super::super::test_registry_head(&["Core Infrastructure"])
+        )
+        .replace("[tools]", "[components.carbon]\ndisplay_name = \"C\"\ngroup = \"Core Infrastructure\"\nsource = \"c.py\"\n[tools]");
+        let config = parse(&text, &std::env::temp_dir().join("xtask.toml")).unwrap();
+        assert_eq!(
+            config
+                .policy
+                .readme_sections_for(Stage::Staging)
+                .last()
+                .unwrap(),
+            "Changelog"
+        );
+        assert_eq!(
+            config.policy.readme_sections_for(Stage::Production).len(),
+            4
+        );
+        let bad = text.replace("\"Changelog\"", "\"## Changelog\"");
+        let message = format!(
+            "{:#}",
+            parse(&bad, &std::env::temp_dir().join("xtask.toml")).unwrap_err()
+        );
+        assert!(
+            message.contains("policy.readme_sections_by_stage.staging entry"),
+            "{message}"
+        );
+    }
 }

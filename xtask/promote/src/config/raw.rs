@@ -88,6 +88,9 @@ pub struct RawPolicy {
     pub security_fail_on: String,
     #[serde(default = "default_readme_sections")]
     pub readme_sections: Vec<String>,
+    /// Sections a README needs besides `readme_sections` to enter a stage, by stage name.
+    #[serde(default = "default_readme_sections_by_stage")]
+    pub readme_sections_by_stage: BTreeMap<String, Vec<String>>,
 }
 
 fn default_observation_days() -> u32 {
@@ -102,12 +105,24 @@ fn default_readme_sections() -> Vec<String> {
         .to_vec()
 }
 
+/// The users' Production exit criterion: user documentation, an API reference, a
+/// troubleshooting guide, and (their agentic workflow) a runbook.
+fn default_readme_sections_by_stage() -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([(
+        "production".to_owned(),
+        ["Troubleshooting", "Runbook", "API"]
+            .map(str::to_owned)
+            .to_vec(),
+    )])
+}
+
 impl Default for RawPolicy {
     fn default() -> Self {
         RawPolicy {
             observation_days: default_observation_days(),
             security_fail_on: default_security_fail_on(),
             readme_sections: default_readme_sections(),
+            readme_sections_by_stage: default_readme_sections_by_stage(),
         }
     }
 }

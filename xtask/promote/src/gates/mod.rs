@@ -350,9 +350,10 @@ impl Judge<'_> {
         let Some(readme) = readme else {
             return self.missing_evidence(GateKind::Docs, "the README check");
         };
-        let required = self.config.policy.readme_sections.len();
+        let sections = self.config.policy.readme_sections_for(self.plan.to);
+        let required = sections.len();
         // A section still holding a scaffold note is not written, whatever its heading says.
-        let present = readme.written(&self.config.policy.readme_sections);
+        let present = readme.written(&sections);
         let unfinished: Vec<String> = readme
             .unfinished_sections()
             .into_iter()

@@ -164,7 +164,11 @@ fn component_status(
             }) => Some(*present as u64),
             _ => None,
         },
-        required: config.policy.readme_sections.len() as u64,
+        // What the docs gate required (the target stage's sections), else the stage's list.
+        required: match docs.map(|g| &g.outcome) {
+            Some(Outcome::Docs { required, .. }) => *required as u64,
+            _ => config.policy.readme_sections_for(report.to_stage).len() as u64,
+        },
         summary: docs.map_or_else(|| "not checked".to_owned(), GateResult::summary),
     };
     let lint = report.gate(GateKind::Lint).and_then(GateResult::count);
