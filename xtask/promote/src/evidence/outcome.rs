@@ -205,16 +205,23 @@ impl ProductionOutcome {
             },
             ProductionOutcome::Monitoring(m) => {
                 let mut parts = Vec::new();
-                match &m.target {
-                    Ok(found) => parts.push(format!("target {found}")),
-                    Err(reason) => parts.push(reason.clone()),
-                }
-                match &m.alert_rules {
-                    Ok(names) if names.is_empty() => {
-                        parts.push("no alerting rule selects it".to_owned());
+                // One reason for both when Prometheus could not be asked at all.
+                if let (Err(target), Err(rules)) = (&m.target, &m.alert_rules)
+                    && target == rules
+                {
+                    parts.push(format!("Prometheus not read: {target}"));
+                } else {
+                    match &m.target {
+                        Ok(found) => parts.push(format!("target {found}")),
+                        Err(reason) => parts.push(reason.clone()),
                     }
-                    Ok(names) => parts.push(format!("alerts: {}", names.join(", "))),
-                    Err(reason) => parts.push(format!("alerting rules not read: {reason}")),
+                    match &m.alert_rules {
+                        Ok(names) if names.is_empty() => {
+                            parts.push("no alerting rule selects it".to_owned());
+                        }
+                        Ok(names) => parts.push(format!("alerts: {}", names.join(", "))),
+                        Err(reason) => parts.push(format!("alerting rules not read: {reason}")),
+                    }
                 }
                 match &m.healthcheck {
                     Ok(found) => parts.push(found.clone()),
