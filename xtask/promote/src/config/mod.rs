@@ -545,18 +545,7 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
     }
     let environments = environments::build_environments(&raw.environments, at)?;
     let services = environments::build_services(&raw.components, at)?;
-    let mut observability = observability::build(raw.observability.as_ref(), at)?;
-    for (name, spanned) in &raw.components {
-        let component = spanned.get_ref();
-        if let Some(metrics) = observability::component_metrics(
-            name,
-            component.metrics.as_ref(),
-            component.sla.as_ref(),
-            at,
-        )? {
-            observability.components.insert(name.clone(), metrics);
-        }
-    }
+    let observability = observability::build(raw.observability.as_ref(), &raw.components, at)?;
 
     Ok(Config {
         path: at.path.to_path_buf(),

@@ -136,8 +136,20 @@ pub fn valid_metric_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
-pub(super) fn build(raw: Option<&RawObservability>, at: &Locator<'_>) -> Result<Observability> {
+pub(super) fn build(
+    raw: Option<&RawObservability>,
+    components: &IndexMap<String, Spanned<super::raw::RawComponent>>,
+    at: &Locator<'_>,
+) -> Result<Observability> {
     let mut settings = Observability::default();
+    for (name, spanned) in components {
+        let component = spanned.get_ref();
+        if let Some(metrics) =
+            component_metrics(name, component.metrics.as_ref(), component.sla.as_ref(), at)?
+        {
+            settings.components.insert(name.clone(), metrics);
+        }
+    }
     let Some(raw) = raw else {
         return Ok(settings);
     };
@@ -242,7 +254,7 @@ fn prometheus_source(
 }
 
 /// A component's `metrics` table and `sla`, checked.
-pub(super) fn component_metrics(
+fn component_metrics(
     name: &str,
     metrics: Option<&Spanned<IndexMap<String, String>>>,
     sla: Option<&Spanned<RawSla>>,

@@ -95,9 +95,20 @@ pub struct TestPrometheus {
 impl TestPrometheus {
     /// Prometheus over the blocks of `openmetrics`, with `rules` (a rules file's YAML) loaded
     /// and a scrape job `self` of its own `/metrics`; returns once that target is up.
+    pub fn start(openmetrics: &str, rules: &str) -> TestPrometheus {
+        TestPrometheus::start_as(openmetrics, rules, "self", None)
+    }
+
+    /// As `start`, with its scrape of itself as job `job` and, when given, `instance` (so the
+    /// live `up` series can continue a fixture's series).
     // A server beside the tests, not a tool run: process::run runs to completion.
     #[allow(clippy::disallowed_methods)]
-    pub fn start(openmetrics: &str, rules: &str) -> TestPrometheus {
+    pub fn start_as(
+        openmetrics: &str,
+        rules: &str,
+        job: &str,
+        instance: Option<&str>,
+    ) -> TestPrometheus {
         let mut dir = tempfile::Builder::new()
             .prefix("xtask-prometheus-")
             .tempdir()
@@ -125,8 +136,11 @@ impl TestPrometheus {
             std::fs::write(
                 dir.path().join("prometheus.yml"),
                 format!(
-                    "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n",
-                    dir.path().join("rules.yml").display()
+                    "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n{}",
+                    dir.path().join("rules.yml").display(),
+                    instance.map_or_else(String::new, |i| format!(
+                        "        labels:\n          instance: '{i}'\n"
+                    ))
                 ),
             )
             .unwrap();
