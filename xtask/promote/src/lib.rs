@@ -39,11 +39,11 @@ mod report;
 mod request;
 mod scratch;
 mod signals;
-mod stage;
 mod status;
 mod toolchain;
 mod tools;
 mod ui;
+mod vocab;
 mod workflows;
 mod write_guard;
 

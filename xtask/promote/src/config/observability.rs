@@ -15,7 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::Locator;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// `[observability]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -227,7 +227,7 @@ fn prometheus_source(
     };
     let url = match (&raw.url, &raw.url_env) {
         (Some(url), None) => {
-            crate::evidence::client::base_url(url.get_ref()).map_err(|reason| {
+            crate::remote_cache::protocol::base_url(url.get_ref()).map_err(|reason| {
                 at.error(
                     url,
                     format!("[observability.prometheus.{name}] url {reason}"),

@@ -18,9 +18,9 @@ mod tests;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use crate::config::Config;
 use crate::config::observability::{PrometheusUrl, Sla};
-use crate::config::{Config, Environment};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 use client::Prometheus;
 use promql::Selector;
 
@@ -132,6 +132,10 @@ impl<'c> Session<'c> {
         Ok(client)
     }
 
+    pub fn config(&self) -> &'c Config {
+        self.config
+    }
+
     /// The first failure of the command, once.
     pub fn take_warning(&self) -> Option<String> {
         let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,12 +144,19 @@ impl<'c> Session<'c> {
 
     /// Everything the Production gates read about `component`, which runs in `stage`, over the
     /// window ending at `now` (seconds since the epoch).
-    pub fn gather(&self, component: &str, stage: Stage, now: i64) -> ProductionFacts {
+    /// `healthcheck` is where its healthcheck is declared, or why none is (the caller reads
+    /// the compose file: `deploy::declared::healthcheck`).
+    pub fn gather(
+        &self,
+        component: &str,
+        stage: Stage,
+        now: i64,
+        healthcheck: Result<String, String>,
+    ) -> ProductionFacts {
         let config = self.config;
         let window = Window::ending(now, config.policy.observation_days);
         let selector = Selector::of(config, component);
         let client = self.client(stage);
-        let healthcheck = healthcheck(config, component, stage);
         let (Ok(prometheus), Some(selector)) = (&client, &selector) else {
             let reason = match (&client, &selector) {
                 (Err(reason), _) => reason.clone(),
@@ -387,51 +398,4 @@ fn alert_rules(prometheus: &Prometheus, selector: &Selector) -> Result<Vec<Strin
         })
         .map(|rule| rule.name)
         .collect())
-}
-
-/// The component's healthcheck: a `health_probe` in xtask.toml, or a healthcheck that runs
-/// something on its service in the stage's compose file.
-fn healthcheck(config: &Config, component: &str, stage: Stage) -> Result<String, String> {
-    let settings = config.service_settings(component);
-    let Some(service) = settings.service else {
-        return Err(format!(
-            "{component} names no compose `service`, so no healthcheck can be found"
-        ));
-    };
-    if settings.health_probe.is_some() {
-        return Ok("health_probe in xtask.toml".to_owned());
-    }
-    let environment: &Environment = config
-        .environments
-        .iter()
-        .find(|e| e.stage == stage)
-        .ok_or_else(|| {
-            format!(
-                "no [environments.{}] to read the compose file of",
-                stage.id()
-            )
-        })?;
-    let path = config.project_path(&environment.compose_file);
-    let text =
-        crate::input_file::read_text(&path, "the compose file", crate::input_file::DOCUMENT_MAX)
-            .map_err(|e| format!("{e:#}"))?
-            .ok_or_else(|| format!("{} does not exist", environment.compose_file))?;
-    let model = crate::deploy::compose_file::parse(&text)?;
-    match model.services.get(&service).map(|s| &s.healthcheck) {
-        None => Err(format!(
-            "{} defines no service `{service}`",
-            environment.compose_file
-        )),
-        Some(crate::deploy::compose_file::ComposeHealthcheck::Declared) => Ok(format!(
-            "healthcheck of `{service}` in {}",
-            environment.compose_file
-        )),
-        Some(crate::deploy::compose_file::ComposeHealthcheck::Invalid(reason)) => {
-            Err(format!("`{service}`: {reason}"))
-        }
-        Some(_) => Err(format!(
-            "`{service}` in {} declares no healthcheck (add `healthcheck: test: [\"CMD\", ...]`, or health_probe in xtask.toml)",
-            environment.compose_file
-        )),
-    }
 }

@@ -8,7 +8,7 @@ use super::gate::{self, Verdict};
 use super::test_prometheus::{Canned, Fixture, STEP, TestPrometheus, openmetrics};
 use super::{ProductionFacts, Session};
 use crate::config::{Config, parse};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 const COMPOSE: &str = "services:\n  carbon-api:\n    image: busybox\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n  bare:\n    image: busybox\n";
 
@@ -89,7 +89,10 @@ fn uptime_latency_and_monitoring_from_a_real_prometheus() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &prometheus.url(), "");
     let session = Session::new(&config);
-    let facts = |name: &str| session.gather(name, Stage::Staging, now);
+    let facts = |name: &str| {
+        let healthcheck = crate::deploy::declared::healthcheck(&config, name, Stage::Staging);
+        session.gather(name, Stage::Staging, now, healthcheck)
+    };
 
     let outage = facts("outage");
     let verdict = gate::uptime(&outage, &config);
@@ -227,7 +230,7 @@ fn bad_answers_fail_every_gate_with_the_reason_and_warn_once() {
     for (server, reason) in &cases {
         let config = config(dir.path(), &server.url(), "");
         let session = Session::new(&config);
-        let facts = session.gather("good", Stage::Staging, now());
+        let facts = session.gather("good", Stage::Staging, now(), Ok("declared".into()));
         all_fail(&facts, &config, reason);
         if !reason.contains("series for") && *reason != "NaN" {
             let warning = session.take_warning().expect("one warning");
@@ -249,14 +252,15 @@ fn a_down_or_hanging_prometheus_fails_within_the_deadline() {
         .unwrap()
         .port();
     let config_down = config(dir.path(), &format!("http://127.0.0.1:{closed}"), "");
-    let facts = Session::new(&config_down).gather("good", Stage::Staging, now());
+    let facts =
+        Session::new(&config_down).gather("good", Stage::Staging, now(), Ok("declared".into()));
     all_fail(&facts, &config_down, "gave no answer");
 
     let hanging = crate::remote_cache::test_server::Hanging::start();
     let config = config(dir.path(), &hanging.url(), "");
     let started = Instant::now();
     let session = Session::new(&config);
-    let facts = session.gather("good", Stage::Staging, now());
+    let facts = session.gather("good", Stage::Staging, now(), Ok("declared".into()));
     let elapsed = started.elapsed();
     all_fail(&facts, &config, "gave no answer within 3.0s");
     // One deadline for the whole run, not one per query.
@@ -268,6 +272,7 @@ fn a_down_or_hanging_prometheus_fails_within_the_deadline() {
 fn no_prometheus_configured_fails_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), "http://127.0.0.1:9", "");
-    let facts = Session::new(&config).gather("good", Stage::Production, now());
+    let facts =
+        Session::new(&config).gather("good", Stage::Production, now(), Ok("declared".into()));
     all_fail(&facts, &config, "[observability.prometheus.production]");
 }
