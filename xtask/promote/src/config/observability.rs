@@ -11,54 +11,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 use indexmap::IndexMap;
-use serde::Deserialize;
 use toml::Spanned;
 
 use super::Locator;
+use super::raw::{RawComponent, RawObservability, RawPrometheus, RawSla};
 use crate::vocab::Stage;
-
-/// `[observability]` as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawObservability {
-    /// Percent of the observation window a component must be up (default 99.5).
-    pub uptime_min: Option<Spanned<f64>>,
-    /// Percent of the samples the scrape interval promises that must be there (default 95).
-    pub coverage_min: Option<Spanned<f64>>,
-    /// Seconds between two scrapes of a component's target (default 15).
-    pub scrape_interval_seconds: Option<Spanned<u64>>,
-    /// Deadline of one request to Prometheus, in milliseconds (default 10000).
-    pub timeout_ms: Option<Spanned<u64>>,
-    /// Where each stage's Prometheus answers, by stage name.
-    #[serde(default)]
-    pub prometheus: IndexMap<String, Spanned<RawPrometheus>>,
-}
-
-/// `[observability.prometheus.<stage>]`: a URL or the name of a variable holding it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPrometheus {
-    pub url: Option<Spanned<String>>,
-    pub url_env: Option<Spanned<String>>,
-    /// Name of the variable holding a bearer token.
-    pub token_env: Option<Spanned<String>>,
-}
-
-/// A component's `sla`: a table (`[components.x.sla] p95_ms = 300`) or the word `"none"`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RawSla {
-    Declared(RawSlaTable),
-    Word(String),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSlaTable {
-    pub p95_ms: f64,
-    /// The histogram's name without `_bucket` (default `http_request_duration_seconds`).
-    pub metric: Option<String>,
-}
 
 /// The checked settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +95,7 @@ pub fn valid_metric_name(name: &str) -> bool {
 
 pub(super) fn build(
     raw: Option<&RawObservability>,
-    components: &IndexMap<String, Spanned<super::raw::RawComponent>>,
+    components: &IndexMap<String, Spanned<RawComponent>>,
     at: &Locator<'_>,
 ) -> Result<Observability> {
     let mut settings = Observability::default();
