@@ -20,6 +20,7 @@ mod hostile;
 mod imports;
 mod init;
 mod maturity;
+mod production;
 mod promote;
 mod remote_cache;
 mod requests;
