@@ -66,6 +66,22 @@ pub enum Command {
     Status(StatusArgs),
     /// Discover the components of an existing monorepo and write a starting xtask.toml
     Init(InitArgs),
+    /// Fail when a change makes a component worse than the base commit: a new finding, lower
+    /// coverage, or a gate of its stage newly failing
+    Ratchet(RatchetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RatchetArgs {
+    /// The commit to compare with, e.g. origin/main (its merge base with HEAD is used)
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+    /// Components by their xtask.toml name [default: those the change affects]
+    #[arg(value_name = "COMPONENT")]
+    pub components: Vec<String>,
+    /// How many tool processes may run at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -148,6 +148,30 @@ pub fn changed_files(top: &Path, base: &str, head: Option<&str>) -> Result<Vec<S
     Ok(files)
 }
 
+/// Checks `commit` (an id from `resolve_commit`) out, detached, into a new worktree at `path`,
+/// for the ratchet's base run and `verify --rerun`. Worktrees of killed runs are pruned first.
+pub fn worktree_add(top: &Path, path: &Path, commit: &str) -> Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    let _ = cmd!(sh, "git worktree prune").quiet().ignore_stderr().run();
+    cmd!(sh, "git worktree add --quiet --detach {path} {commit}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .map_err(|e| anyhow::anyhow!("failed to check {commit} out into {}: {e}", path.display()))
+}
+
+/// Removes a worktree `worktree_add` made, and git's note of it.
+pub fn worktree_remove(top: &Path, path: &Path) -> Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    cmd!(sh, "git worktree remove --force --force {path}")
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .map_err(|e| anyhow::anyhow!("failed to remove the worktree {}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ mod plan;
 mod plural;
 mod process;
 mod progress;
+mod ratchet;
 mod readme;
 mod remote_cache;
 mod render;
@@ -92,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Demote(args) => commands::demote::run(&cli.global, args),
         Command::Status(args) => commands::status::run(&cli.global, args),
         Command::Init(args) => commands::init::run(args),
+        Command::Ratchet(args) => commands::ratchet::run(&cli.global, args),
     };
     record_peak_memory(env);
     // A finished run leaves nothing in the state folder's scratch space.

@@ -9,6 +9,7 @@ pub mod init;
 pub mod issue;
 pub mod promote;
 pub mod promote_deploy;
+pub mod ratchet;
 pub mod setup;
 pub mod status;
 pub mod validate_request;

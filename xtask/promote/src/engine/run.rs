@@ -497,8 +497,7 @@ fn run_pytest_observed(
         command: &display,
     });
     let outcome = process::run(&command_to_run);
-    *reads =
-        unfollowable.map(|why| {
+    *reads = unfollowable.map(|why| {
         Observed::read(
             run_dir.path(),
             crate::scratch::root(&ctx.config.state_dir()),
