@@ -33,6 +33,7 @@ mod process;
 mod progress;
 mod ratchet;
 mod readme;
+mod records;
 mod remote_cache;
 mod render;
 mod report;
@@ -94,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&cli.global, args),
         Command::Init(args) => commands::init::run(args),
         Command::Ratchet(args) => commands::ratchet::run(&cli.global, args),
+        Command::Verify(args) => commands::verify::run(&cli.global, args),
     };
     record_peak_memory(env);
     // A finished run leaves nothing in the state folder's scratch space.

@@ -21,6 +21,8 @@ mod imports;
 mod init;
 mod maturity;
 mod promote;
+mod ratchet;
+mod records;
 mod remote_cache;
 mod requests;
 mod safety;

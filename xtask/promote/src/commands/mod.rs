@@ -13,6 +13,7 @@ pub mod ratchet;
 pub mod setup;
 pub mod status;
 pub mod validate_request;
+pub mod verify;
 pub mod workflows;
 
 use anyhow::Result;

@@ -78,8 +78,16 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         jobs: args.jobs,
         refresh: args.no_cache,
     };
-    let (mut evidence, toolchain) =
-        super::run_checks(&config, &plans, options, |ctx| assess::gather(ctx, &plans))?;
+    let ((mut evidence, keys), toolchain) = super::run_checks(&config, &plans, options, |ctx| {
+        let evidence = assess::gather(ctx, &plans)?;
+        // A promotion record names each step's cache key, known only while the run lives.
+        let keys = if args.record {
+            crate::records::write::step_keys(ctx, &plans)
+        } else {
+            Vec::new()
+        };
+        Ok((evidence, keys))
+    })?;
     let integration_code = add_integration_runs(&config, &toolchain, integration, &mut evidence);
     let reports = assess::reports(&config, &evidence)?;
     for report in &reports {
@@ -87,7 +95,7 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     }
     print(&reports, args.format)?;
     if args.record {
-        record(&config, &reports, Utc::now())?;
+        record(&config, &reports, &keys, Utc::now())?;
     }
     emit_ci(&config, &reports, args.format)?;
     Ok(exit_code(&reports).max(integration_code))
@@ -125,6 +133,7 @@ pub(super) fn add_integration_runs(
 pub(super) fn record(
     config: &Config,
     reports: &[PromotionReport],
+    keys: &crate::records::write::StepKeys,
     now: DateTime<Utc>,
 ) -> Result<()> {
     for report in reports {
@@ -178,12 +187,25 @@ pub(super) fn record(
                 }
             }
         };
-        if maturity::record::record_promotion(config, report, confirmation.as_ref(), now)? {
+        let pending = crate::records::write::prepare(config, report, keys, now)?;
+        if maturity::record::record_promotion(
+            config,
+            report,
+            confirmation.as_ref(),
+            now,
+            Some(pending.link.clone()),
+        )? {
+            let signed = crate::records::write::write(&pending)?;
             ui::status(
                 "Recorded",
                 format!(
-                    "{}: {} -> {} in {}",
-                    report.component, report.from_stage, report.to_stage, component.maturity
+                    "{}: {} -> {} in {}, evidence in {} ({})",
+                    report.component,
+                    report.from_stage,
+                    report.to_stage,
+                    component.maturity,
+                    crate::github::ci::repo_relative(config, &pending.path),
+                    if signed { "signed" } else { "unsigned" }
                 ),
             );
         } else {

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::affected;
 use crate::assess;
-use crate::cli::{GlobalArgs, RatchetArgs};
+use crate::cli::{GlobalArgs, OutputFormat, RatchetArgs};
 use crate::config::Config;
 use crate::errors::{self, exit};
 use crate::git;
@@ -82,15 +82,18 @@ pub fn run(global: &GlobalArgs, args: &RatchetArgs) -> Result<u8> {
     }
     drop(worktree);
     let label = format!("{} ({})", args.base, short(&compare_from));
-    print!(
-        "{}",
-        ratchet::render::text(
-            &comparisons,
-            &label,
-            ui::verbosity() >= ui::Verbosity::Verbose
-        )
-    );
-    emit_ci(&config, &comparisons, &label)?;
+    match args.format {
+        OutputFormat::Text => print!(
+            "{}",
+            ratchet::render::text(
+                &comparisons,
+                &label,
+                ui::verbosity() >= ui::Verbosity::Verbose
+            )
+        ),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&comparisons)?),
+    }
+    emit_ci(&config, &comparisons, &label, args.format)?;
     Ok(if comparisons.iter().any(Comparison::is_worse) {
         exit::GATE_FAILED
     } else {
@@ -177,15 +180,32 @@ fn head_figures(
 }
 
 /// Annotations on what got worse and the job summary; nothing outside GitHub Actions.
-fn emit_ci(config: &Config, comparisons: &[Comparison], base: &str) -> Result<()> {
+fn emit_ci(
+    config: &Config,
+    comparisons: &[Comparison],
+    base: &str,
+    format: OutputFormat,
+) -> Result<()> {
     if !github::in_actions() {
         return Ok(());
     }
     let prefix = github::ci::repo_relative(config, &config.project.root);
-    let mut out = std::io::stdout().lock();
-    for annotation in ratchet::render::annotations(comparisons, &prefix) {
-        writeln!(out, "{}", annotation.command())?;
+    let commands: String = ratchet::render::annotations(comparisons, &prefix)
+        .iter()
+        .map(|a| format!("{}\n", a.command()))
+        .collect();
+    // With JSON on stdout, workflow commands go to stderr so stdout stays one document.
+    match format {
+        OutputFormat::Text => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(commands.as_bytes())?;
+            out.flush()?;
+        }
+        OutputFormat::Json => {
+            let mut out = std::io::stderr().lock();
+            out.write_all(commands.as_bytes())?;
+            out.flush()?;
+        }
     }
-    out.flush()?;
     github::ci::append_summary(&ratchet::render::markdown(comparisons, base))
 }

@@ -17,19 +17,21 @@ use crate::tools::Tool;
 pub struct ReportView {
     pub component: String,
     #[serde(default)]
-    quality_gates: IndexMap<String, GateView>,
+    pub quality_gates: IndexMap<String, GateView>,
     #[serde(default)]
     blockers: Vec<BlockerView>,
     #[serde(default)]
-    steps: Vec<StepResult>,
+    pub steps: Vec<StepResult>,
     summary: SummaryView,
 }
 
 #[derive(Debug, Deserialize)]
-struct GateView {
-    passed: bool,
+pub struct GateView {
+    pub passed: bool,
     #[serde(default)]
-    summary: String,
+    pub summary: String,
+    #[serde(default)]
+    pub measured: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
