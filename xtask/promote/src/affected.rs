@@ -147,8 +147,8 @@ fn prefixed(prefix: &str, path: &str) -> String {
 fn folder_prefix(top: &Path, path: &Path) -> String {
     match path.strip_prefix(top) {
         Ok(relative) if relative.as_os_str().is_empty() => String::new(),
-        Ok(relative) => format!("{}/", crate::config::unix(relative)),
-        Err(_) => format!("{}/", crate::config::unix(path)),
+        Ok(relative) => format!("{}/", crate::fsutil::unix(relative)),
+        Err(_) => format!("{}/", crate::fsutil::unix(path)),
     }
 }
 

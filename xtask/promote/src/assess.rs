@@ -13,17 +13,18 @@ use chrono::{NaiveDateTime, SecondsFormat, Utc};
 use crate::config::Config;
 use crate::deploy::integration::IntegrationRun;
 use crate::deploy::model::Deployment;
-use crate::engine::result::StepResult;
 use crate::engine::{self, RunContext, StepId};
 use crate::gates::{self, Facts};
 use crate::imports::components::Owners;
 use crate::maturity;
-use crate::plan::{ComponentPlan, GateKind};
+use crate::plan::ComponentPlan;
 use crate::readme;
 use crate::report::PromotionReport;
 use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
-use crate::stage::Stage;
 use crate::tools::StepKind;
+use crate::tools::result::StepResult;
+use crate::vocab::GateKind;
+use crate::vocab::Stage;
 
 /// Everything one component's gates are decided from: the plan, its step results, the facts
 /// gathered outside the tools, and the sections the report shows for phase 5 and

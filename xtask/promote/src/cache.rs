@@ -15,9 +15,9 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::digest::Digest;
-use crate::engine::result::StepResult;
 use crate::fsutil;
 use crate::remote_cache::RemoteStore;
+use crate::tools::result::StepResult;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,12 @@ fn read_with_mtime(path: &Path) -> std::io::Result<(Vec<u8>, Option<SystemTime>)
 pub const SCHEMA_VERSION: u32 = 3;
 
 const MAGIC: &str = "xtask-cache v1";
+
+/// The parts of the cache folder the engine's records own (warm-run records, flaky marks, the
+/// audit log), named here so that `clean` and `verify` do not reach up into the engine.
+pub const WARM_DIR: &str = "warm";
+pub const FLAKY_DIR: &str = "flaky";
+pub const AUDIT_LOG: &str = "audit.jsonl";
 
 pub enum Lookup {
     Hit(Box<StepResult>),
@@ -380,18 +386,25 @@ impl Cache {
         if stats.hits + stats.misses == 0 {
             return;
         }
-        let mut line = serde_json::json!({
-            "at": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-            "hits": stats.hits,
-            "misses": stats.misses,
-            "stored": stats.stored,
-        });
+        let mut fields = serde_json::Map::new();
+        fields.insert(
+            "at".into(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+                .into(),
+        );
+        fields.insert("hits".into(), stats.hits.into());
+        fields.insert("misses".into(), stats.misses.into());
+        fields.insert("stored".into(), stats.stored.into());
         if stats.from_record {
-            line["record"] = serde_json::json!(true);
+            fields.insert("record".into(), true.into());
         }
         if let Some(remote) = &self.remote {
-            line["remote"] = serde_json::json!(remote.stats());
+            fields.insert("remote".into(), serde_json::json!(remote.stats()));
         }
+        let line = serde_json::Value::Object(fields);
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -457,7 +470,9 @@ impl Cache {
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect();
-        let recent = &history[history.len().saturating_sub(20)..];
+        let recent = history
+            .get(history.len().saturating_sub(20)..)
+            .unwrap_or_default();
         let hits: u64 = recent.iter().map(|s| s.hits).sum();
         let lookups: u64 = recent.iter().map(|s| s.hits + s.misses).sum();
         CacheSummary {
@@ -479,23 +494,29 @@ impl Cache {
         }
         let _ = std::fs::remove_file(self.dir.join("stats.jsonl"));
         let _ = std::fs::remove_dir_all(self.dir.join("explain"));
-        let _ = std::fs::remove_dir_all(self.dir.join(crate::engine::warm::DIR));
+        let _ = std::fs::remove_dir_all(self.dir.join(WARM_DIR));
         // Flaky marks and the audit log go too: `clean` starts the cache over.
-        let _ = std::fs::remove_dir_all(self.dir.join(crate::engine::audit::marks::FLAKY_DIR));
-        let _ = std::fs::remove_file(self.dir.join(crate::engine::audit::marks::LOG));
+        let _ = std::fs::remove_dir_all(self.dir.join(FLAKY_DIR));
+        let _ = std::fs::remove_file(self.dir.join(AUDIT_LOG));
         Ok(count)
     }
 
     /// Rechecks every file under `entries/`: named `<aa>/<digest>.json` by a key, framed with a
     /// digest that matches, holding a verdict or a manifest whose result keys are digests.
     /// Returns the number checked and the bad ones with why, removed when `repair`.
-    pub fn verify(&self, repair: bool) -> (u64, Vec<(PathBuf, String)>) {
+    /// `is_warm_record` is the engine's reading of a warm-run record (`engine::warm::is_record`),
+    /// passed in so that storage does not reach up into the engine.
+    pub fn verify(
+        &self,
+        repair: bool,
+        is_warm_record: fn(&[u8]) -> bool,
+    ) -> (u64, Vec<(PathBuf, String)>) {
         let mut bad = Vec::new();
         let warm = self.warm_files();
         let files: Vec<PathBuf> = self.entry_files().into_iter().chain(warm.clone()).collect();
         for path in &files {
             let outcome = if warm.contains(path) {
-                check_warm_record(path)
+                check_warm_record(path, is_warm_record)
             } else {
                 entry_name_is_a_digest(path).and_then(|()| {
                     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
@@ -514,7 +535,7 @@ impl Cache {
 
     /// The warm-run records (`engine::warm`), except the temp files of writes.
     fn warm_files(&self) -> Vec<PathBuf> {
-        let folder = self.dir.join(crate::engine::warm::DIR);
+        let folder = self.dir.join(WARM_DIR);
         let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
             .into_iter()
             .flatten()
@@ -576,7 +597,7 @@ fn entry_name_is_a_digest(path: &Path) -> Result<(), String> {
 }
 
 /// Whether `path` is a warm-run record a run would use: named by a digest, framed, typed.
-fn check_warm_record(path: &Path) -> Result<(), String> {
+fn check_warm_record(path: &Path, is_warm_record: fn(&[u8]) -> bool) -> Result<(), String> {
     let named = path
         .file_name()
         .and_then(|name| name.to_str())
@@ -585,7 +606,7 @@ fn check_warm_record(path: &Path) -> Result<(), String> {
         return Err("not named by a digest".to_owned());
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    match crate::engine::warm::is_record(&bytes) {
+    match is_warm_record(&bytes) {
         true => Ok(()),
         false => Err("not a warm-run record".to_owned()),
     }
@@ -816,7 +837,7 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<&[u8], String> {
 /// Returns how many were rewritten.
 #[doc(hidden)]
 pub fn flip_stored_verdicts(dir: &Path, step: &str) -> usize {
-    use crate::engine::result::StepStatus;
+    use crate::tools::result::StepStatus;
     let mut flipped = 0;
     for (path, _, _) in Cache::open(dir, u64::MAX).entries() {
         let Ok(mut result) = std::fs::read(&path)
@@ -892,7 +913,7 @@ mod tests {
         assert_eq!(removed, vec![old.clone()]);
         assert!(!old.exists() && fresh.exists() && entry.exists());
     }
-    use crate::engine::result::StepStatus;
+    use crate::tools::result::StepStatus;
     use crate::tools::{StepKind, Tool};
 
     fn result() -> StepResult {
@@ -966,7 +987,7 @@ mod tests {
             std::fs::write(&path, &bad).unwrap();
             assert!(matches!(cache.get(&KEY), Lookup::Corrupt(_)));
         }
-        let (checked, broken) = cache.verify(true);
+        let (checked, broken) = cache.verify(true, crate::engine::warm::is_record);
         assert_eq!((checked, broken.len()), (1, 1));
         assert!(!path.exists());
     }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::plan::PhaseSelection;
-use crate::stage::Stage;
 use crate::ui::ColorChoice;
+use crate::vocab::Stage;
 
 #[derive(Debug, Parser)]
 #[command(

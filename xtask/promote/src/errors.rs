@@ -13,7 +13,7 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const INFRASTRUCTURE: u8 = 3;
     /// Conventional code for a run stopped by Ctrl-C (128 + SIGINT).
-    pub const INTERRUPTED: u8 = 130;
+    pub const INTERRUPTED: u8 = crate::signals::CTRL_C_EXIT;
 }
 
 /// A mistake in what the user asked for or in their configuration; exit code 2.

@@ -1,8 +1,8 @@
 //! The one stream of events a run emits. Progress bars, plain CI lines and anything else that
 //! watches a run are listeners; the code that runs tools does not know about any of them.
 
-use crate::engine::result::StepResult;
 use crate::tools::StepKind;
+use crate::tools::result::StepResult;
 
 #[derive(Debug)]
 pub enum Event<'a> {

@@ -1,11 +1,27 @@
 //! File writes that never leave a half-written file behind: a temp file in the same folder,
-//! flushed, then renamed over the target.
+//! flushed, then renamed over the target; and `unix`, the one text form of a relative path.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Component, Path};
 
 use anyhow::{Context, Result};
+
+/// A relative path written with `/`, the form used in keys, reports and findings.
+pub fn unix(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .filter_map(|part| match part {
+            Component::Normal(p) => Some(p.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
 
 /// Writes `bytes` to `path` atomically and durably, creating the parent folder if needed.
 /// Readers see either the old file or the new one, never a mix, even across processes; the

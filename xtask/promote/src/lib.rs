@@ -40,11 +40,11 @@ mod report;
 mod request;
 mod scratch;
 mod signals;
-mod stage;
 mod status;
 mod toolchain;
 mod tools;
 mod ui;
+mod vocab;
 mod workflows;
 mod write_guard;
 

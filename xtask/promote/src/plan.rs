@@ -3,42 +3,11 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 use crate::config::Component;
 use crate::errors::usage;
-use crate::stage::Stage;
 use crate::tools::StepKind;
 use crate::tools::table::STEPS;
-
-/// The users' promotion phases (their promote script's `--phase N`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(into = "u8")]
-pub enum Phase {
-    Lint = 1,
-    Types = 2,
-    Docs = 3,
-    Validate = 4,
-    Deploy = 5,
-}
-
-impl From<Phase> for u8 {
-    fn from(phase: Phase) -> u8 {
-        phase as u8
-    }
-}
-
-impl Phase {
-    pub fn title(self) -> &'static str {
-        match self {
-            Phase::Lint => "lint",
-            Phase::Types => "type check",
-            Phase::Docs => "documentation",
-            Phase::Validate => "validate",
-            Phase::Deploy => "deploy",
-        }
-    }
-}
+use crate::vocab::{GateKind, Phase, Stage};
 
 /// What `--phase` selected: one phase, or `all` (1-4; deploy runs only when asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,49 +46,6 @@ impl fmt::Display for PhaseSelection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let numbers: Vec<String> = self.0.iter().map(|p| (*p as u8).to_string()).collect();
         f.write_str(&numbers.join(","))
-    }
-}
-
-/// The quality gates, in the order reports list them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GateKind {
-    Stage,
-    Lint,
-    Types,
-    Docs,
-    Security,
-    Tests,
-    Coverage,
-    Dependencies,
-    Observation,
-    /// `--integration`: tests against live services (see `ComponentPlan::with_integration`).
-    Integration,
-    /// Phase 5: the deploy ended healthy.
-    Deployment,
-}
-
-impl GateKind {
-    pub fn id(self) -> &'static str {
-        match self {
-            GateKind::Stage => "stage",
-            GateKind::Lint => "lint",
-            GateKind::Types => "types",
-            GateKind::Docs => "docs",
-            GateKind::Security => "security",
-            GateKind::Tests => "tests",
-            GateKind::Coverage => "coverage",
-            GateKind::Dependencies => "dependencies",
-            GateKind::Observation => "observation",
-            GateKind::Integration => "integration",
-            GateKind::Deployment => "deployment",
-        }
-    }
-}
-
-impl fmt::Display for GateKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
     }
 }
 

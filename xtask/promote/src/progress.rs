@@ -7,8 +7,8 @@ use std::time::Duration;
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::result::{StepResult, StepStatus};
 use crate::events::{Event, Listener};
+use crate::tools::result::{StepResult, StepStatus};
 use crate::ui::{self, Verbosity};
 
 pub fn listener() -> Box<dyn Listener> {

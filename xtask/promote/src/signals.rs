@@ -35,12 +35,15 @@ pub fn received() -> Option<i32> {
     }
 }
 
+/// Conventional code for a run stopped by Ctrl-C (128 + SIGINT); `errors::exit` names it too.
+pub const CTRL_C_EXIT: u8 = 130;
+
 /// The exit code of a run that a signal stopped: 128 + the signal's number, as a shell
 /// reports it; 130 (Ctrl-C) when the run was stopped without one (a test's interrupt).
 pub fn exit_code() -> u8 {
     received()
         .and_then(|signal| u8::try_from(128 + signal).ok())
-        .unwrap_or(crate::errors::exit::INTERRUPTED)
+        .unwrap_or(CTRL_C_EXIT)
 }
 
 /// Why a wait ended without what it waited for.

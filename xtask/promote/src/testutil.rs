@@ -4,12 +4,12 @@
 use indexmap::IndexMap;
 
 use crate::config::{self, Config};
-use crate::engine::result::{StepResult, StepStatus};
 use crate::gates::{Blocker, GateResult};
 use crate::report::PromotionReport;
 use crate::report::model::RunSummary;
-use crate::stage::Stage;
+use crate::tools::result::{StepResult, StepStatus};
 use crate::tools::{Finding, Severity, StepKind};
+use crate::vocab::Stage;
 
 /// Writes `text` to `path` under `root`, creating its folders.
 pub fn write_file(root: &std::path::Path, path: &str, text: &str) {
@@ -64,7 +64,7 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
     };
     let mut quality_gates = IndexMap::new();
     quality_gates.insert(
-        crate::plan::GateKind::Lint,
+        crate::vocab::GateKind::Lint,
         GateResult {
             passed: errors == 0,
             outcome: crate::gates::Outcome::Lint {

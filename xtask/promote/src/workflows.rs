@@ -163,7 +163,7 @@ fn project_env(config: &Config) -> Result<Option<ProjectEnv>> {
     let Some(venv) = inside.parent().and_then(Path::parent) else {
         return Ok(None);
     };
-    let venv = plain_path("project.python's environment", crate::config::unix(venv))?;
+    let venv = plain_path("project.python's environment", crate::fsutil::unix(venv))?;
     let root = match workspace_relative(config, &config.project.root) {
         root if root.is_empty() => ".".to_owned(),
         root => plain_path("project.root", root)?,
@@ -239,7 +239,7 @@ pub const WORKFLOWS: &[(&str, &str)] = &[
 /// `path` relative to the workspace root, as the workflows (which run there) name it.
 fn workspace_relative(config: &Config, path: &Path) -> String {
     path.strip_prefix(&config.workspace_root)
-        .map(crate::config::unix)
+        .map(crate::fsutil::unix)
         .unwrap_or_else(|_| path.to_string_lossy().into_owned())
 }
 

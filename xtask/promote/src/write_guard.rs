@@ -66,7 +66,7 @@ pub fn refuse_links(root: &Path, scope: &[String]) -> Result<()> {
 fn links_under(root: &Path, path: &Path) -> Vec<String> {
     let shown = |p: &Path| -> String {
         p.strip_prefix(root)
-            .map(crate::config::unix)
+            .map(crate::fsutil::unix)
             .unwrap_or_else(|_| p.display().to_string())
     };
     let mut found = Vec::new();

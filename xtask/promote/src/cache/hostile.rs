@@ -103,7 +103,7 @@ fn a_local_manifest_whose_result_key_is_not_a_digest_is_a_miss_and_verify_report
         assert!(reason.contains("not a digest"), "{reason}");
         assert_eq!(cache.manifest(&declared), Manifest::default());
     }
-    let (checked, bad) = cache.verify(false);
+    let (checked, bad) = cache.verify(false, crate::engine::warm::is_record);
     assert_eq!(checked as usize, world.hostile_keys().len());
     assert_eq!(bad.len(), world.hostile_keys().len(), "{bad:?}");
     assert!(bad.iter().all(|(_, why)| why.contains("not a digest")));
@@ -125,7 +125,7 @@ fn verify_reports_files_not_named_by_a_digest() {
     ] {
         crate::testutil::write_file(&entries, &stray, "{}");
     }
-    let (checked, bad) = cache.verify(true);
+    let (checked, bad) = cache.verify(true, crate::engine::warm::is_record);
     assert_eq!(checked, 4);
     let named: Vec<&str> = bad.iter().map(|(_, why)| why.as_str()).collect();
     // The good one holds no verdict; the three strays are misnamed.
@@ -148,7 +148,7 @@ fn verify_reports_warm_run_records_that_do_not_parse() {
     crate::testutil::write_file(&warm, &key("damaged").to_hex(), "not framed");
     crate::testutil::write_file(&warm, "../../outside", "");
     crate::testutil::write_file(&warm, "not-a-digest", "");
-    let (checked, bad) = cache.verify(true);
+    let (checked, bad) = cache.verify(true, crate::engine::warm::is_record);
     assert_eq!(checked, 2);
     let reasons: Vec<&str> = bad.iter().map(|(_, why)| why.as_str()).collect();
     assert_eq!(reasons, ["not a warm-run record", "not named by a digest"]);
@@ -280,7 +280,7 @@ proptest! {
             cache.write_entry(&manifest_key(&declared), &frame(&payload)).unwrap();
             let _ = cache.get_observed(&declared, |_| true);
             let _ = cache.manifest(&declared);
-            let _ = cache.verify(false);
+            let _ = cache.verify(false, crate::engine::warm::is_record);
         }
         prop_assert_eq!(world.outside_files(), Vec::<PathBuf>::new());
     }

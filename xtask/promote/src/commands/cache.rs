@@ -48,7 +48,7 @@ pub fn run(global: &GlobalArgs, args: &CacheArgs) -> Result<u8> {
         CacheAction::Keygen => keygen(),
         CacheAction::Audit(audit_args) => super::cache_audit::run(&config, audit_args),
         CacheAction::Verify => {
-            let (checked, bad) = cache.verify(true);
+            let (checked, bad) = cache.verify(true, crate::engine::warm::is_record);
             for (path, reason) in &bad {
                 println!("removed {} ({reason})", path.display());
             }

@@ -8,7 +8,6 @@ pub mod demote;
 pub mod init;
 pub mod issue;
 pub mod promote;
-pub mod promote_deploy;
 pub mod ratchet;
 pub mod setup;
 pub mod status;

@@ -18,7 +18,7 @@ use crate::github;
 use crate::maturity;
 use crate::plan::{self, PhaseSelection};
 use crate::ratchet::{self, Comparison, base, figures};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 use crate::ui;
 
 pub fn run(global: &GlobalArgs, args: &RatchetArgs) -> Result<u8> {

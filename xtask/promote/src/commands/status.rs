@@ -17,10 +17,11 @@ use crate::config::{Component, Config};
 use crate::errors::exit;
 use crate::fsutil;
 use crate::maturity::Book;
-use crate::plan::{self, ComponentPlan, GateKind, PhaseSelection};
-use crate::stage::Stage;
+use crate::plan::{self, ComponentPlan, PhaseSelection};
 use crate::status::{self, collect, history, model::Readiness};
 use crate::ui;
+use crate::vocab::GateKind;
+use crate::vocab::Stage;
 
 pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<u8> {
     let config = super::load_config(global)?;
@@ -134,7 +135,7 @@ fn default_output(config: &Config, format: StatusFormat) -> PathBuf {
 /// A path relative to the folder of xtask.toml when it is inside it.
 fn display_path(config: &Config, path: &Path) -> String {
     path.strip_prefix(&config.workspace_root)
-        .map_or_else(|_| path.display().to_string(), crate::config::unix)
+        .map_or_else(|_| path.display().to_string(), crate::fsutil::unix)
 }
 
 fn read_history(path: &Path) -> Result<Vec<history::Run>> {

@@ -87,7 +87,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateRequestArgs) -> Result<u8> {
     write_verdict(&out_dir, &text, verdict.label())?;
     print!("{}", report::text::render(report, false));
     github::ci::emit_reports(&config, &reports, github::ci::CommandStream::Stdout)?;
-    Ok(super::promote::exit_code(&reports))
+    Ok(super::promote::finish::exit_code(&reports))
 }
 
 /// Reads and checks the request: the payload, the body, the registry, MATURITY.md. Every

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{Locator, raw, relative_path, unix};
-use crate::stage::Stage;
+use super::{Locator, raw, relative_path};
+use crate::fsutil::unix;
+use crate::vocab::Stage;
 
 /// Where one stage's services run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,8 +16,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::errors::usage;
-use crate::stage::Stage;
+use crate::fsutil::unix;
 use crate::tools::Tool;
+use crate::vocab::{SecuritySeverity, Stage};
 
 pub use environments::{Environment, ServiceSettings};
 pub use graph::DependencyGraph;
@@ -89,26 +90,6 @@ impl Thresholds {
             Stage::Development => self.development,
             Stage::Staging => self.staging,
             Stage::Production => self.production,
-        }
-    }
-}
-
-/// Bandit severities, ordered; the security gate fails at or above the configured one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SecuritySeverity {
-    Low,
-    Medium,
-    High,
-}
-
-impl SecuritySeverity {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.to_ascii_lowercase().as_str() {
-            "low" => Some(Self::Low),
-            "medium" => Some(Self::Medium),
-            "high" => Some(Self::High),
-            _ => None,
         }
     }
 }
@@ -875,22 +856,6 @@ fn relative_path(text: &str, key: &str) -> Result<PathBuf> {
         .components()
         .filter(|part| !matches!(part, PathPart::CurDir))
         .collect())
-}
-
-/// A relative path written with `/`, the form used in keys, reports and findings.
-pub fn unix(path: &Path) -> String {
-    let parts: Vec<String> = path
-        .components()
-        .filter_map(|part| match part {
-            PathPart::Normal(p) => Some(p.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect();
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    }
 }
 
 /// The head of a registry for tests: the groups, a project at `.`, the pins. Components

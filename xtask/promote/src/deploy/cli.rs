@@ -121,7 +121,7 @@ fn version_of(command: &ToolCommand) -> Result<Option<(bool, String)>> {
             Ok(parse_version(&String::from_utf8_lossy(&done.stdout)))
         }
         Ok(_) | Err(RunError::NotFound { .. }) => Ok(None),
-        Err(RunError::Interrupted) => Err(super::docker::interrupted_error()),
+        Err(RunError::Interrupted) => Err(super::interrupted::error()),
         Err(error) => Err(infra(format!("`{}` failed: {error}", command.display()))),
     }
 }

@@ -16,21 +16,6 @@ use crate::process::{self, Finished, RunError, ToolCommand};
 /// How long a query (ps, inspect, logs, exec of a probe) may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A run stopped by Ctrl-C; callers that owe a rollback or a teardown look for it.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted")]
-pub struct Interrupted;
-
-pub fn interrupted_error() -> anyhow::Error {
-    anyhow::Error::new(Interrupted)
-}
-
-pub fn is_interrupted(error: &anyhow::Error) -> bool {
-    error
-        .chain()
-        .any(|cause| cause.downcast_ref::<Interrupted>().is_some())
-}
-
 /// Whether a command was killed at its deadline.
 pub fn is_timed_out(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
@@ -87,7 +72,7 @@ impl Docker {
             Mode::Cleanup => process::run_cleanup(&command),
         };
         outcome.map_err(|error| match error {
-            RunError::Interrupted => interrupted_error(),
+            RunError::Interrupted => super::interrupted::error(),
             RunError::NotFound { .. } => infra(format!(
                 "`{}` was not found: install Docker and its compose CLI",
                 program.display()

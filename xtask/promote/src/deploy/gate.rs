@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::integration::IntegrationRun;
 use super::model::{Deployment, Outcome, ProvenState, short_id};
-use crate::engine::result::StepStatus;
+use crate::errors::exit;
 use crate::gates::{DeployResult, DeploymentFact, IntegrationFact};
+use crate::tools::result::{ErrorKind, StepStatus};
 
 /// What a person can do when the rollback failed, as commands to paste. `compose` runs compose
 /// on the environment's file (`docker-compose -f FILE -p PROJECT`); `restore` is the same CLI
@@ -88,10 +89,26 @@ pub fn integration_fact(run: &IntegrationRun) -> IntegrationFact {
     }
 }
 
+/// The exit code is read from the fact, so that only the gates' reading of a run decides
+/// whether it passed.
+impl IntegrationRun {
+    /// The exit code this run calls for on its own: 130 interrupted, 3 for the machine, 1 for a
+    /// failure of the component, 0 passed. `max` with the other codes gives the run's.
+    pub fn exit_code(&self) -> u8 {
+        match &self.error {
+            Some(error) if error.kind == ErrorKind::Interrupted => exit::INTERRUPTED,
+            Some(error) if error.kind.is_infrastructure() => exit::INFRASTRUCTURE,
+            _ if self.teardown.as_ref().is_some_and(|t| !t.removed) => exit::INFRASTRUCTURE,
+            _ if integration_fact(self).passed() => exit::OK,
+            _ => exit::GATE_FAILED,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stage::Stage;
+    use crate::vocab::Stage;
 
     #[test]
     fn a_deploy_becomes_its_fact_with_short_image_ids() {

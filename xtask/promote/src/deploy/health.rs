@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::docker::{self, Mode};
+use super::docker::Mode;
 use super::inspect::ContainerState;
 use super::probe::{self, PROBE_TIMEOUT};
 use super::service::Service;
@@ -167,7 +167,7 @@ pub fn wait(live: &Service<'_>, expected: u32, deadline: Instant, mode: Mode) ->
     let mut waiting_for = "the service to start".to_owned();
     loop {
         if mode == Mode::Normal && process::interrupted() {
-            return Err(docker::interrupted_error());
+            return Err(super::interrupted::error());
         }
         let states = live.containers(mode)?;
         let end = match judge(&states, live.probe.is_some(), expected) {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::model::{Attempt, Deployment, Entry, ProvenState};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// The version written now; version 1 (no attempts, replicas or configurations) is still read.
 pub const SCHEMA_VERSION: u32 = 2;

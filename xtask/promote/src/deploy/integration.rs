@@ -18,15 +18,14 @@ use super::docker::Docker;
 use super::lock::Lock;
 use super::services::{self, Bringup, Teardown, TeardownGuard};
 use crate::config::{Component, Config};
-use crate::engine::result::{ErrorKind, StepError, StepResult, StepStatus};
 use crate::engine::{self, RunContext};
-use crate::errors::exit;
 use crate::plan::ComponentPlan;
 use crate::process;
-use crate::stage::Stage;
 use crate::toolchain::Toolchain;
 use crate::tools::pytest::TestCounts;
+use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
 use crate::tools::{Finding, StepKind};
+use crate::vocab::Stage;
 
 /// The integration part of a promotion report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,18 +66,6 @@ impl IntegrationRun {
         self.tests = result.tests;
         self.findings = result.findings;
         self.error = result.error;
-    }
-
-    /// The exit code this run calls for on its own: 130 interrupted, 3 for the machine, 1 for a
-    /// failure of the component, 0 passed. `max` with the other codes gives the run's.
-    pub fn exit_code(&self) -> u8 {
-        match &self.error {
-            Some(error) if error.kind == ErrorKind::Interrupted => exit::INTERRUPTED,
-            Some(error) if error.kind.is_infrastructure() => exit::INFRASTRUCTURE,
-            _ if self.teardown.as_ref().is_some_and(|t| !t.removed) => exit::INFRASTRUCTURE,
-            _ if super::gate::integration_fact(self).passed() => exit::OK,
-            _ => exit::GATE_FAILED,
-        }
     }
 }
 
@@ -308,6 +295,7 @@ fn run_tests(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::exit;
 
     #[test]
     fn the_services_project_is_the_environments_with_the_component() {

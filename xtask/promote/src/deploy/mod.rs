@@ -24,6 +24,7 @@ pub mod health;
 pub mod history;
 pub mod inspect;
 pub mod integration;
+pub mod interrupted;
 pub mod lock;
 pub mod model;
 pub mod preflight;

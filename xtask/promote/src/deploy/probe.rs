@@ -52,7 +52,7 @@ pub fn run(
                 timeout.as_secs().max(1)
             )))
         }
-        Err(error) if docker::is_interrupted(&error) => {
+        Err(error) if super::interrupted::is(&error) => {
             sweep(docker, container, &marker);
             Err(error)
         }

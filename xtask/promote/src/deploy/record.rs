@@ -16,7 +16,7 @@ use super::model::{Deployment, Entry, short_id};
 use crate::config::Config;
 use crate::errors::infra;
 use crate::fsutil;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 pub const RECORD_FILE: &str = "deployment.json";
 pub const ARCHIVE_FILE: &str = "deployment-archive.json";

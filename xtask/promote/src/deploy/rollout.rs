@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::argv;
-use super::docker::{self, Mode};
+use super::docker::Mode;
 use super::health::{self, WaitEnd};
 use super::model::{Attempt, Deployment, HealthSource, Outcome, Settle};
 use super::restore;
@@ -112,7 +112,7 @@ fn attempt(live: &Service<'_>, replicas: u32) -> Trial {
     };
     let up = argv::up_service(live.name, replicas);
     match live.docker.compose(live.project, up.clone(), Mode::Normal) {
-        Err(error) if docker::is_interrupted(&error) => return interrupted("during `up`"),
+        Err(error) if super::interrupted::is(&error) => return interrupted("during `up`"),
         Err(error) => return failed(format!("{error:#}")),
         Ok(done) if done.code != Some(0) => {
             return failed(format!(
@@ -131,7 +131,7 @@ fn attempt(live: &Service<'_>, replicas: u32) -> Trial {
         up_returned + live.health_timeout,
         Mode::Normal,
     ) {
-        Err(error) if docker::is_interrupted(&error) => {
+        Err(error) if super::interrupted::is(&error) => {
             return interrupted("while waiting for the service to be healthy");
         }
         Err(error) => return failed(format!("{error:#}")),
@@ -142,7 +142,7 @@ fn attempt(live: &Service<'_>, replicas: u32) -> Trial {
     }
     let time_to_healthy = up_returned.elapsed().as_millis() as u64;
     match settle::settle(live, &waited.states, replicas, Mode::Normal) {
-        Err(error) if docker::is_interrupted(&error) => Trial::Failed {
+        Err(error) if super::interrupted::is(&error) => Trial::Failed {
             reason: "interrupted during the settle window".to_owned(),
             interrupted: true,
             time_to_healthy: Some(time_to_healthy),

@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::argv::{self, Project};
-use super::docker::{self, Docker, Mode};
+use super::docker::{Docker, Mode};
 use super::health::{self, WaitEnd};
 use super::rollout::LOG_LINES;
 use super::service::Service;
@@ -34,7 +34,7 @@ pub fn bring_up(
     deadline: Instant,
 ) -> Result<Bringup> {
     match docker.compose(project, argv::up_services(services), Mode::Normal) {
-        Err(error) if docker::is_interrupted(&error) => return Ok(Bringup::Interrupted),
+        Err(error) if super::interrupted::is(&error) => return Ok(Bringup::Interrupted),
         Err(error) => return Err(error),
         Ok(done) if done.code != Some(0) => {
             return Ok(Bringup::Failed {
@@ -62,7 +62,7 @@ pub fn bring_up(
         };
         let expected = live.containers(Mode::Normal)?.len().max(1) as u32;
         let waited = match health::wait(&live, expected, deadline, Mode::Normal) {
-            Err(error) if docker::is_interrupted(&error) => return Ok(Bringup::Interrupted),
+            Err(error) if super::interrupted::is(&error) => return Ok(Bringup::Interrupted),
             other => other?,
         };
         match waited.end {

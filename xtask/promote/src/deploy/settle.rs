@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::docker::{self, Mode};
+use super::docker::Mode;
 use super::health::{ContainerHealth, classify};
 use super::inspect::ContainerState;
 use super::model::{Sample, Settle};
@@ -113,7 +113,7 @@ pub fn settle(
         }
         std::thread::sleep(interval.min(window - elapsed));
         if mode == Mode::Normal && process::interrupted() {
-            return Err(docker::interrupted_error());
+            return Err(super::interrupted::error());
         }
         let states = live.containers(mode)?;
         let mut sample = judge_sample(baseline, &states, expected, has_probe, started.elapsed());

@@ -17,7 +17,7 @@
 //! rename wins and every version that can win holds only valid entries. Its size is bounded by
 //! keeping the most recently seen `MAX_ENTRIES` entries.
 
-use super::inputs::Map as HashMap;
+use super::fast_hash::Map as HashMap;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;

@@ -19,13 +19,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::result::{ErrorKind, StepError, StepResult, StepStatus};
 use super::{RunContext, StepId, run};
 use crate::config::Component;
 use crate::events::Event;
 use crate::process;
 use crate::toolchain::ResolvedTool;
 use crate::tools::StepKind;
+use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
 use crate::tools::table::{FixSpec, Output};
 
 /// The largest source file `--fix` takes on: far beyond any real module.

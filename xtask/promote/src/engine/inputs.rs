@@ -6,13 +6,14 @@
 //! caches, coverage data) is never an input: otherwise a tool's own run would look like a
 //! change and its result could never be stored.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, RwLock};
 
 use sha2::{Digest, Sha256};
 
 use super::digest_memo::DigestMemo;
+use super::fast_hash::Map;
 use crate::config::{Component, Config, SourceKind};
 use crate::digest::{FileDigest, hex};
 use crate::imports::parse_cache::ParseCache;
@@ -56,54 +57,6 @@ pub(crate) fn is_generated(name: &str) -> bool {
 /// interpreter's, covered by the interpreter identity, and no walk enters it.
 pub(crate) fn is_virtual_env(folder: &Path) -> bool {
     folder.join("pyvenv.cfg").is_file()
-}
-
-/// The per-run maps, keyed by paths we walked ourselves (no untrusted keys, so no need for
-/// SipHash's flooding resistance): a warm run looks up every input of every step in them.
-pub type Map<K, V> = HashMap<K, V, FastHash>;
-
-/// FxHash, as rustc uses it: a multiply and a rotate per eight bytes.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FastHash;
-
-impl std::hash::BuildHasher for FastHash {
-    type Hasher = FastHasher;
-    fn build_hasher(&self) -> FastHasher {
-        FastHasher(0)
-    }
-}
-
-pub struct FastHasher(u64);
-
-impl FastHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl std::hash::Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
-        }
-        let mut last = [0u8; 8];
-        let rest = chunks.remainder();
-        last[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(last) ^ rest.len() as u64);
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// Per-run memo of file walks and digests; shared by every step of the run.
@@ -348,7 +301,7 @@ fn walk(root: &Path, relative: &str) -> Vec<String> {
     files
 }
 
-/// `config::unix` without its allocation per path component, for the plain relative paths a
+/// `fsutil::unix` without its allocation per path component, for the plain relative paths a
 /// walk yields (one per input file, so it shows in warm runs).
 fn relative_text(rel: &Path) -> String {
     match rel.to_str() {
@@ -359,7 +312,7 @@ fn relative_text(rel: &Path) -> String {
         {
             text.to_owned()
         }
-        _ => crate::config::unix(rel),
+        _ => crate::fsutil::unix(rel),
     }
 }
 
@@ -639,7 +592,7 @@ impl InputIndex {
         let modules: Vec<String> = parsed
             .imports
             .iter()
-            .flat_map(|import| crate::init::imports::resolve(import, &package))
+            .flat_map(|import| crate::imports::parse::resolve(import, &package))
             .collect();
         let modules = std::sync::Arc::new(modules);
         self.imports
@@ -785,7 +738,7 @@ mod tests {
         for path in ["src/a.py", "a.py", "src/./a.py", "src//a.py"] {
             assert_eq!(
                 relative_text(Path::new(path)),
-                crate::config::unix(Path::new(path))
+                crate::fsutil::unix(Path::new(path))
             );
         }
     }

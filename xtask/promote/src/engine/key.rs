@@ -194,7 +194,7 @@ impl<'a> KeyMaterial<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SecuritySeverity;
+    use crate::vocab::SecuritySeverity;
 
     fn policy() -> Policy {
         Policy {

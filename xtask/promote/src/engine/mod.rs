@@ -6,13 +6,12 @@ pub mod audit;
 pub mod digest_memo;
 pub mod environment;
 pub mod explain;
+pub mod fast_hash;
 mod fix;
 pub mod inputs;
-pub mod interpreter;
 pub mod key;
 pub mod observe;
 pub mod parallel;
-pub mod result;
 mod run;
 pub mod trace;
 pub mod warm;
@@ -28,9 +27,9 @@ use crate::config::{Component, Config};
 use crate::digest::FileDigest;
 use crate::events::{Event, Listener};
 use crate::toolchain::{ResolvedTool, Toolchain};
+use crate::tools::result::{ErrorKind, StepError, StepResult};
 use crate::tools::{PathNormalizer, StepKind, Tool};
 use inputs::{InputIndex, StepInputs};
-use result::{ErrorKind, StepError, StepResult};
 
 /// Everything a run needs, built once per command.
 pub struct RunContext<'a> {

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::inputs::{self, InputIndex};
+use super::fast_hash;
+use super::inputs::InputIndex;
 use super::trace::{Access, Trace};
 use crate::digest::hex;
 
@@ -62,7 +63,7 @@ pub struct Summary {
     /// made once for every member of a batch.
     names: std::sync::OnceLock<Vec<Option<String>>>,
     /// Folders the run changed an entry of.
-    written_in: std::collections::HashSet<PathBuf, inputs::FastHash>,
+    written_in: std::collections::HashSet<PathBuf, fast_hash::FastHash>,
     /// The uses split by the batch member whose source holds them, made once.
     partition: std::sync::OnceLock<Partition>,
 }
@@ -74,14 +75,14 @@ struct Partition {
     /// Uses that belong to no member (configs, the interpreter's files, files outside).
     shared: Vec<usize>,
     /// By member source: the uses inside it.
-    owned: std::collections::HashMap<String, Vec<usize>, inputs::FastHash>,
+    owned: std::collections::HashMap<String, Vec<usize>, fast_hash::FastHash>,
     /// By portable name: every named use.
-    by_name: std::collections::HashMap<String, usize, inputs::FastHash>,
+    by_name: std::collections::HashMap<String, usize, fast_hash::FastHash>,
 }
 
 impl Summary {
     pub fn of(trace: &Trace) -> Summary {
-        let mut at: std::collections::HashMap<&Path, usize, inputs::FastHash> =
+        let mut at: std::collections::HashMap<&Path, usize, fast_hash::FastHash> =
             std::collections::HashMap::default();
         let mut uses: Vec<(PathBuf, Use)> = Vec::new();
         for (access, path) in &trace.accesses {
@@ -89,7 +90,9 @@ impl Summary {
                 uses.push((path.clone(), Use::default()));
                 uses.len() - 1
             });
-            let known = &mut uses[index].1;
+            let Some((_, known)) = uses.get_mut(index) else {
+                continue;
+            };
             let fresh = known.read.is_none()
                 && known.probe.is_none()
                 && known.listing.is_none()
@@ -143,7 +146,7 @@ impl Summary {
     /// The uses split by the member of `members` (source paths) that holds them.
     fn partition(&self, names: &[Option<String>], members: &[String]) -> &Partition {
         self.partition.get_or_init(|| {
-            let sources: std::collections::HashSet<&str, inputs::FastHash> =
+            let sources: std::collections::HashSet<&str, fast_hash::FastHash> =
                 members.iter().map(String::as_str).collect();
             let mut partition = Partition::default();
             for (at, name) in names.iter().enumerate() {
@@ -152,7 +155,7 @@ impl Summary {
                 let owner = in_project(name)
                     .then(|| {
                         name.match_indices('/')
-                            .map(|(end, _)| &name[..end])
+                            .filter_map(|(end, _)| name.get(..end))
                             .chain(std::iter::once(name.as_str()))
                             .find(|prefix| sources.contains(prefix))
                     })
@@ -236,7 +239,7 @@ impl Locator {
                     .ok()
                     .or_else(|| d.strip_prefix(&real_root).ok())
             })
-            .map(crate::config::unix)
+            .map(crate::fsutil::unix)
             .filter(|d| !d.is_empty())
             .collect();
         Locator {
@@ -252,7 +255,7 @@ impl Locator {
         path.strip_prefix(&self.root)
             .or_else(|_| path.strip_prefix(&self.real_root))
             .ok()
-            .map(crate::config::unix)
+            .map(crate::fsutil::unix)
     }
 
     /// The portable name of `path` (absolute, possibly with `..`), or `None` when it is no
@@ -265,7 +268,7 @@ impl Locator {
         if let Some(state) = &self.state
             && let Ok(rest) = path.strip_prefix(state)
         {
-            return Some(format!("{STATE}/{}", crate::config::unix(rest)));
+            return Some(format!("{STATE}/{}", crate::fsutil::unix(rest)));
         }
         if let Some(rel) = self.relative(&path) {
             return Some(if rel.is_empty() { ".".to_owned() } else { rel });
@@ -281,7 +284,7 @@ impl Locator {
             }
             if let Ok(rest) = path.strip_prefix(ancestor) {
                 let up = "../".repeat(depth + 1);
-                let rest = crate::config::unix(rest);
+                let rest = crate::fsutil::unix(rest);
                 return Some(if rest.is_empty() {
                     up.trim_end_matches('/').to_owned()
                 } else {
@@ -292,7 +295,7 @@ impl Locator {
         if let Some(home) = home
             && let Ok(rest) = path.strip_prefix(home)
         {
-            return Some(format!("~/{}", crate::config::unix(rest)));
+            return Some(format!("~/{}", crate::fsutil::unix(rest)));
         }
         Some(path.display().to_string())
     }
@@ -501,7 +504,8 @@ impl Capture<'_> {
         let own = partition
             .owned
             .get(member.own)
-            .map_or(&[][..], Vec::as_slice);
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let reached = member
             .reached
             .iter()
@@ -516,8 +520,8 @@ impl Capture<'_> {
         uses.sort_unstable();
         uses.dedup();
         for at in uses {
-            let (path, used) = &summary.uses[at];
-            let Some(portable) = &names[at] else {
+            let (Some((path, used)), Some(Some(portable))) = (summary.uses.get(at), names.get(at))
+            else {
                 continue;
             };
             let portable = portable.as_str();
@@ -527,8 +531,12 @@ impl Capture<'_> {
                 }
                 self.put(&mut set, "f", portable);
             } else if let Some(answer) = &used.probe {
-                let file = answer.starts_with("f:");
-                if file && !used.written && stamp_now(path).as_deref() != Some(&answer[2..]) {
+                let probed_file = answer.strip_prefix("f:");
+                let file = probed_file.is_some();
+                if !used.written
+                    && let Some(stamp) = probed_file
+                    && stamp_now(path).as_deref() != Some(stamp)
+                {
                     return changed(portable);
                 }
                 let entry = if file && !used.written { "f" } else { "e" };

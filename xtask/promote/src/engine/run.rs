@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::result::{ErrorKind, StepError, StepResult, StepStatus};
 use super::{Job, Prepared, RunContext, observe, trace};
 use crate::config::Component;
 use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
 use crate::toolchain::ResolvedTool;
+use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
 use crate::tools::table::{ArgvInputs, Launch, Output, Verdict};
 use crate::tools::{self, Finding, Severity, StepKind};
 

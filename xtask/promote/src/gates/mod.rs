@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Component, Config};
 use crate::engine::RUN_DIR;
-use crate::engine::result::{ErrorKind, StepResult, StepStatus};
 use crate::maturity::observation::{Observation, days_hours};
-use crate::plan::{ComponentPlan, GateKind};
+use crate::plan::ComponentPlan;
 use crate::plural::{count, count_as};
 use crate::readme::ReadmeCheck;
-use crate::stage::Stage;
+use crate::tools::result::{ErrorKind, StepResult, StepStatus};
 use crate::tools::{Severity, StepKind};
+use crate::vocab::GateKind;
+use crate::vocab::Stage;
 pub use outcome::{
     CoverageMeasure, Dependencies, DeployResult, DeploymentFact, GateResult, IntegrationFact,
     Outcome,

@@ -7,13 +7,13 @@ use chrono::NaiveDateTime;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::{Value, json};
 
-use crate::config::SecuritySeverity;
-use crate::engine::result::StepError;
 use crate::maturity::observation::Observation;
 use crate::plural::{count, count_as};
-use crate::stage::Stage;
 use crate::tools::StepKind;
 use crate::tools::pytest::{Coverage, TestCounts};
+use crate::tools::result::StepError;
+use crate::vocab::SecuritySeverity;
+use crate::vocab::Stage;
 
 /// One gate's verdict and the evidence behind it.
 #[derive(Debug, Clone, PartialEq)]

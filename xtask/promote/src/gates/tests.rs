@@ -6,9 +6,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::*;
 use crate::config::Config;
-use crate::engine::result::{StepError, StepResult, StepStatus};
 use crate::plan::{PhaseSelection, plan_component};
 use crate::tools::pytest::{Coverage, TestCounts};
+use crate::tools::result::{StepError, StepResult, StepStatus};
 use crate::tools::{Finding, Tool};
 
 fn config() -> Config {
@@ -651,8 +651,8 @@ fn decide_deploy(from: Stage, target: Stage, facts: &Facts, integration: bool) -
     let config = config();
     let component = config.component("llm").unwrap().clone();
     let phases = PhaseSelection(vec![
-        crate::plan::Phase::Validate,
-        crate::plan::Phase::Deploy,
+        crate::vocab::Phase::Validate,
+        crate::vocab::Phase::Deploy,
     ]);
     let plan = plan_component(&component, from, &phases, Some(target), false).unwrap();
     let plan = if integration {

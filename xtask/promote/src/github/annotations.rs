@@ -8,9 +8,9 @@
 
 use std::fmt::Write;
 
-use crate::engine::result::StepStatus;
 use crate::report::PromotionReport;
 use crate::tools::Severity;
+use crate::tools::result::StepStatus;
 
 /// GitHub shows at most this many annotations of each level per step and drops the rest.
 pub const PER_LEVEL_LIMIT: usize = 10;

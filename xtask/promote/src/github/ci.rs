@@ -24,7 +24,7 @@ pub fn repo_relative(config: &Config, path: &Path) -> String {
         .strip_prefix(&base)
         .or_else(|_| path.strip_prefix(&config.workspace_root))
         .unwrap_or(path);
-    crate::config::unix(relative)
+    crate::fsutil::unix(relative)
 }
 
 fn append(variable: &str, text: &str) -> Result<()> {

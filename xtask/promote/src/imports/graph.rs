@@ -553,7 +553,7 @@ pub fn python_files(root: &Path) -> Vec<String> {
             let name = e.file_name().to_string_lossy();
             name.ends_with(".py") || name.ends_with(".pyi")
         })
-        .filter_map(|e| e.path().strip_prefix(root).ok().map(crate::config::unix))
+        .filter_map(|e| e.path().strip_prefix(root).ok().map(crate::fsutil::unix))
         .collect();
     files.sort();
     files

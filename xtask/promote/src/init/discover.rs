@@ -13,10 +13,11 @@ use anyhow::{Context, Result};
 use regex::Regex;
 
 use super::infer::{ModuleOf, SourceFile};
-use crate::config::{SourceKind, unix};
+use crate::config::SourceKind;
 use crate::errors::usage;
+use crate::fsutil::unix;
 use crate::maturity;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// Where component code may live, relative to the monorepo root, in order of preference.
 const COMPONENT_DIRS: &[&str] = &["src/components", "components"];

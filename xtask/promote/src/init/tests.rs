@@ -2,7 +2,7 @@
 //! that `config::parse` accepts with the same components.
 
 use super::*;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 use crate::testutil::write_file as write;
 

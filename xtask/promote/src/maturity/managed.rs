@@ -7,40 +7,15 @@
 
 use std::ops::Range;
 
-use crate::stage::Stage;
+use super::parse::{END, find};
+use crate::vocab::Stage;
 
-pub const BEGIN: &str = "<!-- xtask:maturity:begin";
-pub const END: &str = "<!-- xtask:maturity:end -->";
 /// The whole begin line, which says who owns the section.
 const BEGIN_LINE: &str = "<!-- xtask:maturity:begin: written by `cargo xtask promote --record` and `cargo xtask demote`; edit outside these markers -->";
 const TABLE_HEADER: [&str; 2] = [
     "| Date (UTC) | From | To | Coverage | Notes |",
     "|------------|------|----|----------|-------|",
 ];
-
-/// Where a file's managed section is: from the start of the begin line to the end of the end
-/// marker (its line ending is not part of the section).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Section {
-    pub range: Range<usize>,
-}
-
-/// The managed section, when the file has both markers in order. It starts at the beginning
-/// of the begin marker's line, or at the marker itself when the user wrote text before it on
-/// that line: a record rewrites only what is ours and keeps that text.
-pub fn find(text: &str) -> Option<Section> {
-    let begin = text.find(BEGIN)?;
-    let before = text.get(..begin)?;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let ours_from_line_start = before.get(line_start..)?.trim().is_empty();
-    let start = if ours_from_line_start {
-        line_start
-    } else {
-        begin
-    };
-    let end = begin + text.get(begin..)?.find(END)? + END.len();
-    Some(Section { range: start..end })
-}
 
 /// `\r\n` when the file uses it, else `\n`.
 pub fn line_ending(text: &str) -> &'static str {
@@ -139,6 +114,7 @@ fn title_line_end(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maturity::parse::BEGIN;
 
     fn contents(stage: Stage, rows: &[&str]) -> Contents {
         Contents {

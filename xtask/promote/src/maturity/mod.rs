@@ -14,7 +14,7 @@ use anyhow::Result;
 use chrono::NaiveDateTime;
 
 use crate::config::{Component, Config};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 pub use parse::parse_stage;
 

@@ -1,13 +1,41 @@
 //! Reading MATURITY.md as our users write it: the stage line in its many spellings and the rows
 //! of promotion history tables, with date-only rows (theirs) and UTC timestamps (ours). Pure.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use regex::Regex;
 
-use super::managed;
-use crate::stage::Stage;
+use crate::vocab::Stage;
+
+/// The markers of the section xtask manages (`managed.rs` writes it; it is read here, with the
+/// rest of the file).
+pub const BEGIN: &str = "<!-- xtask:maturity:begin";
+pub const END: &str = "<!-- xtask:maturity:end -->";
+/// Where a file's managed section is: from the start of the begin line to the end of the end
+/// marker (its line ending is not part of the section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub range: Range<usize>,
+}
+
+/// The managed section, when the file has both markers in order. It starts at the beginning
+/// of the begin marker's line, or at the marker itself when the user wrote text before it on
+/// that line: a record rewrites only what is ours and keeps that text.
+pub fn find(text: &str) -> Option<Section> {
+    let begin = text.find(BEGIN)?;
+    let before = text.get(..begin)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let ours_from_line_start = before.get(line_start..)?.trim().is_empty();
+    let start = if ours_from_line_start {
+        line_start
+    } else {
+        begin
+    };
+    let end = begin + text.get(begin..)?.find(END)? + END.len();
+    Some(Section { range: start..end })
+}
 
 fn stage_line() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -92,8 +120,8 @@ pub fn defect(text: &str) -> Option<String> {
             .map(|(i, _)| i + 1)
             .collect()
     };
-    let begins = lines_with(managed::BEGIN);
-    let ends = lines_with(managed::END);
+    let begins = lines_with(BEGIN);
+    let ends = lines_with(END);
     let paired = match (begins.as_slice(), ends.as_slice()) {
         ([], []) => true,
         ([begin], [end]) => begin < end,
@@ -115,8 +143,8 @@ pub fn defect(text: &str) -> Option<String> {
             "its managed section's markers do not pair up (begin marker: {}; end marker: {}): keep one `{} ... -->` line followed by one `{}` line, or remove both; nothing was changed",
             list(&begins),
             list(&ends),
-            managed::BEGIN,
-            managed::END
+            BEGIN,
+            END
         ));
     }
     let lines = stage_lines(text);
@@ -134,7 +162,7 @@ pub fn defect(text: &str) -> Option<String> {
 /// stage line the user wrote elsewhere: it is the one our records keep current.
 pub fn parse_stage(text: &str) -> Option<Stage> {
     let text = strip_bom(text);
-    if let Some(section) = managed::find(text)
+    if let Some(section) = find(text)
         && let Some((_, stage)) = text.get(section.range).and_then(find_stage_line)
     {
         return Some(stage);

@@ -14,7 +14,7 @@ use crate::errors::usage;
 use crate::fsutil;
 use crate::markdown::{self, Place};
 use crate::report::PromotionReport;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// Evidence that the component runs in the target environment, from a deploy that succeeded.
 /// The deploy phase fills it in; a record only mentions what it is given.
@@ -87,7 +87,7 @@ impl StageChange {
                 timestamp(deployment.deployed_at)
             ));
         }
-        let threshold = match report.gate(crate::plan::GateKind::Coverage) {
+        let threshold = match report.gate(crate::vocab::GateKind::Coverage) {
             Some(crate::gates::GateResult {
                 outcome: crate::gates::Outcome::Coverage { threshold, .. },
                 ..
@@ -208,7 +208,7 @@ pub fn apply(text: &str, change: &StageChange) -> Result<Applied> {
             change.from, change.to
         )));
     }
-    let mut rows = managed::find(text)
+    let mut rows = parse::find(text)
         .and_then(|section| text.get(section.range))
         .map(managed::rows)
         .unwrap_or_default();

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::errors;
 use crate::git;
 use crate::process::{self, ToolCommand};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// A detached worktree of one commit, removed on drop.
 #[derive(Debug)]

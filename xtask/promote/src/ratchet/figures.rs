@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use super::{Figures, Flagged, GateFigure, IGNORED_GATES, fingerprint};
-use crate::engine::result::{StepResult, StepStatus};
+use crate::tools::result::{StepResult, StepStatus};
 use crate::tools::Tool;
 
 #[derive(Debug, Deserialize)]

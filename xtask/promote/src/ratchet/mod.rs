@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// One finding of a lint, type or security tool, with what identifies it across commits.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -25,7 +25,7 @@ pub fn paths(config: &Config, top: &Path, component: &Component) -> Vec<String> 
     let maturity = std::fs::canonicalize(&maturity).unwrap_or(maturity);
     let own_maturity = maturity
         .strip_prefix(&top)
-        .map(crate::config::unix)
+        .map(crate::fsutil::unix)
         .unwrap_or_default();
     let records = own_maturity.rsplit_once('/').map_or_else(
         || format!("{}/", super::FOLDER),

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Component, Config};
 use crate::report::PromotionReport;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// Our predicate type; `gh attestation verify --predicate-type` takes the same URI.

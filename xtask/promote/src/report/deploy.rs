@@ -6,9 +6,9 @@ use std::fmt::Write;
 
 use console::style;
 
-use super::markdown::cell;
 use crate::deploy::integration::IntegrationRun;
 use crate::deploy::model::{Deployment, Outcome, ProvenState, Sample, Settle, short_id};
+use crate::markdown::text as cell;
 
 fn image(id: &Option<String>) -> String {
     id.as_deref().map_or("none".to_owned(), short_id)
@@ -332,7 +332,7 @@ pub fn integration_markdown(run: &IntegrationRun) -> String {
         (None, None) => out.push_str("Tests: not run.\n\n"),
     }
     for finding in &run.findings {
-        out.push_str(&super::markdown::finding_item(finding));
+        out.push_str(&super::finding_item::render(finding));
     }
     if !run.findings.is_empty() {
         out.push('\n');
@@ -347,7 +347,7 @@ pub fn integration_markdown(run: &IntegrationRun) -> String {
 mod tests {
     use super::*;
     use crate::deploy::model::{Rollback, tests::sample};
-    use crate::stage::Stage;
+    use crate::vocab::Stage;
 
     fn rolled_back() -> Deployment {
         let mut d = sample(Stage::Staging, Outcome::RolledBack, 7);

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::PromotionReport;
-use crate::engine::result::StepStatus;
+use crate::tools::result::StepStatus;
 
 pub fn render(report: &PromotionReport) -> Result<String> {
     let mut junit = Report::new(format!("xtask promote {}", report.component));

@@ -4,25 +4,15 @@
 use std::fmt::Write;
 
 use super::PromotionReport;
-use crate::engine::result::StepStatus;
 use crate::markdown::{self, Place};
 use crate::plural::count;
+use crate::tools::result::StepStatus;
 
 /// Findings listed per step before the rest are summarised.
 const FINDINGS_PER_STEP: usize = 25;
 
 /// Table cells and list text use the one escaper (`crate::markdown`).
 pub use crate::markdown::text as cell;
-
-/// One finding as a list item: location, code, message.
-pub(super) fn finding_item(finding: &crate::tools::Finding) -> String {
-    format!(
-        "- `{}` **{}** {}\n",
-        crate::markdown::code(&finding.location()),
-        cell(&finding.code),
-        cell(&finding.message)
-    )
-}
 
 pub fn render(report: &PromotionReport) -> String {
     let mut out = String::new();
@@ -132,7 +122,7 @@ fn steps(out: &mut String, report: &PromotionReport) {
             step.name
         );
         for finding in step.findings.iter().take(FINDINGS_PER_STEP) {
-            out.push_str(&finding_item(finding));
+            out.push_str(&super::finding_item::render(finding));
         }
         if step.findings.len() > FINDINGS_PER_STEP {
             let _ = writeln!(

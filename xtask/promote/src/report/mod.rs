@@ -2,6 +2,7 @@
 //! and writing them into `reports/<component>/`.
 
 pub mod deploy;
+mod finding_item;
 pub mod json;
 pub mod junit;
 pub mod markdown;

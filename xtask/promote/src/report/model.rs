@@ -4,10 +4,10 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::engine::result::{StepResult, StepStatus};
 use crate::gates::{Blocker, GateResult};
-use crate::plan::GateKind;
-use crate::stage::Stage;
+use crate::tools::result::{StepResult, StepStatus};
+use crate::vocab::GateKind;
+use crate::vocab::Stage;
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
@@ -66,7 +66,7 @@ impl PromotionReport {
         self.steps.iter().any(|s| {
             s.error
                 .as_ref()
-                .is_some_and(|e| e.kind == crate::engine::result::ErrorKind::Interrupted)
+                .is_some_and(|e| e.kind == crate::tools::result::ErrorKind::Interrupted)
         })
     }
 }

@@ -20,8 +20,9 @@ fn passing() -> PromotionReport {
 /// rollback's proof, and the report carries the deployment section.
 fn rolled_back() -> PromotionReport {
     use crate::deploy::model::{Outcome, Rollback, tests::sample};
-    use crate::plan::{Phase, PhaseSelection, plan_component};
-    use crate::stage::Stage;
+    use crate::plan::{PhaseSelection, plan_component};
+    use crate::vocab::Phase;
+    use crate::vocab::Stage;
 
     let config = registry();
     let component = config.component("carbon").unwrap();

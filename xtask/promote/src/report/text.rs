@@ -7,9 +7,9 @@ use std::fmt::Write;
 use console::style;
 
 use super::PromotionReport;
-use crate::engine::result::StepStatus;
 use crate::plural::count;
 use crate::tools::Finding;
+use crate::tools::result::StepStatus;
 
 /// How many finding lines to show before summarising the rest (unless verbose).
 pub const FINDINGS_SHOWN: usize = 60;

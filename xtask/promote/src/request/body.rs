@@ -15,10 +15,10 @@ use crate::config::Config;
 use crate::gates::outcome::severity_name;
 use crate::gates::{CoverageMeasure, Outcome};
 use crate::markdown::{Place, code, inline};
-use crate::plan::GateKind;
 use crate::report::PromotionReport;
-use crate::stage::Stage;
 use crate::tools::{Finding, StepKind};
+use crate::vocab::GateKind;
+use crate::vocab::Stage;
 
 /// GitHub refuses an issue body longer than this (counted here in UTF-16 units, as the web does).
 pub const BODY_LIMIT: usize = 65_536;

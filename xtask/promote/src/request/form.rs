@@ -3,8 +3,8 @@
 //! three can never disagree about a label, an option or the order of the sections.
 
 use crate::config::Config;
-use crate::plan::GateKind;
-use crate::stage::Stage;
+use crate::vocab::GateKind;
+use crate::vocab::Stage;
 
 /// The label every promotion request carries; it is what triggers the validation workflow.
 pub const LABEL_REQUESTED: &str = "promotion:requested";

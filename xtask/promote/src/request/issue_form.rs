@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::form::{self, CURRENT_STAGES, FieldId, TARGET_STAGES};
 use crate::config::Config;
 use crate::render;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 pub const TEMPLATE: &str = "issue-forms/component_promotion.yml.j2";
 

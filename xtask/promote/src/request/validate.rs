@@ -6,7 +6,7 @@
 use super::form::{CURRENT_STAGES, FieldId, TARGET_STAGES};
 use super::parse::{Rejection, Sections, shown};
 use crate::config::{Component, Config, closest_names};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// A request that names a registered component and a legal promotion.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,10 +10,10 @@ use crate::config::Config;
 use crate::gates::{GateResult, Outcome};
 use crate::maturity::Book;
 use crate::maturity::observation::Observation;
-use crate::plan::GateKind;
 use crate::plural::count;
 use crate::report::PromotionReport;
-use crate::stage::Stage;
+use crate::vocab::GateKind;
+use crate::vocab::Stage;
 
 pub struct Inputs<'a> {
     pub config: &'a Config,

@@ -8,16 +8,16 @@ use super::collect::{Inputs, collect};
 use super::history::{self, Run};
 use super::model::StatusReport;
 use crate::config::Config;
-use crate::engine::result::{ErrorKind, StepError, StepResult};
 use crate::gates::{Blocker, CoverageMeasure, Dependencies, GateResult, Outcome};
 use crate::maturity::Book;
 use crate::maturity::observation::Observation;
-use crate::plan::GateKind;
 use crate::report::PromotionReport;
 use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
-use crate::stage::Stage;
 use crate::tools::StepKind;
 use crate::tools::pytest::{Coverage, TestCounts};
+use crate::tools::result::{ErrorKind, StepError, StepResult};
+use crate::vocab::GateKind;
+use crate::vocab::Stage;
 
 const GROUPS: &[&str] = &[
     "Core Infrastructure",

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::model::StatusReport;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// Where the history lives, relative to the reports folder.
 pub const FILE: &str = "history/status.jsonl";

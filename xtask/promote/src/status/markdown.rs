@@ -9,7 +9,7 @@ use minijinja::{Value, context};
 use super::StatusReport;
 use super::view::{self, threshold};
 use crate::markdown::{self, Place};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 const TEMPLATE: &str = include_str!("../../templates/status-report.md.j2");
 

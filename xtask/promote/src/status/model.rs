@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::gates::Blocker;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 pub const STATUS_SCHEMA_VERSION: u32 = 1;
 

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::StatusReport;
 use super::layout;
 use super::view::threshold;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// Text escaped for SVG (XML) content and attribute values.
 pub fn esc(text: &str) -> String {

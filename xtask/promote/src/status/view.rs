@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::model::*;
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 #[derive(Debug, Serialize)]
 pub struct View<'a> {

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{RolloutPlan, Wave, WaveMember};
-use crate::stage::Stage;
+use crate::vocab::Stage;
 
 /// A component as the planner sees it.
 #[derive(Debug, Clone)]

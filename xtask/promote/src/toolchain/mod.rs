@@ -8,6 +8,7 @@
 
 pub mod interpreter;
 pub mod inventory;
+pub mod python_identity;
 pub mod setup;
 
 use std::collections::BTreeMap;
@@ -89,11 +90,8 @@ impl Toolchain {
                 .map(|env| inventory::installed(&inventory::site_packages(env)))
                 .unwrap_or_default()
         };
-        let python_identity = crate::engine::interpreter::identity(
-            &python,
-            &config.project.root,
-            &config.state_dir(),
-        );
+        let python_identity =
+            python_identity::identity(&python, &config.project.root, &config.state_dir());
         Ok(Toolchain {
             venv,
             venv_packages,

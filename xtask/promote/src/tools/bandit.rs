@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
-use crate::config::SecuritySeverity;
 use crate::process::Finished;
+use crate::vocab::SecuritySeverity;
 
 /// `-q` keeps the banner off stdout so stdout is exactly the JSON document.
 pub fn args(paths: &[String], config: Option<&str>) -> Vec<String> {

@@ -9,6 +9,7 @@ pub mod bandit;
 pub mod mypy;
 pub mod pyright;
 pub mod pytest;
+pub mod result;
 pub mod ruff;
 pub mod table;
 #[cfg(test)]
@@ -208,7 +209,7 @@ impl PathNormalizer {
             .find_map(|root| path.strip_prefix(root.as_str()))
             .unwrap_or(path);
         let relative = relative.trim_start_matches("./");
-        crate::config::unix(std::path::Path::new(relative))
+        crate::fsutil::unix(std::path::Path::new(relative))
     }
 }
 

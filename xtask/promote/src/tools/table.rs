@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use super::{Finding, PathNormalizer, StepKind, Tool, ToolFailure};
-use crate::plan::{GateKind, Phase};
 use crate::process::Finished;
+use crate::vocab::{GateKind, Phase};
 
 /// What a tool is and how it is installed, pinned, found and given time.
 #[derive(Debug)]
@@ -450,25 +450,25 @@ mod tests {
         let spec = StepKind::PytestIntegration.spec();
         assert!(spec.on_request && !spec.cached && !spec.batchable);
         assert!(spec.output.runs_tests());
-        let verdict = crate::engine::result::StepResult {
-            status: crate::engine::result::StepStatus::Passed,
-            ..crate::engine::result::StepResult::error(
+        let verdict = crate::tools::result::StepResult {
+            status: crate::tools::result::StepStatus::Passed,
+            ..crate::tools::result::StepResult::error(
                 StepKind::PytestIntegration,
                 "9.2.0",
                 Vec::new(),
-                crate::engine::result::StepError {
-                    kind: crate::engine::result::ErrorKind::Crashed,
+                crate::tools::result::StepError {
+                    kind: crate::tools::result::ErrorKind::Crashed,
                     message: String::new(),
                 },
                 0,
             )
         };
-        let verdict = crate::engine::result::StepResult {
+        let verdict = crate::tools::result::StepResult {
             error: None,
             ..verdict
         };
         assert!(!verdict.cacheable());
-        let ordinary = crate::engine::result::StepResult {
+        let ordinary = crate::tools::result::StepResult {
             name: StepKind::Pytest,
             ..verdict
         };

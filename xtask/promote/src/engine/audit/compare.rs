@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::result::{StepResult, StepStatus};
+use crate::tools::result::{StepResult, StepStatus};
 
 /// Each figure that differs between `before` and `after`, named for a person:
 /// `status: passed (cached) vs failed (fresh)`. Empty when the verdicts are the same.
@@ -113,8 +113,8 @@ mod tests {
             StepKind::Pytest,
             "9.2.0",
             vec!["python".into()],
-            crate::engine::result::StepError {
-                kind: crate::engine::result::ErrorKind::Crashed,
+            crate::tools::result::StepError {
+                kind: crate::tools::result::ErrorKind::Crashed,
                 message: String::new(),
             },
             5,

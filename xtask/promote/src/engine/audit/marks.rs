@@ -14,9 +14,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// The marks' folder in the cache folder.
-pub const FLAKY_DIR: &str = "flaky";
+pub const FLAKY_DIR: &str = crate::cache::FLAKY_DIR;
 /// The audit log in the cache folder.
-pub const LOG: &str = "audit.jsonl";
+pub const LOG: &str = crate::cache::AUDIT_LOG;
 /// A mark file larger than this is not ours: it is ignored, never parsed.
 const MAX_MARK_BYTES: u64 = 16 * 1024 * 1024;
 

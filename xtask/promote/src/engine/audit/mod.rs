@@ -16,11 +16,11 @@ use std::hash::BuildHasher;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::result::StepResult;
 use super::{Prepared, Results, RunContext, StepId, observe, parallel, run};
 use crate::cache::{Cache, Lookup, ReadSet};
 use crate::digest::Digest;
 use crate::events::Event;
+use crate::tools::result::StepResult;
 
 /// Set once an audit of this process found a cached answer that fresh runs do not give (a
 /// mismatch or a flaky step): the process then never exits 0, whatever its gates say.
@@ -526,8 +526,8 @@ pub(crate) fn recheck_sample(ctx: &RunContext<'_>, results: &mut Results) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::result::{ErrorKind, StepError, StepStatus};
     use crate::tools::StepKind;
+    use crate::tools::result::{ErrorKind, StepError, StepStatus};
 
     fn result(status: StepStatus) -> StepResult {
         let mut result = StepResult::error(

@@ -6,8 +6,8 @@ use indexmap::IndexMap;
 
 use super::*;
 use crate::gates::{CoverageMeasure, GateResult, Outcome};
-use crate::plan::GateKind;
 use crate::report::model::{REPORT_SCHEMA_VERSION, RunSummary};
+use crate::vocab::GateKind;
 
 /// A MATURITY.md as our users write them, with CRLF endings, prose and a trailing section.
 const USER_FILE: &str = "# Carbon — Maturity\r\n\r\nSome prose the team wrote, with *emphasis* and trailing spaces.  \r\n\r\n**Current Stage**: Development\r\n**Last Updated**: 2025-10-13\r\n\r\n## Promotion History\r\n| Date | From | To | Notes |\r\n|------|------|----|-------|\r\n| 2025-09-15 | — | Development | Initial implementation |\r\n\r\n## Trailing Section\r\nKept as is.\r\nNo final newline";
@@ -75,7 +75,7 @@ fn changed(applied: Applied) -> String {
 
 /// Everything outside the managed section, with the section cut out.
 fn outside(text: &str) -> (String, String) {
-    let section = managed::find(text).expect("a managed section");
+    let section = parse::find(text).expect("a managed section");
     (
         text[..section.range.start].to_owned(),
         text[section.range.end..].to_owned(),
@@ -103,7 +103,7 @@ fn a_promotion_keeps_prose_crlf_and_the_trailing_section() {
         "a bare LF crept in"
     );
     assert_eq!(parse::parse_stage(&text), Some(Stage::Staging));
-    let section = &text[managed::find(&text).unwrap().range];
+    let section = &text[parse::find(&text).unwrap().range];
     assert!(
         section.contains("**Stage Since**: 2026-11-21T09:00:00Z"),
         "{section}"
@@ -179,7 +179,7 @@ fn a_second_promotion_appends_to_the_recorded_rows() {
     .unwrap();
     let text2 = changed(apply(&text, &production).unwrap());
     assert_eq!(outside(&text), outside(&text2));
-    let rows = managed::rows(&text2[managed::find(&text2).unwrap().range]);
+    let rows = managed::rows(&text2[parse::find(&text2).unwrap().range]);
     assert_eq!(rows.len(), 2);
     assert!(rows[0].contains("| Development | Staging |"));
     assert!(rows[1].contains("| Staging | Production |"));
@@ -418,7 +418,7 @@ fn writers_of_one_file_serialise_and_the_later_one_builds_on_the_earlier() {
         .filter(|(changed, _)| *changed)
         .count();
     let text = std::fs::read_to_string(&path).unwrap();
-    let section = &text[managed::find(&text).unwrap().range];
+    let section = &text[parse::find(&text).unwrap().range];
     assert_eq!(managed::rows(section).len(), changed, "{text}");
     assert_eq!(changed, 8);
 }

@@ -140,7 +140,7 @@ pub fn identity(python: &Path, root: &Path, state_dir: &Path) -> String {
     }
     let mut site_dirs = env
         .as_deref()
-        .map(super::super::toolchain::inventory::site_packages)
+        .map(super::inventory::site_packages)
         .unwrap_or_default();
     // The base installation: its own sitecustomize runs in every venv made from it.
     let base = base_home

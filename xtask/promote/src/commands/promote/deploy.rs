@@ -35,9 +35,10 @@ use crate::deploy::{
 };
 use crate::errors::{exit, infra, usage};
 use crate::maturity;
-use crate::plan::{self, ComponentPlan, Phase, PhaseSelection};
+use crate::plan::{self, ComponentPlan, PhaseSelection};
 use crate::report::{self, PromotionReport};
 use crate::ui;
+use crate::vocab::Phase;
 
 /// What the flags and the registry say to deploy, checked before anything runs.
 struct Target<'c> {
@@ -67,7 +68,7 @@ struct Decided {
 }
 
 pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
-    let config = super::load_config(global)?;
+    let config = crate::commands::load_config(global)?;
     let target = target(&config, args)?;
     let compose_path = preflight::compose_file(&config, target.environment)?;
     let reports_dir = config.component_reports_dir(&target.component.name);
@@ -402,13 +403,13 @@ fn validate(
     prepared_integration: Option<integration::Prepared>,
 ) -> Result<(Evidence, Validation)> {
     let plans = std::slice::from_ref(&target.plan);
-    let options = super::CheckOptions {
+    let options = crate::commands::CheckOptions {
         jobs: args.jobs,
         refresh: args.no_cache,
     };
     let (mut evidence, toolchain) =
-        super::run_checks(config, plans, options, |ctx| assess::gather(ctx, plans))?;
-    let integration_code = super::promote::add_integration_runs(
+        crate::commands::run_checks(config, plans, options, |ctx| assess::gather(ctx, plans))?;
+    let integration_code = super::finish::add_integration_runs(
         config,
         &toolchain,
         prepared_integration.into_iter().collect(),
@@ -418,7 +419,7 @@ fn validate(
     // Without a deploy fact the deployment gate is not decided yet, so the report's
     // `promotable` here says whether every other gate allows the deploy.
     let report = assess::report(config, &evidence)?;
-    let code = super::promote::exit_code(std::slice::from_ref(&report)).max(integration_code);
+    let code = super::finish::exit_code(std::slice::from_ref(&report)).max(integration_code);
     Ok((evidence, Validation { report, code }))
 }
 
@@ -496,7 +497,7 @@ fn deploy(
     finish_report(config, args, &report)?;
     if args.record && deployment.outcome == Outcome::Deployed {
         // The deployment was just appended to the record, so the promotion finds it.
-        super::promote::record(
+        super::finish::record(
             config,
             std::slice::from_ref(&report),
             &Vec::new(),
@@ -510,8 +511,8 @@ fn deploy(
 fn finish_report(config: &Config, args: &PromoteArgs, report: &PromotionReport) -> Result<()> {
     let reports = std::slice::from_ref(report);
     report::write(&config.component_reports_dir(&report.component), report)?;
-    super::promote::print(reports, args.format)?;
-    super::promote::emit_ci(config, reports, args.format)
+    super::finish::print(reports, args.format)?;
+    super::finish::emit_ci(config, reports, args.format)
 }
 
 /// The commands that restore the last proven state by hand when the rollback failed.

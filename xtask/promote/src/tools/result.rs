@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::tools::pytest::{Coverage, TestCounts};
-use crate::tools::{Finding, StepKind, Tool, ToolFailure};
+use super::pytest::{Coverage, TestCounts};
+use super::{Finding, StepKind, Tool, ToolFailure};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
