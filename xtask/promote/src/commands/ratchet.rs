@@ -18,8 +18,8 @@ use crate::github;
 use crate::maturity;
 use crate::plan::{self, PhaseSelection};
 use crate::ratchet::{self, Comparison, base, figures};
-use crate::vocab::Stage;
 use crate::ui;
+use crate::vocab::Stage;
 
 pub fn run(global: &GlobalArgs, args: &RatchetArgs) -> Result<u8> {
     let config = super::load_config(global)?;

@@ -10,8 +10,8 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 use super::{Figures, Flagged, GateFigure, IGNORED_GATES, fingerprint};
-use crate::tools::result::{StepResult, StepStatus};
 use crate::tools::Tool;
+use crate::tools::result::{StepResult, StepStatus};
 
 #[derive(Debug, Deserialize)]
 pub struct ReportView {
