@@ -130,7 +130,12 @@ pub fn plan_component(
                     GateKind::Dependencies,
                 ]);
                 if to == Stage::Production {
-                    gates.push(GateKind::Observation);
+                    gates.extend([
+                        GateKind::Observation,
+                        GateKind::Uptime,
+                        GateKind::Latency,
+                        GateKind::Monitoring,
+                    ]);
                 }
             }
             Phase::Deploy => gates.push(GateKind::Deployment),
