@@ -66,6 +66,39 @@ pub enum Command {
     Status(StatusArgs),
     /// Discover the components of an existing monorepo and write a starting xtask.toml
     Init(InitArgs),
+    /// Fail when a change makes a component worse than the base commit: a new finding, lower
+    /// coverage, or a gate of its stage newly failing
+    Ratchet(RatchetArgs),
+    /// Re-check a component's newest promotion record: signature, commit, inputs, and what
+    /// changed since
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The component by its xtask.toml name
+    #[arg(value_name = "COMPONENT")]
+    pub component: String,
+    /// Also check the record's commit out into a temporary worktree, decide its gates again
+    /// and compare verdicts and figures with the record
+    #[arg(long)]
+    pub rerun: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RatchetArgs {
+    /// The commit to compare with, e.g. origin/main (its merge base with HEAD is used)
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+    /// Components by their xtask.toml name [default: those the change affects]
+    #[arg(value_name = "COMPONENT")]
+    pub components: Vec<String>,
+    /// How many tool processes may run at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// text for people, json for programs (one comparison per component)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]

@@ -55,6 +55,10 @@ pub struct XtaskVars {
     /// `XTASK_BENCH_NO_TRACE`: for the benchmark's side-by-side cold runs only, tools run
     /// without the file-access observer, so nothing they answer is cached.
     pub bench_no_trace: bool,
+    /// `XTASK_PASS_PYTHONPATH`: the tools see `PYTHONPATH` whatever `[env]` says; set for the
+    /// checks of another commit in a temporary worktree (`ratchet`, `verify --rerun`), whose
+    /// sources must come before an editable install of the main checkout.
+    pub pass_pythonpath: bool,
 }
 
 /// The Actions runner's variables that xtask uses.
@@ -116,6 +120,7 @@ impl EdgeEnv {
                 peak_rss_to: path("XTASK_PEAK_RSS_TO"),
                 bench_no_trace: lookup("XTASK_BENCH_NO_TRACE").is_some(),
                 remote_cache_read_only: switched_on(REMOTE_CACHE_READ_ONLY),
+                pass_pythonpath: switched_on("XTASK_PASS_PYTHONPATH"),
             },
             github: GithubVars {
                 actions: lookup("GITHUB_ACTIONS").is_some_and(|v| v == "true"),

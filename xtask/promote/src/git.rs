@@ -148,6 +148,81 @@ pub fn changed_files(top: &Path, base: &str, head: Option<&str>) -> Result<Vec<S
     Ok(files)
 }
 
+/// Checks `commit` (an id from `resolve_commit`) out, detached, into a new worktree at `path`,
+/// for the ratchet's base run and `verify --rerun`. Worktrees of killed runs are pruned first.
+pub fn worktree_add(top: &Path, path: &Path, commit: &str) -> Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    let _ = cmd!(sh, "git worktree prune").quiet().ignore_stderr().run();
+    cmd!(sh, "git worktree add --quiet --detach {path} {commit}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .map_err(|e| anyhow::anyhow!("failed to check {commit} out into {}: {e}", path.display()))
+}
+
+/// Removes a worktree `worktree_add` made, and git's note of it.
+pub fn worktree_remove(top: &Path, path: &Path) -> Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    cmd!(sh, "git worktree remove --force --force {path}")
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .map_err(|e| anyhow::anyhow!("failed to remove the worktree {}: {e}", path.display()))
+}
+
+/// The id of the commit `HEAD` names.
+pub fn head_commit(top: &Path) -> Result<String> {
+    resolve_commit(top, "HEAD")?
+        .ok_or_else(|| anyhow::anyhow!("{} has no commit yet", top.display()))
+}
+
+/// The tree id of `commit`.
+pub fn tree_of(top: &Path, commit: &str) -> Result<String> {
+    check_revision(commit)?;
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    let spec = format!("{commit}^{{tree}}");
+    Ok(
+        cmd!(sh, "git rev-parse --verify --quiet --end-of-options {spec}")
+            .quiet()
+            .read()?
+            .trim()
+            .to_owned(),
+    )
+}
+
+/// Whether `ancestor` is `descendant` or one of its ancestors.
+pub fn is_ancestor(top: &Path, ancestor: &str, descendant: &str) -> Result<bool> {
+    check_revision(ancestor)?;
+    check_revision(descendant)?;
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    Ok(
+        cmd!(sh, "git merge-base --is-ancestor {ancestor} {descendant}")
+            .quiet()
+            .ignore_stderr()
+            .run()
+            .is_ok(),
+    )
+}
+
+/// The bytes of `path` (relative to `top`) at `commit`; `None` when it has no such file.
+pub fn file_at(top: &Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
+    check_revision(commit)?;
+    let sh = Shell::new()?;
+    sh.change_dir(top);
+    let spec = format!("{commit}:{path}");
+    Ok(cmd!(sh, "git cat-file blob {spec}")
+        .quiet()
+        .ignore_stderr()
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| o.stdout))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,9 @@ mod plan;
 mod plural;
 mod process;
 mod progress;
+mod ratchet;
 mod readme;
+mod records;
 mod remote_cache;
 mod render;
 mod report;
@@ -93,6 +95,8 @@ pub fn main() -> ExitCode {
         Command::Demote(args) => commands::demote::run(&cli.global, args),
         Command::Status(args) => commands::status::run(&cli.global, args),
         Command::Init(args) => commands::init::run(args),
+        Command::Ratchet(args) => commands::ratchet::run(&cli.global, args),
+        Command::Verify(args) => commands::verify::run(&cli.global, args),
     };
     record_peak_memory(env);
     // A finished run leaves nothing in the state folder's scratch space.

@@ -34,6 +34,7 @@ struct Actions {
     cache_restore: &'static str,
     cache_save: &'static str,
     upload_artifact: &'static str,
+    attest: &'static str,
 }
 
 const ACTIONS: Actions = Actions {
@@ -41,6 +42,7 @@ const ACTIONS: Actions = Actions {
     cache_restore: "actions/cache/restore@0400d5f644dc74513175e3cd8d07132dd4860809 # v4.2.4",
     cache_save: "actions/cache/save@0400d5f644dc74513175e3cd8d07132dd4860809 # v4.2.4",
     upload_artifact: "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2",
+    attest: "actions/attest@1e69f48acb82d1966a394da916b4c1698aa569d6 # v4.2.2",
 };
 
 #[derive(Debug, Serialize)]
@@ -63,6 +65,8 @@ struct WorkflowContext {
     /// The percentage of cached steps the weekly status job audits (`cache audit --sample`).
     audit_sample: u8,
     status_marker: &'static str,
+    /// The predicate type of promotion records, which CI attests on the main branch.
+    record_predicate_type: &'static str,
     /// Relative to the workspace root, with `/`.
     reports_dir: String,
     cache_dir: String,
@@ -274,6 +278,7 @@ fn context(config: &Config) -> Result<WorkflowContext> {
         audit_sample: 20,
         schedule_note: "Mondays 06:00 UTC, before the team's Monday 10:00 promotion review.",
         status_marker: STATUS_MARKER,
+        record_predicate_type: crate::records::PREDICATE_TYPE,
         reports_dir: plain_path(
             "project.reports",
             workspace_relative(config, &config.project.reports_dir),

@@ -22,6 +22,8 @@ mod init;
 mod maturity;
 mod production;
 mod promote;
+mod ratchet;
+mod records;
 mod remote_cache;
 mod requests;
 mod safety;

@@ -8,9 +8,11 @@ pub mod demote;
 pub mod init;
 pub mod issue;
 pub mod promote;
+pub mod ratchet;
 pub mod setup;
 pub mod status;
 pub mod validate_request;
+pub mod verify;
 pub mod workflows;
 
 use anyhow::Result;

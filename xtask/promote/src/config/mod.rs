@@ -43,6 +43,8 @@ pub struct Config {
     pub cache_remote: Option<crate::remote_cache::RemoteSettings>,
     /// `[cache] audit_sample`: percent of every run's hits re-run fresh and compared (0: none).
     pub cache_audit_sample: f64,
+    /// `[ratchet] coverage_slack`: points of coverage a change may lose (default 0.1).
+    pub ratchet_coverage_slack: f64,
     /// `[env]`: variables the tools see besides the fixed pass-through list.
     pub env: ToolEnvConfig,
     /// The functional groups, in report order.
@@ -558,6 +560,7 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             .map(|remote| build_remote_cache(remote, at))
             .transpose()?,
         cache_audit_sample: audit_sample(raw.cache.audit_sample.as_ref(), at)?,
+        ratchet_coverage_slack: coverage_slack(raw.ratchet.coverage_slack.as_ref(), at)?,
         env: ToolEnvConfig {
             pass: raw.env.pass,
             set: raw.env.set,
@@ -638,6 +641,21 @@ fn timeouts(raw: raw::RawTimeouts) -> Timeouts {
         setup: Duration::from_secs(raw.setup),
         compose: Duration::from_secs(raw.compose),
     }
+}
+
+/// `[ratchet] coverage_slack`: 0 to 100 points, 0.1 when absent.
+fn coverage_slack(raw: Option<&toml::Spanned<f64>>, at: &Locator<'_>) -> Result<f64> {
+    let Some(raw) = raw else {
+        return Ok(0.1);
+    };
+    let points = *raw.get_ref();
+    if !(0.0..=100.0).contains(&points) {
+        return Err(at.error(
+            raw,
+            format!("ratchet.coverage_slack must be from 0 to 100 points, not {points}"),
+        ));
+    }
+    Ok(points)
 }
 
 /// `[cache] audit_sample`: a percentage, 0 (the default: no sample) to 100 (every hit).

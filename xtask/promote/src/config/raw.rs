@@ -22,6 +22,9 @@ pub struct RawConfig {
     /// What reaches the tools' environment besides the fixed pass-through list (`[env]`).
     #[serde(default)]
     pub env: RawEnv,
+    /// `[ratchet]`: what the pull-request check tolerates.
+    #[serde(default)]
+    pub ratchet: RawRatchet,
     pub groups: Vec<String>,
     pub components: IndexMap<String, Spanned<RawComponent>>,
     /// Deploy targets by stage name (`[environments.staging]`).
@@ -191,6 +194,14 @@ pub struct RawCache {
     /// Percent of every run's cache hits to re-run fresh and compare (`cache audit`'s check).
     #[serde(default)]
     pub audit_sample: Option<Spanned<f64>>,
+}
+
+/// `[ratchet]` of xtask.toml.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRatchet {
+    /// Points of coverage a change may lose before the ratchet fails it (default 0.1).
+    pub coverage_slack: Option<Spanned<f64>>,
 }
 
 /// `[cache.remote]`: holds the NAMES of environment variables, never a token or key itself.

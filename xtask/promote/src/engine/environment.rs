@@ -125,7 +125,13 @@ impl ToolEnv {
 
     /// The environment of this process.
     pub fn from_process(config: &ToolEnvConfig) -> Self {
-        ToolEnv::build(crate::edge_env::get().vars.iter().cloned(), config)
+        let edge = crate::edge_env::get();
+        if edge.xtask.pass_pythonpath && !config.pass.iter().any(|n| n == "PYTHONPATH") {
+            let mut config = config.clone();
+            config.pass.push("PYTHONPATH".to_owned());
+            return ToolEnv::build(edge.vars.iter().cloned(), &config);
+        }
+        ToolEnv::build(edge.vars.iter().cloned(), config)
     }
 }
 

@@ -512,6 +512,23 @@ fn prepare<'c>(
     }
 }
 
+/// The declared cache key of `kind` for `component`, for promotion records; `None` when the
+/// step's tool is off or cannot be found. Nothing runs and nothing is looked up.
+pub fn declared_key(
+    ctx: &RunContext<'_>,
+    component: &Component,
+    kind: StepKind,
+) -> Option<crate::digest::Digest> {
+    if !ctx.config.tools.enabled(kind.tool()) {
+        return None;
+    }
+    let tool = ctx
+        .toolchain
+        .resolve(kind.tool(), ctx.config.timeouts.of(kind.tool()))
+        .ok()?;
+    Some(prepare(ctx, component, kind, tool).key)
+}
+
 /// What each step is declared to read, the fast first part of its key: the component's own
 /// files and its dependencies' trees. Everything else a tool reads (configs wherever they are,
 /// imports, data files, the interpreter's files, commands) is in the read set its trace gave.

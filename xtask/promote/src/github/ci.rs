@@ -41,6 +41,17 @@ fn append(variable: &str, text: &str) -> Result<()> {
         .with_context(|| format!("failed to write {} (${variable})", path.display()))
 }
 
+/// Appends Markdown to the job summary; nothing outside GitHub Actions.
+pub fn append_summary(text: &str) -> Result<()> {
+    if !in_actions() {
+        return Ok(());
+    }
+    append(
+        "GITHUB_STEP_SUMMARY",
+        &summary::fit(text.to_owned(), summary::LIMIT),
+    )
+}
+
 /// Writes step outputs for later steps; nothing outside GitHub Actions.
 pub fn set_outputs(pairs: &[(String, String)]) -> Result<()> {
     if !in_actions() {

@@ -40,6 +40,9 @@ pub struct StageChange {
     /// The threshold of the target stage, shown beside the coverage.
     pub threshold: Option<f64>,
     pub notes: String,
+    /// The promotion record beside MATURITY.md (`promotions/<stage>-<date>.json`), linked
+    /// from the history row.
+    pub record: Option<String>,
 }
 
 impl StageChange {
@@ -98,6 +101,7 @@ impl StageChange {
             coverage: report.summary.coverage,
             threshold,
             notes,
+            record: None,
         })
     }
 
@@ -125,6 +129,7 @@ impl StageChange {
             coverage: None,
             threshold: None,
             notes: format!("demoted: {reason}"),
+            record: None,
         })
     }
 
@@ -136,8 +141,24 @@ impl StageChange {
             self.to,
             self.coverage
                 .map_or_else(|| "—".to_owned(), |c| format!("{c:.2}%")),
-            markdown::prose(&self.notes, Place::Cell, usize::MAX)
+            self.notes_cell()
         )
+    }
+
+    /// The notes, escaped, and the link to the record. The link's path is ours
+    /// (`promotions/<stage>-<date>[-n].json`), checked to hold nothing Markdown would read.
+    fn notes_cell(&self) -> String {
+        let notes = markdown::prose(&self.notes, Place::Cell, usize::MAX);
+        match &self.record {
+            Some(path)
+                if path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) =>
+            {
+                format!("{notes}; [record]({path})")
+            }
+            _ => notes,
+        }
     }
 
     fn coverage_line(&self) -> String {
@@ -284,9 +305,13 @@ pub fn record_promotion(
     report: &PromotionReport,
     deployment: Option<&DeploymentConfirmation>,
     at: DateTime<Utc>,
+    record: Option<String>,
 ) -> Result<bool> {
     let component = config.require_component(&report.component)?;
-    let change = StageChange::promotion(report, deployment, at)?;
+    let change = StageChange {
+        record,
+        ..StageChange::promotion(report, deployment, at)?
+    };
     write(
         &config.locks_dir(),
         &config.project_path(&component.maturity),

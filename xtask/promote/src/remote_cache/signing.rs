@@ -113,6 +113,15 @@ impl Signature {
     pub fn to_hex(self) -> String {
         hex(&self.0)
     }
+
+    /// The raw 64 bytes (DSSE envelopes carry them in base64).
+    pub fn to_bytes(self) -> [u8; 64] {
+        self.0
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Signature> {
+        bytes.try_into().ok().map(Signature)
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 
 use super::history::{self, Run};
 use super::model::*;
+use super::predict;
 use super::waves;
 use crate::config::Config;
 use crate::gates::{GateResult, Outcome};
@@ -138,26 +139,7 @@ fn component_status(
             }
         })
         .collect();
-    let observation = (stage == Stage::Staging).then(|| {
-        let days = config.policy.observation_days;
-        match state.and_then(|s| s.entered(Stage::Staging)) {
-            Some(since) => {
-                let observed = Observation::new(since, days, now);
-                ObservationStatus {
-                    since: Some(rfc3339(since)),
-                    days_observed: observed.elapsed_days(),
-                    days_remaining: observed.remaining_days(),
-                    earliest: Some(rfc3339(observed.earliest)),
-                }
-            }
-            None => ObservationStatus {
-                since: None,
-                days_observed: 0.0,
-                days_remaining: f64::from(days),
-                earliest: None,
-            },
-        }
-    });
+    let observation = (stage == Stage::Staging).then(|| observation_status(config, state, now));
     let in_stage_since = state
         .and_then(|s| s.entered(stage))
         .or_else(|| history::in_stage_since(inputs.runs, &component.name, stage, now));
@@ -197,6 +179,16 @@ fn component_status(
             security: delta(security, before.security),
         })
     });
+    let prediction = (target != stage).then(|| {
+        prediction(
+            inputs,
+            &component.name,
+            stage,
+            target,
+            now,
+            (coverage, sum_findings(lint, types, security)),
+        )
+    });
     ComponentStatus {
         name: component.name.clone(),
         display_name: component.display_name.clone(),
@@ -218,6 +210,7 @@ fn component_status(
         in_stage_since: in_stage_since.map(rfc3339),
         days_in_stage: in_stage_since.map(|since| days_between(since, now)),
         change,
+        prediction,
         steps: report.summary.steps,
         cached_steps: report.summary.cached_steps,
     }
@@ -436,3 +429,68 @@ fn left_to_fix(c: &ComponentStatus, gates: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Lint, type and security findings together; unknown when any is.
+fn sum_findings(lint: Option<u64>, types: Option<u64>, security: Option<u64>) -> Option<u64> {
+    Some(lint? + types? + security?)
+}
+
+/// The predicted promotion date of a component from the runs in its current stage and now.
+fn prediction(
+    inputs: &Inputs<'_>,
+    name: &str,
+    stage: Stage,
+    target: Stage,
+    now: NaiveDateTime,
+    (coverage, findings): (Option<f64>, Option<u64>),
+) -> predict::Predicted {
+    let mut observations: Vec<predict::Observation> = inputs
+        .runs
+        .iter()
+        .filter(|run| run.at < now)
+        .filter_map(|run| {
+            let then = run.line.components.get(name)?;
+            // Only runs in the same stage say how fast it nears the same target.
+            (then.stage == stage).then(|| predict::Observation {
+                at: run.at,
+                coverage: then.coverage,
+                findings: sum_findings(then.lint, then.types, then.security),
+            })
+        })
+        .collect();
+    observations.push(predict::Observation {
+        at: now,
+        coverage,
+        findings,
+    });
+    predict::Predicted::from(predict::predict(
+        &observations,
+        inputs.config.thresholds.coverage_for(target),
+    ))
+}
+
+/// Where a Staging component's observation period stands.
+fn observation_status(
+    config: &crate::config::Config,
+    state: Option<&crate::maturity::MaturityState>,
+    now: NaiveDateTime,
+) -> ObservationStatus {
+    let days = config.policy.observation_days;
+    match state.and_then(|s| s.entered(Stage::Staging)) {
+        Some(since) => {
+            let observed = Observation::new(since, days, now);
+            ObservationStatus {
+                since: Some(rfc3339(since)),
+                days_observed: observed.elapsed_days(),
+                days_remaining: observed.remaining_days(),
+                earliest: Some(rfc3339(observed.earliest)),
+            }
+        }
+        None => ObservationStatus {
+            since: None,
+            days_observed: 0.0,
+            days_remaining: f64::from(days),
+            earliest: None,
+        },
+    }
+}

@@ -9,6 +9,7 @@ pub mod json;
 pub mod layout;
 pub mod markdown;
 pub mod model;
+pub mod predict;
 pub mod svg;
 pub mod view;
 pub mod waves;

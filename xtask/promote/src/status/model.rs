@@ -127,6 +127,10 @@ pub struct ComponentStatus {
     pub days_in_stage: Option<f64>,
     /// The change since the baseline run of the status history, when there is one.
     pub change: Option<Change>,
+    /// When the component would be ready for its target at the pace of its status history
+    /// (absent for a Production component, which has no next stage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<super::predict::Predicted>,
     pub steps: usize,
     pub cached_steps: usize,
 }

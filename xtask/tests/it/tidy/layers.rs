@@ -58,6 +58,8 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "generated",
             "workflows",
             "bench",
+            "ratchet",
+            "records",
         ],
     ),
     // The flags' clap structs, which the commands receive.

@@ -497,7 +497,12 @@ fn deploy(
     finish_report(config, args, &report)?;
     if args.record && deployment.outcome == Outcome::Deployed {
         // The deployment was just appended to the record, so the promotion finds it.
-        super::finish::record(config, std::slice::from_ref(&report), Utc::now())?;
+        super::finish::record(
+            config,
+            std::slice::from_ref(&report),
+            &Vec::new(),
+            Utc::now(),
+        )?;
     }
     Ok(outcome_code(config, target, site, &deployment, &recovery))
 }

@@ -46,6 +46,7 @@ pub(super) fn add_integration_runs(
 pub(super) fn record(
     config: &Config,
     reports: &[PromotionReport],
+    keys: &crate::records::write::StepKeys,
     now: DateTime<Utc>,
 ) -> Result<()> {
     for report in reports {
@@ -99,12 +100,25 @@ pub(super) fn record(
                 }
             }
         };
-        if maturity::record::record_promotion(config, report, confirmation.as_ref(), now)? {
+        let pending = crate::records::write::prepare(config, report, keys, now)?;
+        if maturity::record::record_promotion(
+            config,
+            report,
+            confirmation.as_ref(),
+            now,
+            Some(pending.link.clone()),
+        )? {
+            let signed = crate::records::write::write(&pending)?;
             ui::status(
                 "Recorded",
                 format!(
-                    "{}: {} -> {} in {}",
-                    report.component, report.from_stage, report.to_stage, component.maturity
+                    "{}: {} -> {} in {}, evidence in {} ({})",
+                    report.component,
+                    report.from_stage,
+                    report.to_stage,
+                    component.maturity,
+                    crate::github::ci::repo_relative(config, &pending.path),
+                    if signed { "signed" } else { "unsigned" }
                 ),
             );
         } else {

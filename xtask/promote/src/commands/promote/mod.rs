@@ -81,8 +81,16 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         jobs: args.jobs,
         refresh: args.no_cache,
     };
-    let (mut evidence, toolchain) =
-        super::run_checks(&config, &plans, options, |ctx| assess::gather(ctx, &plans))?;
+    let ((mut evidence, keys), toolchain) = super::run_checks(&config, &plans, options, |ctx| {
+        let evidence = assess::gather(ctx, &plans)?;
+        // A promotion record names each step's cache key, known only while the run lives.
+        let keys = if args.record {
+            crate::records::write::step_keys(ctx, &plans)
+        } else {
+            Vec::new()
+        };
+        Ok((evidence, keys))
+    })?;
     let integration_code =
         finish::add_integration_runs(&config, &toolchain, integration, &mut evidence);
     let reports = assess::reports(&config, &evidence)?;
@@ -91,7 +99,7 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     }
     finish::print(&reports, args.format)?;
     if args.record {
-        finish::record(&config, &reports, Utc::now())?;
+        finish::record(&config, &reports, &keys, Utc::now())?;
     }
     finish::emit_ci(&config, &reports, args.format)?;
     Ok(finish::exit_code(&reports).max(integration_code))
