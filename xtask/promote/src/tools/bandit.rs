@@ -42,15 +42,6 @@ struct RawResult {
     issue_text: String,
 }
 
-/// Bandit's own level of a finding, kept in findings as their severity.
-pub fn severity_of(level: SecuritySeverity) -> Severity {
-    match level {
-        SecuritySeverity::High => Severity::Error,
-        SecuritySeverity::Medium => Severity::Warning,
-        SecuritySeverity::Low => Severity::Info,
-    }
-}
-
 /// Parses bandit's report; scan errors are returned as a failure.
 pub fn parse(stdout: &[u8], paths: &PathNormalizer) -> Result<Vec<Finding>, ToolFailure> {
     let report: RawReport = serde_json::from_slice(stdout).map_err(|e| ToolFailure::BadOutput {
@@ -93,7 +84,7 @@ pub fn parse(stdout: &[u8], paths: &PathNormalizer) -> Result<Vec<Finding>, Tool
                     r.issue_severity.to_ascii_lowercase(),
                     r.issue_confidence.to_ascii_lowercase()
                 ),
-                severity: severity_of(level),
+                severity: Severity::from(level),
                 fixable: false,
             })
         })

@@ -19,6 +19,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocab::SecuritySeverity;
+
 /// One problem a tool reported, with its location relative to the project root.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -56,6 +58,22 @@ pub enum Severity {
     Warning,
     Error,
 }
+
+/// A security level of the policy (`security_fail_on`, bandit's own levels) as a finding's
+/// severity: high is an error, medium a warning, low a note.
+impl From<SecuritySeverity> for Severity {
+    fn from(level: SecuritySeverity) -> Severity {
+        match level {
+            SecuritySeverity::High => Severity::Error,
+            SecuritySeverity::Medium => Severity::Warning,
+            SecuritySeverity::Low => Severity::Info,
+        }
+    }
+}
+
+/// The code a formatter's check gives a file it would rewrite (ruff's own code); the lint
+/// gate counts these as files not formatted, every other finding as a lint finding.
+pub const UNFORMATTED: &str = "unformatted";
 
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -126,6 +126,7 @@ pub enum Verdict {
 }
 
 /// One kind of step: a tool run with a purpose.
+#[derive(Clone)]
 pub struct StepSpec {
     pub kind: StepKind,
     pub id: &'static str,
@@ -133,8 +134,10 @@ pub struct StepSpec {
     pub argv: fn(&ArgvInputs<'_>) -> Vec<String>,
     pub output: Output,
     pub verdict: Verdict,
-    /// The gate its results decide; `None` for fixing steps.
-    pub feeds: Option<GateKind>,
+    /// The gates its results decide, the only way a gate finds its steps (`gates::decide`
+    /// reads every step that feeds it); none for fixing steps and for the integration run
+    /// (its gate reads the typed fact `deploy/gate.rs` makes of it).
+    pub feeds: &'static [GateKind],
     /// The phase that runs it (validation runs every check of every phase).
     pub phase: Phase,
     /// Rewrites files: never cached, runs before every check, only with `--fix`.
@@ -222,7 +225,7 @@ const fn check(
     tool: Tool,
     argv: fn(&ArgvInputs<'_>) -> Vec<String>,
     output: Output,
-    feeds: GateKind,
+    feeds: &'static [GateKind],
     phase: Phase,
 ) -> StepSpec {
     StepSpec {
@@ -232,7 +235,7 @@ const fn check(
         argv,
         output,
         verdict: Verdict::AnyFinding,
-        feeds: Some(feeds),
+        feeds,
         phase,
         modifies_files: false,
         batchable: true,
@@ -253,7 +256,6 @@ const fn fixer(
     fix: &'static FixSpec,
 ) -> StepSpec {
     StepSpec {
-        feeds: None,
         modifies_files: true,
         batchable: false,
         observed: false,
@@ -264,7 +266,7 @@ const fn fixer(
             Tool::Ruff,
             argv,
             Output::Fix(fix),
-            GateKind::Lint,
+            &[],
             Phase::Lint,
         )
     }
@@ -289,7 +291,7 @@ pub static STEPS: &[StepSpec] = &[
         |i| super::ruff::format_apply_args(i.paths),
         &FixSpec {
             lists_with: StepKind::RuffFormat,
-            marks: |finding| finding.code == "unformatted",
+            marks: |finding| finding.code == super::UNFORMATTED,
             stdin_argv: super::ruff::format_stdin_args,
             read: super::ruff::read_formatted,
         },
@@ -300,7 +302,7 @@ pub static STEPS: &[StepSpec] = &[
         Tool::Ruff,
         |i| super::ruff::check_args(i.paths),
         Output::Findings(super::ruff::interpret),
-        GateKind::Lint,
+        &[GateKind::Lint],
         Phase::Lint,
     ),
     check(
@@ -309,7 +311,7 @@ pub static STEPS: &[StepSpec] = &[
         Tool::Ruff,
         |i| super::ruff::format_check_args(i.paths),
         Output::Findings(super::ruff::interpret),
-        GateKind::Lint,
+        &[GateKind::Lint],
         Phase::Lint,
     ),
     StepSpec {
@@ -323,7 +325,7 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Pyright,
             |i| super::pyright::args(i.python, i.paths),
             Output::Findings(super::pyright::interpret),
-            GateKind::Types,
+            &[GateKind::Types],
             Phase::Types,
         )
     },
@@ -338,7 +340,7 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Mypy,
             |i| super::mypy::args(i.python, i.paths),
             Output::Findings(super::mypy::interpret),
-            GateKind::Types,
+            &[GateKind::Types],
             Phase::Types,
         )
     },
@@ -350,7 +352,7 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Bandit,
             |i| super::bandit::args(i.paths, i.bandit_config),
             Output::Findings(super::bandit::interpret),
-            GateKind::Security,
+            &[GateKind::Security],
             Phase::Validate,
         )
     },
@@ -364,14 +366,14 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Pytest,
             |i| super::pytest::args(i.run_dir, i.coverage_root, i.tests),
             Output::TestRun,
-            GateKind::Tests,
+            &[GateKind::Tests, GateKind::Coverage],
             Phase::Validate,
         )
     },
     // The gate it feeds is decided by `deploy/gate.rs` from the `IntegrationRun` that
     // `deploy/integration.rs` builds around this step's result (services up, the step, down).
     StepSpec {
-        feeds: None,
+        feeds: &[],
         batchable: false,
         reads_dependencies: true,
         cost: 3,
@@ -384,7 +386,7 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Pytest,
             |i| super::pytest::integration_args(i.run_dir, i.tests),
             Output::IntegrationRun,
-            GateKind::Tests,
+            &[],
             Phase::Validate,
         )
     },
@@ -438,9 +440,9 @@ mod tests {
                 step.id
             );
             if step.modifies_files {
-                assert!(step.feeds.is_none() && !step.cached, "{}", step.id);
+                assert!(step.feeds.is_empty() && !step.cached, "{}", step.id);
             } else if !step.on_request {
-                assert!(step.feeds.is_some(), "{}", step.id);
+                assert!(!step.feeds.is_empty(), "{}", step.id);
             }
         }
     }
