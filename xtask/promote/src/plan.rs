@@ -271,6 +271,7 @@ mod tests {
                 StepKind::Pyright,
                 StepKind::Mypy,
                 StepKind::Bandit,
+                StepKind::DetectSecrets,
                 StepKind::Pytest
             ]
         );

@@ -24,6 +24,7 @@ mod promote;
 mod remote_cache;
 mod requests;
 mod safety;
+mod secrets;
 mod setup;
 mod shaped;
 mod shaped_fixture;

@@ -57,6 +57,7 @@ const OUTSIDE_INPUT: &[&str] = &[
     "toolchain/interpreter.rs",
     "toolchain/inventory.rs",
     "tools/bandit.rs",
+    "tools/detect_secrets.rs",
     "tools/mypy.rs",
     "tools/pyright.rs",
     "tools/pytest.rs",

@@ -6,6 +6,7 @@
 //! tool, because only the tool's documentation can say it.
 
 pub mod bandit;
+pub mod detect_secrets;
 pub mod mypy;
 pub mod pyright;
 pub mod pytest;
@@ -95,6 +96,8 @@ pub enum Tool {
     Bandit,
     Pytest,
     Mypy,
+    #[serde(rename = "detect-secrets")]
+    DetectSecrets,
 }
 
 impl Tool {
@@ -117,6 +120,7 @@ pub enum StepKind {
     Pyright,
     Mypy,
     Bandit,
+    DetectSecrets,
     Pytest,
     /// `pytest -m integration` against live services (only with `--integration`; never cached).
     PytestIntegration,

@@ -206,6 +206,17 @@ pub static TOOLS: &[ToolSpec] = &[
         env_prefixes: &[],
     },
     ToolSpec {
+        tool: Tool::DetectSecrets,
+        name: "detect-secrets",
+        companions: &[],
+        optional: true,
+        tested: &[("detect-secrets", "1.5.0")],
+        default_timeout_secs: 300,
+        launch: Launch::Executable,
+        hide_user_config: false,
+        env_prefixes: &[],
+    },
+    ToolSpec {
         tool: Tool::Pytest,
         name: "pytest",
         companions: &["pytest-cov"],
@@ -356,6 +367,15 @@ pub static STEPS: &[StepSpec] = &[
             Phase::Validate,
         )
     },
+    check(
+        StepKind::DetectSecrets,
+        "detect-secrets",
+        Tool::DetectSecrets,
+        |i| super::detect_secrets::args(i.paths),
+        Output::Findings(super::detect_secrets::interpret),
+        &[GateKind::Security],
+        Phase::Validate,
+    ),
     StepSpec {
         batchable: false,
         reads_dependencies: true,
