@@ -386,18 +386,25 @@ impl Cache {
         if stats.hits + stats.misses == 0 {
             return;
         }
-        let mut line = serde_json::json!({
-            "at": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-            "hits": stats.hits,
-            "misses": stats.misses,
-            "stored": stats.stored,
-        });
+        let mut fields = serde_json::Map::new();
+        fields.insert(
+            "at".into(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+                .into(),
+        );
+        fields.insert("hits".into(), stats.hits.into());
+        fields.insert("misses".into(), stats.misses.into());
+        fields.insert("stored".into(), stats.stored.into());
         if stats.from_record {
-            line["record"] = serde_json::json!(true);
+            fields.insert("record".into(), true.into());
         }
         if let Some(remote) = &self.remote {
-            line["remote"] = serde_json::json!(remote.stats());
+            fields.insert("remote".into(), serde_json::json!(remote.stats()));
         }
+        let line = serde_json::Value::Object(fields);
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -463,7 +470,9 @@ impl Cache {
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect();
-        let recent = &history[history.len().saturating_sub(20)..];
+        let recent = history
+            .get(history.len().saturating_sub(20)..)
+            .unwrap_or_default();
         let hits: u64 = recent.iter().map(|s| s.hits).sum();
         let lookups: u64 = recent.iter().map(|s| s.hits + s.misses).sum();
         CacheSummary {

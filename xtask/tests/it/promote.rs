@@ -249,7 +249,14 @@ fn fix_on_a_clean_tree_applies_safe_fixes_and_scaffolds_the_readme() {
         "3",
         "--fix",
     ]);
-    assert_eq!(docs.code, 0, "{}", docs.all());
+    // The scaffold's headings are there, but its placeholders are not documentation: the docs
+    // gate names them until a person writes the sections.
+    assert_eq!(docs.code, 1, "{}", docs.all());
+    assert!(
+        docs.all().contains("still holds scaffold placeholders"),
+        "{}",
+        docs.all()
+    );
     let text = sandbox.read(readme);
     for section in ["## Overview", "## Usage", "## API", "## Testing"] {
         assert!(text.contains(section), "{text}");

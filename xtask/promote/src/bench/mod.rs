@@ -356,6 +356,54 @@ fn bench_example(
     let (missed, hits) = reran.unwrap_or((0, 0));
     let logging_ms = time_logging_tests(&scene, binary, &args, &warm_cache, options.warm_runs)?;
 
+    Ok(example_table(&ExampleFigures {
+        count,
+        args: args.join(" "),
+        sequential_ms,
+        cold_ms,
+        untraced_ms,
+        warm_ms,
+        changed_file,
+        missed,
+        hits,
+        changed_ms,
+        logging_ms,
+        peak_kib: rss.iter().max().copied(),
+    }))
+}
+
+/// What `bench_example` measured, for its table.
+struct ExampleFigures {
+    count: usize,
+    args: String,
+    sequential_ms: f64,
+    cold_ms: f64,
+    untraced_ms: f64,
+    warm_ms: f64,
+    changed_file: String,
+    missed: u64,
+    hits: u64,
+    changed_ms: f64,
+    logging_ms: f64,
+    peak_kib: Option<u64>,
+}
+
+/// The example's Markdown table, every row against the sequential runs.
+fn example_table(f: &ExampleFigures) -> String {
+    let ExampleFigures {
+        count,
+        ref args,
+        sequential_ms,
+        cold_ms,
+        untraced_ms,
+        warm_ms,
+        ref changed_file,
+        missed,
+        hits,
+        changed_ms,
+        logging_ms,
+        peak_kib,
+    } = *f;
     let rows = [
         Row {
             scenario: "(1) sequential tool runs, as the users' scripts".into(),
@@ -400,7 +448,7 @@ fn bench_example(
     ];
     let mut out = format!(
         "### Example monorepo ({count} components, `{}`)\n\n| scenario | median | vs (1) |\n|---|---|---|\n",
-        args.join(" ")
+        args
     );
     for row in rows {
         out.push_str(&format!(
@@ -408,13 +456,13 @@ fn bench_example(
             row.scenario, row.value, row.versus_sequential
         ));
     }
-    if let Some(peak) = rss.iter().max() {
+    if let Some(peak) = peak_kib {
         out.push_str(&format!(
             "\nPeak memory of a warm run: {:.1} MiB.\n",
-            *peak as f64 / 1024.0
+            peak as f64 / 1024.0
         ));
     }
-    Ok(out)
+    out
 }
 
 /// The users' tests append a line to a dated log on every run: a root conftest that does it

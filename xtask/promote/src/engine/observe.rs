@@ -90,7 +90,9 @@ impl Summary {
                 uses.push((path.clone(), Use::default()));
                 uses.len() - 1
             });
-            let known = &mut uses[index].1;
+            let Some((_, known)) = uses.get_mut(index) else {
+                continue;
+            };
             let fresh = known.read.is_none()
                 && known.probe.is_none()
                 && known.listing.is_none()
@@ -153,7 +155,7 @@ impl Summary {
                 let owner = in_project(name)
                     .then(|| {
                         name.match_indices('/')
-                            .map(|(end, _)| &name[..end])
+                            .filter_map(|(end, _)| name.get(..end))
                             .chain(std::iter::once(name.as_str()))
                             .find(|prefix| sources.contains(prefix))
                     })
@@ -502,7 +504,8 @@ impl Capture<'_> {
         let own = partition
             .owned
             .get(member.own)
-            .map_or(&[][..], Vec::as_slice);
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let reached = member
             .reached
             .iter()
@@ -517,8 +520,8 @@ impl Capture<'_> {
         uses.sort_unstable();
         uses.dedup();
         for at in uses {
-            let (path, used) = &summary.uses[at];
-            let Some(portable) = &names[at] else {
+            let (Some((path, used)), Some(Some(portable))) = (summary.uses.get(at), names.get(at))
+            else {
                 continue;
             };
             let portable = portable.as_str();
@@ -528,8 +531,12 @@ impl Capture<'_> {
                 }
                 self.put(&mut set, "f", portable);
             } else if let Some(answer) = &used.probe {
-                let file = answer.starts_with("f:");
-                if file && !used.written && stamp_now(path).as_deref() != Some(&answer[2..]) {
+                let probed_file = answer.strip_prefix("f:");
+                let file = probed_file.is_some();
+                if !used.written
+                    && let Some(stamp) = probed_file
+                    && stamp_now(path).as_deref() != Some(stamp)
+                {
                     return changed(portable);
                 }
                 let entry = if file && !used.written { "f" } else { "e" };

@@ -163,7 +163,8 @@ impl WalkIndex<'_> {
     /// Whether `path` is inside a folder the walk did not enter.
     fn under_opaque(&self, path: &str) -> bool {
         path.match_indices('/')
-            .any(|(end, _)| matches!(self.0.get(&path[..end]), Some(Seen::Opaque | Seen::Link(_))))
+            .filter_map(|(end, _)| path.get(..end))
+            .any(|folder| matches!(self.0.get(folder), Some(Seen::Opaque | Seen::Link(_))))
     }
 }
 
@@ -734,7 +735,7 @@ fn prune(folder: &Path) {
         return;
     }
     records.sort();
-    for (_, path) in &records[..records.len() - KEEP] {
+    for (_, path) in records.iter().take(records.len() - KEEP) {
         let _ = std::fs::remove_file(path);
     }
 }
