@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crate::support::{Sandbox, assert_valid_json, workspace};
+use crate::support::{Sandbox, assert_valid_json, pinned_sandbox, report_step};
 
 /// The pin the test turns detect-secrets on with (the version this xtask is tested with).
 const DETECT_SECRETS: &str = "detect-secrets = \"1.5.0\"";
@@ -14,47 +14,9 @@ const DETECT_SECRETS: &str = "detect-secrets = \"1.5.0\"";
 /// name, no call), detect-secrets does.
 const LEAKY: &str = "\"\"\"Settings.\"\"\"\n\nREGION = \"eu-west-1\"\nAWS_ACCESS_KEY_ID = \"AKIAIOSFODNN7EXAMPLE\"\n";
 
-/// A sandbox whose registry pins detect-secrets and whose tools come from a venv of their own
-/// (`.xtask/secrets-venv`, set up once per test run by `xtask setup` itself), so the shared
-/// venv the other tests use never changes under them.
 fn secrets_sandbox() -> Sandbox {
-    let mut sandbox = Sandbox::new();
-    let text = sandbox
-        .config_text()
-        .replace("[tools]\n", &format!("[tools]\n{DETECT_SECRETS}\n"))
-        .replace("install = true", "install = false");
-    sandbox.set_config(&text);
-    sandbox.env("XTASK_VENV", secrets_venv(&sandbox).to_str().unwrap());
-    sandbox
-}
-
-fn secrets_venv(sandbox: &Sandbox) -> PathBuf {
     static READY: OnceLock<PathBuf> = OnceLock::new();
-    READY
-        .get_or_init(|| {
-            let venv = workspace().join(".xtask").join("secrets-venv");
-            let mut command = sandbox.command();
-            command
-                .env("XTASK_VENV", &venv)
-                .env_remove("XTASK_NO_BOOTSTRAP")
-                .arg("setup");
-            let output = command.output().expect("xtask setup runs");
-            assert!(
-                output.status.success(),
-                "`xtask setup` with detect-secrets pinned failed (needs PyPI once):\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            venv
-        })
-        .clone()
-}
-
-fn step<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
+    pinned_sandbox(DETECT_SECRETS, "secrets-venv", &READY)
 }
 
 #[test]
@@ -66,8 +28,11 @@ fn unpinned_detect_secrets_runs_no_step_and_is_never_mentioned() {
     assert!(!check.all().contains("detect-secrets"), "{}", check.all());
     let run = sandbox.xtask(&["promote", "llm", "--phase", "4"]);
     let report = sandbox.report("llm");
-    assert!(step(&report, "bandit").is_some(), "{report:#}");
-    assert!(step(&report, "detect-secrets").is_none(), "{report:#}");
+    assert!(report_step(&report, "bandit").is_some(), "{report:#}");
+    assert!(
+        report_step(&report, "detect-secrets").is_none(),
+        "{report:#}"
+    );
     // Bandit alone does not see the key: the gate passes on its word.
     assert_eq!(
         report["quality_gates"]["security"]["passed"], true,
@@ -94,7 +59,7 @@ fn pinned_detect_secrets_fails_the_security_gate_naming_the_file_and_line() {
     // The clean tree: no secret in llm, the security gate passes with both tools.
     sandbox.xtask(&["promote", "llm", "--phase", "4"]);
     let report = sandbox.report("llm");
-    let scan = step(&report, "detect-secrets")
+    let scan = report_step(&report, "detect-secrets")
         .unwrap_or_else(|| panic!("no detect-secrets step in {report:#}"));
     assert_eq!(scan["status"], "passed", "{report:#}");
     assert_eq!(scan["version"], "1.5.0");
@@ -110,11 +75,11 @@ fn pinned_detect_secrets_fails_the_security_gate_naming_the_file_and_line() {
     assert_eq!(leaked.code, 1, "{}", leaked.all());
     let report = sandbox.report("llm");
     assert_eq!(
-        step(&report, "bandit").unwrap()["status"],
+        report_step(&report, "bandit").unwrap()["status"],
         "passed",
         "{report:#}"
     );
-    let scan = step(&report, "detect-secrets").unwrap();
+    let scan = report_step(&report, "detect-secrets").unwrap();
     assert_eq!(scan["status"], "failed", "{report:#}");
     let finding = &scan["findings"][0];
     assert_eq!(finding["file"], "src/components/llm/settings.py");

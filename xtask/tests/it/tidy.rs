@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 mod layers;
+mod tool_names;
 
 /// Longest function body allowed, counted from the `fn` line to its closing brace.
 const MAX_FUNCTION_LINES: usize = 120;

@@ -7,6 +7,17 @@ use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
 use crate::vocab::SecuritySeverity;
 
+/// `pyproject.toml` when it has a `[tool.bandit]` table: bandit reads it only when given `-c`.
+/// The one file this module reads; once per run.
+pub fn config_file(root: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    table
+        .get("tool")
+        .and_then(|t| t.get("bandit"))
+        .map(|_| "pyproject.toml".to_owned())
+}
+
 /// `-q` keeps the banner off stdout so stdout is exactly the JSON document.
 pub fn args(paths: &[String], config: Option<&str>) -> Vec<String> {
     let mut args: Vec<String> = ["-r", "-f", "json", "-q"].map(str::to_owned).to_vec();

@@ -32,6 +32,20 @@ pub struct ToolSpec {
     pub hide_user_config: bool,
     /// Prefixes of the variables it reads: one the caller set but does not pass gets a warning.
     pub env_prefixes: &'static [&'static str],
+    /// Variables it is always run with, beside the hermetic environment.
+    pub sets_env: &'static [(&'static str, EnvValue)],
+    /// The project's config file it must be pointed at to read (bandit reads `[tool.bandit]`
+    /// only when given `-c pyproject.toml`), found once per run at the project root; the
+    /// step's argument list gets it as `ArgvInputs::config`.
+    pub config_file: Option<fn(&Path) -> Option<String>>,
+}
+
+/// The value of a variable a tool is run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvValue {
+    Text(&'static str),
+    /// A folder of this name in xtask's state folder (a tool's own cache, kept out of the tree).
+    StateFolder(&'static str),
 }
 
 impl ToolSpec {
@@ -53,8 +67,8 @@ pub struct ArgvInputs<'a> {
     pub paths: &'a [String],
     /// The monorepo's interpreter.
     pub python: &'a Path,
-    /// `pyproject.toml` when it has a `[tool.bandit]` table.
-    pub bandit_config: Option<&'a str>,
+    /// The project's config file the step's tool is pointed at (`ToolSpec::config_file`).
+    pub config: Option<&'a str>,
     /// This run's fresh output folder (a placeholder in keys).
     pub run_dir: &'a str,
     /// What coverage is measured over, and the tests to run (single-component steps).
@@ -171,6 +185,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: true,
         env_prefixes: &["RUFF_"],
+        sets_env: &[("RUFF_CACHE_DIR", EnvValue::StateFolder("ruff-cache"))],
+        config_file: None,
     },
     ToolSpec {
         tool: Tool::Pyright,
@@ -182,6 +198,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: true,
         env_prefixes: &["PYRIGHT_"],
+        sets_env: &[("PYRIGHT_PYTHON_IGNORE_WARNINGS", EnvValue::Text("1"))],
+        config_file: None,
     },
     ToolSpec {
         tool: Tool::Mypy,
@@ -193,6 +211,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: true,
         env_prefixes: &["MYPY"],
+        sets_env: &[],
+        config_file: None,
     },
     ToolSpec {
         tool: Tool::Bandit,
@@ -204,6 +224,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: false,
         env_prefixes: &[],
+        sets_env: &[],
+        config_file: Some(super::bandit::config_file),
     },
     ToolSpec {
         tool: Tool::DetectSecrets,
@@ -215,6 +237,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: false,
         env_prefixes: &[],
+        sets_env: &[],
+        config_file: None,
     },
     ToolSpec {
         tool: Tool::Pytest,
@@ -226,6 +250,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::PythonModule,
         hide_user_config: false,
         env_prefixes: &["PYTEST_", "COVERAGE_"],
+        sets_env: &[],
+        config_file: None,
     },
 ];
 
@@ -361,7 +387,7 @@ pub static STEPS: &[StepSpec] = &[
             StepKind::Bandit,
             "bandit",
             Tool::Bandit,
-            |i| super::bandit::args(i.paths, i.bandit_config),
+            |i| super::bandit::args(i.paths, i.config),
             Output::Findings(super::bandit::interpret),
             &[GateKind::Security],
             Phase::Validate,
