@@ -13,7 +13,7 @@ mod tool_names;
 const MAX_FUNCTION_LINES: usize = 120;
 
 /// Where spawning is allowed, relative to `xtask/promote/src`: the one process API; git's xshell
-/// one-liners (DESIGN.md allows them); and the nginx the remote-cache tests run beside them,
+/// one-liners (ARCHITECTURE.md, "Invariants": the only other processes); and the nginx the remote-cache tests run beside them,
 /// a server that lives as long as a test, which `process::run` (run to completion) is not for.
 const MAY_SPAWN: &[&str] = &["process.rs", "git.rs", "remote_cache/test_server.rs"];
 
