@@ -88,7 +88,8 @@ fn gather_with(
     let mut results = engine::run_steps(ctx, &requests);
     // The import graph's owners, built once for every plan's dependencies gate.
     let owners = std::cell::OnceCell::new();
-    plans
+    let prometheus = crate::evidence::Session::new(ctx.config);
+    let evidence = plans
         .iter()
         .map(|plan| {
             let steps: BTreeMap<_, _> = plan
@@ -100,7 +101,8 @@ fn gather_with(
                         .map(|result| (*kind, result))
                 })
                 .collect();
-            let facts = facts(ctx.config, &ctx.index, &ctx.warm, plan, book, &owners)?;
+            let mut facts = facts(ctx.config, &ctx.index, &ctx.warm, plan, book, &owners)?;
+            facts.production = production_facts(&prometheus, plan, now);
             Ok(Evidence {
                 plan: plan.clone(),
                 steps,
@@ -111,7 +113,32 @@ fn gather_with(
                 integration: None,
             })
         })
-        .collect()
+        .collect();
+    if let Some(warning) = prometheus.take_warning() {
+        crate::ui::warn(format!("Production evidence: {warning}"));
+    }
+    evidence
+}
+
+/// The Prometheus evidence of a plan that decides the Production gates, over the window ending
+/// at `now`, from the stage the component is in.
+fn production_facts(
+    prometheus: &crate::evidence::Session<'_>,
+    plan: &ComponentPlan,
+    now: NaiveDateTime,
+) -> Option<crate::evidence::ProductionFacts> {
+    let wanted = [GateKind::Uptime, GateKind::Latency, GateKind::Monitoring];
+    if !plan.gates.iter().any(|gate| wanted.contains(gate)) {
+        return None;
+    }
+    let healthcheck =
+        crate::deploy::declared::healthcheck(prometheus.config(), &plan.component, plan.from);
+    Some(prometheus.gather(
+        &plan.component,
+        plan.from,
+        now.and_utc().timestamp(),
+        healthcheck,
+    ))
 }
 
 /// The facts a plan's gates need that do not come from tools; MATURITY.md states come from
@@ -137,7 +164,7 @@ pub fn facts<'c>(
         facts.readme = Some(readme::check(
             &component.readme,
             text.as_deref(),
-            &config.policy.readme_sections,
+            &config.policy.readme_sections_for(plan.to),
         ));
     }
     if plan.gates.contains(&GateKind::Dependencies) {

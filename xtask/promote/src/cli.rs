@@ -150,6 +150,10 @@ pub struct InitArgs {
     /// Overwrite an existing xtask.toml
     #[arg(long)]
     pub force: bool,
+    /// The thin xtask crate `init` writes (when missing) depends on xtask promote from this
+    /// local checkout's `xtask/promote` folder instead of its git repository and tag
+    #[arg(long, value_name = "DIR")]
+    pub xtask_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

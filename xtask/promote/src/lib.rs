@@ -17,6 +17,7 @@ mod edge_env;
 mod engine;
 mod errors;
 mod events;
+mod evidence;
 mod fsutil;
 mod gates;
 mod generated;

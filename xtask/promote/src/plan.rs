@@ -82,6 +82,22 @@ pub static FACT_GATES: &[FactGate] = &[
         phase: Some(Phase::Validate),
         only_into: Some(Stage::Production),
     },
+    // The Production evidence a Prometheus gives (`[observability]`).
+    FactGate {
+        gate: GateKind::Uptime,
+        phase: Some(Phase::Validate),
+        only_into: Some(Stage::Production),
+    },
+    FactGate {
+        gate: GateKind::Latency,
+        phase: Some(Phase::Validate),
+        only_into: Some(Stage::Production),
+    },
+    FactGate {
+        gate: GateKind::Monitoring,
+        phase: Some(Phase::Validate),
+        only_into: Some(Stage::Production),
+    },
     FactGate {
         gate: GateKind::Integration,
         phase: None,

@@ -138,6 +138,17 @@ fn heading_matches(heading: &str, section: &str) -> bool {
             .is_some_and(|rest| rest.starts_with(|c: char| !c.is_alphanumeric()))
 }
 
+/// A required section the README template does not write: its heading and a note that the
+/// docs gate reads as a placeholder until someone replaces it.
+pub fn section_scaffold(section: &str) -> String {
+    let note = match section {
+        "Troubleshooting" => "<Symptoms, their causes and what to do about each.>".to_owned(),
+        "Runbook" => "<How to deploy, check, roll back and recover it, step by step.>".to_owned(),
+        _ => format!("<What belongs under {section}, for its readers.>"),
+    };
+    format!("\n## {section}\n\n{note}\n")
+}
+
 /// Checks a README's text (or its absence) against the required sections.
 pub fn check(path: &str, text: Option<&str>, required: &[String]) -> ReadmeCheck {
     let Some(text) = text else {
@@ -372,5 +383,24 @@ mod tests {
             code_facts(&component, with_all).public_names,
             vec!["A", "b"]
         );
+    }
+
+    #[test]
+    fn a_stage_sections_scaffold_is_a_placeholder_until_written() {
+        let required = vec![
+            "Overview".to_owned(),
+            "Runbook".to_owned(),
+            "Extra".to_owned(),
+        ];
+        let text = format!(
+            "# X\n## Overview\nIt does things.\n{}{}",
+            section_scaffold("Runbook"),
+            section_scaffold("Extra")
+        );
+        let result = check("README.md", Some(&text), &required);
+        assert!(result.missing_sections.is_empty());
+        assert_eq!(result.unfinished_sections(), vec!["Runbook", "Extra"]);
+        assert_eq!(result.written(&required), 1);
+        assert!(!result.passed());
     }
 }

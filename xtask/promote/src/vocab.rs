@@ -113,6 +113,12 @@ pub enum GateKind {
     Integration,
     /// Phase 5: the deploy ended healthy.
     Deployment,
+    /// Production: uptime in the current stage over the observation window (Prometheus).
+    Uptime,
+    /// Production: the declared latency SLA met over the window (Prometheus).
+    Latency,
+    /// Production: a healthy scrape target, an alerting rule and a healthcheck.
+    Monitoring,
 }
 
 impl GateKind {
@@ -132,6 +138,9 @@ impl GateKind {
         GateKind::Observation,
         GateKind::Integration,
         GateKind::Deployment,
+        GateKind::Uptime,
+        GateKind::Latency,
+        GateKind::Monitoring,
     ];
 
     pub fn id(self) -> &'static str {
@@ -147,6 +156,9 @@ impl GateKind {
             GateKind::Observation => "observation",
             GateKind::Integration => "integration",
             GateKind::Deployment => "deployment",
+            GateKind::Uptime => "uptime",
+            GateKind::Latency => "latency",
+            GateKind::Monitoring => "monitoring",
         }
     }
 }

@@ -551,3 +551,148 @@ fn with_the_projects_own_environment_pytest_and_pinned_tools_come_from_it() {
         assert!(!installing.contains(provided), "{installing}");
     }
 }
+
+/// `cargo xtask ARGS` in the fixture, through the thin crate `init` wrote: cargo builds it into
+/// a target folder under this checkout's own (kept between test runs, so only the first builds
+/// every dependency), offline, with the versions of this checkout's Cargo.lock.
+fn cargo_xtask(fixture: &Fixture, args: &[&str]) -> Run {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = fixture.command(Path::new(&cargo));
+    command
+        .arg("xtask")
+        .args(args)
+        // setup makes the fixture's own tool venv (`.xtask/venv`, with a Python satisfying its
+        // requires-python) and installs the fixture into it, as on a user's machine; the
+        // shared venv of the other tests stays as it is.
+        .env_remove("XTASK_VENV")
+        .env("CARGO_TARGET_DIR", workspace().join("target/adoption"))
+        .env("CARGO_NET_OFFLINE", "true")
+        // The test binary runs with cargo's variables for this workspace; the fixture's
+        // build must see only its own.
+        .env_remove("CARGO_MANIFEST_DIR")
+        .env_remove("CARGO_MANIFEST_PATH")
+        .env_remove("CARGO_PKG_NAME")
+        .env_remove("RUSTC_WRAPPER");
+    run(&mut command)
+}
+
+/// The files `git status` shows as new, changed or ignored in the fixture, as paths.
+fn changed_files(fixture: &Fixture) -> BTreeSet<String> {
+    let output = Command::new("git")
+        .args([
+            "status",
+            "--porcelain=v1",
+            "--untracked-files=all",
+            "--ignored=matching",
+        ])
+        .current_dir(fixture.root())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| line.get(3..).unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_thin_xtask_depending_on_the_crate_by_path_runs_init_setup_status_and_workflows() {
+    let fixture = Fixture::new();
+    // The one-time bootstrap the README shows,
+    // `cargo run --manifest-path <checkout>/xtask/Cargo.toml -- init --root . --xtask-path ...`:
+    // this checkout's own binary is what that command runs.
+    let checkout = workspace().join("xtask/promote");
+    let init = run(fixture
+        .command(&xtask_bin())
+        .args(["init", "--root", ".", "--xtask-path"])
+        .arg(&checkout));
+    assert_eq!(init.code, 0, "{}", init.all());
+    let manifest: toml::Table = toml::from_str(&fixture.read("xtask/Cargo.toml")).unwrap();
+    let dependencies = manifest["dependencies"].as_table().unwrap();
+    assert_eq!(dependencies.len(), 1, "one dependency: {manifest}");
+    assert_eq!(
+        dependencies["xtask-promote"]["path"].as_str(),
+        Some(checkout.to_str().unwrap())
+    );
+    assert!(fixture.read("xtask/src/main.rs").lines().count() <= 6);
+    // A second init leaves every file of the user's alone, thin crate included.
+    std::fs::write(
+        fixture.root().join("xtask/src/main.rs"),
+        "// ours now\nfn main() {}\n",
+    )
+    .unwrap();
+    let again = run(fixture
+        .command(&xtask_bin())
+        .args(["init", "--force", "--xtask-path"])
+        .arg(&checkout));
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(
+        fixture.read("xtask/src/main.rs"),
+        "// ours now\nfn main() {}\n"
+    );
+    std::fs::write(
+        fixture.root().join("xtask/src/main.rs"),
+        "fn main() -> std::process::ExitCode {\n    xtask_promote::main()\n}\n",
+    )
+    .unwrap();
+    // Pin the dependencies' versions to this checkout's, so the build reuses its artifacts
+    // and needs no network; a user's first build resolves them.
+    std::fs::copy(
+        workspace().join("Cargo.lock"),
+        fixture.root().join("Cargo.lock"),
+    )
+    .unwrap();
+
+    let setup = cargo_xtask(&fixture, &["setup"]);
+    assert_eq!(setup.code, 0, "{}", setup.all());
+    // No `--quiet`: cargo's own lines say what the first run is doing.
+    assert!(
+        setup.stderr.contains("Running `"),
+        "cargo's progress shows: {}",
+        setup.all()
+    );
+    let status = cargo_xtask(&fixture, &["status"]);
+    assert_eq!(status.code, 0, "{}", status.all());
+    assert!(fixture.root().join("reports/status/status.md").is_file());
+    // The repository's own issue form is replaced only when asked to.
+    let workflows = cargo_xtask(&fixture, &["workflows", "--force"]);
+    assert_eq!(workflows.code, 0, "{}", workflows.all());
+    let check = cargo_xtask(&fixture, &["workflows", "--check"]);
+    assert_eq!(check.code, 0, "{}", check.all());
+
+    // What adoption left in the repository: the thin crate and its workspace, the alias, the
+    // registry, the generated files, and the ignored state and report folders. No Python of
+    // ours, no fixture, no test.
+    let mut expected: BTreeSet<String> = [
+        ".cargo/config.toml",
+        ".github/ISSUE_TEMPLATE/component_promotion.yml",
+        ".gitignore",
+        "Cargo.lock",
+        "Cargo.toml",
+        "xtask.toml",
+        "xtask/Cargo.toml",
+        "xtask/src/main.rs",
+        ".xtask/",
+        "reports/",
+        // setup's editable install of the fixture (setuptools' metadata, ignored).
+        "src/adoption_fixture.egg-info/",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    for name in [
+        "quality.yml",
+        "component-status.yml",
+        "promotion-validation.yml",
+    ] {
+        expected.insert(format!(".github/workflows/{name}"));
+    }
+    let found = changed_files(&fixture);
+    // The user's own Python leaves bytecode beside itself when their tests import it.
+    let found: BTreeSet<String> = found
+        .into_iter()
+        .filter(|path| !path.contains("__pycache__/"))
+        .collect();
+    assert_eq!(found, expected, "{}", status.all());
+}

@@ -6,6 +6,7 @@
 mod checks;
 mod environments;
 mod graph;
+pub mod observability;
 mod raw;
 mod values;
 
@@ -53,6 +54,8 @@ pub struct Config {
     pub environments: Vec<Environment>,
     /// Compose services of the components that name any, by component.
     pub services: std::collections::BTreeMap<String, ServiceSettings>,
+    /// Production evidence: where Prometheus answers, selectors, SLAs (`[observability]`).
+    pub observability: observability::Observability,
 }
 
 /// `[env]` of xtask.toml: caller variables passed through by name, and fixed values.
@@ -97,6 +100,27 @@ pub struct Policy {
     pub observation_days: u32,
     pub security_fail_on: SecuritySeverity,
     pub readme_sections: Vec<String>,
+    /// Sections needed besides `readme_sections` to enter a stage (`readme_sections_for`).
+    pub readme_sections_by_stage: BTreeMap<Stage, Vec<String>>,
+}
+
+impl Policy {
+    /// The README sections a promotion into `target` needs: the common ones, then the
+    /// stage's own, each once.
+    pub fn readme_sections_for(&self, target: Stage) -> Vec<String> {
+        let mut sections = self.readme_sections.clone();
+        for section in self
+            .readme_sections_by_stage
+            .get(&target)
+            .into_iter()
+            .flatten()
+        {
+            if !sections.contains(section) {
+                sections.push(section.clone());
+            }
+        }
+        sections
+    }
 }
 
 /// `[tools]`: the pinned version of every distribution of the tool table the project uses.
@@ -502,6 +526,7 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
     }
     let environments = environments::build_environments(&raw.environments, at)?;
     let services = environments::build_services(&raw.components, at)?;
+    let observability = observability::build(raw.observability.as_ref(), &raw.components, at)?;
 
     Ok(Config {
         path: at.path.to_path_buf(),
@@ -518,6 +543,10 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
             observation_days: raw.policy.observation_days,
             security_fail_on,
             readme_sections: raw.policy.readme_sections,
+            readme_sections_by_stage: readme_sections_by_stage(
+                raw.policy.readme_sections_by_stage,
+                at,
+            )?,
         },
         tools: tool_pins(raw.tools, at)?,
         timeouts: timeouts(raw.timeouts),
@@ -538,10 +567,29 @@ fn build(raw: raw::RawConfig, at: &Locator<'_>, workspace_root: PathBuf) -> Resu
         graph,
         environments,
         services,
+        observability,
     })
 }
 
 /// `[tools]` as the table knows it; names were checked against the table by `check_text`.
+fn readme_sections_by_stage(
+    raw: BTreeMap<String, Vec<String>>,
+    at: &Locator<'_>,
+) -> Result<BTreeMap<Stage, Vec<String>>> {
+    let mut by_stage = BTreeMap::new();
+    for (name, sections) in raw {
+        let stage: Stage = name.parse().map_err(|_| {
+            usage(format!(
+                "{}: policy.readme_sections_by_stage.{} is not a stage: expected development, staging or production",
+                at.path.display(),
+                name.escape_debug()
+            ))
+        })?;
+        by_stage.insert(stage, sections);
+    }
+    Ok(by_stage)
+}
+
 fn tool_pins(raw: raw::RawTools, at: &Locator<'_>) -> Result<ToolPins> {
     let pins = ToolPins {
         versions: raw.pins,

@@ -27,6 +27,8 @@ pub struct RawConfig {
     /// Deploy targets by stage name (`[environments.staging]`).
     #[serde(default)]
     pub environments: IndexMap<String, Spanned<RawEnvironment>>,
+    /// Production evidence from Prometheus (`[observability]`).
+    pub observability: Option<RawObservability>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +88,9 @@ pub struct RawPolicy {
     pub security_fail_on: String,
     #[serde(default = "default_readme_sections")]
     pub readme_sections: Vec<String>,
+    /// Sections a README needs besides `readme_sections` to enter a stage, by stage name.
+    #[serde(default = "default_readme_sections_by_stage")]
+    pub readme_sections_by_stage: BTreeMap<String, Vec<String>>,
 }
 
 fn default_observation_days() -> u32 {
@@ -100,12 +105,24 @@ fn default_readme_sections() -> Vec<String> {
         .to_vec()
 }
 
+/// The users' Production exit criterion: user documentation, an API reference, a
+/// troubleshooting guide, and (their agentic workflow) a runbook.
+fn default_readme_sections_by_stage() -> BTreeMap<String, Vec<String>> {
+    BTreeMap::from([(
+        "production".to_owned(),
+        ["Troubleshooting", "Runbook", "API"]
+            .map(str::to_owned)
+            .to_vec(),
+    )])
+}
+
 impl Default for RawPolicy {
     fn default() -> Self {
         RawPolicy {
             observation_days: default_observation_days(),
             security_fail_on: default_security_fail_on(),
             readme_sections: default_readme_sections(),
+            readme_sections_by_stage: default_readme_sections_by_stage(),
         }
     }
 }
@@ -236,6 +253,10 @@ pub struct RawComponent {
     /// A command run inside the service's container (`docker exec`) that exits 0 once it is
     /// healthy; for services whose image and compose file declare no healthcheck.
     pub health_probe: Option<Spanned<Vec<String>>>,
+    /// The labels that select its series in Prometheus; default `job` = its `service`.
+    pub metrics: Option<Spanned<IndexMap<String, String>>>,
+    /// Its latency objective (`[components.x.sla] p95_ms = 300`) or `"none"`.
+    pub sla: Option<Spanned<RawSla>>,
 }
 
 /// `[environments.<stage>]`: where a stage's services run.
@@ -259,4 +280,47 @@ fn default_health_timeout() -> Spanned<u64> {
 
 fn default_settle_seconds() -> Spanned<u64> {
     Spanned::new(0..0, 30)
+}
+
+/// `[observability]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawObservability {
+    /// Percent of the observation window a component must be up (default 99.5).
+    pub uptime_min: Option<Spanned<f64>>,
+    /// Percent of the samples the scrape interval promises that must be there (default 95).
+    pub coverage_min: Option<Spanned<f64>>,
+    /// Seconds between two scrapes of a component's target (default 15).
+    pub scrape_interval_seconds: Option<Spanned<u64>>,
+    /// Deadline of one request to Prometheus, in milliseconds (default 10000).
+    pub timeout_ms: Option<Spanned<u64>>,
+    /// Where each stage's Prometheus answers, by stage name.
+    #[serde(default)]
+    pub prometheus: IndexMap<String, Spanned<RawPrometheus>>,
+}
+
+/// `[observability.prometheus.<stage>]`: a URL or the name of a variable holding it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheus {
+    pub url: Option<Spanned<String>>,
+    pub url_env: Option<Spanned<String>>,
+    /// Name of the variable holding a bearer token.
+    pub token_env: Option<Spanned<String>>,
+}
+
+/// A component's `sla`: a table (`[components.x.sla] p95_ms = 300`) or the word `"none"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSla {
+    Declared(RawSlaTable),
+    Word(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlaTable {
+    pub p95_ms: f64,
+    /// The histogram's name without `_bucket` (default `http_request_duration_seconds`).
+    pub metric: Option<String>,
 }

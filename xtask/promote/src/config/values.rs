@@ -44,6 +44,7 @@ struct WrittenPolicy {
     observation_days: Option<Spanned<i64>>,
     security_fail_on: Option<Spanned<String>>,
     readme_sections: Vec<Spanned<String>>,
+    readme_sections_by_stage: IndexMap<String, Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,8 +172,21 @@ fn check_policy(policy: &WrittenPolicy, at: &Locator<'_>) -> Result<()> {
             ),
         ));
     }
+    check_sections(&policy.readme_sections, "policy.readme_sections", at)?;
+    for (stage, sections) in &policy.readme_sections_by_stage {
+        check_sections(
+            sections,
+            &format!("policy.readme_sections_by_stage.{stage}"),
+            at,
+        )?;
+    }
+    Ok(())
+}
+
+/// README section names: one line of heading text each, listed once.
+fn check_sections(sections: &[Spanned<String>], key: &str, at: &Locator<'_>) -> Result<()> {
     let mut seen: Vec<&str> = Vec::new();
-    for section in &policy.readme_sections {
+    for section in sections {
         let name = section.get_ref();
         let problem = if name.trim().is_empty() {
             Some("is empty: every README would have it")
@@ -188,10 +202,7 @@ fn check_policy(policy: &WrittenPolicy, at: &Locator<'_>) -> Result<()> {
         if let Some(problem) = problem {
             return Err(at.error(
                 section,
-                format!(
-                    "policy.readme_sections entry \"{}\" {problem}",
-                    name.escape_debug()
-                ),
+                format!("{key} entry \"{}\" {problem}", name.escape_debug()),
             ));
         }
         seen.push(name);

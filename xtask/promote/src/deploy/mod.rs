@@ -17,6 +17,7 @@ pub mod argv;
 pub mod cli;
 pub mod compose_file;
 pub mod configs;
+pub mod declared;
 pub mod docker;
 pub mod engine_lock;
 pub mod gate;

@@ -201,6 +201,7 @@ mod tests {
             observation_days: 7,
             security_fail_on: SecuritySeverity::Medium,
             readme_sections: vec!["Overview".into()],
+            readme_sections_by_stage: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod inputs;
 pub mod key;
 pub mod observe;
 pub mod parallel;
+pub mod reach;
 mod run;
 pub mod trace;
 pub mod warm;
@@ -57,6 +58,8 @@ pub struct RunContext<'a> {
     pub warm: warm::WarmRun,
     /// `cache audit`'s marks of flaky steps, read on first use.
     pub audit: audit::AuditState,
+    /// The shared code each component reaches, read from the import graph on first use.
+    shared: std::sync::OnceLock<reach::SharedCode>,
 }
 
 /// Drops every event: a context made again says nothing twice.
@@ -109,7 +112,14 @@ impl<'a> RunContext<'a> {
             step_env: Vec::new(),
             warm: warm::WarmRun::default(),
             audit: audit::AuditState::default(),
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The shared code each component reaches, checked with it (`reach.rs`).
+    pub fn shared_code(&self) -> &reach::SharedCode {
+        self.shared
+            .get_or_init(|| reach::SharedCode::of(self.config, &self.index))
     }
 
     /// A new context for the same command with `cache` (`None`: nothing read from the cache

@@ -27,18 +27,36 @@ pub(super) fn args_for(
         config: ctx.tool_configs.get(&kind.tool()).map(String::as_str),
         run_dir: RUN_DIR,
         coverage_root: component.coverage_root(),
+        also_covered: &ctx.shared_code().coverage_folders(component),
         tests: &component.tests,
     })
 }
 
-/// Arguments for `component` alone.
+/// Arguments for `component` alone: a check takes in the shared code it reaches.
 pub fn argv(ctx: &RunContext<'_>, kind: StepKind, component: &Component) -> Vec<String> {
     args_for(
         ctx,
         kind,
-        std::slice::from_ref(&component.source),
+        &checked_paths(ctx, kind, std::slice::from_ref(&component)),
         component,
     )
+}
+
+/// What a check of `components` (one, or a batch's members) reads: their sources, then the
+/// shared code they reach (`reach.rs`), each once. Fixes edit only the components' own files.
+fn checked_paths(ctx: &RunContext<'_>, kind: StepKind, components: &[&Component]) -> Vec<String> {
+    let mut paths: Vec<String> = components.iter().map(|c| c.source.clone()).collect();
+    if kind.spec().observed {
+        let mut shared: Vec<String> = components
+            .iter()
+            .flat_map(|c| ctx.shared_code().of_component(c).iter().cloned())
+            .filter(|file| !components.iter().any(|c| c.owns(file)))
+            .collect();
+        shared.sort();
+        shared.dedup();
+        paths.extend(shared);
+    }
+    paths
 }
 
 /// The command as the report shows it: the tool's name, then its arguments.
@@ -259,11 +277,10 @@ pub(crate) fn execute<'j, 'c>(
             .collect();
     }
     let tool = &job.members[0].tool;
-    let paths: Vec<String> = job
-        .members
-        .iter()
-        .map(|m| m.component.source.clone())
-        .collect();
+    let members: Vec<&Component> = job.members.iter().map(|m| m.component).collect();
+    // Only the members' own sources split a trace's reads; shared code read is every member's.
+    let sources: Vec<String> = members.iter().map(|c| c.source.clone()).collect();
+    let paths = checked_paths(ctx, job.kind, &members);
     let names: Vec<String> = job
         .members
         .iter()
@@ -291,7 +308,7 @@ pub(crate) fn execute<'j, 'c>(
         (Ok(dir), Some(why)) => Some(Observed::read(
             dir.path(),
             crate::scratch::root(&ctx.config.state_dir()),
-            paths.clone(),
+            sources,
             why,
         )),
         _ => None,
@@ -320,7 +337,7 @@ pub(crate) fn execute<'j, 'c>(
                     duration_ms,
                 ),
                 Ok(findings) => {
-                    let mine = split_findings(findings, member.component, &job.members);
+                    let mine = split_findings(ctx, findings, member.component, &job.members);
                     verdict_result(job.kind, &member.tool, command, mine, duration_ms)
                 }
             };
@@ -329,16 +346,24 @@ pub(crate) fn execute<'j, 'c>(
         .collect()
 }
 
-/// A member's share of a batch's findings: those in its files, plus any that belong to no
-/// member (a config problem, say), which every member gets so none of them passes by mistake.
+/// A member's share of a batch's findings: those in its files and in the shared code it
+/// reaches, plus any that belong to no member (a config problem, say), which every member gets
+/// so none of them passes by mistake.
 fn split_findings(
+    ctx: &RunContext<'_>,
     findings: &[Finding],
     component: &Component,
     members: &[Prepared<'_>],
 ) -> Vec<Finding> {
+    let shared = ctx.shared_code();
     findings
         .iter()
-        .filter(|f| component.owns(&f.file) || !members.iter().any(|m| m.component.owns(&f.file)))
+        .filter(|f| {
+            shared.checked_with(component, &f.file)
+                || !members
+                    .iter()
+                    .any(|m| shared.checked_with(m.component, &f.file))
+        })
         .cloned()
         .collect()
 }
@@ -417,6 +442,7 @@ pub fn decided_without_running(
         config: None,
         run_dir: RUN_DIR,
         coverage_root: component.coverage_root(),
+        also_covered: &[],
         tests: &component.tests,
     });
     Some(StepResult::error(
@@ -538,10 +564,9 @@ fn run_pytest_observed(
             return error(step_error.kind, step_error.message, duration_ms);
         }
     };
-    let coverage = run
-        .coverage
-        .as_ref()
-        .and_then(|report| report.for_files(|path| component.owns(path)));
+    let coverage = run.coverage.as_ref().and_then(|report| {
+        report.for_files(|path| ctx.shared_code().checked_with(component, path))
+    });
     tests_result(
         member,
         command,

@@ -52,6 +52,8 @@ pub struct Facts {
     pub deployment: Option<DeploymentFact>,
     /// `--integration`: the integration run.
     pub integration: Option<IntegrationFact>,
+    /// Production: what Prometheus and the compose file say (`evidence::Session::gather`).
+    pub production: Option<crate::evidence::ProductionFacts>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +126,12 @@ fn decide_by(
             GateKind::Coverage => judge.coverage(),
             GateKind::Dependencies => judge.dependencies(facts),
             GateKind::Observation => judge.observation(facts.staging_since, now),
+            GateKind::Uptime | GateKind::Latency | GateKind::Monitoring => {
+                match &facts.production {
+                    Some(production) => judge.production(kind, production),
+                    None => judge.missing_evidence(kind, "the Prometheus queries"),
+                }
+            }
         };
         gates.push((kind, result));
     }
@@ -237,6 +245,27 @@ impl<'a> Judge<'a> {
             outcome: Outcome::Missing {
                 what: what.to_owned(),
             },
+        }
+    }
+
+    /// The Production gates, decided by `evidence::gate`.
+    fn production(
+        &mut self,
+        kind: GateKind,
+        facts: &crate::evidence::ProductionFacts,
+    ) -> GateResult {
+        use crate::evidence::gate;
+        let verdict = match kind {
+            GateKind::Uptime => gate::uptime(facts, self.config),
+            GateKind::Latency => gate::latency(facts, &self.component.name),
+            _ => gate::monitoring(facts, &self.component.name),
+        };
+        if let Some((message, fix)) = verdict.blocker {
+            self.block(kind, message, fix);
+        }
+        GateResult {
+            passed: verdict.passed,
+            outcome: Outcome::Production(verdict.outcome),
         }
     }
 
@@ -374,9 +403,10 @@ impl<'a> Judge<'a> {
         let Some(readme) = readme else {
             return self.missing_evidence(GateKind::Docs, "the README check");
         };
-        let required = self.config.policy.readme_sections.len();
+        let sections = self.config.policy.readme_sections_for(self.plan.to);
+        let required = sections.len();
         // A section still holding a scaffold note is not written, whatever its heading says.
-        let present = readme.written(&self.config.policy.readme_sections);
+        let present = readme.written(&sections);
         let unfinished: Vec<String> = readme
             .unfinished_sections()
             .into_iter()

@@ -71,6 +71,8 @@ pub enum Outcome {
     },
     Deployment(DeploymentFact),
     Integration(IntegrationFact),
+    /// Uptime, latency and monitoring (`evidence::outcome`).
+    Production(crate::evidence::outcome::ProductionOutcome),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -239,6 +241,7 @@ impl GateResult {
                 } => json!((seconds_to_healthy * 10.0).round() / 10.0),
                 _ => json!(self.summary()),
             },
+            Outcome::Production(outcome) => outcome.measured(),
             Outcome::Integration(fact) => {
                 if self.passed {
                     json!(fact.failed_tests())
@@ -261,6 +264,7 @@ impl GateResult {
             Outcome::Coverage { threshold, .. } => json!(threshold),
             Outcome::Dependencies(dependencies) => json!(dependencies.target),
             Outcome::Observation { required_days, .. } => json!(required_days),
+            Outcome::Production(outcome) => outcome.threshold(),
             Outcome::Deployment(fact) => match fact.result {
                 DeployResult::Deployed { .. } => json!(fact.health_timeout_secs),
                 _ => json!("healthy"),
@@ -282,6 +286,7 @@ impl GateResult {
             Outcome::Tests(_) | Outcome::Integration(_) => "failed tests",
             Outcome::Coverage { .. } => "percent",
             Outcome::Observation { .. } => "days",
+            Outcome::Production(outcome) => outcome.unit(),
             Outcome::Deployment(fact) => match fact.result {
                 DeployResult::Deployed { .. } => "seconds to healthy",
                 _ => "outcome",
@@ -390,6 +395,7 @@ impl GateResult {
                 ),
             },
             Outcome::Integration(fact) => integration_summary(fact, self.passed),
+            Outcome::Production(outcome) => outcome.summary(self.passed),
         }
     }
 
@@ -509,12 +515,18 @@ fn integration_summary(fact: &IntegrationFact, passed: bool) -> String {
 /// The JSON report's shape of a gate (the schema's `gate`), derived from the typed outcome.
 impl Serialize for GateResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut gate = serializer.serialize_struct("GateResult", 5)?;
+        let mut gate = serializer.serialize_struct("GateResult", 6)?;
         gate.serialize_field("passed", &self.passed)?;
         gate.serialize_field("measured", &self.measured())?;
         gate.serialize_field("threshold", &self.threshold())?;
         gate.serialize_field("unit", self.unit())?;
         gate.serialize_field("summary", &self.summary())?;
+        // The Production gates carry what they measured (window, coverage, worst hour...).
+        if let Outcome::Production(outcome) = &self.outcome {
+            gate.serialize_field("facts", &outcome.facts())?;
+        } else {
+            gate.skip_field("facts")?;
+        }
         gate.end()
     }
 }

@@ -107,6 +107,9 @@ fn clean_facts() -> Facts {
         }),
         dependencies: vec![("model-management".into(), Stage::Staging)],
         staging_since: None,
+        production: Some(crate::evidence::passing_facts(
+            noon(2026, 11, 21).and_utc().timestamp(),
+        )),
         ..Facts::default()
     }
 }
@@ -558,6 +561,7 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
         .chain(crate::tools::pytest::args(
             crate::engine::RUN_DIR,
             "src/components",
+            &[],
             &["tests/test_models.py".to_owned()],
         ))
         .collect();
@@ -994,4 +998,37 @@ fn every_step_feeding_security_counts() {
         "{}",
         blocker_of(&decision, "security").message
     );
+}
+
+#[test]
+fn the_production_gates_need_prometheus_evidence() {
+    let mut steps = clean_steps();
+    steps.insert(StepKind::Pytest, pytest(Some(85.0), 0));
+    let mut facts = clean_facts();
+    facts.dependencies = vec![("model-management".into(), Stage::Production)];
+    facts.staging_since = Some(noon(2026, 11, 1));
+    let decision = decide_with(Stage::Staging, None, &steps, &facts);
+    assert!(decision.promotable, "{:?}", decision.blockers);
+    let uptime = gate(&decision, GateKind::Uptime);
+    assert_eq!(uptime.measured(), serde_json::json!(99.9));
+    assert!(
+        uptime.summary().contains("worst hour"),
+        "{}",
+        uptime.summary()
+    );
+    let json = serde_json::to_value(uptime).unwrap();
+    assert_eq!(json["facts"]["coverage_percent"], serde_json::json!(100.0));
+    assert_eq!(
+        gate(&decision, GateKind::Latency).summary(),
+        "no SLA, by choice (sla = \"none\")"
+    );
+    facts.production = None;
+    let decision = decide_with(Stage::Staging, None, &steps, &facts);
+    for kind in [GateKind::Uptime, GateKind::Latency, GateKind::Monitoring] {
+        assert!(
+            !gate(&decision, kind).passed,
+            "{kind} passed without evidence"
+        );
+    }
+    assert!(!decision.promotable);
 }

@@ -6,6 +6,7 @@ pub mod discover;
 pub mod imports;
 pub mod infer;
 pub mod registry;
+pub mod scaffold;
 
 use std::path::Path;
 

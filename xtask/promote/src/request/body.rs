@@ -40,6 +40,8 @@ fn repo_path(project_prefix: &str, path: &str) -> String {
 struct CriterionView {
     label: String,
     met: bool,
+    /// What the Production gates measured for it (uptime, p95, monitoring), beside the box.
+    figure: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -222,12 +224,32 @@ fn met(report: &PromotionReport, criterion: &form::Criterion) -> bool {
             .all(|gate| report.gate(*gate).is_some_and(|result| result.passed))
 }
 
+/// The summaries of the Production gates (Prometheus evidence) that show a criterion.
+fn figure(report: &PromotionReport, criterion: &form::Criterion) -> Option<String> {
+    let figures: Vec<String> = criterion
+        .evidence
+        .iter()
+        .filter(|kind| {
+            matches!(
+                kind,
+                GateKind::Uptime | GateKind::Latency | GateKind::Monitoring
+            )
+        })
+        .filter_map(|kind| report.gate(*kind))
+        .map(|gate| inline(&gate.summary(), TEXT_LIMIT))
+        .collect();
+    (!figures.is_empty()).then(|| figures.join("; "))
+}
+
 fn criteria_views(config: &Config, report: &PromotionReport, set: Stage) -> Vec<CriterionView> {
     form::criteria(config, set)
         .into_iter()
         .map(|criterion| CriterionView {
             // Only the requested promotion's criteria can be shown met by this run's gates.
             met: report.to_stage == set && met(report, &criterion),
+            figure: (report.to_stage == set)
+                .then(|| figure(report, &criterion))
+                .flatten(),
             label: criterion.label,
         })
         .collect()

@@ -121,7 +121,8 @@ impl FieldId {
 pub struct Criterion {
     pub label: String,
     /// The gates that together show the criterion met. Empty when no tool can show it (API
-    /// stability, uptime, load): those boxes are for a person to tick, never for us.
+    /// stability, a security review, load): those boxes are for a person to tick, never for us.
+    /// Uptime, SLAs and monitoring are shown by the Production gates' Prometheus evidence.
     pub evidence: Vec<GateKind>,
 }
 
@@ -191,7 +192,7 @@ pub fn criteria(config: &Config, target: Stage) -> Vec<Criterion> {
             ),
             c(
                 "Performance: Performance validated (meets defined SLAs)".into(),
-                &[],
+                &[GateKind::Latency],
             ),
             // A clean bandit run is not a security review: a person ticks this one.
             c(
@@ -200,10 +201,10 @@ pub fn criteria(config: &Config, target: Stage) -> Vec<Criterion> {
             ),
             c(
                 format!(
-                    "Reliability: {}-day uptime in staging ≥99.5%",
-                    config.policy.observation_days
+                    "Reliability: {}-day uptime in staging ≥{}%",
+                    config.policy.observation_days, config.observability.uptime_min
                 ),
-                &[],
+                &[GateKind::Observation, GateKind::Uptime],
             ),
             c(
                 "Documentation: Complete user documentation, API reference, troubleshooting guide"
@@ -212,7 +213,7 @@ pub fn criteria(config: &Config, target: Stage) -> Vec<Criterion> {
             ),
             c(
                 "Monitoring: Health checks, metrics, alerts configured".into(),
-                &[],
+                &[GateKind::Monitoring],
             ),
             c(
                 "Rollback: Rollback procedure documented and tested".into(),

@@ -97,6 +97,14 @@ fn days_between(from: NaiveDateTime, to: NaiveDateTime) -> f64 {
     ((to - from).num_seconds().max(0) as f64 / 86_400.0 * 100.0).round() / 100.0
 }
 
+/// What the docs gate required (the target stage's sections), else the target's list.
+fn required_sections(config: &Config, report: &PromotionReport) -> u64 {
+    match report.gate(GateKind::Docs).map(|g| &g.outcome) {
+        Some(Outcome::Docs { required, .. }) => *required as u64,
+        _ => config.policy.readme_sections_for(report.to_stage).len() as u64,
+    }
+}
+
 fn component_status(
     inputs: &Inputs<'_>,
     report: &PromotionReport,
@@ -164,7 +172,7 @@ fn component_status(
             }) => Some(*present as u64),
             _ => None,
         },
-        required: config.policy.readme_sections.len() as u64,
+        required: required_sections(config, report),
         summary: docs.map_or_else(|| "not checked".to_owned(), GateResult::summary),
     };
     let lint = report.gate(GateKind::Lint).and_then(GateResult::count);

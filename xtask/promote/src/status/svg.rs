@@ -304,6 +304,14 @@ mod tests {
     }
 
     #[test]
+    fn the_drawn_graph_of_thirty_components_is_stable() {
+        // Read once in headless Chromium (README, the status report): boxes in columns by
+        // longest dependency chain, long edges through the gaps, an arrowhead on every edge.
+        let edges = layout::tests::random_dag(30, 7);
+        insta::assert_snapshot!(dependency_graph(&fixture::wide(30, &edges)));
+    }
+
+    #[test]
     fn dependents_sit_right_of_their_dependencies() {
         let svg = dependency_graph(&fixture::status());
         let x_of = |name: &str| -> f64 {

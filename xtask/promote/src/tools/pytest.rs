@@ -18,7 +18,14 @@ pub const COVERAGE_FILE: &str = "coverage.json";
 
 /// Arguments after the interpreter. `out_dir` is this run's own fresh folder; the cache key is
 /// computed with a placeholder there, so the key does not change from run to run.
-pub fn args(out_dir: &str, coverage_root: &str, tests: &[String]) -> Vec<String> {
+/// `also_covered` are the folders of shared code the component reaches: measured too, and
+/// counted in its figure for the files it reaches.
+pub fn args(
+    out_dir: &str,
+    coverage_root: &str,
+    also_covered: &[String],
+    tests: &[String],
+) -> Vec<String> {
     let mut args = vec![
         "-m".to_owned(),
         "pytest".to_owned(),
@@ -30,6 +37,12 @@ pub fn args(out_dir: &str, coverage_root: &str, tests: &[String]) -> Vec<String>
         format!("--cov={coverage_root}"),
         format!("--cov-report=json:{out_dir}/{COVERAGE_FILE}"),
     ];
+    for folder in also_covered {
+        let inside = folder == coverage_root || folder.starts_with(&format!("{coverage_root}/"));
+        if !inside {
+            args.push(format!("--cov={folder}"));
+        }
+    }
     args.extend(tests.iter().cloned());
     args
 }
@@ -530,7 +543,15 @@ E   ModuleNotFoundError: No module named 'torch'</error></testcase></testsuite><
 
     #[test]
     fn output_paths_go_into_the_given_folder() {
-        let args = args("/tmp/run-1", "src/components", &["tests/test_a.py".into()]);
+        let args = args(
+            "/tmp/run-1",
+            "src/components",
+            &["src/shared".into(), "src/components/helpers".into()],
+            &["tests/test_a.py".into()],
+        );
+        // Shared code outside the component's folder is measured too; inside it, once.
+        assert!(args.contains(&"--cov=src/shared".to_owned()));
+        assert!(!args.contains(&"--cov=src/components/helpers".to_owned()));
         assert!(args.contains(&"--junitxml=/tmp/run-1/junit.xml".to_owned()));
         assert!(args.contains(&"--cov=src/components".to_owned()));
         assert!(args.contains(&"--cov-report=json:/tmp/run-1/coverage.json".to_owned()));

@@ -73,6 +73,8 @@ pub struct ArgvInputs<'a> {
     pub run_dir: &'a str,
     /// What coverage is measured over, and the tests to run (single-component steps).
     pub coverage_root: &'a str,
+    /// Folders of the shared code the component reaches, measured with it.
+    pub also_covered: &'a [String],
     pub tests: &'a [String],
 }
 
@@ -410,7 +412,7 @@ pub static STEPS: &[StepSpec] = &[
             StepKind::Pytest,
             "pytest",
             Tool::Pytest,
-            |i| super::pytest::args(i.run_dir, i.coverage_root, i.tests),
+            |i| super::pytest::args(i.run_dir, i.coverage_root, i.also_covered, i.tests),
             Output::TestRun,
             &[GateKind::Tests, GateKind::Coverage],
             Phase::Validate,

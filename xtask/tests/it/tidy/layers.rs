@@ -44,7 +44,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         "engine",
         &["engine", "cache", "imports", "events", "progress"],
     ),
-    ("gates", &["gates", "maturity"]),
+    ("gates", &["gates", "maturity", "evidence"]),
     ("deploy", &["deploy"]),
     ("report", &["report", "render", "assess", "maturity/record"]),
     (

@@ -137,7 +137,7 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
         let check = readme::check(
             &component.readme,
             existing.as_deref(),
-            &config.policy.readme_sections,
+            &config.policy.readme_sections_for(plan.to),
         );
         // Placeholders left in a README are the author's to replace: the scaffold only adds
         // what is missing.
@@ -157,7 +157,17 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
         let facts = readme::code_facts(component, &entry_text);
         let scaffold = render::component_readme(component, &facts)?;
         let text = match existing {
-            None => scaffold,
+            None => {
+                // Sections the template does not write (a stage's own, e.g. Runbook) get a
+                // heading and a note, which the docs gate never counts as written.
+                let mut text = scaffold.clone();
+                for section in &check.missing_sections {
+                    if section_of(&scaffold, section).is_none() {
+                        text.push_str(&readme::section_scaffold(section));
+                    }
+                }
+                text
+            }
             Some(mut text) => {
                 // Append only the sections it lacks, taken from the scaffold, in its order.
                 if !text.ends_with('\n') {
@@ -167,6 +177,8 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
                     if let Some(body) = section_of(&scaffold, section) {
                         text.push('\n');
                         text.push_str(&body);
+                    } else {
+                        text.push_str(&readme::section_scaffold(section));
                     }
                 }
                 text
