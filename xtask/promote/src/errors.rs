@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// Exit codes shared by every command (see DESIGN.md, "Command contract").
+/// Exit codes shared by every command (README.md, "Exit codes").
 pub mod exit {
     pub const OK: u8 = 0;
     pub const GATE_FAILED: u8 = 1;

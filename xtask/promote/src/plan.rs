@@ -49,6 +49,92 @@ impl fmt::Display for PhaseSelection {
     }
 }
 
+/// When the plan asks for a gate that no step of the tool table feeds: its evidence is a fact
+/// (`gates::Facts`: the stage, the README, the dependencies' stages, the observation period,
+/// the integration run, the deploy). Together with the table's `feeds`, this says where every
+/// gate comes from; the plan derives each phase's gates from the two.
+pub struct FactGate {
+    pub gate: GateKind,
+    /// The phase that asks for it; `None`: only on request (`--integration`).
+    pub phase: Option<Phase>,
+    /// Asked only for a promotion into this stage.
+    pub only_into: Option<Stage>,
+}
+
+pub static FACT_GATES: &[FactGate] = &[
+    FactGate {
+        gate: GateKind::Stage,
+        phase: Some(Phase::Validate),
+        only_into: None,
+    },
+    FactGate {
+        gate: GateKind::Docs,
+        phase: Some(Phase::Docs),
+        only_into: None,
+    },
+    FactGate {
+        gate: GateKind::Dependencies,
+        phase: Some(Phase::Validate),
+        only_into: None,
+    },
+    FactGate {
+        gate: GateKind::Observation,
+        phase: Some(Phase::Validate),
+        only_into: Some(Stage::Production),
+    },
+    // The Production evidence a Prometheus gives (`[observability]`).
+    FactGate {
+        gate: GateKind::Uptime,
+        phase: Some(Phase::Validate),
+        only_into: Some(Stage::Production),
+    },
+    FactGate {
+        gate: GateKind::Latency,
+        phase: Some(Phase::Validate),
+        only_into: Some(Stage::Production),
+    },
+    FactGate {
+        gate: GateKind::Monitoring,
+        phase: Some(Phase::Validate),
+        only_into: Some(Stage::Production),
+    },
+    FactGate {
+        gate: GateKind::Integration,
+        phase: None,
+        only_into: None,
+    },
+    FactGate {
+        gate: GateKind::Deployment,
+        phase: Some(Phase::Deploy),
+        only_into: None,
+    },
+];
+
+/// The phases a selected phase runs the checks and gates of: validation runs those of every
+/// phase before the deploy; every other phase its own.
+fn covered(phase: Phase) -> impl Fn(Phase) -> bool {
+    move |other| match phase {
+        Phase::Validate => other <= Phase::Validate,
+        _ => other == phase,
+    }
+}
+
+/// The gates a phase asks for, promoting into `to`: those its checks feed (the tool table)
+/// and those decided from facts in it.
+fn gates_of(phase: Phase, to: Stage) -> impl Iterator<Item = GateKind> {
+    let covers = covered(phase);
+    let fed = STEPS
+        .iter()
+        .filter(|s| !s.modifies_files && !s.on_request)
+        .filter(move |s| covered(phase)(s.phase))
+        .flat_map(|s| s.feeds.iter().copied());
+    let facts = FACT_GATES
+        .iter()
+        .filter(move |f| f.phase.is_some_and(&covers) && f.only_into.is_none_or(|s| s == to))
+        .map(|f| f.gate);
+    fed.chain(facts)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentPlan {
     pub component: String,
@@ -64,10 +150,16 @@ pub struct ComponentPlan {
 impl ComponentPlan {
     /// `--integration`: the plan also decides the integration gate (the run comes as a fact).
     pub fn with_integration(mut self) -> Self {
-        if !self.gates.contains(&GateKind::Integration) {
-            self.gates.push(GateKind::Integration);
-            self.gates.sort();
+        let asked = FACT_GATES
+            .iter()
+            .filter(|f| f.phase.is_none())
+            .map(|f| f.gate);
+        for gate in asked {
+            if !self.gates.contains(&gate) {
+                self.gates.push(gate);
+            }
         }
+        self.gates.sort();
         self
     }
 }
@@ -106,40 +198,11 @@ pub fn plan_component(
             add_step(spec.kind, &mut steps);
         }
     }
-    for phase in &phases.0 {
-        match phase {
-            Phase::Lint | Phase::Types => {
-                for spec in checks().filter(|s| s.phase == *phase) {
-                    add_step(spec.kind, &mut steps);
-                    gates.extend(spec.feeds);
-                }
-            }
-            Phase::Docs => gates.push(GateKind::Docs),
-            Phase::Validate => {
-                for spec in checks() {
-                    add_step(spec.kind, &mut steps);
-                }
-                gates.extend([
-                    GateKind::Stage,
-                    GateKind::Lint,
-                    GateKind::Types,
-                    GateKind::Docs,
-                    GateKind::Security,
-                    GateKind::Tests,
-                    GateKind::Coverage,
-                    GateKind::Dependencies,
-                ]);
-                if to == Stage::Production {
-                    gates.extend([
-                        GateKind::Observation,
-                        GateKind::Uptime,
-                        GateKind::Latency,
-                        GateKind::Monitoring,
-                    ]);
-                }
-            }
-            Phase::Deploy => gates.push(GateKind::Deployment),
+    for &phase in &phases.0 {
+        for spec in checks().filter(|s| covered(phase)(s.phase)) {
+            add_step(spec.kind, &mut steps);
         }
+        gates.extend(gates_of(phase, to));
     }
     // A redeploy to the stage the component is already in (a fix shipped to Staging, say) is
     // not a promotion, so the stage gate does not apply; every other gate still does.
@@ -224,6 +287,7 @@ mod tests {
                 StepKind::Pyright,
                 StepKind::Mypy,
                 StepKind::Bandit,
+                StepKind::DetectSecrets,
                 StepKind::Pytest
             ]
         );
@@ -296,5 +360,60 @@ mod tests {
             &same.gates[same.gates.len() - 2..],
             &[GateKind::Dependencies, GateKind::Integration]
         );
+    }
+
+    /// Every gate comes from somewhere (a step of the tool table or a fact, never both), and
+    /// is listed where users and tools see gates: the report schema's enum, the issue form
+    /// (as evidence of a criterion, or named as no criterion) and the request's gate table.
+    #[test]
+    fn every_gate_is_fed_and_listed() {
+        let schema: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../schemas/promotion-report.schema.json"
+        ))
+        .unwrap();
+        let listed: Vec<&str> = schema["properties"]["quality_gates"]["propertyNames"]["enum"]
+            .as_array()
+            .expect("the schema lists the gates")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let ids: Vec<&str> = GateKind::ALL.iter().map(|g| g.id()).collect();
+        assert_eq!(
+            listed, ids,
+            "the schema's gate enum is GateKind::ALL, in order"
+        );
+        for id in &listed {
+            let parsed: GateKind = serde_json::from_value(serde_json::json!(id)).unwrap();
+            assert!(GateKind::ALL.contains(&parsed));
+        }
+        let config = crate::config::parse(
+            &(crate::config::test_registry_head(&["G"])
+                + "[components.a]\ndisplay_name = \"A\"\ngroup = \"G\"\nsource = \"src/a\"\n"),
+            &std::env::temp_dir().join("xtask.toml"),
+        )
+        .unwrap();
+        let in_form: Vec<GateKind> = [Stage::Staging, Stage::Production]
+            .into_iter()
+            .flat_map(|to| crate::request::form::criteria(&config, to))
+            .flat_map(|c| c.evidence)
+            .chain(crate::request::form::NOT_A_CRITERION.iter().copied())
+            .collect();
+        let template = include_str!("../templates/promotion-request.md.j2");
+        assert!(
+            template.contains("{% for gate in gates"),
+            "the request lists every gate"
+        );
+        for &gate in GateKind::ALL {
+            let by_step = STEPS.iter().any(|s| s.feeds.contains(&gate));
+            let by_fact = FACT_GATES.iter().any(|f| f.gate == gate);
+            assert!(
+                by_step != by_fact,
+                "{gate}: fed by a step {by_step}, by a fact {by_fact}"
+            );
+            assert!(
+                in_form.contains(&gate),
+                "{gate} is not in the issue form's criteria"
+            );
+        }
     }
 }

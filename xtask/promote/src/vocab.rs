@@ -97,7 +97,7 @@ impl Phase {
 }
 
 /// The quality gates, in the order reports list them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GateKind {
     Stage,
@@ -122,6 +122,27 @@ pub enum GateKind {
 }
 
 impl GateKind {
+    /// Every gate, in report order. A unit test (`plan::tests`) checks that each is fed by a
+    /// step of the tool table or by a fact, and is listed by the report schema, the issue form
+    /// and the request template.
+    #[cfg(test)]
+    pub const ALL: &[GateKind] = &[
+        GateKind::Stage,
+        GateKind::Lint,
+        GateKind::Types,
+        GateKind::Docs,
+        GateKind::Security,
+        GateKind::Tests,
+        GateKind::Coverage,
+        GateKind::Dependencies,
+        GateKind::Observation,
+        GateKind::Integration,
+        GateKind::Deployment,
+        GateKind::Uptime,
+        GateKind::Latency,
+        GateKind::Monitoring,
+    ];
+
     pub fn id(self) -> &'static str {
         match self {
             GateKind::Stage => "stage",

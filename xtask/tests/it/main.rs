@@ -27,6 +27,7 @@ mod records;
 mod remote_cache;
 mod requests;
 mod safety;
+mod secrets;
 mod setup;
 mod shaped;
 mod shaped_fixture;

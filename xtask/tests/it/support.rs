@@ -391,3 +391,47 @@ pub fn junitparser_counts(file: &Path) -> (u64, u64, u64) {
         .collect();
     (numbers[0], numbers[1], numbers[2])
 }
+
+/// A sandbox whose registry pins `pin` (an optional tool's `name = "version"`) under `[tools]`
+/// and whose tools come from a venv of their own, `.xtask/<venv>`: `xtask setup` with that
+/// registry installs the tool there once per test run (`ready` remembers it), so the shared venv
+/// the other tests use (and their interpreter identity) never changes under them. The project is
+/// not installed into it; the sandbox's sources reach the tools through PYTHONPATH.
+pub fn pinned_sandbox(
+    pin: &str,
+    venv: &str,
+    ready: &'static std::sync::OnceLock<PathBuf>,
+) -> Sandbox {
+    let mut sandbox = Sandbox::new();
+    let text = sandbox
+        .config_text()
+        .replace("[tools]\n", &format!("[tools]\n{pin}\n"))
+        .replace("install = true", "install = false");
+    sandbox.set_config(&text);
+    let venv = ready.get_or_init(|| {
+        let venv = workspace().join(".xtask").join(venv);
+        let mut command = sandbox.command();
+        command
+            .env("XTASK_VENV", &venv)
+            .env_remove("XTASK_NO_BOOTSTRAP")
+            .arg("setup");
+        let output = command.output().expect("xtask setup runs");
+        assert!(
+            output.status.success(),
+            "`xtask setup` with `{pin}` failed (needs PyPI once):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        venv
+    });
+    sandbox.env("XTASK_VENV", venv.to_str().unwrap());
+    sandbox
+}
+
+/// The step named `name` in a promotion report, if it ran.
+pub fn report_step<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+}

@@ -7,12 +7,13 @@
 use std::path::{Path, PathBuf};
 
 mod layers;
+mod tool_names;
 
 /// Longest function body allowed, counted from the `fn` line to its closing brace.
 const MAX_FUNCTION_LINES: usize = 120;
 
 /// Where spawning is allowed, relative to `xtask/promote/src`: the one process API; git's xshell
-/// one-liners (DESIGN.md allows them); and the nginx the remote-cache tests run beside them,
+/// one-liners (ARCHITECTURE.md, "Invariants": the only other processes); and the nginx the remote-cache tests run beside them,
 /// a server that lives as long as a test, which `process::run` (run to completion) is not for.
 const MAY_SPAWN: &[&str] = &[
     "process.rs",
@@ -73,6 +74,7 @@ const OUTSIDE_INPUT: &[&str] = &[
     "toolchain/interpreter.rs",
     "toolchain/inventory.rs",
     "tools/bandit.rs",
+    "tools/detect_secrets.rs",
     "tools/mypy.rs",
     "tools/pyright.rs",
     "tools/pytest.rs",

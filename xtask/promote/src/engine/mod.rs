@@ -43,8 +43,9 @@ pub struct RunContext<'a> {
     pub jobs: usize,
     /// `--no-cache`: run everything, then refresh the entries.
     pub refresh: bool,
-    /// `pyproject.toml` when it has a `[tool.bandit]` table: bandit reads it only when told.
-    pub bandit_config: Option<String>,
+    /// The project config file each tool must be pointed at (`ToolSpec::config_file`), found
+    /// once per run.
+    pub tool_configs: BTreeMap<Tool, String>,
     /// What the tools' environment holds (cleared, then the pass-through list and `[env]`).
     pub env: environment::ToolEnv,
     /// Portable names for observed reads.
@@ -101,7 +102,13 @@ impl<'a> RunContext<'a> {
             listener,
             jobs: jobs.max(1),
             refresh,
-            bandit_config: run::bandit_config(&config.project.root),
+            tool_configs: crate::tools::table::TOOLS
+                .iter()
+                .filter_map(|spec| {
+                    let found = spec.config_file?(&config.project.root)?;
+                    Some((spec.tool, found))
+                })
+                .collect(),
             step_env: Vec::new(),
             warm: warm::WarmRun::default(),
             audit: audit::AuditState::default(),

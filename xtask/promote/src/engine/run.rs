@@ -9,21 +9,11 @@ use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
 use crate::toolchain::ResolvedTool;
 use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
-use crate::tools::table::{ArgvInputs, Launch, Output, Verdict};
+use crate::tools::table::{ArgvInputs, EnvValue, Launch, Output, Verdict};
 use crate::tools::{self, Finding, Severity, StepKind};
 
 /// Stands for this run's fresh output folder in keys and displayed commands.
 pub const RUN_DIR: &str = "$XTASK_RUN_DIR";
-
-/// `pyproject.toml` if it configures bandit.
-pub fn bandit_config(root: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
-    let table: toml::Table = toml::from_str(&text).ok()?;
-    table
-        .get("tool")
-        .and_then(|t| t.get("bandit"))
-        .map(|_| "pyproject.toml".to_owned())
-}
 
 pub(super) fn args_for(
     ctx: &RunContext<'_>,
@@ -34,7 +24,7 @@ pub(super) fn args_for(
     (kind.spec().argv)(&ArgvInputs {
         paths,
         python: &ctx.toolchain.python,
-        bandit_config: ctx.bandit_config.as_deref(),
+        config: ctx.tool_configs.get(&kind.tool()).map(String::as_str),
         run_dir: RUN_DIR,
         coverage_root: component.coverage_root(),
         also_covered: &ctx.shared_code().coverage_folders(component),
@@ -224,26 +214,31 @@ pub(super) fn tool_command(
         command = command.env(name, value);
     }
     if tool.tool.spec().hide_user_config {
-        // ruff and mypy read a user-level config (`~/.config/ruff/ruff.toml`,
-        // `~/.config/mypy/config`) when the project has none; it is not in the key, so the
-        // tools never see one.
+        // Such a tool reads a user-level config (`~/.config/<tool>/...`) when the project has
+        // none; it is not in the key, so the tools never see one.
         command = command.env(
             "XDG_CONFIG_HOME",
             ctx.config.state_dir().join("no-user-config"),
         );
     }
-    command
+    command = command
         .env("PATH", ctx.toolchain.tool_path_env())
         // Bytecode a run reads is an input by content; tools write none into the tree.
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("NO_COLOR", "1")
         .env("PY_COLORS", "0")
-        // ruff's own cache stays out of the user's tree.
-        .env("RUFF_CACHE_DIR", ctx.config.state_dir().join("ruff-cache"))
-        // Temp files of tools (pyright's, bandit's, a test's) live and die with this run.
-        .env("TMPDIR", crate::scratch::tools_tmp(&ctx.config.state_dir()))
-        // The PyPI wrapper of pyright otherwise asks PyPI for a newer version on every start.
-        .env("PYRIGHT_PYTHON_IGNORE_WARNINGS", "1")
+        // Temp files of tools (a type checker's, a scanner's, a test's) live and die with this
+        // run.
+        .env("TMPDIR", crate::scratch::tools_tmp(&ctx.config.state_dir()));
+    // What the tool's row says it runs with (its own cache kept out of the tree, no update
+    // check on every start).
+    for (name, value) in tool.tool.spec().sets_env {
+        command = match value {
+            EnvValue::Text(text) => command.env(name, text),
+            EnvValue::StateFolder(folder) => command.env(name, ctx.config.state_dir().join(folder)),
+        };
+    }
+    command
 }
 
 /// A step error from a process that did not run to its end.
@@ -444,7 +439,7 @@ pub fn decided_without_running(
     let argv = (kind.spec().argv)(&ArgvInputs {
         paths: std::slice::from_ref(&component.source),
         python: Path::new("python"),
-        bandit_config: None,
+        config: None,
         run_dir: RUN_DIR,
         coverage_root: component.coverage_root(),
         also_covered: &[],

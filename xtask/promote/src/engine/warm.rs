@@ -509,7 +509,7 @@ fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> Dige
     text(&ctx.toolchain.python.display().to_string());
     text(&ctx.toolchain.python_identity);
     text(&format!("{:?}", ctx.env.keyed));
-    text(&format!("{:?}", ctx.bandit_config));
+    text(&format!("{:?}", ctx.tool_configs));
     let mut tools: Vec<crate::tools::Tool> = requests.iter().map(|(_, k)| k.tool()).collect();
     tools.sort_by_key(|t| t.name());
     tools.dedup();

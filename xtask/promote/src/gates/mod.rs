@@ -16,7 +16,8 @@ use crate::plan::ComponentPlan;
 use crate::plural::{count, count_as};
 use crate::readme::ReadmeCheck;
 use crate::tools::result::{ErrorKind, StepResult, StepStatus};
-use crate::tools::{Severity, StepKind};
+use crate::tools::table::{STEPS, StepSpec};
+use crate::tools::{Severity, StepKind, UNFORMATTED};
 use crate::vocab::GateKind;
 use crate::vocab::Stage;
 pub use outcome::{
@@ -70,10 +71,25 @@ struct Judge<'a> {
     component: &'a Component,
     config: &'a Config,
     steps: &'a BTreeMap<StepKind, StepResult>,
+    /// The tool table: which steps feed which gate (`STEPS`; a test passes its own rows).
+    table: &'a [StepSpec],
     blockers: Vec<Blocker>,
 }
 
 pub fn decide(
+    plan: &ComponentPlan,
+    component: &Component,
+    config: &Config,
+    steps: &BTreeMap<StepKind, StepResult>,
+    facts: &Facts,
+    now: NaiveDateTime,
+) -> Decision {
+    decide_by(STEPS, plan, component, config, steps, facts, now)
+}
+
+/// `decide` with the tool table given: a gate reads exactly the steps whose row feeds it.
+fn decide_by(
+    table: &[StepSpec],
     plan: &ComponentPlan,
     component: &Component,
     config: &Config,
@@ -86,6 +102,7 @@ pub fn decide(
         component,
         config,
         steps,
+        table,
         blockers: Vec::new(),
     };
     let mut gates = Vec::new();
@@ -127,7 +144,44 @@ pub fn decide(
     }
 }
 
-impl Judge<'_> {
+/// The tools of the steps with a finding that `counts`, joined for a message: `ruff`,
+/// `bandit and detect-secrets`.
+fn tools_with(fed: &[&StepResult], counts: impl Fn(&crate::tools::Finding) -> bool) -> String {
+    let mut tools: Vec<&str> = Vec::new();
+    for step in fed {
+        let name = step.tool.name();
+        if step.findings.iter().any(&counts) && !tools.contains(&name) {
+            tools.push(name);
+        }
+    }
+    tools.join(" and ")
+}
+
+impl<'a> Judge<'a> {
+    /// The results of every step whose row in the tool table feeds `gate`, in step order.
+    fn fed(&self, gate: GateKind) -> Vec<&'a StepResult> {
+        let table = self.table;
+        self.steps
+            .values()
+            .filter(|step| {
+                table
+                    .iter()
+                    .any(|row| row.kind == step.name && row.feeds.contains(&gate))
+            })
+            .collect()
+    }
+
+    /// A gate none of whose steps ran: a bug in planning, never a pass. Named after the first
+    /// row that feeds it.
+    fn unfed(&mut self, gate: GateKind) -> GateResult {
+        let first = self
+            .table
+            .iter()
+            .find(|row| row.feeds.contains(&gate))
+            .map_or("a step", |row| row.id);
+        self.missing_evidence(gate, first)
+    }
+
     fn command(&self, tail: &str) -> String {
         format!("cargo xtask promote {} {tail}", self.component.name)
     }
@@ -247,27 +301,29 @@ impl Judge<'_> {
     }
 
     fn lint(&mut self) -> GateResult {
-        let (Some(check), Some(format)) = (
-            self.steps.get(&StepKind::RuffCheck),
-            self.steps.get(&StepKind::RuffFormat),
-        ) else {
-            return self.missing_evidence(GateKind::Lint, StepKind::RuffCheck.id());
-        };
-        for step in [check, format] {
-            if step.status == StepStatus::Error {
-                return self.step_error(GateKind::Lint, step);
-            }
+        let fed = self.fed(GateKind::Lint);
+        if fed.is_empty() {
+            return self.unfed(GateKind::Lint);
         }
-        let findings = check.findings.len();
-        let fixable = check.findings.iter().filter(|f| f.fixable).count();
-        let unformatted = format.findings.len();
+        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
+            return self.step_error(GateKind::Lint, step);
+        }
+        // A formatter's check names each file it would rewrite; every other finding is a
+        // lint finding.
+        let all = || fed.iter().flat_map(|s| &s.findings);
+        let unformatted = all().filter(|f| f.code == UNFORMATTED).count();
+        let findings = all().filter(|f| f.code != UNFORMATTED).count();
+        let fixable = all().filter(|f| f.code != UNFORMATTED && f.fixable).count();
         let passed = findings == 0 && unformatted == 0;
         if !passed {
             let mut parts = Vec::new();
             if findings > 0 {
                 parts.push(format!(
                     "{} ({fixable} safely fixable)",
-                    count(findings, "ruff finding")
+                    count(
+                        findings,
+                        &format!("{} finding", tools_with(&fed, |f| f.code != UNFORMATTED))
+                    )
                 ));
             }
             if unformatted > 0 {
@@ -301,13 +357,9 @@ impl Judge<'_> {
     fn types(&mut self) -> GateResult {
         // Every step whose row in the tool table feeds this gate: pyright, and mypy when the
         // project turns it on.
-        let steps = self.steps;
-        let fed: Vec<&StepResult> = steps
-            .values()
-            .filter(|s| s.name.spec().feeds == Some(GateKind::Types))
-            .collect();
+        let fed = self.fed(GateKind::Types);
         if fed.is_empty() {
-            return self.missing_evidence(GateKind::Types, StepKind::Pyright.id());
+            return self.unfed(GateKind::Types);
         }
         if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
             return self.step_error(GateKind::Types, step);
@@ -421,19 +473,17 @@ impl Judge<'_> {
     }
 
     fn security(&mut self) -> GateResult {
-        let Some(step) = self.steps.get(&StepKind::Bandit) else {
-            return self.missing_evidence(GateKind::Security, StepKind::Bandit.id());
-        };
-        if step.status == StepStatus::Error {
+        let fed = self.fed(GateKind::Security);
+        if fed.is_empty() {
+            return self.unfed(GateKind::Security);
+        }
+        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
             return self.step_error(GateKind::Security, step);
         }
-        let floor = crate::tools::bandit::severity_of(self.config.policy.security_fail_on);
-        let blocking: Vec<_> = step
-            .findings
-            .iter()
-            .filter(|f| f.severity >= floor)
-            .collect();
-        let below = step.findings.len() - blocking.len();
+        let floor = Severity::from(self.config.policy.security_fail_on);
+        let all = || fed.iter().flat_map(|s| &s.findings);
+        let blocking: Vec<_> = all().filter(|f| f.severity >= floor).collect();
+        let below = all().count() - blocking.len();
         let passed = blocking.is_empty();
         if !passed {
             let listed: Vec<String> = blocking
@@ -447,7 +497,10 @@ impl Judge<'_> {
                 // into `# nosec` and opened on case-sensitive file systems as they are.
                 format!(
                     "{} at or above {} severity ({})",
-                    count(blocking.len(), "bandit finding"),
+                    count(
+                        blocking.len(),
+                        &format!("{} finding", tools_with(&fed, |f| f.severity >= floor))
+                    ),
                     severity_name(self.config.policy.security_fail_on),
                     listed.join(", ")
                 ),
@@ -492,8 +545,9 @@ impl Judge<'_> {
     }
 
     fn tests(&mut self) -> GateResult {
-        let Some(step) = self.steps.get(&StepKind::Pytest) else {
-            return self.missing_evidence(GateKind::Tests, StepKind::Pytest.id());
+        // One test run feeds it (pytest's); a second would be another component's suite.
+        let Some(&step) = self.fed(GateKind::Tests).first() else {
+            return self.unfed(GateKind::Tests);
         };
         if step.status == StepStatus::Error {
             return self.step_error(GateKind::Tests, step);
@@ -546,8 +600,8 @@ impl Judge<'_> {
 
     fn coverage(&mut self) -> GateResult {
         let threshold = self.config.thresholds.coverage_for(self.plan.to);
-        let Some(step) = self.steps.get(&StepKind::Pytest) else {
-            return self.missing_evidence(GateKind::Coverage, StepKind::Pytest.id());
+        let Some(&step) = self.fed(GateKind::Coverage).first() else {
+            return self.unfed(GateKind::Coverage);
         };
         let fail = |judge: &mut Self, message: String, fix: String, measured| {
             judge.block(GateKind::Coverage, message, fix);

@@ -864,6 +864,142 @@ fn gates_deploy_and_reports_depend_one_way() {
     assert_eq!(uses("deploy", &["report", "assess"]), Vec::<String>::new());
 }
 
+/// The config, the `llm` component and its plan from Development for `phases`.
+fn planned(phases: &str) -> (Config, crate::config::Component, ComponentPlan) {
+    let config = config();
+    let component = config.component("llm").unwrap().clone();
+    let plan = plan_component(
+        &component,
+        Stage::Development,
+        &PhaseSelection::parse(phases).unwrap(),
+        None,
+        false,
+    )
+    .unwrap();
+    (config, component, plan)
+}
+
+/// The table decides: a row that feeds the lint gate blocks it with its findings, though no
+/// code of the gate names its step. Bandit's row stands in for a new lint tool's.
+#[test]
+fn a_new_row_feeding_the_lint_gate_blocks_it() {
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::Bandit,
+        step(
+            StepKind::Bandit,
+            vec![finding("B101", Severity::Error, false)],
+        ),
+    );
+    let (config, component, plan) = planned("all");
+    let at = noon(2026, 11, 21);
+    let by_the_table = decide(&plan, &component, &config, &steps, &clean_facts(), at);
+    assert!(gate(&by_the_table, GateKind::Lint).passed);
+    let table: Vec<StepSpec> = STEPS
+        .iter()
+        .map(|row| StepSpec {
+            feeds: if row.kind == StepKind::Bandit {
+                &[GateKind::Lint, GateKind::Security]
+            } else {
+                row.feeds
+            },
+            ..row.clone()
+        })
+        .collect();
+    let decision = decide_by(
+        &table,
+        &plan,
+        &component,
+        &config,
+        &steps,
+        &clean_facts(),
+        at,
+    );
+    let lint = gate(&decision, GateKind::Lint);
+    assert!(!lint.passed);
+    assert_eq!(
+        lint.outcome,
+        Outcome::Lint {
+            findings: 1,
+            unformatted: 0
+        }
+    );
+    assert_eq!(
+        blocker_of(&decision, "lint").message,
+        "1 bandit finding (0 safely fixable)"
+    );
+    // And a row that feeds no gate any more leaves it: no step feeds security here.
+    let unfed: Vec<StepSpec> = table
+        .into_iter()
+        .map(|row| StepSpec {
+            feeds: if row.kind == StepKind::Bandit {
+                &[GateKind::Lint]
+            } else {
+                row.feeds
+            },
+            ..row
+        })
+        .collect();
+    let decision = decide_by(
+        &unfed,
+        &plan,
+        &component,
+        &config,
+        &steps,
+        &clean_facts(),
+        at,
+    );
+    assert!(!gate(&decision, GateKind::Security).passed);
+}
+
+/// Two security tools: the gate reads both, and names each tool with a blocking finding.
+#[test]
+fn every_step_feeding_security_counts() {
+    let mut steps = clean_steps();
+    steps.insert(
+        StepKind::Bandit,
+        step(
+            StepKind::Bandit,
+            vec![finding("B105", Severity::Error, false)],
+        ),
+    );
+    let mut second = step(
+        StepKind::Pyright,
+        vec![finding("AWS", Severity::Error, false)],
+    );
+    second.tool = Tool::Pyright;
+    steps.insert(StepKind::Pyright, second);
+    let (config, component, plan) = planned("4");
+    let table: Vec<StepSpec> = STEPS
+        .iter()
+        .map(|row| StepSpec {
+            feeds: if row.kind == StepKind::Pyright {
+                &[GateKind::Security]
+            } else {
+                row.feeds
+            },
+            ..row.clone()
+        })
+        .collect();
+    let decision = decide_by(
+        &table,
+        &plan,
+        &component,
+        &config,
+        &steps,
+        &clean_facts(),
+        noon(2026, 11, 21),
+    );
+    assert!(!gate(&decision, GateKind::Security).passed);
+    assert!(
+        blocker_of(&decision, "security")
+            .message
+            .starts_with("2 pyright and bandit findings at or above"),
+        "{}",
+        blocker_of(&decision, "security").message
+    );
+}
+
 #[test]
 fn the_production_gates_need_prometheus_evidence() {
     let mut steps = clean_steps();

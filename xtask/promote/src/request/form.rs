@@ -126,6 +126,17 @@ pub struct Criterion {
     pub evidence: Vec<GateKind>,
 }
 
+/// The gates that are evidence of no exit criterion: the stage order and the observation
+/// period are rules of the process (a person still ticks the uptime box), and the integration
+/// run and the deploy are shown in the request but belong to no criterion's wording.
+#[cfg(test)]
+pub const NOT_A_CRITERION: &[GateKind] = &[
+    GateKind::Stage,
+    GateKind::Observation,
+    GateKind::Integration,
+    GateKind::Deployment,
+];
+
 /// The exit criteria of a promotion into `target`: seven for Development -> Staging and eight
 /// for Staging -> Production (user-docs: "TTA Component Maturity Workflow"), with the
 /// thresholds taken from xtask.toml.

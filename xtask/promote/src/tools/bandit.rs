@@ -7,6 +7,17 @@ use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
 use crate::vocab::SecuritySeverity;
 
+/// `pyproject.toml` when it has a `[tool.bandit]` table: bandit reads it only when given `-c`.
+/// The one file this module reads; once per run.
+pub fn config_file(root: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
+    let table: toml::Table = toml::from_str(&text).ok()?;
+    table
+        .get("tool")
+        .and_then(|t| t.get("bandit"))
+        .map(|_| "pyproject.toml".to_owned())
+}
+
 /// `-q` keeps the banner off stdout so stdout is exactly the JSON document.
 pub fn args(paths: &[String], config: Option<&str>) -> Vec<String> {
     let mut args: Vec<String> = ["-r", "-f", "json", "-q"].map(str::to_owned).to_vec();
@@ -40,15 +51,6 @@ struct RawResult {
     #[serde(default)]
     col_offset: Option<u32>,
     issue_text: String,
-}
-
-/// Bandit's own level of a finding, kept in findings as their severity.
-pub fn severity_of(level: SecuritySeverity) -> Severity {
-    match level {
-        SecuritySeverity::High => Severity::Error,
-        SecuritySeverity::Medium => Severity::Warning,
-        SecuritySeverity::Low => Severity::Info,
-    }
 }
 
 /// Parses bandit's report; scan errors are returned as a failure.
@@ -93,7 +95,7 @@ pub fn parse(stdout: &[u8], paths: &PathNormalizer) -> Result<Vec<Finding>, Tool
                     r.issue_severity.to_ascii_lowercase(),
                     r.issue_confidence.to_ascii_lowercase()
                 ),
-                severity: severity_of(level),
+                severity: Severity::from(level),
                 fixable: false,
             })
         })

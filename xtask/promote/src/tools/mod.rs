@@ -6,6 +6,7 @@
 //! tool, because only the tool's documentation can say it.
 
 pub mod bandit;
+pub mod detect_secrets;
 pub mod mypy;
 pub mod pyright;
 pub mod pytest;
@@ -18,6 +19,8 @@ pub(crate) mod test_support;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::vocab::SecuritySeverity;
 
 /// One problem a tool reported, with its location relative to the project root.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +60,22 @@ pub enum Severity {
     Error,
 }
 
+/// A security level of the policy (`security_fail_on`, bandit's own levels) as a finding's
+/// severity: high is an error, medium a warning, low a note.
+impl From<SecuritySeverity> for Severity {
+    fn from(level: SecuritySeverity) -> Severity {
+        match level {
+            SecuritySeverity::High => Severity::Error,
+            SecuritySeverity::Medium => Severity::Warning,
+            SecuritySeverity::Low => Severity::Info,
+        }
+    }
+}
+
+/// The code a formatter's check gives a file it would rewrite (ruff's own code); the lint
+/// gate counts these as files not formatted, every other finding as a lint finding.
+pub const UNFORMATTED: &str = "unformatted";
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -77,6 +96,8 @@ pub enum Tool {
     Bandit,
     Pytest,
     Mypy,
+    #[serde(rename = "detect-secrets")]
+    DetectSecrets,
 }
 
 impl Tool {
@@ -99,6 +120,7 @@ pub enum StepKind {
     Pyright,
     Mypy,
     Bandit,
+    DetectSecrets,
     Pytest,
     /// `pytest -m integration` against live services (only with `--integration`; never cached).
     PytestIntegration,

@@ -32,6 +32,20 @@ pub struct ToolSpec {
     pub hide_user_config: bool,
     /// Prefixes of the variables it reads: one the caller set but does not pass gets a warning.
     pub env_prefixes: &'static [&'static str],
+    /// Variables it is always run with, beside the hermetic environment.
+    pub sets_env: &'static [(&'static str, EnvValue)],
+    /// The project's config file it must be pointed at to read (bandit reads `[tool.bandit]`
+    /// only when given `-c pyproject.toml`), found once per run at the project root; the
+    /// step's argument list gets it as `ArgvInputs::config`.
+    pub config_file: Option<fn(&Path) -> Option<String>>,
+}
+
+/// The value of a variable a tool is run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvValue {
+    Text(&'static str),
+    /// A folder of this name in xtask's state folder (a tool's own cache, kept out of the tree).
+    StateFolder(&'static str),
 }
 
 impl ToolSpec {
@@ -53,8 +67,8 @@ pub struct ArgvInputs<'a> {
     pub paths: &'a [String],
     /// The monorepo's interpreter.
     pub python: &'a Path,
-    /// `pyproject.toml` when it has a `[tool.bandit]` table.
-    pub bandit_config: Option<&'a str>,
+    /// The project's config file the step's tool is pointed at (`ToolSpec::config_file`).
+    pub config: Option<&'a str>,
     /// This run's fresh output folder (a placeholder in keys).
     pub run_dir: &'a str,
     /// What coverage is measured over, and the tests to run (single-component steps).
@@ -128,6 +142,7 @@ pub enum Verdict {
 }
 
 /// One kind of step: a tool run with a purpose.
+#[derive(Clone)]
 pub struct StepSpec {
     pub kind: StepKind,
     pub id: &'static str,
@@ -135,8 +150,10 @@ pub struct StepSpec {
     pub argv: fn(&ArgvInputs<'_>) -> Vec<String>,
     pub output: Output,
     pub verdict: Verdict,
-    /// The gate its results decide; `None` for fixing steps.
-    pub feeds: Option<GateKind>,
+    /// The gates its results decide, the only way a gate finds its steps (`gates::decide`
+    /// reads every step that feeds it); none for fixing steps and for the integration run
+    /// (its gate reads the typed fact `deploy/gate.rs` makes of it).
+    pub feeds: &'static [GateKind],
     /// The phase that runs it (validation runs every check of every phase).
     pub phase: Phase,
     /// Rewrites files: never cached, runs before every check, only with `--fix`.
@@ -170,6 +187,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: true,
         env_prefixes: &["RUFF_"],
+        sets_env: &[("RUFF_CACHE_DIR", EnvValue::StateFolder("ruff-cache"))],
+        config_file: None,
     },
     ToolSpec {
         tool: Tool::Pyright,
@@ -181,6 +200,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: true,
         env_prefixes: &["PYRIGHT_"],
+        sets_env: &[("PYRIGHT_PYTHON_IGNORE_WARNINGS", EnvValue::Text("1"))],
+        config_file: None,
     },
     ToolSpec {
         tool: Tool::Mypy,
@@ -192,6 +213,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: true,
         env_prefixes: &["MYPY"],
+        sets_env: &[],
+        config_file: None,
     },
     ToolSpec {
         tool: Tool::Bandit,
@@ -203,6 +226,21 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::Executable,
         hide_user_config: false,
         env_prefixes: &[],
+        sets_env: &[],
+        config_file: Some(super::bandit::config_file),
+    },
+    ToolSpec {
+        tool: Tool::DetectSecrets,
+        name: "detect-secrets",
+        companions: &[],
+        optional: true,
+        tested: &[("detect-secrets", "1.5.0")],
+        default_timeout_secs: 300,
+        launch: Launch::Executable,
+        hide_user_config: false,
+        env_prefixes: &[],
+        sets_env: &[],
+        config_file: None,
     },
     ToolSpec {
         tool: Tool::Pytest,
@@ -214,6 +252,8 @@ pub static TOOLS: &[ToolSpec] = &[
         launch: Launch::PythonModule,
         hide_user_config: false,
         env_prefixes: &["PYTEST_", "COVERAGE_"],
+        sets_env: &[],
+        config_file: None,
     },
 ];
 
@@ -224,7 +264,7 @@ const fn check(
     tool: Tool,
     argv: fn(&ArgvInputs<'_>) -> Vec<String>,
     output: Output,
-    feeds: GateKind,
+    feeds: &'static [GateKind],
     phase: Phase,
 ) -> StepSpec {
     StepSpec {
@@ -234,7 +274,7 @@ const fn check(
         argv,
         output,
         verdict: Verdict::AnyFinding,
-        feeds: Some(feeds),
+        feeds,
         phase,
         modifies_files: false,
         batchable: true,
@@ -255,7 +295,6 @@ const fn fixer(
     fix: &'static FixSpec,
 ) -> StepSpec {
     StepSpec {
-        feeds: None,
         modifies_files: true,
         batchable: false,
         observed: false,
@@ -266,7 +305,7 @@ const fn fixer(
             Tool::Ruff,
             argv,
             Output::Fix(fix),
-            GateKind::Lint,
+            &[],
             Phase::Lint,
         )
     }
@@ -291,7 +330,7 @@ pub static STEPS: &[StepSpec] = &[
         |i| super::ruff::format_apply_args(i.paths),
         &FixSpec {
             lists_with: StepKind::RuffFormat,
-            marks: |finding| finding.code == "unformatted",
+            marks: |finding| finding.code == super::UNFORMATTED,
             stdin_argv: super::ruff::format_stdin_args,
             read: super::ruff::read_formatted,
         },
@@ -302,7 +341,7 @@ pub static STEPS: &[StepSpec] = &[
         Tool::Ruff,
         |i| super::ruff::check_args(i.paths),
         Output::Findings(super::ruff::interpret),
-        GateKind::Lint,
+        &[GateKind::Lint],
         Phase::Lint,
     ),
     check(
@@ -311,7 +350,7 @@ pub static STEPS: &[StepSpec] = &[
         Tool::Ruff,
         |i| super::ruff::format_check_args(i.paths),
         Output::Findings(super::ruff::interpret),
-        GateKind::Lint,
+        &[GateKind::Lint],
         Phase::Lint,
     ),
     StepSpec {
@@ -325,7 +364,7 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Pyright,
             |i| super::pyright::args(i.python, i.paths),
             Output::Findings(super::pyright::interpret),
-            GateKind::Types,
+            &[GateKind::Types],
             Phase::Types,
         )
     },
@@ -340,7 +379,7 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Mypy,
             |i| super::mypy::args(i.python, i.paths),
             Output::Findings(super::mypy::interpret),
-            GateKind::Types,
+            &[GateKind::Types],
             Phase::Types,
         )
     },
@@ -350,12 +389,21 @@ pub static STEPS: &[StepSpec] = &[
             StepKind::Bandit,
             "bandit",
             Tool::Bandit,
-            |i| super::bandit::args(i.paths, i.bandit_config),
+            |i| super::bandit::args(i.paths, i.config),
             Output::Findings(super::bandit::interpret),
-            GateKind::Security,
+            &[GateKind::Security],
             Phase::Validate,
         )
     },
+    check(
+        StepKind::DetectSecrets,
+        "detect-secrets",
+        Tool::DetectSecrets,
+        |i| super::detect_secrets::args(i.paths),
+        Output::Findings(super::detect_secrets::interpret),
+        &[GateKind::Security],
+        Phase::Validate,
+    ),
     StepSpec {
         batchable: false,
         reads_dependencies: true,
@@ -366,14 +414,14 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Pytest,
             |i| super::pytest::args(i.run_dir, i.coverage_root, i.also_covered, i.tests),
             Output::TestRun,
-            GateKind::Tests,
+            &[GateKind::Tests, GateKind::Coverage],
             Phase::Validate,
         )
     },
     // The gate it feeds is decided by `deploy/gate.rs` from the `IntegrationRun` that
     // `deploy/integration.rs` builds around this step's result (services up, the step, down).
     StepSpec {
-        feeds: None,
+        feeds: &[],
         batchable: false,
         reads_dependencies: true,
         cost: 3,
@@ -386,7 +434,7 @@ pub static STEPS: &[StepSpec] = &[
             Tool::Pytest,
             |i| super::pytest::integration_args(i.run_dir, i.tests),
             Output::IntegrationRun,
-            GateKind::Tests,
+            &[],
             Phase::Validate,
         )
     },
@@ -440,9 +488,9 @@ mod tests {
                 step.id
             );
             if step.modifies_files {
-                assert!(step.feeds.is_none() && !step.cached, "{}", step.id);
+                assert!(step.feeds.is_empty() && !step.cached, "{}", step.id);
             } else if !step.on_request {
-                assert!(step.feeds.is_some(), "{}", step.id);
+                assert!(!step.feeds.is_empty(), "{}", step.id);
             }
         }
     }
