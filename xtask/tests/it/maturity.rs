@@ -57,9 +57,21 @@ fn record_keeps_user_prose_crlf_and_a_trailing_section_and_a_second_run_changes_
         recorded.contains("**Current Stage**: Staging\r\n"),
         "{recorded}"
     );
+    // The history row links the promotion record written beside MATURITY.md.
+    let date = chrono::Utc::now().format("%Y-%m-%d");
     assert!(
-        recorded.contains("| Development | Staging | 72.06% | promoted: all 8 gates passed |"),
+        recorded.contains(&format!(
+            "| Development | Staging | 72.06% | promoted: all 8 gates passed; [record](promotions/staging-{date}.json) |"
+        )),
         "{recorded}"
+    );
+    assert!(
+        sandbox
+            .path(&format!(
+                "docs/components/carbon/promotions/staging-{date}.json"
+            ))
+            .exists(),
+        "the record the row links exists"
     );
     // The users' own history table is still there, untouched.
     assert!(recorded.contains("| 2025-09-15 | — | Development | Initial implementation |\r\n"));

@@ -7,7 +7,8 @@
 mod test_prometheus;
 
 use crate::support::{Sandbox, assert_valid_json};
-use test_prometheus::{Fixture, TestPrometheus, openmetrics};
+pub(crate) use test_prometheus::TestPrometheus;
+use test_prometheus::{Fixture, openmetrics};
 
 const RULES: &str = "groups:\n  - name: tta-staging\n    rules:\n      - alert: Neo4jDown\n        expr: up{job=\"neo4j\"} == 0\n        for: 2m\n";
 
@@ -18,7 +19,7 @@ const RUNBOOK: &str = "\n## Troubleshooting\n\nA `QueryError` names the paramete
 
 /// Prometheus scraping itself as neo4j's target (instance `neo4j:8000`, so the live `up` series
 /// continues the fixture's), over the fixture's blocks.
-fn start_prometheus(outage_seconds: i64) -> TestPrometheus {
+pub(crate) fn start_prometheus(outage_seconds: i64) -> TestPrometheus {
     let now = chrono::Utc::now().timestamp();
     let fixture = Fixture {
         job: "neo4j",
@@ -34,7 +35,7 @@ fn start_prometheus(outage_seconds: i64) -> TestPrometheus {
     )
 }
 
-fn sandbox(prometheus: &TestPrometheus) -> Sandbox {
+pub(crate) fn sandbox(prometheus: &TestPrometheus) -> Sandbox {
     let mut sandbox = Sandbox::new();
     let config = sandbox
         .config_text()
