@@ -43,6 +43,15 @@ pub(crate) fn normalized(mut report: serde_json::Value) -> serde_json::Value {
         gate["measured"] = serde_json::Value::Null;
         gate["summary"] = serde_json::Value::Null;
     }
+    // The Production evidence window ends at the run's own minute: two runs either side of a
+    // minute's turn name different windows over the same evidence.
+    if let Some(facts) = report["quality_gates"]
+        .get_mut("uptime")
+        .and_then(|gate| gate.get_mut("facts"))
+    {
+        facts["from"] = serde_json::Value::Null;
+        facts["to"] = serde_json::Value::Null;
+    }
     if let Some(blockers) = report["blockers"].as_array_mut() {
         for blocker in blockers.iter_mut().filter(|b| b["gate"] == "observation") {
             blocker["message"] = serde_json::Value::Null;

@@ -17,6 +17,10 @@ fn two_checkouts_deploying_one_service_at_once_one_is_refused() {
     // Slow enough that the second run reaches the lock while the first still holds it.
     let slow = engine.build("web", "slow", Variant::Slow("slow", 30));
     engine.retag("web", "slow", "current");
+    // The slow image turns healthy after 30 s: a health timeout of 30 s would race it.
+    for checkout in [&first_checkout, &second_checkout] {
+        engine.set_deadlines(checkout, "health_timeout = 120\nsettle_seconds = 3\n");
+    }
 
     let first = spawn_deploy(&first_checkout);
     engine.wait_until("web", |c| c.iter().any(|c| c.image == slow));
