@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod architecture;
 mod layers;
 mod tool_names;
 
