@@ -23,6 +23,7 @@ mod gates;
 mod generated;
 mod git;
 mod github;
+mod http;
 mod imports;
 mod init;
 mod input_file;

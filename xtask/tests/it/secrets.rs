@@ -45,16 +45,7 @@ fn unpinned_detect_secrets_runs_no_step_and_is_never_mentioned() {
 #[test]
 fn pinned_detect_secrets_fails_the_security_gate_naming_the_file_and_line() {
     let sandbox = secrets_sandbox();
-    let check = sandbox.xtask(&["setup", "--check"]);
-    assert_eq!(check.code, 0, "{}", check.all());
-    assert!(
-        check
-            .stdout
-            .lines()
-            .any(|l| l.starts_with("ok") && l.contains("detect-secrets") && l.contains("1.5.0")),
-        "{}",
-        check.all()
-    );
+    crate::support::assert_setup_has(&sandbox, "detect-secrets", "1.5.0");
 
     // The clean tree: no secret in llm, the security gate passes with both tools.
     sandbox.xtask(&["promote", "llm", "--phase", "4"]);

@@ -435,3 +435,17 @@ pub fn report_step<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a 
         .iter()
         .find(|s| s["name"] == name)
 }
+
+/// Asserts that `xtask setup --check` in `sandbox` finds `tool` installed at `version`.
+pub fn assert_setup_has(sandbox: &Sandbox, tool: &str, version: &str) {
+    let check = sandbox.xtask(&["setup", "--check"]);
+    assert_eq!(check.code, 0, "{}", check.all());
+    assert!(
+        check
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("ok") && l.contains(tool) && l.contains(version)),
+        "{}",
+        check.all()
+    );
+}

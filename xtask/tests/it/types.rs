@@ -30,16 +30,7 @@ fn mypy_is_off_until_pinned() {
 #[test]
 fn pinned_mypy_is_installed_and_feeds_the_types_gate() {
     let sandbox = mypy_sandbox();
-    let check = sandbox.xtask(&["setup", "--check"]);
-    assert_eq!(check.code, 0, "{}", check.all());
-    assert!(
-        check
-            .stdout
-            .lines()
-            .any(|l| l.starts_with("ok") && l.contains("mypy") && l.contains("2.4.1")),
-        "{}",
-        check.all()
-    );
+    crate::support::assert_setup_has(&sandbox, "mypy", "2.4.1");
 
     // The clean tree: llm passes mypy and pyright.
     let clean = sandbox.xtask(&["promote", "llm", "--phase", "2"]);

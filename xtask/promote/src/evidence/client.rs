@@ -43,16 +43,9 @@ pub fn encode(text: &str) -> String {
 
 impl Prometheus {
     pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Prometheus {
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(timeout))
-            .timeout_global(Some(timeout))
-            // Prometheus explains a bad query in a JSON body beside its 400 or 422.
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("xtask/", env!("CARGO_PKG_VERSION")))
-            .build();
         Prometheus {
-            agent: config.into(),
+            // Prometheus explains a bad query in a JSON body beside its 400 or 422.
+            agent: crate::http::agent(timeout),
             base: base.trim_end_matches('/').to_owned(),
             token,
             timeout,

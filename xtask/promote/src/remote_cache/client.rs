@@ -35,16 +35,9 @@ pub enum Failure {
 
 impl Client {
     pub fn new(timeout: Duration, token: Option<String>) -> Client {
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(timeout))
-            .timeout_global(Some(timeout))
-            // Statuses are answers the cache protocol gives meaning to (404 is a miss).
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("xtask/", env!("CARGO_PKG_VERSION")))
-            .build();
         Client {
-            agent: config.into(),
+            // Statuses are answers the cache protocol gives meaning to (404 is a miss).
+            agent: crate::http::agent(timeout),
             token,
             broken: Mutex::new(None),
         }

@@ -30,6 +30,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
             "markdown",
             "ui",
             "git",
+            "http",
         ],
     ),
     // The tool table and its parsers need nothing but the vocabulary: config checks pins
