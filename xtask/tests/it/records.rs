@@ -130,3 +130,45 @@ fn a_signed_record_verifies_names_changes_reruns_and_fails_once_edited() {
         tampered.all()
     );
 }
+
+#[test]
+fn a_record_that_is_a_fifo_or_huge_or_garbage_is_refused_at_once_naming_it() {
+    let sandbox = Sandbox::new();
+    let folder = "docs/components/carbon/promotions";
+    std::fs::create_dir_all(sandbox.path(folder)).unwrap();
+    // Garbage: not a record, exit 1 with the reason.
+    sandbox.write(
+        &format!("{folder}/staging-2026-12-07.json"),
+        "\u{fffe}{\"payloadType\": 12,",
+    );
+    let garbage = sandbox.xtask(&["verify", "carbon"]);
+    assert_eq!(garbage.code, 1, "{}", garbage.all());
+    assert!(
+        garbage.stdout.contains("does not verify"),
+        "{}",
+        garbage.all()
+    );
+    std::fs::remove_file(sandbox.path(&format!("{folder}/staging-2026-12-07.json"))).unwrap();
+    // A FIFO would block a plain read for ever: refused with exit 2, naming it.
+    let fifo = sandbox.path(&format!("{folder}/staging-2026-12-08.json"));
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let blocked = sandbox.xtask(&["verify", "carbon"]);
+    assert_eq!(blocked.code, 2, "{}", blocked.all());
+    assert!(blocked.stderr.contains("FIFO"), "{}", blocked.all());
+    std::fs::remove_file(&fifo).unwrap();
+    // A huge file is not read whole.
+    let huge = sandbox.path(&format!("{folder}/staging-2026-12-09.json"));
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(512 * 1024 * 1024)
+        .unwrap();
+    let big = sandbox.xtask(&["verify", "carbon"]);
+    assert_eq!(big.code, 2, "{}", big.all());
+    assert!(big.stderr.contains("larger than"), "{}", big.all());
+}

@@ -218,11 +218,14 @@ pub fn newest(folder: &Path) -> Result<Option<PathBuf>> {
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
         }
-        let stamp = std::fs::read(&path)
-            .ok()
-            .and_then(|bytes| dsse::open(&bytes).ok())
-            .map(|opened| opened.statement.predicate.promoted_at)
-            .unwrap_or_default();
+        // Unreadable or odd files rank last here; `verify` names them when it reads them.
+        let stamp =
+            crate::input_file::read(&path, "promotion record", crate::input_file::DOCUMENT_MAX)
+                .ok()
+                .flatten()
+                .and_then(|bytes| dsse::open(&bytes).ok())
+                .map(|opened| opened.statement.predicate.promoted_at)
+                .unwrap_or_default();
         let rank = format!("{stamp}\0{}", path.display());
         if best.as_ref().is_none_or(|(b, _)| rank > *b) {
             best = Some((rank, path));

@@ -41,8 +41,10 @@ pub fn verify(
     component: &Component,
     record: &Path,
 ) -> Result<Verification> {
+    // A record is outside bytes: a regular file of bounded size, never a FIFO that blocks.
     let bytes =
-        std::fs::read(record).with_context(|| format!("failed to read {}", record.display()))?;
+        crate::input_file::read(record, "promotion record", crate::input_file::DOCUMENT_MAX)?
+            .with_context(|| format!("{} is gone", record.display()))?;
     let mut verification = Verification {
         statement: None,
         problems: Vec::new(),
