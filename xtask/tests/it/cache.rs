@@ -453,6 +453,47 @@ fn an_unwritable_cache_still_gives_a_result_with_a_warning() {
     assert_eq!(sandbox.report("carbon")["promotable"], true);
 }
 
+/// Three single-module components share a folder: a change to one re-runs that one's steps
+/// and nothing of its neighbours, whose coverage is measured by module name (coverage reads
+/// every file of a measured folder), and the figures equal a `--no-cache` run's.
+#[test]
+fn a_change_to_one_module_re_runs_only_the_steps_that_read_it() {
+    let sandbox = Sandbox::new();
+    let components = ["promote", "carbon", "neo4j", "docker"];
+    run_ok(&sandbox, &components);
+    append(
+        &sandbox,
+        "src/components/carbon_component.py",
+        "\n\n# a comment\n",
+    );
+    run_ok(&sandbox, &components);
+    assert!(
+        cached(&sandbox, "carbon").values().all(|c| !c),
+        "{:?}",
+        cached(&sandbox, "carbon")
+    );
+    for neighbour in ["neo4j", "docker"] {
+        let steps = cached(&sandbox, neighbour);
+        assert!(steps.contains_key("pytest"), "{steps:?}");
+        assert!(
+            steps.values().all(|c| *c),
+            "{neighbour} ran again after a change to carbon: {steps:?}"
+        );
+    }
+    let warm: Vec<_> = ["carbon", "neo4j", "docker"]
+        .iter()
+        .map(|c| normalized(sandbox.report(c)))
+        .collect();
+    let mut fresh_args = components.to_vec();
+    fresh_args.push("--no-cache");
+    run_ok(&sandbox, &fresh_args);
+    let fresh: Vec<_> = ["carbon", "neo4j", "docker"]
+        .iter()
+        .map(|c| normalized(sandbox.report(c)))
+        .collect();
+    assert_eq!(warm, fresh);
+}
+
 #[test]
 fn no_cache_runs_everything_and_refreshes_the_entries() {
     let sandbox = Sandbox::new();

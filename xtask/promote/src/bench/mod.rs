@@ -184,7 +184,7 @@ fn time_sequential(scene: &Scene, toolchain: &Toolchain) -> Result<Duration> {
             let dir = out.path().display().to_string();
             commands.push((
                 &pytest,
-                tools::pytest::args(&dir, component.coverage_root(), &[], &component.tests),
+                tools::pytest::args(&dir, &component.coverage_target(), &[], &component.tests),
             ));
         }
         for (tool, args) in commands {

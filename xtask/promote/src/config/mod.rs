@@ -209,6 +209,31 @@ impl Component {
         }
     }
 
+    /// What pytest-cov measures the component's own code by (`--cov=`): a package's folder, or
+    /// a module's dotted name (`components.carbon_component` for
+    /// `src/components/carbon_component.py`, importable from `src/` or the project root).
+    /// The module form gives the same figure as the folder while coverage reads that one file:
+    /// with the folder, coverage reads every module beside it to report the unexecuted ones,
+    /// so each of them would be an input of the tests of every module there. A module whose
+    /// path is not a dotted name (`my-tool.py`) is measured by its folder.
+    pub fn coverage_target(&self) -> String {
+        if self.source_kind == SourceKind::Module {
+            let relative = self.source.strip_prefix("src/").unwrap_or(&self.source);
+            if let Some(stem) = relative.strip_suffix(".py") {
+                let identifier = |part: &str| {
+                    part.chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphabetic() || c == '_')
+                        && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                };
+                if stem.split('/').all(identifier) {
+                    return stem.replace('/', ".");
+                }
+            }
+        }
+        self.coverage_root().to_owned()
+    }
+
     /// Whether `path` (relative to the project root) is part of this component's code.
     pub fn owns(&self, path: &str) -> bool {
         match self.source_kind {

@@ -41,8 +41,13 @@ fn a_valid_registry_loads_with_defaults() {
     let neo4j = config.component("neo4j").unwrap();
     assert_eq!(neo4j.source_kind, SourceKind::Module);
     assert_eq!(neo4j.coverage_root(), "src/components");
+    assert_eq!(neo4j.coverage_target(), "components.neo4j_component");
     assert_eq!(neo4j.readme, "docs/components/neo4j/README.md");
     let nao = config.component("narrative-arc-orchestrator").unwrap();
+    assert_eq!(
+        nao.coverage_target(),
+        "src/components/narrative_arc_orchestrator"
+    );
     assert_eq!(
         nao.maturity,
         "src/components/narrative_arc_orchestrator/MATURITY.md"

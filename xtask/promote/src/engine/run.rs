@@ -26,7 +26,7 @@ pub(super) fn args_for(
         python: &ctx.toolchain.python,
         config: ctx.tool_configs.get(&kind.tool()).map(String::as_str),
         run_dir: RUN_DIR,
-        coverage_root: component.coverage_root(),
+        coverage_root: &component.coverage_target(),
         also_covered: &ctx.shared_code().coverage_folders(component),
         tests: &component.tests,
     })
@@ -441,7 +441,7 @@ pub fn decided_without_running(
         python: Path::new("python"),
         config: None,
         run_dir: RUN_DIR,
-        coverage_root: component.coverage_root(),
+        coverage_root: &component.coverage_target(),
         also_covered: &[],
         tests: &component.tests,
     });

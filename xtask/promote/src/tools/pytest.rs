@@ -1,10 +1,11 @@
 //! pytest with pytest-cov: the argument list, and the parsers of the JUnit XML and the coverage
 //! JSON it writes into a fresh folder of this run.
 //!
-//! Coverage is measured over the folder holding the component (`--cov=DIR`), never over a single
-//! module file: `--cov=x_component.py` collects nothing while pytest still exits 0. The figure
-//! for the component is then summed from the files it owns, with branches when the project's
-//! coverage config turns branch coverage on (as coverage.py itself counts them).
+//! Coverage is measured over a package's folder (`--cov=DIR`) or a module's dotted name
+//! (`--cov=components.x_component`, `Component::coverage_target`), never over a module's file
+//! name: `--cov=x_component.py` collects nothing while pytest still exits 0. The figure for the
+//! component is then summed from the files it owns, with branches when the project's coverage
+//! config turns branch coverage on (as coverage.py itself counts them).
 
 use std::collections::BTreeMap;
 
