@@ -175,7 +175,7 @@ pub fn scope(config: &Config, top: &Path) -> ChangeScope {
     .map(|f| prefixed(&workspace, f))
     .collect();
     // Every config file a tool may read, present or not: adding or deleting one matters too.
-    everything.extend(inputs::CONFIG_FILES.iter().map(|f| prefixed(&project, f)));
+    everything.extend(inputs::config_files().iter().map(|f| prefixed(&project, f)));
 
     // The stat memo a run keeps: unchanged files are statted, not read, to find their parses.
     let index = InputIndex::new(&config.project.root)

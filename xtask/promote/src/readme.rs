@@ -29,6 +29,13 @@ pub struct Placeholder {
 }
 
 impl ReadmeCheck {
+    /// Whether `--fix` has anything to write: no README, or a required section missing.
+    /// Placeholders left in a README are the author's to replace: the scaffold only adds what
+    /// is missing.
+    pub fn needs_scaffold(&self) -> bool {
+        !self.exists || !self.missing_sections.is_empty()
+    }
+
     pub fn passed(&self) -> bool {
         self.exists && self.missing_sections.is_empty() && self.placeholders.is_empty()
     }
@@ -147,6 +154,49 @@ pub fn section_scaffold(section: &str) -> String {
         _ => format!("<What belongs under {section}, for its readers.>"),
     };
     format!("\n## {section}\n\n{note}\n")
+}
+
+/// What `--fix` writes for a README that `check` found lacking (`needs_scaffold`), given the
+/// `scaffold` rendered from the template. Without a README: the scaffold, plus a heading and a
+/// note for each required section the template does not write (a stage's own, e.g. Runbook),
+/// which the docs gate never counts as written. With one: its text, every byte kept (a missing
+/// last newline added), then each missing section taken from the scaffold, or as a heading
+/// and a note when the scaffold has none, in the order they are required.
+pub fn scaffolded(existing: Option<&str>, check: &ReadmeCheck, scaffold: &str) -> String {
+    let mut text = match existing {
+        None => scaffold.to_owned(),
+        Some(existing) => {
+            let mut text = existing.to_owned();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text
+        }
+    };
+    for section in &check.missing_sections {
+        match section_of(scaffold, section) {
+            // A new README already holds the scaffold's sections.
+            Some(_) if existing.is_none() => {}
+            Some(body) => {
+                text.push('\n');
+                text.push_str(body);
+            }
+            None => text.push_str(&section_scaffold(section)),
+        }
+    }
+    text
+}
+
+/// The `## section` of a Markdown text, heading included, up to the next `## `.
+fn section_of<'t>(text: &'t str, section: &str) -> Option<&'t str> {
+    let heading = format!("## {section}");
+    let start = text.find(&format!("\n{heading}\n"))? + 1;
+    let body = text.get(start..)?;
+    let end = body
+        .get(heading.len()..)?
+        .find("\n## ")
+        .map_or(body.len(), |i| heading.len() + i + 1);
+    body.get(..end)
 }
 
 /// Checks a README's text (or its absence) against the required sections.
@@ -338,6 +388,67 @@ mod tests {
             }],
             "a note is anything shaped like one, outside tags"
         );
+    }
+
+    #[test]
+    fn sections_are_cut_at_the_next_heading() {
+        let text = "# T\n\n## Overview\n\nA\n\n## Usage\n\nB\n\n## API\n\nC\n";
+        assert_eq!(section_of(text, "Usage").unwrap(), "## Usage\n\nB\n\n");
+        assert_eq!(section_of(text, "API").unwrap(), "## API\n\nC\n");
+        assert!(section_of(text, "Testing").is_none());
+        assert!(
+            section_of("## Usage", "Usage").is_none(),
+            "a heading needs its line"
+        );
+    }
+
+    /// A scaffold as the template writes one: the usual sections, not a stage's own.
+    const SCAFFOLD: &str = "# Catalog\n\nKeeps the catalog.\n\n## Overview\n\n<what it is for>\n\n## Usage\n\n```python\nfrom components.catalog import Catalog\n```\n\n## API\n\n- `Catalog`\n\n## Testing\n\n```bash\npytest tests/test_catalog.py\n```\n";
+
+    fn required() -> Vec<String> {
+        ["Overview", "Usage", "API", "Testing", "Runbook"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn a_missing_readme_is_the_scaffold_with_a_note_for_each_section_it_lacks() {
+        let found = check("README.md", None, &required());
+        assert!(found.needs_scaffold());
+        let text = scaffolded(None, &found, SCAFFOLD);
+        assert!(text.starts_with(SCAFFOLD));
+        let after = check("README.md", Some(&text), &required());
+        assert!(after.missing_sections.is_empty() && !after.needs_scaffold());
+        assert_eq!(after.unfinished_sections(), ["Overview", "Runbook"]);
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn an_existing_readme_keeps_every_byte_and_gains_only_what_it_lacks() {
+        // No last newline, a CRLF line and a section of its own: all kept as written.
+        let existing =
+            "# Catalog\r\n\n## Overview\n\nOurs, already written.\n\n## Notes\n\nKeep me.";
+        let found = check("README.md", Some(existing), &required());
+        assert_eq!(
+            found.missing_sections,
+            ["Usage", "API", "Testing", "Runbook"]
+        );
+        let text = scaffolded(Some(existing), &found, SCAFFOLD);
+        assert!(text.starts_with(existing));
+        assert!(
+            !text.contains("<what it is for>"),
+            "the scaffold's own Overview stays out"
+        );
+        let after = check("README.md", Some(&text), &required());
+        assert!(after.missing_sections.is_empty());
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_complete_readme_needs_no_scaffold_even_with_placeholders_left() {
+        let found = check("README.md", Some(SCAFFOLD), &required()[..4]);
+        assert!(!found.needs_scaffold());
+        assert!(!found.passed());
     }
 
     #[test]

@@ -17,39 +17,36 @@ use super::fast_hash::Map;
 use crate::config::{Component, Config, SourceKind};
 use crate::digest::{FileDigest, hex};
 use crate::imports::parse_cache::ParseCache;
+use crate::tools::table::TOOLS;
 
-/// Config files that change how some tool behaves, looked for at the project root: what
-/// `affected` and the CI cache key count (the cache itself reads what the tools read).
-pub const CONFIG_FILES: &[&str] = &[
-    "pyproject.toml",
-    "ruff.toml",
-    ".ruff.toml",
-    "pyrightconfig.json",
-    ".bandit",
-    "setup.cfg",
-    "uv.lock",
-    "tox.ini",
-    "pytest.ini",
-    ".coveragerc",
-    "conftest.py",
-];
+/// Files at the project root that define its environment whatever tools run: its
+/// dependencies and their lock. With each tool's `config_files`, what `affected` and the CI
+/// cache key count (the cache itself reads what the tools read).
+const ENVIRONMENT_FILES: &[&str] = &["pyproject.toml", "uv.lock"];
 
-/// Folder and file names that tools write; never inputs.
-const GENERATED: &[&str] = &[
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".mypy_cache",
-    ".hypothesis",
-    ".coverage",
-    "htmlcov",
-];
+/// Config files at the project root that change how the project or some tool behaves
+/// (`ENVIRONMENT_FILES` and the tool table's `config_files`), sorted, each once.
+pub fn config_files() -> Vec<&'static str> {
+    let mut files: Vec<&'static str> = ENVIRONMENT_FILES
+        .iter()
+        .chain(TOOLS.iter().flat_map(|tool| tool.config_files))
+        .copied()
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    files
+}
 
+/// Names Python itself and xtask write into the tree (bytecode, build metadata, an atomic
+/// write's temp file); the tools' own are in their rows (`generated`). Never inputs.
 pub(crate) fn is_generated(name: &str) -> bool {
-    GENERATED.contains(&name)
+    name == "__pycache__"
+        || TOOLS
+            .iter()
+            .flat_map(|tool| tool.generated)
+            .any(|generated| generated.matches(name))
         || name.ends_with(".pyc")
         || name.ends_with(".egg-info")
-        || name.starts_with(".coverage.")
         || name.starts_with(".xtask-tmp-")
 }
 
@@ -74,8 +71,8 @@ pub struct InputIndex {
     /// The modules each file imports, parsed once per run (shared packages are imported by
     /// many components).
     imports: Mutex<Map<String, std::sync::Arc<Vec<String>>>>,
-    /// pyright's extra folders, read from its config once per run.
-    pyright_folders: OnceLock<Vec<String>>,
+    /// The tools' import roots (`ToolSpec::import_roots`), read from their configs once per run.
+    import_roots: OnceLock<Vec<String>>,
     /// The state of each observed read (`observe::state`), once per run.
     read_states: RwLock<Map<String, String>>,
     /// Digests by stat across runs, opened on first use (a run answered by the warm-run record
@@ -99,7 +96,7 @@ impl InputIndex {
             trees: RwLock::default(),
             modules: Mutex::default(),
             imports: Mutex::default(),
-            pyright_folders: OnceLock::new(),
+            import_roots: OnceLock::new(),
             read_states: RwLock::default(),
             memo: OnceLock::new(),
             memo_file: None,
@@ -393,10 +390,10 @@ pub fn configs(index: &InputIndex) -> Vec<String> {
     index
         .configs
         .get_or_init(|| {
-            CONFIG_FILES
-                .iter()
+            config_files()
+                .into_iter()
                 .filter(|name| index.root().join(name).is_file())
-                .map(|name| (*name).to_owned())
+                .map(str::to_owned)
                 .collect()
         })
         .clone()
@@ -448,93 +445,36 @@ pub fn package_markers(index: &InputIndex, component: &Component) -> Vec<String>
     markers
 }
 
-/// `a/b/../c` -> `a/c`; `None` when the path leaves the root or is absolute.
-fn normalise(path: &str) -> Option<String> {
-    if path.starts_with('/') {
-        return None;
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            _ => parts.push(part),
-        }
-    }
-    Some(parts.join("/"))
-}
-
-/// Folders pyright resolves imports and stubs from besides the interpreter: `stubPath`
-/// (default `typings`), `extraPaths` and those of `executionEnvironments`, from
-/// `pyrightconfig.json` or `[tool.pyright]`; only the existing ones inside the root.
-pub fn pyright_folders(index: &InputIndex) -> Vec<String> {
+/// Folders the tools resolve first-party imports from besides the root and `src/` (every
+/// row's `import_roots`, each once): a larger closure costs a batch's split, a smaller one
+/// would miss a read.
+fn import_roots(index: &InputIndex) -> Vec<String> {
     index
-        .pyright_folders
-        .get_or_init(|| read_pyright_folders(index.root()))
+        .import_roots
+        .get_or_init(|| {
+            let mut folders: Vec<String> = TOOLS
+                .iter()
+                .filter_map(|tool| tool.import_roots)
+                .flat_map(|roots| roots(index.root()))
+                .collect();
+            folders.sort();
+            folders.dedup();
+            folders
+        })
         .clone()
 }
 
-fn read_pyright_folders(root: &Path) -> Vec<String> {
-    let settings: Option<serde_json::Value> =
-        std::fs::read_to_string(root.join("pyrightconfig.json"))
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .or_else(|| {
-                let text = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
-                let table: toml::Table = toml::from_str(&text).ok()?;
-                serde_json::to_value(table.get("tool")?.get("pyright")?).ok()
-            });
-    let mut folders = vec![
-        settings
-            .as_ref()
-            .and_then(|s| s.get("stubPath"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("typings")
-            .to_owned(),
-    ];
-    let strings = |value: Option<&serde_json::Value>| -> Vec<String> {
-        value
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    if let Some(settings) = &settings {
-        folders.extend(strings(settings.get("extraPaths")));
-        if let Some(envs) = settings
-            .get("executionEnvironments")
-            .and_then(|v| v.as_array())
-        {
-            for env in envs {
-                folders.extend(strings(env.get("extraPaths")));
-            }
-        }
-    }
-    let mut folders: Vec<String> = folders
-        .iter()
-        .filter_map(|f| normalise(f))
-        .filter(|f| !f.is_empty() && root.join(f).is_dir())
-        .collect();
-    folders.sort();
-    folders.dedup();
-    folders
-}
-
 /// First-party files that `component`'s sources import, transitively, outside its own source:
-/// what pyright reads to type-check it. Modules resolve against the root, `src/` and pyright's
-/// extra folders. One function, so the import graph of `crate::imports` can replace the parser.
+/// what a type checker reads to check it. Modules resolve against the root, `src/` and the
+/// tools' import roots. One function, so the import graph of `crate::imports` can replace the
+/// parser.
 pub fn imported_files(index: &InputIndex, component: &Component) -> Vec<String> {
     let root = index.root();
     let mut bases: Vec<String> = vec![String::new()];
     if root.join("src").is_dir() {
         bases.push("src".to_owned());
     }
-    bases.extend(pyright_folders(index));
+    bases.extend(import_roots(index));
     let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut queue: Vec<String> = index
         .files_under(&component.source)
@@ -731,6 +671,45 @@ mod tests {
                 "tests/test_a.py"
             ]
         );
+    }
+
+    #[test]
+    fn config_files_and_generated_names_come_from_the_tool_rows() {
+        // The same files as when the engine listed them itself.
+        assert_eq!(
+            config_files(),
+            [
+                ".bandit",
+                ".coveragerc",
+                ".ruff.toml",
+                "conftest.py",
+                "pyproject.toml",
+                "pyrightconfig.json",
+                "pytest.ini",
+                "ruff.toml",
+                "setup.cfg",
+                "tox.ini",
+                "uv.lock"
+            ]
+        );
+        for name in [
+            "__pycache__",
+            ".pytest_cache",
+            ".ruff_cache",
+            ".mypy_cache",
+            ".hypothesis",
+            ".coverage",
+            ".coverage.host.12.345",
+            "htmlcov",
+            "a.cpython-311.pyc",
+            "pkg.egg-info",
+            ".xtask-tmp-1",
+        ] {
+            assert!(is_generated(name), "{name}");
+        }
+        for name in [".coveragerc", "coverage.py", "ruff.toml", "src", "tests"] {
+            assert!(!is_generated(name), "{name}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
 use crate::toolchain::ResolvedTool;
 use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
-use crate::tools::table::{ArgvInputs, EnvValue, Launch, Output, Verdict};
+use crate::tools::table::{ArgvInputs, EnvValue, Launch, Output, TestRunSpec, Verdict};
 use crate::tools::{self, Finding, Severity, StepKind};
 
 /// Stands for this run's fresh output folder in keys and displayed commands.
@@ -266,12 +266,12 @@ pub(crate) fn execute<'j, 'c>(
     job: &'j Job<'c>,
 ) -> Vec<super::Executed<'j, 'c>> {
     let output = job.kind.spec().output;
-    if output.runs_tests() {
+    if let Output::TestRun(spec) = output {
         return job
             .members
             .iter()
             .map(|member| {
-                let (result, reads) = run_pytest(ctx, member);
+                let (result, reads) = run_tests(ctx, member, spec);
                 (member, result, reads)
             })
             .collect();
@@ -457,18 +457,26 @@ pub fn decided_without_running(
     ))
 }
 
-fn run_pytest(ctx: &RunContext<'_>, member: &Prepared<'_>) -> (StepResult, Option<Observed>) {
+fn run_tests(
+    ctx: &RunContext<'_>,
+    member: &Prepared<'_>,
+    spec: &TestRunSpec,
+) -> (StepResult, Option<Observed>) {
     let mut reads = None;
-    let result = run_pytest_observed(ctx, member, &mut reads);
+    let result = run_tests_observed(ctx, member, spec, &mut reads);
     (result, reads)
 }
 
-fn run_pytest_observed(
+/// A test run of one component: what the step's row says it runs with and reads
+/// (`TestRunSpec`), in a fresh folder of its own.
+fn run_tests_observed(
     ctx: &RunContext<'_>,
     member: &Prepared<'_>,
+    spec: &TestRunSpec,
     reads: &mut Option<Observed>,
 ) -> StepResult {
     let component = member.component;
+    let name = member.kind.tool().name();
     let command = command_line(member.kind, &member.argv);
     let error = |kind: ErrorKind, message: String, duration_ms: u64| {
         StepResult::error(
@@ -480,12 +488,12 @@ fn run_pytest_observed(
         )
     };
     // A folder of this run's own: a report left by an earlier run can never be read as ours.
-    let run_dir = match crate::scratch::tempdir(&ctx.config.state_dir(), "pytest-") {
+    let run_dir = match crate::scratch::tempdir(&ctx.config.state_dir(), &format!("{name}-")) {
         Ok(dir) => dir,
         Err(e) => {
             return error(
                 ErrorKind::Crashed,
-                format!("failed to create a temp folder for pytest: {e}"),
+                format!("failed to create a temp folder for {name}: {e}"),
                 0,
             );
         }
@@ -497,7 +505,7 @@ fn run_pytest_observed(
         .map(|a| a.replace(RUN_DIR, &dir_text))
         .collect();
     let plain = tool_command(ctx, &member.tool, args);
-    // Shown as pytest's own command line, not with the observer's variables.
+    // Shown as the tool's own command line, not with the observer's variables.
     let display = plain.display();
     let (mut command_to_run, unfollowable) = if member.observed {
         let (command, why) = traced(ctx, plain, run_dir.path());
@@ -505,8 +513,9 @@ fn run_pytest_observed(
     } else {
         (plain, None)
     };
-    // Coverage data of concurrent runs would otherwise collide in the project root.
-    command_to_run = command_to_run.env("COVERAGE_FILE", run_dir.path().join(".coverage"));
+    for (variable, file) in spec.run_files_env {
+        command_to_run = command_to_run.env(variable, run_dir.path().join(file));
+    }
     // The services' addresses for integration tests (`XTASK_SERVICE_<NAME>_HOST`).
     for (name, value) in &ctx.step_env {
         command_to_run = command_to_run.env(name, value);
@@ -538,26 +547,7 @@ fn run_pytest_observed(
         }
     };
     let duration_ms = done.duration.as_millis() as u64;
-    let junit = std::fs::read(run_dir.path().join(tools::pytest::JUNIT_FILE)).ok();
-    if matches!(member.kind.spec().output, Output::IntegrationRun) {
-        let (tests, findings) =
-            match tools::pytest::interpret_integration(&done, junit.as_deref(), &component.tests) {
-                Ok(read) => read,
-                Err(failure) => {
-                    let step_error = StepError::from_failure(&failure);
-                    return error(step_error.kind, step_error.message, duration_ms);
-                }
-            };
-        return tests_result(member, command, tests, findings, None, duration_ms);
-    }
-    let coverage = std::fs::read(run_dir.path().join(tools::pytest::COVERAGE_FILE)).ok();
-    let run = match tools::pytest::interpret(
-        &done,
-        junit.as_deref(),
-        coverage.as_deref(),
-        &ctx.normalizer,
-        &component.tests,
-    ) {
+    let run = match (spec.read)(&done, run_dir.path(), &ctx.normalizer, &component.tests) {
         Ok(run) => run,
         Err(failure) => {
             let step_error = StepError::from_failure(&failure);
@@ -581,9 +571,9 @@ fn run_pytest_observed(
 fn tests_result(
     member: &Prepared<'_>,
     command: Vec<String>,
-    tests: tools::pytest::TestCounts,
+    tests: tools::TestCounts,
     findings: Vec<Finding>,
-    coverage: Option<tools::pytest::Coverage>,
+    coverage: Option<tools::Coverage>,
     duration_ms: u64,
 ) -> StepResult {
     let failed = tests.failed + tests.errors > 0;

@@ -7,6 +7,10 @@ use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
 use crate::vocab::SecuritySeverity;
 
+/// Where bandit reads its settings at the project root: `.bandit` (with `-r`), and
+/// `[tool.bandit]` in `pyproject.toml` (`config_file`).
+pub const CONFIG_FILES: &[&str] = &["pyproject.toml", ".bandit"];
+
 /// `pyproject.toml` when it has a `[tool.bandit]` table: bandit reads it only when given `-c`.
 /// The one file this module reads; once per run.
 pub fn config_file(root: &std::path::Path) -> Option<String> {

@@ -3,7 +3,9 @@
 //!
 //! Parsers never spawn and never read files: they take bytes and return data or a reason the
 //! bytes are not what the tool promises. Deciding what an exit code means lives here too, per
-//! tool, because only the tool's documentation can say it.
+//! tool, because only the tool's documentation can say it; so does everything else about a
+//! tool the engine needs (its config files, its caches, a test run's report files, read by the
+//! thin readers beside the parsers), reached through the rows of `table.rs`.
 
 pub mod bandit;
 pub mod detect_secrets;
@@ -15,6 +17,26 @@ pub mod ruff;
 pub mod table;
 #[cfg(test)]
 pub(crate) mod test_support;
+
+/// What a test run measured, named without the tool that measured it.
+pub use pytest::{Coverage, TestCounts, TestRun};
+
+/// A folder or file name a tool writes into the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generated {
+    Name(&'static str),
+    /// Names starting so (`.coverage.<host>.<pid>` of a parallel run).
+    Prefix(&'static str),
+}
+
+impl Generated {
+    pub fn matches(self, name: &str) -> bool {
+        match self {
+            Generated::Name(generated) => name == generated,
+            Generated::Prefix(prefix) => name.starts_with(prefix),
+        }
+    }
+}
 
 use std::fmt;
 

@@ -5,8 +5,14 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed};
+use super::{Finding, Generated, PathNormalizer, Severity, ToolFailure, crashed};
 use crate::process::Finished;
+
+/// Where mypy reads its settings at the project root (`[tool.mypy]`, `[mypy]`).
+pub const CONFIG_FILES: &[&str] = &["pyproject.toml", "setup.cfg"];
+
+/// Its incremental cache, which a run by hand leaves in the tree (ours writes none).
+pub const GENERATED: &[Generated] = &[Generated::Name(".mypy_cache")];
 
 /// `--python-executable` makes mypy find the monorepo's installed packages, as pyright's
 /// `--pythonpath` does. `--follow-imports=silent` analyses what the paths import but reports

@@ -8,6 +8,79 @@ use serde::Deserialize;
 use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed};
 use crate::process::Finished;
 
+/// Where pyright reads its settings at the project root (`[tool.pyright]`).
+pub const CONFIG_FILES: &[&str] = &["pyproject.toml", "pyrightconfig.json"];
+
+/// Folders pyright resolves imports and stubs from besides the interpreter: `stubPath`
+/// (default `typings`), `extraPaths` and those of `executionEnvironments`, from
+/// `pyrightconfig.json` or `[tool.pyright]`; only the existing ones inside the root, sorted.
+pub fn import_roots(root: &Path) -> Vec<String> {
+    let settings: Option<serde_json::Value> =
+        std::fs::read_to_string(root.join("pyrightconfig.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .or_else(|| {
+                let text = std::fs::read_to_string(root.join("pyproject.toml")).ok()?;
+                let table: toml::Table = toml::from_str(&text).ok()?;
+                serde_json::to_value(table.get("tool")?.get("pyright")?).ok()
+            });
+    let mut folders = vec![
+        settings
+            .as_ref()
+            .and_then(|s| s.get("stubPath"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("typings")
+            .to_owned(),
+    ];
+    let strings = |value: Option<&serde_json::Value>| -> Vec<String> {
+        value
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(settings) = &settings {
+        folders.extend(strings(settings.get("extraPaths")));
+        if let Some(envs) = settings
+            .get("executionEnvironments")
+            .and_then(|v| v.as_array())
+        {
+            for env in envs {
+                folders.extend(strings(env.get("extraPaths")));
+            }
+        }
+    }
+    let mut folders: Vec<String> = folders
+        .iter()
+        .filter_map(|f| normalise(f))
+        .filter(|f| !f.is_empty() && root.join(f).is_dir())
+        .collect();
+    folders.sort();
+    folders.dedup();
+    folders
+}
+
+/// `a/b/../c` -> `a/c`; `None` when the path leaves the root or is absolute.
+fn normalise(path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            _ => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 /// `--pythonpath` makes pyright resolve imports in the monorepo's own environment; without it
 /// every first-party import would be "missing" on a machine where that env is not active.
 pub fn args(python: &Path, paths: &[String]) -> Vec<String> {
@@ -119,6 +192,32 @@ mod tests {
     use super::*;
     use crate::tools::test_support::normalizer;
     use std::time::Duration;
+
+    #[test]
+    fn import_roots_are_the_configured_folders_that_exist_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // Without a config: the default stub folder, when it exists.
+        assert!(import_roots(root).is_empty());
+        std::fs::create_dir_all(root.join("typings")).unwrap();
+        assert_eq!(import_roots(root), ["typings"]);
+        for folder in ["stubs", "lib/extra", "shared"] {
+            std::fs::create_dir_all(root.join(folder)).unwrap();
+        }
+        std::fs::write(
+            root.join("pyproject.toml"),
+            "[tool.pyright]\nstubPath = \"stubs\"\nextraPaths = [\"lib/./extra\", \"../outside\", \"/abs\", \"missing\"]\n",
+        )
+        .unwrap();
+        assert_eq!(import_roots(root), ["lib/extra", "stubs"]);
+        // pyrightconfig.json wins over pyproject.toml, execution environments count too.
+        std::fs::write(
+            root.join("pyrightconfig.json"),
+            r#"{"extraPaths": ["shared"], "executionEnvironments": [{"root": "x", "extraPaths": ["lib/extra/"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(import_roots(root), ["lib/extra", "shared", "typings"]);
+    }
 
     #[test]
     fn parses_captured_output_with_one_based_positions() {

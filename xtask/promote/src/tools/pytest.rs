@@ -8,14 +8,42 @@
 //! config turns branch coverage on (as coverage.py itself counts them).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
+use super::{Finding, Generated, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
 
 pub const JUNIT_FILE: &str = "junit.xml";
 pub const COVERAGE_FILE: &str = "coverage.json";
+
+/// What changes how pytest and pytest-cov run, at the project root: their settings
+/// (`[tool.pytest.ini_options]`, `[pytest]`, `[tool:pytest]`, coverage.py's `.coveragerc` and
+/// sections) and the root `conftest.py`.
+pub const CONFIG_FILES: &[&str] = &[
+    "pyproject.toml",
+    "pytest.ini",
+    "tox.ini",
+    "setup.cfg",
+    ".coveragerc",
+    "conftest.py",
+];
+
+/// What a test run by hand leaves in the tree: pytest's cache, hypothesis's example database
+/// (a plugin the tests load), coverage.py's data (`.coverage.<host>...` in parallel mode) and
+/// HTML report.
+pub const GENERATED: &[Generated] = &[
+    Generated::Name(".pytest_cache"),
+    Generated::Name(".hypothesis"),
+    Generated::Name(".coverage"),
+    Generated::Prefix(".coverage."),
+    Generated::Name("htmlcov"),
+];
+
+/// Variables naming a file in the run's own folder: coverage data of concurrent runs would
+/// otherwise collide in the project root.
+pub const RUN_FILES_ENV: &[(&str, &str)] = &[("COVERAGE_FILE", ".coverage")];
 
 /// Arguments after the interpreter. `out_dir` is this run's own fresh folder; the cache key is
 /// computed with a placeholder there, so the key does not change from run to run.
@@ -77,7 +105,7 @@ pub struct Coverage {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct PytestRun {
+pub struct TestRun {
     pub tests: TestCounts,
     /// Failed and erroring tests.
     pub failures: Vec<Finding>,
@@ -285,6 +313,19 @@ pub fn parse_coverage(json: &[u8], paths: &PathNormalizer) -> Result<CoverageRep
     })
 }
 
+/// A finished run read with the reports `args` had it write into `run_dir` (a report it did
+/// not write reads as missing, never as an old one: the folder is the run's own).
+pub fn read_run(
+    done: &Finished,
+    run_dir: &Path,
+    paths: &PathNormalizer,
+    tests: &[String],
+) -> Result<TestRun, ToolFailure> {
+    let junit = std::fs::read(run_dir.join(JUNIT_FILE)).ok();
+    let coverage = std::fs::read(run_dir.join(COVERAGE_FILE)).ok();
+    interpret(done, junit.as_deref(), coverage.as_deref(), paths, tests)
+}
+
 /// Reads a finished pytest run together with the files it wrote into this run's folder.
 ///
 /// Exit 0 and 1 must come with both reports; 5 (nothing collected) is a failure; 2 is a
@@ -295,7 +336,7 @@ pub fn interpret(
     coverage: Option<&[u8]>,
     paths: &PathNormalizer,
     tests: &[String],
-) -> Result<PytestRun, ToolFailure> {
+) -> Result<TestRun, ToolFailure> {
     let bad = |reason: String| ToolFailure::BadOutput {
         tool: "pytest",
         reason,
@@ -319,7 +360,7 @@ pub fn interpret(
                 None if counts.errors > 0 => None,
                 None => return Err(bad("pytest-cov wrote no coverage report".to_owned())),
             };
-            Ok(PytestRun {
+            Ok(TestRun {
                 tests: counts,
                 failures,
                 coverage,
@@ -372,6 +413,23 @@ pub fn integration_args(out_dir: &str, tests: &[String]) -> Vec<String> {
     args.push(format!("--junitxml={out_dir}/{JUNIT_FILE}"));
     args.extend(tests.iter().cloned());
     args
+}
+
+/// A finished `pytest -m integration` run read with the JUnit report `integration_args` had
+/// it write into `run_dir`; it measures no coverage.
+pub fn read_integration_run(
+    done: &Finished,
+    run_dir: &Path,
+    _paths: &PathNormalizer,
+    tests: &[String],
+) -> Result<TestRun, ToolFailure> {
+    let junit = std::fs::read(run_dir.join(JUNIT_FILE)).ok();
+    let (counts, failures) = interpret_integration(done, junit.as_deref(), tests)?;
+    Ok(TestRun {
+        tests: counts,
+        failures,
+        coverage: None,
+    })
 }
 
 /// Reads a finished `pytest -m integration` run. Exit 5 (nothing selected), no test at all, or

@@ -3,8 +3,14 @@
 
 use serde::Deserialize;
 
-use super::{Finding, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
+use super::{Finding, Generated, PathNormalizer, Severity, ToolFailure, crashed, tail_of};
 use crate::process::Finished;
+
+/// Where ruff reads its settings at the project root (`[tool.ruff]` in `pyproject.toml`).
+pub const CONFIG_FILES: &[&str] = &["pyproject.toml", "ruff.toml", ".ruff.toml"];
+
+/// Its cache, which a run by hand leaves in the tree (ours point it at the state folder).
+pub const GENERATED: &[Generated] = &[Generated::Name(".ruff_cache")];
 
 /// `ruff check` that never edits: `--no-fix` beats a `fix = true` in the project's config, and
 /// `--force-exclude` keeps the project's `exclude` even though we pass paths explicitly.

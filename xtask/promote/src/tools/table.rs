@@ -1,12 +1,13 @@
 //! The tool table: one descriptor per tool and one per kind of step, which the engine, the
 //! config, the plan, the gates, setup and init iterate instead of matching on tool names.
 //!
-//! Adding a tool is its own module (argument list, exit-code meaning, pure parser) plus one
-//! row in `TOOLS` and one in `STEPS` (and the two enum variants that name them).
+//! Adding a tool is its own module (argument list, exit-code meaning, pure parser, the config
+//! files and caches it has) plus one row in `TOOLS` and one in `STEPS` (and the two enum
+//! variants that name them); the engine reads only the rows.
 
 use std::path::Path;
 
-use super::{Finding, PathNormalizer, StepKind, Tool, ToolFailure};
+use super::{Finding, Generated, PathNormalizer, StepKind, TestRun, Tool, ToolFailure};
 use crate::process::Finished;
 use crate::vocab::{GateKind, Phase};
 
@@ -38,6 +39,16 @@ pub struct ToolSpec {
     /// only when given `-c pyproject.toml`), found once per run at the project root; the
     /// step's argument list gets it as `ArgvInputs::config`.
     pub config_file: Option<fn(&Path) -> Option<String>>,
+    /// Files at the project root that change how it behaves, present or not: what `affected`
+    /// and the CI cache key count (the result cache keys on what its trace shows it read).
+    pub config_files: &'static [&'static str],
+    /// What it leaves in the tree when run by hand (its caches, its reports): never an input,
+    /// or a tool's own run would look like a change.
+    pub generated: &'static [Generated],
+    /// Folders it resolves first-party imports from besides the root and `src/` (a type
+    /// checker's extra paths), read from the project's config once per run: the import
+    /// closure that splits a batch's reads per member takes every tool's.
+    pub import_roots: Option<fn(&Path) -> Vec<String>>,
 }
 
 /// The value of a variable a tool is run with.
@@ -86,16 +97,24 @@ pub enum Output {
     /// A fixing run, made on shadow copies (see `FixSpec`); its result is only whether the
     /// tool worked.
     Fix(&'static FixSpec),
-    /// Test counts and coverage from the files pytest writes into the run folder.
-    TestRun,
-    /// Test counts from the JUnit report of `pytest -m integration` (no coverage).
-    IntegrationRun,
+    /// A test run, one process per component: counts (and coverage) from the report files it
+    /// writes into the run's own fresh folder.
+    TestRun(&'static TestRunSpec),
+}
+
+/// How a test run is run and read.
+pub struct TestRunSpec {
+    /// Variables set to a file of this name in the run's own folder.
+    pub run_files_env: &'static [(&'static str, &'static str)],
+    /// The run read from its exit and the reports it wrote into the run's folder, given the
+    /// component's listed test paths.
+    pub read: fn(&Finished, &Path, &PathNormalizer, &[String]) -> Result<TestRun, ToolFailure>,
 }
 
 impl Output {
     /// Whether the step runs a component's tests, one process per component.
     pub fn runs_tests(self) -> bool {
-        matches!(self, Output::TestRun | Output::IntegrationRun)
+        matches!(self, Output::TestRun(_))
     }
 
     /// Findings of a run over many paths; a fixing run has none (what it leaves unfixed is
@@ -109,7 +128,7 @@ impl Output {
         match self {
             Output::Findings(read) => read(done, normalizer),
             Output::Fix(spec) => (spec.read)(done).map(|_| Vec::new()),
-            Output::TestRun | Output::IntegrationRun => Err(ToolFailure::BadOutput {
+            Output::TestRun(_) => Err(ToolFailure::BadOutput {
                 tool: "pytest",
                 reason: "a test run is read from its report files, not its output".to_owned(),
                 tail: String::new(),
@@ -189,6 +208,9 @@ pub static TOOLS: &[ToolSpec] = &[
         env_prefixes: &["RUFF_"],
         sets_env: &[("RUFF_CACHE_DIR", EnvValue::StateFolder("ruff-cache"))],
         config_file: None,
+        config_files: super::ruff::CONFIG_FILES,
+        generated: super::ruff::GENERATED,
+        import_roots: None,
     },
     ToolSpec {
         tool: Tool::Pyright,
@@ -202,6 +224,9 @@ pub static TOOLS: &[ToolSpec] = &[
         env_prefixes: &["PYRIGHT_"],
         sets_env: &[("PYRIGHT_PYTHON_IGNORE_WARNINGS", EnvValue::Text("1"))],
         config_file: None,
+        config_files: super::pyright::CONFIG_FILES,
+        generated: &[],
+        import_roots: Some(super::pyright::import_roots),
     },
     ToolSpec {
         tool: Tool::Mypy,
@@ -215,6 +240,9 @@ pub static TOOLS: &[ToolSpec] = &[
         env_prefixes: &["MYPY"],
         sets_env: &[],
         config_file: None,
+        config_files: super::mypy::CONFIG_FILES,
+        generated: super::mypy::GENERATED,
+        import_roots: None,
     },
     ToolSpec {
         tool: Tool::Bandit,
@@ -228,6 +256,9 @@ pub static TOOLS: &[ToolSpec] = &[
         env_prefixes: &[],
         sets_env: &[],
         config_file: Some(super::bandit::config_file),
+        config_files: super::bandit::CONFIG_FILES,
+        generated: &[],
+        import_roots: None,
     },
     ToolSpec {
         tool: Tool::DetectSecrets,
@@ -241,6 +272,9 @@ pub static TOOLS: &[ToolSpec] = &[
         env_prefixes: &[],
         sets_env: &[],
         config_file: None,
+        config_files: &[],
+        generated: &[],
+        import_roots: None,
     },
     ToolSpec {
         tool: Tool::Pytest,
@@ -254,6 +288,9 @@ pub static TOOLS: &[ToolSpec] = &[
         env_prefixes: &["PYTEST_", "COVERAGE_"],
         sets_env: &[],
         config_file: None,
+        config_files: super::pytest::CONFIG_FILES,
+        generated: super::pytest::GENERATED,
+        import_roots: None,
     },
 ];
 
@@ -413,7 +450,10 @@ pub static STEPS: &[StepSpec] = &[
             "pytest",
             Tool::Pytest,
             |i| super::pytest::args(i.run_dir, i.coverage_root, i.also_covered, i.tests),
-            Output::TestRun,
+            Output::TestRun(&TestRunSpec {
+                run_files_env: super::pytest::RUN_FILES_ENV,
+                read: super::pytest::read_run,
+            }),
             &[GateKind::Tests, GateKind::Coverage],
             Phase::Validate,
         )
@@ -433,7 +473,10 @@ pub static STEPS: &[StepSpec] = &[
             "pytest-integration",
             Tool::Pytest,
             |i| super::pytest::integration_args(i.run_dir, i.tests),
-            Output::IntegrationRun,
+            Output::TestRun(&TestRunSpec {
+                run_files_env: super::pytest::RUN_FILES_ENV,
+                read: super::pytest::read_integration_run,
+            }),
             &[],
             Phase::Validate,
         )

@@ -147,9 +147,7 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
             existing.as_deref(),
             &config.policy.readme_sections_for(plan.to),
         );
-        // Placeholders left in a README are the author's to replace: the scaffold only adds
-        // what is missing.
-        if check.exists && check.missing_sections.is_empty() {
+        if !check.needs_scaffold() {
             continue;
         }
         let entry = config.project_path(&readme::entry_file(component));
@@ -164,34 +162,7 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
         .unwrap_or_default();
         let facts = readme::code_facts(component, &entry_text);
         let scaffold = render::component_readme(component, &facts)?;
-        let text = match existing {
-            None => {
-                // Sections the template does not write (a stage's own, e.g. Runbook) get a
-                // heading and a note, which the docs gate never counts as written.
-                let mut text = scaffold.clone();
-                for section in &check.missing_sections {
-                    if section_of(&scaffold, section).is_none() {
-                        text.push_str(&readme::section_scaffold(section));
-                    }
-                }
-                text
-            }
-            Some(mut text) => {
-                // Append only the sections it lacks, taken from the scaffold, in its order.
-                if !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                for section in &check.missing_sections {
-                    if let Some(body) = section_of(&scaffold, section) {
-                        text.push('\n');
-                        text.push_str(&body);
-                    } else {
-                        text.push_str(&readme::section_scaffold(section));
-                    }
-                }
-                text
-            }
-        };
+        let text = readme::scaffolded(existing.as_deref(), &check, &scaffold);
         fsutil::write_atomic(&path, text.as_bytes())?;
         ui::status(
             "Scaffolded",
@@ -207,28 +178,4 @@ fn scaffold_readmes(config: &Config, plans: &[ComponentPlan]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The `## section` of a Markdown text, heading included, up to the next `## `.
-fn section_of(text: &str, section: &str) -> Option<String> {
-    let heading = format!("## {section}");
-    let start = text.find(&format!("\n{heading}\n"))? + 1;
-    let rest = &text[start + heading.len()..];
-    let end = rest
-        .find("\n## ")
-        .map_or(text.len(), |i| start + heading.len() + i + 1);
-    Some(text[start..end].to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sections_are_cut_at_the_next_heading() {
-        let text = "# T\n\n## Overview\n\nA\n\n## Usage\n\nB\n\n## API\n\nC\n";
-        assert_eq!(section_of(text, "Usage").unwrap(), "## Usage\n\nB\n\n");
-        assert_eq!(section_of(text, "API").unwrap(), "## API\n\nC\n");
-        assert!(section_of(text, "Testing").is_none());
-    }
 }
