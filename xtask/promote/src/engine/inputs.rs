@@ -675,14 +675,16 @@ mod tests {
 
     #[test]
     fn config_files_and_generated_names_come_from_the_tool_rows() {
-        // The same files as when the engine listed them itself.
+        // The files the engine listed itself, and mypy's own two (`mypy.ini`, `.mypy.ini`).
         assert_eq!(
             config_files(),
             [
                 ".bandit",
                 ".coveragerc",
+                ".mypy.ini",
                 ".ruff.toml",
                 "conftest.py",
+                "mypy.ini",
                 "pyproject.toml",
                 "pyrightconfig.json",
                 "pytest.ini",

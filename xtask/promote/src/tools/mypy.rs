@@ -8,8 +8,9 @@ use serde::Deserialize;
 use super::{Finding, Generated, PathNormalizer, Severity, ToolFailure, crashed};
 use crate::process::Finished;
 
-/// Where mypy reads its settings at the project root (`[tool.mypy]`, `[mypy]`).
-pub const CONFIG_FILES: &[&str] = &["pyproject.toml", "setup.cfg"];
+/// Where mypy reads its settings at the project root (`[mypy]` in `mypy.ini`, `.mypy.ini` and
+/// `setup.cfg`; `[tool.mypy]` in `pyproject.toml`), in the order mypy looks.
+pub const CONFIG_FILES: &[&str] = &["mypy.ini", ".mypy.ini", "pyproject.toml", "setup.cfg"];
 
 /// Its incremental cache, which a run by hand leaves in the tree (ours writes none).
 pub const GENERATED: &[Generated] = &[Generated::Name(".mypy_cache")];
