@@ -64,6 +64,16 @@ pub fn toplevel(dir: &Path) -> Result<PathBuf> {
     toplevel_for(dir, "`affected` compares commits, so run it in one")
 }
 
+/// The top folder of the checkout holding `dir` without starting git: the nearest folder
+/// at or above it with a `.git` (a folder, or the file a linked worktree has). For a caller
+/// that runs on every warm `status`, where git's own answer costs a process.
+pub fn find_toplevel(dir: &Path) -> Option<PathBuf> {
+    let dir = std::path::absolute(dir).ok()?;
+    dir.ancestors()
+        .find(|folder| folder.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
 /// The one `git rev-parse --show-toplevel` probe; `why` says what needs the checkout, so the
 /// usage error tells the caller's own fix.
 fn toplevel_for(dir: &Path, why: &str) -> Result<PathBuf> {
@@ -299,10 +309,11 @@ fn split_once(bytes: &[u8], separator: u8) -> Option<(&[u8], &[u8])> {
     Some((bytes.get(..at)?, bytes.get(at + 1..)?))
 }
 
-/// Of `commits` (full ids git has), those that are neither `HEAD` nor one of its ancestors:
+/// Of `commits` (full ids), those git has that are neither `HEAD` nor one of its ancestors:
 /// one `git rev-list <commits> ^HEAD` for all of them. It prints every commit reachable from
 /// the given ones but not from HEAD, and a given commit is among them exactly when it is not
-/// in HEAD's history.
+/// in HEAD's history. Ids git does not have are skipped (`--ignore-missing`), so this can run
+/// beside the batch that finds out which ones it has.
 pub fn not_in_head_history(
     top: &Path,
     commits: &[String],
@@ -315,7 +326,7 @@ pub fn not_in_head_history(
     }
     let sh = Shell::new()?;
     sh.change_dir(top);
-    let listed = cmd!(sh, "git rev-list {commits...} ^HEAD --")
+    let listed = cmd!(sh, "git rev-list --ignore-missing {commits...} ^HEAD --")
         .quiet()
         .ignore_stderr()
         .read()

@@ -2,8 +2,8 @@
 //! configured), that their commit is in HEAD's history, and that the inputs at that commit
 //! hash to their subject; then what changed since. `verify` and the status report share
 //! `verify_all`, which asks git once for every record's commit and inputs (one
-//! `git cat-file --batch`, one `git rev-list`) and finds what changed since without git, from
-//! the recorded digests and the stat memo. `rerun_differences` compares a fresh run's report
+//! `git cat-file --batch`, and beside it one `git rev-list`) and finds what changed since
+//! without git, from the recorded digests and the stat memo. `rerun_differences` compares a fresh run's report
 //! with the record, figure by figure (pure).
 
 use std::collections::BTreeSet;
@@ -88,8 +88,9 @@ fn public_key() -> Result<Option<PublicKey>> {
     }
 }
 
-/// Verifies every record, in order; `top` is the repository's top folder. Git runs at most
-/// twice whatever the number of records and inputs.
+/// Verifies every record, in order; `top` is the repository's top folder. Git runs twice at
+/// once (a batch and a history walk) whatever the number of records and inputs, and not at
+/// all when no record names a commit.
 pub fn verify_all(
     config: &Config,
     top: &Path,
@@ -255,16 +256,32 @@ fn at_commits(top: &Path, verifications: &[Verification]) -> Result<Vec<Option<A
     if specs.is_empty() {
         return Ok(verifications.iter().map(|_| None).collect());
     }
+    let mut candidates: Vec<String> = verifications
+        .iter()
+        .filter_map(commit_of)
+        .map(|(_, commit)| commit.to_owned())
+        .collect();
+    candidates.sort();
+    candidates.dedup();
     // Hashed as they are read, so no blob is kept after its digest. The answers come in the
-    // order asked: per record its commit, then its inputs.
+    // order asked: per record its commit, then its inputs. HEAD's history is asked beside
+    // the batch, so the two processes cost the time of one.
     let mut answers: Vec<Answer> = Vec::with_capacity(specs.len());
-    git::cat_file_batch(top, &specs, |_, object| {
-        answers.push(object.map(|o| {
-            let tree = (o.kind == "commit").then(|| tree_line(o.bytes)).flatten();
-            let digest = (o.kind == "blob").then(|| Digest::of(o.bytes).to_string());
-            (o.kind == "commit", tree, digest)
-        }));
-    })?;
+    let (batch, history) = std::thread::scope(|scope| {
+        let history = scope.spawn(|| git::not_in_head_history(top, &candidates));
+        let batch = git::cat_file_batch(top, &specs, |_, object| {
+            answers.push(object.map(|o| {
+                let tree = (o.kind == "commit").then(|| tree_line(o.bytes)).flatten();
+                let digest = (o.kind == "blob").then(|| Digest::of(o.bytes).to_string());
+                (o.kind == "commit", tree, digest)
+            }));
+        });
+        let history = history
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("git rev-list panicked")));
+        (batch, history)
+    });
+    batch?;
     let mut answers = answers.into_iter();
     let mut found: Vec<Option<AtCommit>> = Vec::with_capacity(verifications.len());
     let mut commits = Vec::new();
@@ -294,7 +311,13 @@ fn at_commits(top: &Path, verifications: &[Verification]) -> Result<Vec<Option<A
     }
     commits.sort();
     commits.dedup();
-    let outside = git::not_in_head_history(top, &commits).map_err(|e| format!("{e:#}"));
+    // An id naming a tree or a blob makes rev-list fail for all: ask again for the commits
+    // the batch found.
+    let history = match history {
+        Err(_) if commits != candidates => git::not_in_head_history(top, &commits),
+        history => history,
+    };
+    let outside = history.map_err(|e| format!("{e:#}"));
     for (at, verification) in found.iter_mut().zip(verifications) {
         if let (Some(at), Some((_, commit))) = (at.as_mut(), commit_of(verification)) {
             at.in_head_history = match &outside {

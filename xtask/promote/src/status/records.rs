@@ -67,9 +67,10 @@ pub fn gather(config: &Config) -> Result<Vec<(String, RecordStatus)>> {
         signature: String::new(),
         changed_since: Vec::new(),
     };
-    let top = match crate::git::toplevel(&config.workspace_root) {
-        Ok(top) => top,
-        Err(_) => {
+    // Found without starting git: a warm status pays only for the checks themselves.
+    let top = match crate::git::find_toplevel(&config.workspace_root) {
+        Some(top) => top,
+        None => {
             let problem = "not in a git checkout, so its commit cannot be checked".to_owned();
             return Ok(found
                 .iter()
