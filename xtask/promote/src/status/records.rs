@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::StatusReport;
@@ -89,9 +89,27 @@ pub fn gather(config: &Config) -> Result<Vec<(String, RecordStatus)>> {
             Err(e) => statuses.push(Some(unreadable(path, format!("{e:#}")))),
         }
     }
-    let mut verified = verify::verify_all(config, &top, &readable, verify::Since::Recorded)
-        .context("failed to verify the promotion records")?
-        .into_iter();
+    let verified = match verify::verify_all(config, &top, &readable, verify::Since::Recorded) {
+        Ok(verified) => verified,
+        // A public key that is not one is the user's to fix: exit 2, as `verify` does.
+        Err(e) if crate::errors::exit_code_of(&e) == crate::errors::exit::USAGE => {
+            return Err(e.context("failed to verify the promotion records"));
+        }
+        // Git failing is a problem of the records it could not check, not of the report.
+        Err(e) => {
+            let problem = format!("git could not check the record: {e:#}");
+            readable
+                .iter()
+                .map(|_| verify::Verification {
+                    statement: None,
+                    problems: vec![problem.clone()],
+                    signature: String::new(),
+                    changed: Vec::new(),
+                })
+                .collect()
+        }
+    };
+    let mut verified = verified.into_iter();
     Ok(found
         .iter()
         .zip(statuses)
