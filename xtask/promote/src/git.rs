@@ -1,6 +1,7 @@
 //! The git queries `--fix` needs before editing users' files: what in scope is modified,
 //! staged or untracked. Like `cargo fix`, we refuse rather than mix our edits into theirs.
-//! Also what changed between two commits, for `affected`.
+//! Also what changed between two commits, for `affected`; worktrees for the ratchet; and the
+//! objects of a promotion record's commit, all in one `git cat-file --batch`, for `verify`.
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +62,16 @@ fn check_revision(rev: &str) -> Result<()> {
 /// The top folder of the git checkout that holds `dir`.
 pub fn toplevel(dir: &Path) -> Result<PathBuf> {
     toplevel_for(dir, "`affected` compares commits, so run it in one")
+}
+
+/// The top folder of the checkout holding `dir` without starting git: the nearest folder
+/// at or above it with a `.git` (a folder, or the file a linked worktree has). For a caller
+/// that runs on every warm `status`, where git's own answer costs a process.
+pub fn find_toplevel(dir: &Path) -> Option<PathBuf> {
+    let dir = std::path::absolute(dir).ok()?;
+    dir.ancestors()
+        .find(|folder| folder.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 /// The one `git rev-parse --show-toplevel` probe; `why` says what needs the checkout, so the
@@ -193,34 +204,139 @@ pub fn tree_of(top: &Path, commit: &str) -> Result<String> {
     )
 }
 
-/// Whether `ancestor` is `descendant` or one of its ancestors.
-pub fn is_ancestor(top: &Path, ancestor: &str, descendant: &str) -> Result<bool> {
-    check_revision(ancestor)?;
-    check_revision(descendant)?;
-    let sh = Shell::new()?;
-    sh.change_dir(top);
-    Ok(
-        cmd!(sh, "git merge-base --is-ancestor {ancestor} {descendant}")
+/// One object as `git cat-file --batch` printed it, borrowed from its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchObject<'a> {
+    /// `blob`, `tree`, `commit` or `tag`.
+    pub kind: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// Hands `visit` the object each of `specs` names (`<commit>:<path>`, an object id), by its
+/// index, or `None` when git has no such object: one `git cat-file --batch` process for all
+/// of them, where asking per file costs a process each. The objects are borrowed from git's
+/// output, so a caller that hashes them holds every byte once. A spec holding a line break
+/// cannot be asked (the batch reads one spec a line): it is `None` without reaching git.
+pub fn cat_file_batch(
+    top: &Path,
+    specs: &[String],
+    mut visit: impl FnMut(usize, Option<BatchObject<'_>>),
+) -> Result<()> {
+    let askable = |spec: &String| !spec.is_empty() && !spec.contains(['\n', '\r', '\0']);
+    let asked: Vec<&String> = specs.iter().filter(|s| askable(s)).collect();
+    let stdout = if asked.is_empty() {
+        Vec::new()
+    } else {
+        let mut input = String::new();
+        for spec in &asked {
+            input.push_str(spec);
+            input.push('\n');
+        }
+        let sh = Shell::new()?;
+        sh.change_dir(top);
+        cmd!(sh, "git cat-file --batch")
             .quiet()
             .ignore_stderr()
-            .run()
-            .is_ok(),
+            .stdin(input)
+            .output()
+            .map_err(|e| anyhow::anyhow!("git cat-file --batch failed in {}: {e}", top.display()))?
+            .stdout
+    };
+    let mut answers = parse_batch(&stdout, asked.len())?.into_iter();
+    for (i, spec) in specs.iter().enumerate() {
+        visit(
+            i,
+            if askable(spec) {
+                answers.next().flatten()
+            } else {
+                None
+            },
+        );
+    }
+    Ok(())
+}
+
+fn not_a_header(header: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "git cat-file --batch printed `{}`, not an object header",
+        header.escape_debug()
     )
 }
 
-/// The bytes of `path` (relative to `top`) at `commit`; `None` when it has no such file.
-pub fn file_at(top: &Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
-    check_revision(commit)?;
+/// `git cat-file --batch` output for `expected` specs: per spec either `<oid> <type>
+/// <size>\n<bytes>\n`, or `<spec> missing\n` / `<spec> ambiguous\n` (`None`). Pure; output
+/// that ends early or does not have that shape is an error, never a made-up object.
+pub fn parse_batch(mut out: &[u8], expected: usize) -> Result<Vec<Option<BatchObject<'_>>>> {
+    let mut objects = Vec::with_capacity(expected);
+    for n in 0..expected {
+        let Some((line, rest)) = split_once(out, b'\n') else {
+            anyhow::bail!("git cat-file --batch stopped after {n} of {expected} objects");
+        };
+        let header = std::str::from_utf8(line).map_err(|_| {
+            anyhow::anyhow!("git cat-file --batch printed a header that is not UTF-8")
+        })?;
+        out = rest;
+        if header.ends_with(" missing") || header.ends_with(" ambiguous") {
+            objects.push(None);
+            continue;
+        }
+        let mut fields = header.rsplitn(3, ' ');
+        let (Some(size), Some(kind), Some(oid)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(not_a_header(header));
+        };
+        let size: usize = size.parse().map_err(|_| not_a_header(header))?;
+        if oid.is_empty() || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(not_a_header(header));
+        }
+        let (Some(bytes), Some((b'\n', rest))) = (
+            out.get(..size),
+            out.get(size..).and_then(<[u8]>::split_first),
+        ) else {
+            anyhow::bail!(
+                "git cat-file --batch printed fewer bytes than the {size} of object {oid}"
+            );
+        };
+        objects.push(Some(BatchObject { kind, bytes }));
+        out = rest;
+    }
+    Ok(objects)
+}
+
+/// `bytes` before and after the first `separator`.
+fn split_once(bytes: &[u8], separator: u8) -> Option<(&[u8], &[u8])> {
+    let at = bytes.iter().position(|&b| b == separator)?;
+    Some((bytes.get(..at)?, bytes.get(at + 1..)?))
+}
+
+/// Of `commits` (full ids), those git has that are neither `HEAD` nor one of its ancestors:
+/// one `git rev-list <commits> ^HEAD` for all of them. It prints every commit reachable from
+/// the given ones but not from HEAD, and a given commit is among them exactly when it is not
+/// in HEAD's history. Ids git does not have are skipped (`--ignore-missing`), so this can run
+/// beside the batch that finds out which ones it has.
+pub fn not_in_head_history(
+    top: &Path,
+    commits: &[String],
+) -> Result<std::collections::BTreeSet<String>> {
+    if commits.is_empty() {
+        return Ok(std::collections::BTreeSet::new());
+    }
+    for commit in commits {
+        check_revision(commit)?;
+    }
     let sh = Shell::new()?;
     sh.change_dir(top);
-    let spec = format!("{commit}:{path}");
-    Ok(cmd!(sh, "git cat-file blob {spec}")
+    let listed = cmd!(sh, "git rev-list --ignore-missing {commits...} ^HEAD --")
         .quiet()
         .ignore_stderr()
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| o.stdout))
+        .read()
+        .map_err(|e| anyhow::anyhow!("git rev-list failed in {}: {e}", top.display()))?;
+    let listed: std::collections::BTreeSet<&str> = listed.lines().map(str::trim).collect();
+    Ok(commits
+        .iter()
+        .filter(|c| listed.contains(c.as_str()))
+        .cloned()
+        .collect())
 }
 
 #[cfg(test)]
@@ -240,5 +356,61 @@ mod tests {
         for good in ["main", "origin/main", "HEAD~1", "0123abcd", "v1.2.3"] {
             assert!(check_revision(good).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn a_batch_is_read_object_by_object_with_missing_ones_as_none() {
+        let out = b"1111111111111111111111111111111111111111 commit 12\ntree abc\nx y\n\
+abc:no such.py missing\n\
+2222222222222222222222222222222222222222 blob 0\n\n\
+3333333333333333333333333333333333333333 blob 3\na\nb\n\
+abc ambiguous\n";
+        let objects = parse_batch(out, 5).unwrap();
+        assert_eq!(
+            objects,
+            vec![
+                Some(BatchObject {
+                    kind: "commit",
+                    bytes: b"tree abc\nx y"
+                }),
+                None,
+                Some(BatchObject {
+                    kind: "blob",
+                    bytes: b""
+                }),
+                Some(BatchObject {
+                    kind: "blob",
+                    bytes: b"a\nb"
+                }),
+                None,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_that_ends_early_or_lies_about_sizes_is_an_error() {
+        let short = b"2222222222222222222222222222222222222222 blob 10\nabc\n";
+        assert!(
+            parse_batch(short, 1)
+                .unwrap_err()
+                .to_string()
+                .contains("fewer bytes")
+        );
+        assert!(
+            parse_batch(b"", 1)
+                .unwrap_err()
+                .to_string()
+                .contains("after 0 of 1")
+        );
+        let odd = b"not a header\n";
+        assert!(
+            parse_batch(odd, 1)
+                .unwrap_err()
+                .to_string()
+                .contains("not an object header")
+        );
+        // A blob whose bytes run into the next header is not split at a guess.
+        let glued = b"2222222222222222222222222222222222222222 blob 2\nabc\n";
+        assert!(parse_batch(glued, 1).is_err());
     }
 }

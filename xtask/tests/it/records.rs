@@ -1,6 +1,7 @@
 //! Promotion records: `promote --record` writes a signed in-toto Statement beside MATURITY.md
 //! (linked from its history row, valid against its schema); `verify` checks it, names the files
-//! changed since, fails once the record's figures are edited, and `--rerun` reproduces it.
+//! changed since, fails once the record's figures are edited, and `--rerun` reproduces it;
+//! the status report shows the same verdict and the files changed since per component.
 
 use std::path::{Path, PathBuf};
 
@@ -171,4 +172,105 @@ fn a_record_that_is_a_fifo_or_huge_or_garbage_is_refused_at_once_naming_it() {
     let big = sandbox.xtask(&["verify", "carbon"]);
     assert_eq!(big.code, 2, "{}", big.all());
     assert!(big.stderr.contains("larger than"), "{}", big.all());
+}
+
+/// The component's `record` in the status report's JSON, after a `status` run.
+fn status_record(sandbox: &Sandbox, component: &str) -> serde_json::Value {
+    let run = sandbox.xtask(&["status", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let path = sandbox.root().join("reports/status/status.json");
+    assert_valid_json("status-report.schema.json", &path);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let components = report["components"].as_array().unwrap();
+    for other in components.iter().filter(|c| c["name"] != component) {
+        assert!(other.get("record").is_none(), "{other}");
+    }
+    components.iter().find(|c| c["name"] == component).unwrap()["record"].clone()
+}
+
+#[test]
+fn status_shows_a_record_verified_then_the_files_changed_since_then_a_broken_signature() {
+    let mut sandbox = Sandbox::new();
+    let (public, secret) = key_pair(&sandbox);
+    sandbox.env("XTASK_RECORD_SIGNING_KEY", &secret);
+    let promoted = sandbox.xtask(&["promote", "carbon", "--record"]);
+    assert_eq!(promoted.code, 0, "{}", promoted.all());
+    std::fs::write(sandbox.root().join(".gitignore"), ".xtask/\nreports/\n").unwrap();
+    sandbox.commit_all("promote carbon to Staging");
+    sandbox.env("XTASK_RECORD_PUBLIC_KEY", &public);
+
+    let record = status_record(&sandbox, "carbon");
+    assert_eq!(record["verified"], true, "{record}");
+    assert_eq!(record["stage"], "staging", "{record}");
+    assert_eq!(record["changed_since"], serde_json::json!([]), "{record}");
+    assert!(
+        record["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature checked with"),
+        "{record}"
+    );
+    let markdown = sandbox.xtask(&["status", "--output", "-"]);
+    assert_eq!(markdown.code, 0, "{}", markdown.all());
+    assert!(
+        markdown.stdout.contains("| `carbon` | Staging, ")
+            && markdown
+                .stdout
+                .contains("✅ record verified (signature checked"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown.stdout.contains("| `neo4j` | — | no record | — |"),
+        "{}",
+        markdown.stdout
+    );
+
+    let code = "src/components/carbon_component.py";
+    let mut text = sandbox.read(code);
+    text.push_str("\n# changed after the promotion\n");
+    sandbox.write(code, &text);
+    let record = status_record(&sandbox, "carbon");
+    assert_eq!(record["verified"], true, "{record}");
+    assert_eq!(
+        record["changed_since"],
+        serde_json::json!([{"path": format!("examples/tta/{code}"), "how": "changed"}]),
+        "{record}"
+    );
+    let markdown = sandbox.xtask(&["status", "--output", "-"]);
+    assert!(
+        markdown.stdout.contains(&format!(
+            "1 file changed since: `examples/tta/{code}` (changed)"
+        )),
+        "{}",
+        markdown.stdout
+    );
+
+    // The record's figures edited after signing: status names the signature problem.
+    let folder = sandbox.path("docs/components/carbon/promotions");
+    let [path] = records_of(&folder).try_into().unwrap();
+    let edit = "import base64, json, sys\n\
+        path = sys.argv[1]\n\
+        envelope = json.load(open(path))\n\
+        statement = json.loads(base64.b64decode(envelope['payload']))\n\
+        statement['predicate']['coverage'] = 99.0\n\
+        envelope['payload'] = base64.b64encode(json.dumps(statement).encode()).decode()\n\
+        json.dump(envelope, open(path, 'w'))\n";
+    let edited = std::process::Command::new(sandbox.venv_python())
+        .args(["-c", edit, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(edited.status.success(), "{edited:?}");
+    let record = status_record(&sandbox, "carbon");
+    assert_eq!(record["verified"], false, "{record}");
+    assert!(
+        record["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("the signature does not match"),
+        "{record}"
+    );
+    let verify = sandbox.xtask(&["verify", "carbon"]);
+    assert_eq!(verify.code, 1, "{}", verify.all());
 }

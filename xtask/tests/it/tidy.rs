@@ -54,6 +54,7 @@ const OUTSIDE_INPUT: &[&str] = &[
     "evidence/api.rs",
     "evidence/client.rs",
     "evidence/mod.rs",
+    "git.rs",
     "github/event.rs",
     "imports/parse.rs",
     "imports/parse_cache.rs",

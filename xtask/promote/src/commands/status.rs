@@ -4,6 +4,7 @@
 //! status history.
 //!
 //! On a warm cache this spawns nothing and writes two files: the report and the history line.
+//! Components with a promotion record add two git processes for all of them (`status::records`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<u8> {
     let history_path = config.project.reports_dir.join(history::FILE);
     let runs = read_history(&history_path)?;
     let history_file = display_path(&config, &history_path);
-    let report = collect::collect(&collect::Inputs {
+    let mut report = collect::collect(&collect::Inputs {
         config: &config,
         reports: &reports,
         book: &book,
@@ -55,6 +56,8 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<u8> {
         history_file: &history_file,
         now,
     });
+
+    status::records::attach(&mut report, status::records::gather(&config)?);
 
     let text = match args.format {
         StatusFormat::Markdown => status::markdown::render(&report)?,

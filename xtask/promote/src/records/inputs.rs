@@ -19,7 +19,16 @@ pub struct InputFile {
 
 /// The component's input paths (relative to `top`), sorted.
 pub fn paths(config: &Config, top: &Path, component: &Component) -> Vec<String> {
-    let scope = crate::affected::scope(config, top);
+    paths_in(&crate::affected::scope(config, top), config, top, component)
+}
+
+/// `paths` from a scope computed once for several components.
+pub fn paths_in(
+    scope: &crate::affected::ChangeScope,
+    config: &Config,
+    top: &Path,
+    component: &Component,
+) -> Vec<String> {
     let top = std::fs::canonicalize(top).unwrap_or_else(|_| top.to_path_buf());
     let maturity = config.project_path(&component.maturity);
     let maturity = std::fs::canonicalize(&maturity).unwrap_or(maturity);
@@ -57,6 +66,15 @@ pub fn digest_files(top: &Path, paths: &[String]) -> Vec<InputFile> {
         .collect()
 }
 
+/// Whether a recorded path is plain: relative, inside the repository, no `.` or `..` step.
+/// A record is outside input, and `/etc/passwd` or `../x` is no input of a component.
+pub fn is_plain(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains(['\\', '\0', '\n', '\r'])
+        && path.split('/').all(|step| !matches!(step, "" | "." | ".."))
+}
+
 /// One sha256 over the sorted (path, digest) pairs: the record's subject.
 pub fn subject_digest(files: &[InputFile]) -> String {
     let mut sorted: Vec<&InputFile> = files.iter().collect();
@@ -89,5 +107,24 @@ mod tests {
         assert_ne!(a, subject_digest(&[file("a.py", "11"), file("b.py", "23")]));
         assert_ne!(a, subject_digest(&[file("a.py", "11"), file("c.py", "22")]));
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn only_plain_relative_paths_are_inputs() {
+        for good in ["a.py", "src/components/x_component.py", "a b/c.py"] {
+            assert!(is_plain(good), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x.py",
+            "a/../../x",
+            "./a.py",
+            "a//b",
+            "a/",
+            "a\nb",
+        ] {
+            assert!(!is_plain(bad), "{bad:?}");
+        }
     }
 }

@@ -211,6 +211,7 @@ fn component_status(
         days_in_stage: in_stage_since.map(|since| days_between(since, now)),
         change,
         prediction,
+        record: None,
         steps: report.summary.steps,
         cached_steps: report.summary.cached_steps,
     }

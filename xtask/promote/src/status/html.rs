@@ -41,6 +41,7 @@ pub fn render(report: &StatusReport) -> Result<String> {
             stage_chart => Value::from_safe_string(svg::stage_distribution(report)),
             coverage_chart => Value::from_safe_string(svg::coverage_chart(report)),
             graph_chart => Value::from_safe_string(svg::dependency_graph(report)),
+            records => Value::from(Serde(super::records::rows(report))),
             ..Value::from(Serde(&view))
         })
         .context("failed to render the status report as HTML")

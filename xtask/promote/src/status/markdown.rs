@@ -116,6 +116,7 @@ pub fn render(report: &StatusReport) -> Result<String> {
         .render(context! {
             dependency_graph => dependency_graph(report),
             coverage_chart => coverage_chart(report),
+            records => Value::from(Serde(super::records::rows(report))),
             ..Value::from(Serde(&view))
         })
         .context("failed to render the status report as Markdown")

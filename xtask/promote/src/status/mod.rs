@@ -1,6 +1,6 @@
 //! The weekly component-status report: the model (`model`), built from one engine run over
 //! every component (`collect`), the rollout waves (`waves`), the week-over-week history
-//! (`history`), and its renderers (`json`, `markdown`, `html` with `svg` charts).
+//! (`history`), promotion records verified (`records`), and its renderers (`json`, `markdown`, `html` with `svg` charts).
 
 pub mod collect;
 pub mod history;
@@ -10,6 +10,7 @@ pub mod layout;
 pub mod markdown;
 pub mod model;
 pub mod predict;
+pub mod records;
 pub mod svg;
 pub mod view;
 pub mod waves;

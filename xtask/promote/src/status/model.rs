@@ -131,6 +131,10 @@ pub struct ComponentStatus {
     /// (absent for a Production component, which has no next stage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction: Option<super::predict::Predicted>,
+    /// Its newest promotion record: whether it verifies and what changed since; absent when
+    /// the component has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<super::records::RecordStatus>,
     pub steps: usize,
     pub cached_steps: usize,
 }
