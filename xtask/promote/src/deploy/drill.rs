@@ -121,3 +121,63 @@ pub fn failure(
     }
     (!reasons.is_empty()).then(|| reasons.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::model::Rollback;
+
+    fn state(digit: char) -> ProvenState {
+        ProvenState {
+            image_id: format!("sha256:{}", digit.to_string().repeat(64)),
+            replicas: 1,
+            config_digest: None,
+            proven_at: None,
+        }
+    }
+
+    fn step(digit: char, proven: bool, message: &str) -> DrillStep {
+        DrillStep {
+            image_id: state(digit).image_id,
+            replicas: 1,
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            proof: Rollback {
+                proven,
+                message: message.into(),
+                time_to_healthy_ms: None,
+                settle: None,
+                running: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_drill_passes_only_when_both_directions_were_proven_and_nothing_stopped_it() {
+        let (to, from) = (state('a'), state('b'));
+        let back = step('a', true, "ok");
+        let forward = step('b', true, "ok");
+        assert_eq!(failure(&to, &from, Some(&back), &forward, false), None);
+
+        let unhealthy = step('a', false, "web on 1 × sha256:aaaa is not healthy: exited");
+        let reason = failure(&to, &from, Some(&unhealthy), &forward, false).unwrap();
+        assert_eq!(
+            reason,
+            "the roll back to the previous proven image sha256:aaaaaaaaaaaa was not proven: web on 1 × sha256:aaaa is not healthy: exited"
+        );
+        let lost = step('b', false, "image gone");
+        let reason = failure(&to, &from, Some(&back), &lost, false).unwrap();
+        assert!(reason.starts_with("the roll forward to the starting image sha256:bbbbbbbbbbbb"));
+        // Ctrl-C fails it even when what ran was proven, and before the roll back started.
+        let reason = failure(&to, &from, Some(&back), &forward, true).unwrap();
+        assert_eq!(reason, "interrupted by Ctrl-C");
+        assert_eq!(
+            failure(&to, &from, None, &forward, true).as_deref(),
+            Some("interrupted by Ctrl-C")
+        );
+        assert_eq!(
+            failure(&to, &from, None, &forward, false).as_deref(),
+            Some("the roll back did not run")
+        );
+    }
+}
