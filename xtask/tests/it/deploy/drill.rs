@@ -6,7 +6,7 @@
 use std::os::unix::process::CommandExt;
 
 use super::engine::{Engine, Variant};
-use super::{SERVICE, deploy, record, running_v1, wait_for};
+use super::{SERVICE, deploy, finished, record, running_v1, wait_for};
 use crate::support::Sandbox;
 
 const MATURITY: &str = "docs/components/carbon/MATURITY.md";
@@ -222,4 +222,39 @@ fn a_drill_is_refused_without_a_previous_proven_image_or_with_other_flags() {
         assert!(run.stderr.contains("--drill"), "{}", run.all());
     }
     assert_eq!(engine.healthy("web").id, before, "nothing was touched");
+}
+
+#[test]
+fn a_drill_killed_half_way_is_finished_by_the_next_run_on_the_starting_image() {
+    let engine = Engine::new();
+    let (sandbox, v1, v2) = two_proven(&engine, Variant::Healthy("v1"));
+    engine.set_deadlines(&sandbox, "health_timeout = 30\nsettle_seconds = 20\n");
+    let mut child = sandbox
+        .command()
+        .args(["promote", "carbon", "--phase", "5", "--drill"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed outright while it proves the previous image: v1 runs, unproven, no drill entry.
+    engine.wait_until("web", |c| c.iter().any(|c| c.image == v1));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(drills(&sandbox).is_empty());
+
+    // The next drill restores the image the killed one started from, then drills.
+    let config = sandbox.config_text();
+    sandbox.set_config(&config.replace("settle_seconds = 20", "settle_seconds = 3"));
+    let run = drill(&sandbox);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("did not finish"), "{}", run.all());
+    assert_eq!(engine.healthy("web").image, v2);
+    let recovered: Vec<serde_json::Value> = finished(&sandbox)
+        .into_iter()
+        .filter(|d| d["recovered"] == true)
+        .collect();
+    assert_eq!(recovered.len(), 1, "{recovered:#?}");
+    assert_eq!(recovered[0]["restore_to"]["image_id"], v2.as_str());
+    assert_eq!(recovered[0]["rollback"]["proven"], true);
+    assert_eq!(drills(&sandbox).pop().unwrap()["outcome"], "passed");
 }
