@@ -188,6 +188,15 @@ pub fn facts<'c>(
     if plan.gates.contains(&GateKind::Observation) {
         facts.staging_since = book.state(config, component)?.entered(Stage::Staging);
     }
+    if plan.gates.contains(&GateKind::Rollback) {
+        // A small local file: the drill is read from the history of the stage it is in.
+        facts.drill = Some(crate::deploy::record::drill_fact(
+            config,
+            &component.name,
+            plan.from,
+            config.policy.observation_days,
+        ));
+    }
     Ok(facts)
 }
 

@@ -153,6 +153,11 @@ pub struct PromoteArgs {
     /// `integration` against them, and tear the services down
     #[arg(long)]
     pub integration: bool,
+    /// With phase 5: the rollback drill on the environment of the stage the component is in:
+    /// roll back to the previous proven image, prove it healthy, roll forward again, prove
+    /// that, and record both in deployment.json (a Production promotion needs a passing one)
+    #[arg(long)]
+    pub drill: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

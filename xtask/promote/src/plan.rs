@@ -98,6 +98,12 @@ pub static FACT_GATES: &[FactGate] = &[
         phase: Some(Phase::Validate),
         only_into: Some(Stage::Production),
     },
+    // A passing rollback drill (`--phase 5 --drill`), from the deployment history.
+    FactGate {
+        gate: GateKind::Rollback,
+        phase: Some(Phase::Validate),
+        only_into: Some(Stage::Production),
+    },
     FactGate {
         gate: GateKind::Integration,
         phase: None,

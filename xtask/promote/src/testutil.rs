@@ -103,7 +103,7 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
         ),
     ];
     PromotionReport {
-        schema_version: 1,
+        schema_version: crate::report::model::REPORT_SCHEMA_VERSION,
         component: "carbon".into(),
         display_name: "Carbon".into(),
         group: "Core Infrastructure".into(),

@@ -119,6 +119,8 @@ pub enum GateKind {
     Latency,
     /// Production: a healthy scrape target, an alerting rule and a healthcheck.
     Monitoring,
+    /// Production: a passing rollback drill inside the observation window (`--drill`).
+    Rollback,
 }
 
 impl GateKind {
@@ -141,6 +143,7 @@ impl GateKind {
         GateKind::Uptime,
         GateKind::Latency,
         GateKind::Monitoring,
+        GateKind::Rollback,
     ];
 
     pub fn id(self) -> &'static str {
@@ -159,6 +162,7 @@ impl GateKind {
             GateKind::Uptime => "uptime",
             GateKind::Latency => "latency",
             GateKind::Monitoring => "monitoring",
+            GateKind::Rollback => "rollback",
         }
     }
 }

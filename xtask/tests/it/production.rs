@@ -59,7 +59,42 @@ pub(crate) fn sandbox(prometheus: &TestPrometheus) -> Sandbox {
     );
     sandbox.write("docs/components/neo4j/README.md", &readme);
     sandbox.env("TTA_PROMETHEUS_STAGING_URL", &prometheus.url());
+    let history = sandbox.report_path("neo4j", "deployment.json");
+    std::fs::create_dir_all(history.parent().unwrap()).unwrap();
+    std::fs::write(
+        &history,
+        drill_history(chrono::Utc::now() - chrono::Duration::days(1)),
+    )
+    .unwrap();
     sandbox
+}
+
+/// A deployment history holding one passing rollback drill of neo4j in staging, finished at
+/// `at` (as `promote neo4j --phase 5 --drill` writes it; `deploy::drill` runs one for real).
+fn drill_history(at: chrono::DateTime<chrono::Utc>) -> String {
+    let time = |seconds: i64| {
+        (at - chrono::Duration::seconds(seconds)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let image = |digit: char| format!("sha256:{}", digit.to_string().repeat(64));
+    let state = |digit: char| serde_json::json!({"image_id": image(digit), "replicas": 1, "proven_at": time(86_400)});
+    let step = |digit: char, from: i64, to: i64| {
+        serde_json::json!({
+            "image_id": image(digit), "replicas": 1, "started_at": time(from), "finished_at": time(to),
+            "proof": {"proven": true, "message": "neo4j runs it again, healthy for the 3s settle window", "time_to_healthy_ms": 1200, "running": "1 × healthy"}
+        })
+    };
+    let drill = serde_json::json!({
+        "kind": "drill", "attempt": "20260101T000000.000Z-1", "component": "neo4j",
+        "environment": "staging", "service": "neo4j", "project_name": "tta-staging",
+        "compose_file": "deploy/compose.staging.yml", "compose": "docker-compose 1.29.2",
+        "outcome": "passed", "started_at": time(20), "finished_at": time(0), "health": "healthcheck",
+        "from": state('b'), "to": state('a'), "back": step('a', 20, 10), "forward": step('b', 10, 0),
+        "running_image_id": image('b')
+    });
+    serde_json::to_string_pretty(&serde_json::json!({
+        "schema_version": 3, "component": "neo4j", "deployments": [drill]
+    }))
+    .unwrap()
 }
 
 #[test]
@@ -98,6 +133,15 @@ fn a_staging_component_with_evidence_is_promotable_to_production_and_an_outage_b
     );
     assert!(body.contains("- [X] Performance:"), "{body}");
     assert!(body.contains("- [X] Monitoring:"), "{body}");
+    assert!(
+        body.contains("- [X] Rollback: Rollback procedure documented and tested (drill passed on "),
+        "the drill's date beside the box: {body}"
+    );
+    assert_eq!(gates["rollback"]["passed"], true, "{report:#}");
+    assert_valid_json(
+        "deployment-record.schema.json",
+        &sandbox.report_path("neo4j", "deployment.json"),
+    );
     assert!(
         body.contains("- [ ] Security:"),
         "a person ticks that one: {body}"

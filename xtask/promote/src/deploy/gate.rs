@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
+use super::history::{self, History};
 use super::integration::IntegrationRun;
 use super::model::{Deployment, Outcome, ProvenState, short_id};
 use crate::errors::exit;
-use crate::gates::{DeployResult, DeploymentFact, IntegrationFact};
+use crate::gates::{DeployResult, DeploymentFact, DrillFact, DrillRun, IntegrationFact};
 use crate::tools::result::{ErrorKind, StepStatus};
+use crate::vocab::Stage;
 
 /// What a person can do when the rollback failed, as commands to paste. `compose` runs compose
 /// on the environment's file (`docker-compose -f FILE -p PROJECT`); `restore` is the same CLI
@@ -31,6 +33,30 @@ pub fn recovery_hint(
         None => format!(
             "the service did not run before this deploy: remove what is left with `{compose} rm -s -f {service}`"
         ),
+    }
+}
+
+/// The newest rollback drill in `environment` as the rollback gate's fact; `history` is the
+/// deployment history as read (`None`: never deployed), or why it could not be.
+pub fn drill_fact(
+    history: Result<Option<&History>, String>,
+    environment: Stage,
+    window_days: u32,
+) -> DrillFact {
+    let last = history.map(|found| {
+        let (_, drill) = history::latest_drill(found?, environment)?;
+        Some(DrillRun {
+            finished_at: drill.finished_at.naive_utc(),
+            passed: drill.passed(),
+            back_image: short_id(&drill.to.image_id),
+            forward_image: short_id(&drill.from.image_id),
+            failure: drill.failure.clone(),
+        })
+    });
+    DrillFact {
+        environment,
+        window_days,
+        last,
     }
 }
 

@@ -7,11 +7,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::model::{Attempt, Deployment, Entry, ProvenState};
+use super::model::{Attempt, Deployment, Drill, Entry, ProvenState};
 use crate::vocab::Stage;
 
-/// The version written now; version 1 (no attempts, replicas or configurations) is still read.
-pub const SCHEMA_VERSION: u32 = 2;
+/// The version written now (3 added rollback drills); versions 1 (no attempts, replicas or
+/// configurations) and 2 are still read.
+pub const SCHEMA_VERSION: u32 = 3;
 /// How far ahead of this clock a record may be dated (two machines' clocks disagree a little).
 pub const CLOCK_SKEW: Duration = Duration::minutes(5);
 
@@ -55,9 +56,9 @@ impl Place<'_> {
 /// deploy, and an entry dated more than `CLOCK_SKEW` after `now`; each error names its line.
 pub fn parse(text: &str, now: DateTime<Utc>) -> Result<History, String> {
     let raw: RawRecord<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    if raw.schema_version != SCHEMA_VERSION && raw.schema_version != 1 {
+    if !(1..=SCHEMA_VERSION).contains(&raw.schema_version) {
         return Err(format!(
-            "schema_version {} is not {SCHEMA_VERSION} (nor 1, still read)",
+            "schema_version {} is not {SCHEMA_VERSION} (nor 1 or 2, still read)",
             raw.schema_version
         ));
     }
@@ -107,6 +108,14 @@ fn parse_entry(json: &str, line: usize, version: u32) -> Result<Entry, String> {
         // Version 1 had no attempt IDs; the line makes one that stays unique in the file.
         object.insert("attempt".to_owned(), format!("v1-line-{line}").into());
     }
+    if object.contains_key("kind") {
+        return match object.get("kind").and_then(|k| k.as_str()) {
+            Some("drill") => serde_json::from_value::<Drill>(value)
+                .map(|d| Entry::Drill(Box::new(d)))
+                .map_err(|e| format!("not a rollback drill: {e}")),
+            _ => Err("an entry of an unknown `kind`".to_owned()),
+        };
+    }
     match object.get("outcome").and_then(|o| o.as_str()) {
         Some("started") => serde_json::from_value::<Attempt>(value)
             .map(|a| Entry::Started(Box::new(a)))
@@ -122,6 +131,7 @@ fn component_of(entry: &Entry) -> &str {
     match entry {
         Entry::Started(a) => &a.component,
         Entry::Finished(d) => &d.component,
+        Entry::Drill(d) => &d.component,
     }
 }
 
@@ -129,10 +139,16 @@ fn dates(entry: &Entry) -> Vec<DateTime<Utc>> {
     let mut dates = match entry {
         Entry::Started(a) => vec![a.started_at],
         Entry::Finished(d) => vec![d.started_at, d.finished_at],
+        Entry::Drill(d) => {
+            let mut dates = vec![d.started_at, d.finished_at];
+            dates.extend([d.from.proven_at, d.to.proven_at].into_iter().flatten());
+            return dates;
+        }
     };
     let restore_to = match entry {
         Entry::Started(a) => a.restore_to.as_ref(),
         Entry::Finished(d) => d.restore_to.as_ref(),
+        Entry::Drill(_) => None,
     };
     dates.extend(restore_to.and_then(|s| s.proven_at));
     dates
@@ -148,8 +164,41 @@ pub fn last_proven(history: &History, place: Place<'_>) -> Option<(usize, Proven
         .filter(|l| place.holds(&l.entry))
         .find_map(|l| match &l.entry {
             Entry::Finished(d) => d.proven_state().map(|state| (l.line, state)),
-            Entry::Started(_) => None,
+            Entry::Started(_) | Entry::Drill(_) => None,
         })
+}
+
+/// The newest proven state of `place` on another image than `image`, with its line: what a
+/// rollback drill rolls back to.
+pub fn proven_before(
+    history: &History,
+    place: Place<'_>,
+    image: &str,
+) -> Option<(usize, ProvenState)> {
+    history
+        .entries
+        .iter()
+        .rev()
+        .filter(|l| place.holds(&l.entry))
+        .find_map(|l| match &l.entry {
+            Entry::Finished(d) => d
+                .proven_state()
+                .filter(|state| state.image_id != image)
+                .map(|state| (l.line, state)),
+            _ => None,
+        })
+}
+
+/// The newest rollback drill of the component in `environment`, with its line.
+pub fn latest_drill(history: &History, environment: Stage) -> Option<(usize, &Drill)> {
+    history
+        .entries
+        .iter()
+        .filter_map(|l| match &l.entry {
+            Entry::Drill(d) if d.environment == environment => Some((l.line, d.as_ref())),
+            _ => None,
+        })
+        .max_by_key(|(_, d)| d.finished_at)
 }
 
 /// Intents of `place` that have no finished entry after them: deploys whose process died.
@@ -160,8 +209,10 @@ pub fn unfinished<'h>(history: &'h History, place: Place<'_>) -> Vec<(usize, &'h
         .enumerate()
         .filter_map(|(index, l)| match &l.entry {
             Entry::Started(attempt) if place.holds(&l.entry) => {
+                // A deploy's completion, or a drill's, closes its intent.
                 let finished = history.entries[index + 1..].iter().any(|later| {
-                    matches!(&later.entry, Entry::Finished(d) if d.attempt == attempt.attempt)
+                    !matches!(later.entry, Entry::Started(_))
+                        && later.entry.attempt() == attempt.attempt
                 });
                 (!finished).then_some((l.line, attempt.as_ref()))
             }
@@ -312,10 +363,10 @@ mod tests {
         let (_, proven) = last_proven(&history, place()).unwrap();
         assert_eq!(proven.replicas, 1);
         assert_eq!(proven.config_digest, None);
-        let v3 = v1
+        let v4 = v1
             .to_string()
-            .replace("\"schema_version\":1", "\"schema_version\":3");
-        assert!(parse(&v3, now()).unwrap_err().contains("schema_version 3"));
+            .replace("\"schema_version\":1", "\"schema_version\":4");
+        assert!(parse(&v4, now()).unwrap_err().contains("schema_version 4"));
         assert!(parse("{}", now()).is_err());
         assert!(parse("not json", now()).is_err());
         let stranger = serde_json::json!({"schema_version": 2, "component": "carbon", "deployments": [{"outcome": "deployed"}]});
@@ -323,6 +374,60 @@ mod tests {
             parse(&stranger.to_string(), now())
                 .unwrap_err()
                 .starts_with("line 1: not a deployment")
+        );
+    }
+
+    #[test]
+    fn drills_are_read_close_their_intents_and_prove_no_new_state() {
+        use crate::deploy::model::tests::drill_sample;
+        use crate::deploy::model::{Drill, DrillOutcome};
+        let first = sample(Stage::Staging, Outcome::Deployed, 1);
+        let second = sample(Stage::Staging, Outcome::Deployed, 5);
+        let failed = drill_sample(Stage::Staging, DrillOutcome::Failed, 1);
+        let passed = drill_sample(Stage::Staging, DrillOutcome::Passed, 9);
+        let intent_of = |drill: &Drill| {
+            let mut deployment = second.clone();
+            deployment.attempt = drill.attempt.clone();
+            intent(&deployment)
+        };
+        let entries = vec![
+            Entry::Finished(Box::new(first.clone())),
+            Entry::Finished(Box::new(second.clone())),
+            intent_of(&failed),
+            Entry::Drill(Box::new(failed)),
+            intent_of(&passed),
+            Entry::Drill(Box::new(passed.clone())),
+        ];
+        let history = parse(&text(&entries), now()).unwrap();
+        assert_eq!(history.entries[5].entry, Entry::Drill(Box::new(passed)));
+        assert!(
+            unfinished(&history, place()).is_empty(),
+            "a drill closes its intent"
+        );
+        let (_, drill) = latest_drill(&history, Stage::Staging).unwrap();
+        assert_eq!(drill.outcome, DrillOutcome::Passed);
+        assert!(latest_drill(&history, Stage::Production).is_none());
+        // The last proven state is still the last deploy's; the one before it another image.
+        let (_, last) = last_proven(&history, place()).unwrap();
+        assert_eq!(Some(&last.image_id), second.running_image_id.as_ref());
+        let (line, before) = proven_before(&history, place(), &last.image_id).unwrap();
+        assert_eq!(Some(&before.image_id), first.running_image_id.as_ref());
+        assert_eq!(line, history.entries[0].line);
+        assert!(proven_before(&history, place(), "sha256:none").is_some());
+        let only_one = parse(&text(&entries[1..2]), now()).unwrap();
+        assert!(proven_before(&only_one, place(), &last.image_id).is_none());
+        // An entry of an unknown kind, or a drill missing its fields, is refused by line.
+        let odd = serde_json::json!({"schema_version": 3, "component": "carbon", "deployments": [{"kind": "canary", "outcome": "passed"}]});
+        assert!(
+            parse(&odd.to_string(), now())
+                .unwrap_err()
+                .contains("unknown `kind`")
+        );
+        let torn = serde_json::json!({"schema_version": 3, "component": "carbon", "deployments": [{"kind": "drill", "outcome": "passed"}]});
+        assert!(
+            parse(&torn.to_string(), now())
+                .unwrap_err()
+                .starts_with("line 1: not a rollback drill")
         );
     }
 

@@ -8,10 +8,12 @@
 //! checkout) -> `recover` (an attempt whose process died is finished first: its last proven
 //! state restored) -> `rollout` (the intent recorded, `up`, `health::wait` with our own
 //! deadline, the `settle` window, on failure logs and `restore` of the last proven state,
-//! proven the same way) -> `gate` (the deploy and an integration run as typed facts for
-//! `gates`), `record` for `deployment.json` and `configs` for the configurations proven states
-//! ran with; `report::deploy` renders them. Parsers (`cli`, `inspect`, `compose_file`,
-//! `history`, `probe::parse_top`) and argument lists (`argv`) are pure; `docker` runs commands.
+//! proven the same way; or `drill`, the rollback exercised on purpose: back to the previous
+//! proven state and forward again, each proven through `restore`) -> `gate` (the deploy, an
+//! integration run and the newest drill as typed facts for `gates`), `record` for
+//! `deployment.json` and `configs` for the configurations proven states ran with;
+//! `report::deploy` renders them. Parsers (`cli`, `inspect`, `compose_file`, `history`,
+//! `probe::parse_top`) and argument lists (`argv`) are pure; `docker` runs commands.
 
 pub mod argv;
 pub mod cli;
@@ -19,6 +21,7 @@ pub mod compose_file;
 pub mod configs;
 pub mod declared;
 pub mod docker;
+pub mod drill;
 pub mod engine_lock;
 pub mod gate;
 pub mod health;

@@ -183,12 +183,13 @@ pub enum Started {
     Started,
 }
 
-/// One entry of the history: an intent, or a finished deploy.
+/// One entry of the history: an intent, a finished deploy, or a finished rollback drill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Entry {
     Started(Box<Attempt>),
     Finished(Box<Deployment>),
+    Drill(Box<Drill>),
 }
 
 impl Entry {
@@ -197,7 +198,95 @@ impl Entry {
         match self {
             Entry::Started(a) => (a.environment, &a.project_name, &a.service),
             Entry::Finished(d) => (d.environment, &d.project_name, &d.service),
+            Entry::Drill(d) => (d.environment, &d.project_name, &d.service),
         }
+    }
+
+    /// The attempt ID it belongs to (an intent and its completion share one).
+    pub fn attempt(&self) -> &str {
+        match self {
+            Entry::Started(a) => &a.attempt,
+            Entry::Finished(d) => &d.attempt,
+            Entry::Drill(d) => &d.attempt,
+        }
+    }
+}
+
+/// The `kind` of a drill entry: what tells it from a deploy in the history (entries written
+/// before drills existed have no `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DrillKind {
+    Drill,
+}
+
+/// How a rollback drill ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DrillOutcome {
+    /// Rolled back to the previous proven image, proven healthy; rolled forward to the image
+    /// it started from, proven healthy.
+    Passed,
+    /// Something failed (the previous image unhealthy, Ctrl-C), but the service runs the image
+    /// it started from again, proven.
+    Failed,
+    /// The roll forward could not be proven: the service may not run its starting image.
+    RestoreFailed,
+}
+
+/// One direction of a drill: the state restored and its proof, read back from the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillStep {
+    pub image_id: String,
+    pub replicas: u32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// The proof, as a rollback's (`proven`, `message`, time to healthy, settle window,
+    /// what runs after).
+    pub proof: Rollback,
+}
+
+/// `cargo xtask promote C --phase 5 --drill`: the rollback of a service exercised on purpose,
+/// back to the previous proven image and forward again, each direction proven.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drill {
+    /// Always `drill`.
+    pub kind: DrillKind,
+    /// Shared with the intent recorded before the drill changed anything.
+    pub attempt: String,
+    pub component: String,
+    pub environment: Stage,
+    pub service: String,
+    pub project_name: String,
+    pub compose_file: String,
+    /// The CLI that ran it.
+    pub compose: String,
+    pub outcome: DrillOutcome,
+    /// Ctrl-C stopped the drill (the starting image was restored).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub health: HealthSource,
+    /// The proven state it started from and rolls forward to.
+    pub from: ProvenState,
+    /// The previous proven state it rolls back to.
+    pub to: ProvenState,
+    /// The roll back to `to`; `None` when it never started (Ctrl-C before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub back: Option<DrillStep>,
+    /// The roll forward to `from`.
+    pub forward: DrillStep,
+    /// Why the drill did not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The image running when the drill ended, as read from the engine.
+    pub running_image_id: Option<String>,
+}
+
+impl Drill {
+    pub fn passed(&self) -> bool {
+        self.outcome == DrillOutcome::Passed
     }
 }
 
@@ -267,6 +356,54 @@ pub mod tests {
             notes: vec![],
             logs: vec![],
             rollback: None,
+        }
+    }
+
+    /// A drill of carbon in `environment` finishing at 11:`minute` on 2 March 2026, from the
+    /// image of `sample(.., 5)` back to that of `sample(.., 1)` and forward again.
+    pub fn drill_sample(environment: Stage, outcome: DrillOutcome, minute: u32) -> Drill {
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 3, 2, 11, minute, 0)
+            .unwrap();
+        let state = |minute: u32| ProvenState {
+            image_id: format!("sha256:{minute:02x}{}", "c".repeat(62)),
+            replicas: 1,
+            config_digest: None,
+            proven_at: Some(at - chrono::Duration::hours(1)),
+        };
+        let step = |minute: u32, proven: bool| DrillStep {
+            image_id: state(minute).image_id,
+            replicas: 1,
+            started_at: at - chrono::Duration::seconds(20),
+            finished_at: at - chrono::Duration::seconds(10),
+            proof: Rollback {
+                proven,
+                message: "checked".into(),
+                time_to_healthy_ms: Some(1200),
+                settle: None,
+                running: Some("1 × healthy".into()),
+            },
+        };
+        Drill {
+            kind: DrillKind::Drill,
+            attempt: format!("20260302T11{minute:02}00Z-200"),
+            component: "carbon".into(),
+            environment,
+            service: "carbon".into(),
+            project_name: "tta-staging".into(),
+            compose_file: "docker-compose.staging.yml".into(),
+            compose: "docker-compose 1.29.2".into(),
+            outcome,
+            interrupted: false,
+            started_at: at - chrono::Duration::seconds(30),
+            finished_at: at,
+            health: HealthSource::Healthcheck,
+            from: state(5),
+            to: state(1),
+            back: Some(step(1, outcome == DrillOutcome::Passed)),
+            forward: step(5, true),
+            failure: (outcome != DrillOutcome::Passed).then(|| "not proven".into()),
+            running_image_id: Some(state(5).image_id),
         }
     }
 

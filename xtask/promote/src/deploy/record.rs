@@ -46,10 +46,14 @@ pub fn read(config: &Config, component: &str, now: DateTime<Utc>) -> Result<Opti
 }
 
 fn read_file(path: &Path, now: DateTime<Utc>) -> Result<Option<History>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
+    // Outside input: a FIFO or device there is refused rather than read (status reads it too).
+    let Some(text) = crate::input_file::read_text(
+        path,
+        "the deployment history",
+        crate::input_file::HISTORY_MAX,
+    )?
+    else {
+        return Ok(None);
     };
     history::parse(&text, now).map(Some).map_err(|e| {
         infra(format!(
@@ -85,6 +89,22 @@ pub fn confirmed_success(
     let image = deployment.running_image_id.clone().unwrap_or_default();
     require_image(&docker, &path(config, component), line, &image)?;
     Ok(Some(deployment))
+}
+
+/// The newest rollback drill of `component` in `environment`, as the rollback gate's fact: a
+/// history that cannot be read is the fact's error (the gate fails naming it), never a pass.
+pub fn drill_fact(
+    config: &Config,
+    component: &str,
+    environment: Stage,
+    window_days: u32,
+) -> crate::gates::DrillFact {
+    let history = read(config, component, Utc::now()).map_err(|e| format!("{e:#}"));
+    super::gate::drill_fact(
+        history.as_ref().map(Option::as_ref).map_err(String::clone),
+        environment,
+        window_days,
+    )
 }
 
 /// Refuses an entry (at `line` of `file`) naming an image the engine does not have.
@@ -219,10 +239,7 @@ mod tests {
         let ids = |h: &History| -> Vec<String> {
             h.entries
                 .iter()
-                .map(|l| match &l.entry {
-                    Entry::Finished(d) => d.attempt.clone(),
-                    Entry::Started(a) => a.attempt.clone(),
-                })
+                .map(|l| l.entry.attempt().to_owned())
                 .collect()
         };
         assert_eq!(ids(&archived), ["attempt-0", "attempt-1", "attempt-2"]);

@@ -7,7 +7,9 @@
 //! every expected replica runs that image, becomes healthy within `health_timeout` of `up`
 //! returning, and stays healthy for the settle window. With nothing to restore (the service did
 //! not run before and was never proven), the service is removed and the proof is that no
-//! container of it is left. Everything here runs to its end even after Ctrl-C.
+//! container of it is left. Everything here runs to its end even after Ctrl-C, except a
+//! drill's roll back (`restore_in` with `Mode::Normal`), which Ctrl-C ends so that the roll
+//! forward to the starting state comes at once.
 
 use std::time::Instant;
 
@@ -33,9 +35,25 @@ pub fn restore(
     current_model: &Value,
 ) -> Rollback {
     let result = match target {
-        Some(state) => restore_state(live, state, current_model),
+        Some(state) => restore_state(live, state, current_model, Mode::Cleanup),
         None => remove(live),
     };
+    unproven(live, result)
+}
+
+/// `restore` of a state in `mode`: with `Mode::Normal`, Ctrl-C stops it (an unproven
+/// `Rollback` saying so) instead of letting it finish.
+pub fn restore_in(
+    live: &Service<'_>,
+    state: &ProvenState,
+    current_model: &Value,
+    mode: Mode,
+) -> Rollback {
+    unproven(live, restore_state(live, state, current_model, mode))
+}
+
+/// The `Rollback` of a restore, or an unproven one naming the error and what runs.
+fn unproven(live: &Service<'_>, result: Result<Rollback>) -> Rollback {
     result.unwrap_or_else(|error| {
         let running = live
             .containers(Mode::Cleanup)
@@ -118,6 +136,7 @@ fn restore_state(
     live: &Service<'_>,
     state: &ProvenState,
     current_model: &Value,
+    mode: Mode,
 ) -> Result<Rollback> {
     let (name, image) = (live.name, state.image_id.as_str());
     if !is_image_id(image) {
@@ -126,36 +145,28 @@ fn restore_state(
         )));
     }
     // Compose would try to pull a missing image from a registry: refuse instead.
-    if live.docker.image(image, Mode::Cleanup)?.is_none() {
+    if live.docker.image(image, mode)?.is_none() {
         return Err(infra(format!(
             "image {} is no longer on this engine, so {name} cannot be restored to it",
             short_id(image)
         )));
     }
     let (pinned, configuration) = restore_file(live, state, current_model)?;
-    live.docker.compose_ok(
-        &pinned,
-        argv::up_restore(name, state.replicas),
-        Mode::Cleanup,
-    )?;
+    live.docker
+        .compose_ok(&pinned, argv::up_restore(name, state.replicas), mode)?;
     let up_returned = Instant::now();
     let waited = health::wait(
         live,
         state.replicas,
         up_returned + live.health_timeout,
-        Mode::Cleanup,
+        mode,
     )?;
     let time_to_healthy = up_returned.elapsed().as_millis() as u64;
     let settled = match waited.end {
-        WaitEnd::Healthy => Some(settle::settle(
-            live,
-            &waited.states,
-            state.replicas,
-            Mode::Cleanup,
-        )?),
+        WaitEnd::Healthy => Some(settle::settle(live, &waited.states, state.replicas, mode)?),
         _ => None,
     };
-    let after = live.containers(Mode::Cleanup)?;
+    let after = live.containers(mode)?;
     let running = service::running_image(&after);
     let what = format!(
         "{} × {} with {configuration}",

@@ -21,8 +21,8 @@ use crate::tools::{Severity, StepKind, UNFORMATTED};
 use crate::vocab::GateKind;
 use crate::vocab::Stage;
 pub use outcome::{
-    CoverageMeasure, Dependencies, DeployResult, DeploymentFact, GateResult, IntegrationFact,
-    Outcome,
+    CoverageMeasure, Dependencies, DeployResult, DeploymentFact, DrillFact, DrillRun, GateResult,
+    IntegrationFact, Outcome,
 };
 use outcome::{severity_name, utc};
 
@@ -54,6 +54,8 @@ pub struct Facts {
     pub integration: Option<IntegrationFact>,
     /// Production: what Prometheus and the compose file say (`evidence::Session::gather`).
     pub production: Option<crate::evidence::ProductionFacts>,
+    /// Production: the newest rollback drill, from the deployment history.
+    pub drill: Option<DrillFact>,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +128,10 @@ fn decide_by(
             GateKind::Coverage => judge.coverage(),
             GateKind::Dependencies => judge.dependencies(facts),
             GateKind::Observation => judge.observation(facts.staging_since, now),
+            GateKind::Rollback => match &facts.drill {
+                Some(fact) => judge.rollback(fact, now),
+                None => judge.missing_evidence(kind, "the rollback drill lookup"),
+            },
             GateKind::Uptime | GateKind::Latency | GateKind::Monitoring => {
                 match &facts.production {
                     Some(production) => judge.production(kind, production),
@@ -244,6 +250,28 @@ impl<'a> Judge<'a> {
             passed: false,
             outcome: Outcome::Missing {
                 what: what.to_owned(),
+            },
+        }
+    }
+
+    /// A passing rollback drill inside the observation window, on the environment of the
+    /// stage the component is in. No drill, a failed one or an old one fails, naming the drill.
+    fn rollback(&mut self, fact: &DrillFact, now: NaiveDateTime) -> GateResult {
+        let passed = fact.passes(now);
+        if !passed {
+            let message = fact.describe(false);
+            let fix = format!(
+                "run the rollback drill in {}: `{}` (it needs two proven deploys there)",
+                fact.environment,
+                self.command("--phase 5 --drill")
+            );
+            self.block(GateKind::Rollback, message, fix);
+        }
+        GateResult {
+            passed,
+            outcome: Outcome::Rollback {
+                fact: fact.clone(),
+                age_days: fact.age_days(now),
             },
         }
     }

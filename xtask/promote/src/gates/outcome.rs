@@ -73,6 +73,83 @@ pub enum Outcome {
     Integration(IntegrationFact),
     /// Uptime, latency and monitoring (`evidence::outcome`).
     Production(crate::evidence::outcome::ProductionOutcome),
+    /// The newest rollback drill, and how old it was when the gate was decided.
+    Rollback {
+        fact: DrillFact,
+        /// Days from the drill to `now`; `None` without a drill.
+        age_days: Option<f64>,
+    },
+}
+
+/// The rollback drills of a component as the gates see them; `deploy::gate::drill_fact`
+/// converts the deployment history into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillFact {
+    /// The environment drilled: that of the stage the component is in.
+    pub environment: Stage,
+    /// The observation window a passing drill must fall inside.
+    pub window_days: u32,
+    /// The newest drill there (`None`: never drilled); an error when the history cannot be read.
+    pub last: Result<Option<DrillRun>, String>,
+}
+
+/// One drill, as the gate reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillRun {
+    /// When it finished (UTC).
+    pub finished_at: NaiveDateTime,
+    pub passed: bool,
+    /// The short ID of the previous proven image it rolled back to.
+    pub back_image: String,
+    /// The short ID of the image it started from and rolled forward to.
+    pub forward_image: String,
+    /// Why it did not pass.
+    pub failure: Option<String>,
+}
+
+impl DrillFact {
+    /// The rule, in one place: the newest drill passed and finished no more than the window
+    /// before `now`. A drill dated after `now` (clocks a little apart) counts as just now.
+    pub fn passes(&self, now: NaiveDateTime) -> bool {
+        matches!(&self.last, Ok(Some(run)) if run.passed
+            && now.signed_duration_since(run.finished_at)
+                <= chrono::Duration::days(i64::from(self.window_days)))
+    }
+
+    /// Days from the newest drill to `now`, to a tenth.
+    pub fn age_days(&self, now: NaiveDateTime) -> Option<f64> {
+        let run = self.last.as_ref().ok()?.as_ref()?;
+        let seconds = now
+            .signed_duration_since(run.finished_at)
+            .num_seconds()
+            .max(0);
+        Some((seconds as f64 / 86_400.0 * 10.0).round() / 10.0)
+    }
+
+    /// One line: the newest drill, its date and verdict.
+    pub fn describe(&self, passed: bool) -> String {
+        match &self.last {
+            Err(reason) => format!("the drill history cannot be read: {reason}"),
+            Ok(None) => format!("no rollback drill in {}", self.environment),
+            Ok(Some(run)) if !run.passed => format!(
+                "the last drill ({}) failed: {}",
+                utc(run.finished_at),
+                run.failure.as_deref().unwrap_or("no reason recorded")
+            ),
+            Ok(Some(run)) if passed => format!(
+                "drill passed on {} ({} -> {} -> {})",
+                utc(run.finished_at),
+                run.forward_image,
+                run.back_image,
+                run.forward_image
+            ),
+            Ok(Some(run)) => format!(
+                "the last passing drill ({}) is older than the {}-day window",
+                utc(run.finished_at),
+                self.window_days
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -242,6 +319,7 @@ impl GateResult {
                 _ => json!(self.summary()),
             },
             Outcome::Production(outcome) => outcome.measured(),
+            Outcome::Rollback { age_days, .. } => age_days.map_or(Value::Null, |d| json!(d)),
             Outcome::Integration(fact) => {
                 if self.passed {
                     json!(fact.failed_tests())
@@ -265,6 +343,7 @@ impl GateResult {
             Outcome::Dependencies(dependencies) => json!(dependencies.target),
             Outcome::Observation { required_days, .. } => json!(required_days),
             Outcome::Production(outcome) => outcome.threshold(),
+            Outcome::Rollback { fact, .. } => json!(fact.window_days),
             Outcome::Deployment(fact) => match fact.result {
                 DeployResult::Deployed { .. } => json!(fact.health_timeout_secs),
                 _ => json!("healthy"),
@@ -287,6 +366,7 @@ impl GateResult {
             Outcome::Coverage { .. } => "percent",
             Outcome::Observation { .. } => "days",
             Outcome::Production(outcome) => outcome.unit(),
+            Outcome::Rollback { .. } => "days since the drill",
             Outcome::Deployment(fact) => match fact.result {
                 DeployResult::Deployed { .. } => "seconds to healthy",
                 _ => "outcome",
@@ -396,6 +476,7 @@ impl GateResult {
             },
             Outcome::Integration(fact) => integration_summary(fact, self.passed),
             Outcome::Production(outcome) => outcome.summary(self.passed),
+            Outcome::Rollback { fact, .. } => fact.describe(self.passed),
         }
     }
 
@@ -512,6 +593,28 @@ fn integration_summary(fact: &IntegrationFact, passed: bool) -> String {
     }
 }
 
+/// The rollback gate's `facts`: the environment, the window and the newest drill.
+fn drill_facts(fact: &DrillFact) -> Value {
+    let mut facts = json!({
+        "environment": fact.environment,
+        "window_days": fact.window_days,
+    });
+    match &fact.last {
+        Err(reason) => facts["error"] = json!(reason),
+        Ok(None) => facts["drill"] = Value::Null,
+        Ok(Some(run)) => {
+            facts["drill"] = json!({
+                "finished_at": run.finished_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "passed": run.passed,
+                "back_image": run.back_image,
+                "forward_image": run.forward_image,
+                "failure": run.failure,
+            });
+        }
+    }
+    facts
+}
+
 /// The JSON report's shape of a gate (the schema's `gate`), derived from the typed outcome.
 impl Serialize for GateResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -522,10 +625,10 @@ impl Serialize for GateResult {
         gate.serialize_field("unit", self.unit())?;
         gate.serialize_field("summary", &self.summary())?;
         // The Production gates carry what they measured (window, coverage, worst hour...).
-        if let Outcome::Production(outcome) = &self.outcome {
-            gate.serialize_field("facts", &outcome.facts())?;
-        } else {
-            gate.skip_field("facts")?;
+        match &self.outcome {
+            Outcome::Production(outcome) => gate.serialize_field("facts", &outcome.facts())?,
+            Outcome::Rollback { fact, .. } => gate.serialize_field("facts", &drill_facts(fact))?,
+            _ => gate.skip_field("facts")?,
         }
         gate.end()
     }

@@ -110,7 +110,24 @@ fn clean_facts() -> Facts {
         production: Some(crate::evidence::passing_facts(
             noon(2026, 11, 21).and_utc().timestamp(),
         )),
+        drill: Some(drill(Some((noon(2026, 11, 19), true)))),
         ..Facts::default()
+    }
+}
+
+/// The rollback fact of Staging with a 7-day window: the newest drill finished at that time,
+/// passing or not; `None`, never drilled.
+fn drill(last: Option<(NaiveDateTime, bool)>) -> DrillFact {
+    DrillFact {
+        environment: Stage::Staging,
+        window_days: 7,
+        last: Ok(last.map(|(finished_at, passed)| DrillRun {
+            finished_at,
+            passed,
+            back_image: "sha256:111111111111".into(),
+            forward_image: "sha256:222222222222".into(),
+            failure: (!passed).then(|| "the roll back to the previous proven image sha256:111111111111 was not proven: web is not healthy".into()),
+        })),
     }
 }
 
@@ -1031,4 +1048,74 @@ fn the_production_gates_need_prometheus_evidence() {
         );
     }
     assert!(!decision.promotable);
+}
+
+#[test]
+fn production_needs_a_passing_rollback_drill_inside_the_observation_window() {
+    let mut steps = clean_steps();
+    steps.insert(StepKind::Pytest, pytest(Some(85.0), 0));
+    let mut facts = clean_facts();
+    facts.dependencies = vec![("model-management".into(), Stage::Production)];
+    facts.staging_since = Some(noon(2026, 11, 1));
+    let fix = "`cargo xtask promote llm --phase 5 --drill`";
+
+    // Passed two days ago: the gate passes, with the drill's date and age.
+    let decision = decide_with(Stage::Staging, None, &steps, &facts);
+    assert!(decision.promotable, "{:?}", decision.blockers);
+    let rollback = gate(&decision, GateKind::Rollback);
+    assert!(rollback.passed);
+    assert_eq!(rollback.measured(), serde_json::json!(2.0));
+    assert_eq!(rollback.threshold(), serde_json::json!(7));
+    assert!(
+        rollback
+            .summary()
+            .starts_with("drill passed on 2026-11-19 12:00 UTC"),
+        "{}",
+        rollback.summary()
+    );
+    let json = serde_json::to_value(rollback).unwrap();
+    assert_eq!(json["facts"]["drill"]["passed"], true);
+    assert_eq!(json["facts"]["environment"], "staging");
+
+    // Failed, too old, never drilled, unreadable history, not gathered: never a pass.
+    let cases = [
+        (
+            Some(drill(Some((noon(2026, 11, 20), false)))),
+            "the last drill (2026-11-20 12:00 UTC) failed: the roll back",
+        ),
+        (
+            Some(drill(Some((noon(2026, 11, 13), true)))),
+            "the last passing drill (2026-11-13 12:00 UTC) is older than the 7-day window",
+        ),
+        (Some(drill(None)), "no rollback drill in Staging"),
+        (
+            Some(DrillFact {
+                last: Err("line 3: not a rollback drill".into()),
+                ..drill(None)
+            }),
+            "the drill history cannot be read: line 3",
+        ),
+        (None, "the rollback drill lookup did not run"),
+    ];
+    for (fact, message) in cases {
+        facts.drill = fact;
+        let decision = decide_with(Stage::Staging, None, &steps, &facts);
+        assert!(!gate(&decision, GateKind::Rollback).passed, "{message}");
+        assert!(!decision.promotable, "{message}");
+        let blocker = blocker_of(&decision, "rollback");
+        assert!(blocker.message.starts_with(message), "{}", blocker.message);
+        if facts.drill.is_some() {
+            assert!(blocker.fix.contains(fix), "{}", blocker.fix);
+        }
+    }
+
+    // Exactly at the window's edge still counts; a second later does not.
+    let edge = noon(2026, 11, 14);
+    let fact = drill(Some((edge, true)));
+    assert!(fact.passes(noon(2026, 11, 21)));
+    assert!(!fact.passes(noon(2026, 11, 21) + chrono::Duration::seconds(1)));
+
+    // Promotions to Staging ask for no drill.
+    let decision = decide_with(Stage::Development, None, &steps, &facts);
+    assert!(!decision.gates.iter().any(|(k, _)| *k == GateKind::Rollback));
 }

@@ -9,7 +9,7 @@ use crate::tools::result::{StepResult, StepStatus};
 use crate::vocab::GateKind;
 use crate::vocab::Stage;
 
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PromotionReport {

@@ -224,7 +224,8 @@ fn met(report: &PromotionReport, criterion: &form::Criterion) -> bool {
             .all(|gate| report.gate(*gate).is_some_and(|result| result.passed))
 }
 
-/// The summaries of the Production gates (Prometheus evidence) that show a criterion.
+/// The summaries of the Production gates (Prometheus evidence, the rollback drill with its
+/// date) that show a criterion.
 fn figure(report: &PromotionReport, criterion: &form::Criterion) -> Option<String> {
     let figures: Vec<String> = criterion
         .evidence
@@ -232,7 +233,7 @@ fn figure(report: &PromotionReport, criterion: &form::Criterion) -> Option<Strin
         .filter(|kind| {
             matches!(
                 kind,
-                GateKind::Uptime | GateKind::Latency | GateKind::Monitoring
+                GateKind::Uptime | GateKind::Latency | GateKind::Monitoring | GateKind::Rollback
             )
         })
         .filter_map(|kind| report.gate(*kind))

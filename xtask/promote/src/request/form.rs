@@ -215,9 +215,10 @@ pub fn criteria(config: &Config, target: Stage) -> Vec<Criterion> {
                 "Monitoring: Health checks, metrics, alerts configured".into(),
                 &[GateKind::Monitoring],
             ),
+            // Tested: a passing drill inside the window (documented is the person's to say).
             c(
                 "Rollback: Rollback procedure documented and tested".into(),
-                &[],
+                &[GateKind::Rollback],
             ),
             c(
                 "Load Testing: Handles expected production load (if applicable)".into(),

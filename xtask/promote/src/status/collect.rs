@@ -214,7 +214,42 @@ fn component_status(
         record: None,
         steps: report.summary.steps,
         cached_steps: report.summary.cached_steps,
+        uptime: uptime_of(report),
+        last_drill: drill_of(report),
     }
+}
+
+/// The uptime the component's uptime gate measured, in percent.
+fn uptime_of(report: &PromotionReport) -> Option<f64> {
+    match &report.gate(GateKind::Uptime)?.outcome {
+        Outcome::Production(crate::evidence::outcome::ProductionOutcome::Uptime {
+            measured: Ok(m),
+            ..
+        }) if m.percent.is_finite() => Some(m.percent),
+        _ => None,
+    }
+}
+
+/// The newest drill the component's rollback gate read.
+fn drill_of(report: &PromotionReport) -> Option<DrillBadge> {
+    let Outcome::Rollback { fact, .. } = &report.gate(GateKind::Rollback)?.outcome else {
+        return None;
+    };
+    Some(match &fact.last {
+        Ok(Some(run)) => DrillBadge {
+            result: if run.passed {
+                DrillResult::Passed
+            } else {
+                DrillResult::Failed
+            },
+            at: Some(rfc3339(run.finished_at)),
+        },
+        // A history that cannot be read proves no drill.
+        Ok(None) | Err(_) => DrillBadge {
+            result: DrillResult::None,
+            at: None,
+        },
+    })
 }
 
 /// The gates a report failed.

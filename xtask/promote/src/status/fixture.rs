@@ -146,7 +146,54 @@ fn decided(spec: &Spec, config: &Config) -> Decided {
     let mut out = Decided::default();
     code_gates(spec, &mut out, config);
     promotion_gates(spec, &mut out, config);
+    production_gates(spec, &mut out);
     out
+}
+
+/// Uptime (neo4j, from Staging) and the rollback drill (neo4j and model-management passed
+/// theirs; therapeutic-systems' assessment has no rollback gate), as the gates would decide.
+fn production_gates(spec: &Spec, out: &mut Decided) {
+    if spec.name == "neo4j" {
+        let to = now().timestamp();
+        out.add(
+            GateKind::Uptime,
+            gate(
+                true,
+                Outcome::Production(crate::evidence::outcome::ProductionOutcome::Uptime {
+                    min: 99.5,
+                    coverage_min: 95.0,
+                    window: crate::evidence::Window::ending(to, 7),
+                    selector: Some("{job=\"neo4j\"}".into()),
+                    measured: Ok(crate::evidence::UptimeMeasure {
+                        percent: 99.716,
+                        coverage: 99.9,
+                        series: 1,
+                        worst_hour: Some((to - 3 * 86_400, 91.6)),
+                    }),
+                }),
+            ),
+            None,
+        );
+    }
+    if ["neo4j", "model-management"].contains(&spec.name) {
+        let fact = crate::gates::DrillFact {
+            environment: spec.from,
+            window_days: 7,
+            last: Ok(Some(crate::gates::DrillRun {
+                finished_at: now().naive_utc() - chrono::Duration::hours(50),
+                passed: true,
+                back_image: "sha256:1111aaaa2222".into(),
+                forward_image: "sha256:3333bbbb4444".into(),
+                failure: None,
+            })),
+        };
+        let age_days = fact.age_days(now().naive_utc());
+        out.add(
+            GateKind::Rollback,
+            gate(true, Outcome::Rollback { fact, age_days }),
+            None,
+        );
+    }
 }
 
 /// Stage, lint, types, docs, security and tests.

@@ -137,6 +137,58 @@ pub struct ComponentStatus {
     pub record: Option<super::records::RecordStatus>,
     pub steps: usize,
     pub cached_steps: usize,
+    /// Uptime over the observation window in percent, from the component's uptime gate;
+    /// `None` when its assessment has no uptime gate or Prometheus measured nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<f64>,
+    /// The newest rollback drill, from the component's rollback gate; `None` when its
+    /// assessment has no rollback gate (it is not headed for, or in, Production).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<DrillBadge>,
+}
+
+/// The last rollback drill of a component, as the status report's badge shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillBadge {
+    pub result: DrillResult,
+    /// When it finished (RFC 3339); `None` without a drill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillResult {
+    Passed,
+    Failed,
+    None,
+}
+
+impl DrillBadge {
+    /// `passed on 2026-03-02`, `failed on 2026-03-02`, `none`.
+    pub fn text(&self) -> String {
+        let on = |word: &str| match &self.at {
+            Some(at) => format!("{word} on {}", at.get(..10).unwrap_or(at)),
+            None => word.to_owned(),
+        };
+        match self.result {
+            DrillResult::Passed => on("passed"),
+            DrillResult::Failed => on("failed"),
+            DrillResult::None => "none".to_owned(),
+        }
+    }
+}
+
+/// `99.71 %`, or `–` when nothing was measured; truncated like the gate's figure.
+pub fn uptime_text(uptime: Option<f64>) -> String {
+    uptime.map_or("–".to_owned(), |u| {
+        format!("{} %", crate::evidence::outcome::percent(u))
+    })
+}
+
+/// The badge's text, or `–` when the component has no rollback gate.
+pub fn drill_text(badge: Option<&DrillBadge>) -> String {
+    badge.map_or("–".to_owned(), DrillBadge::text)
 }
 
 /// The README check, as the docs gate decided it.

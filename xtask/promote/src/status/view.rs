@@ -53,6 +53,12 @@ pub struct Row {
     pub readiness_id: String,
     pub readiness_icon: &'static str,
     pub observation: String,
+    /// `99.71 %` from the uptime gate, or `–`.
+    pub uptime: String,
+    /// `passed on 2026-03-02`, `failed on …`, `none`, or `–` without a rollback gate.
+    pub drill: String,
+    /// `ok`, `bad` or `` (no rollback gate): the badge's CSS class.
+    pub drill_class: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -216,6 +222,18 @@ fn row(c: &ComponentStatus) -> Row {
             .unwrap_or_default(),
         readiness_icon: readiness_icon(c.readiness),
         observation,
+        uptime: super::model::uptime_text(c.uptime),
+        drill: super::model::drill_text(c.last_drill.as_ref()),
+        drill_class: drill_class(c.last_drill.as_ref()),
+    }
+}
+
+/// The drill badge's CSS class: green only for a passed drill.
+fn drill_class(badge: Option<&super::model::DrillBadge>) -> &'static str {
+    match badge.map(|b| b.result) {
+        Some(super::model::DrillResult::Passed) => "ok",
+        Some(_) => "bad",
+        None => "",
     }
 }
 

@@ -3,6 +3,7 @@
 //! integration services that are always torn down. Every case asserts the engine's real state
 //! afterwards: image IDs of running containers, health, and neighbours' container IDs.
 
+mod drill;
 mod engine;
 mod integration;
 mod probe;

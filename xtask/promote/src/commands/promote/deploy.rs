@@ -41,22 +41,22 @@ use crate::ui;
 use crate::vocab::Phase;
 
 /// What the flags and the registry say to deploy, checked before anything runs.
-struct Target<'c> {
-    component: &'c Component,
-    settings: ServiceSettings,
-    service: String,
-    plan: ComponentPlan,
-    environment: &'c Environment,
+pub(super) struct Target<'c> {
+    pub component: &'c Component,
+    pub settings: ServiceSettings,
+    pub service: String,
+    pub plan: ComponentPlan,
+    pub environment: &'c Environment,
 }
 
 /// The compose project of the target, validated against the engine; nothing changed yet.
-struct Site {
-    docker: Rc<Docker>,
-    project: Project,
-    model: ComposeModel,
+pub(super) struct Site {
+    pub docker: Rc<Docker>,
+    pub project: Project,
+    pub model: ComposeModel,
     /// The resolved model as JSON: what a proven deploy keeps.
-    document: serde_json::Value,
-    health: HealthSource,
+    pub document: serde_json::Value,
+    pub health: HealthSource,
 }
 
 /// What this deploy will do and what a failure restores, decided before anything changes.
@@ -148,6 +148,30 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
 /// The component, its service and environment, and the plan (validation, deploy, and the
 /// integration gate when asked for).
 fn target<'c>(config: &'c Config, args: &PromoteArgs) -> Result<Target<'c>> {
+    let (component, settings, service, stage) = service_of(config, args)?;
+    let phases = PhaseSelection(vec![Phase::Validate, Phase::Deploy]);
+    let plan = plan::plan_component(component, stage, &phases, args.target, false)?;
+    let plan = if args.integration {
+        plan.with_integration()
+    } else {
+        plan
+    };
+    let environment = config.require_environment(plan.to)?;
+    Ok(Target {
+        component,
+        settings,
+        service,
+        plan,
+        environment,
+    })
+}
+
+/// The one component phase 5 names, its service settings and compose service, and the stage
+/// its MATURITY.md states.
+pub(super) fn service_of<'c>(
+    config: &'c Config,
+    args: &PromoteArgs,
+) -> Result<(&'c Component, ServiceSettings, String, crate::vocab::Stage)> {
     let [name] = args.components.as_slice() else {
         return Err(usage(
             "phase 5 deploys one component at a time: name a single component",
@@ -172,25 +196,15 @@ fn target<'c>(config: &'c Config, args: &PromoteArgs) -> Result<Target<'c>> {
     if let Some(warning) = &state.warning {
         ui::warn(warning);
     }
-    let phases = PhaseSelection(vec![Phase::Validate, Phase::Deploy]);
-    let plan = plan::plan_component(component, state.stage, &phases, args.target, false)?;
-    let plan = if args.integration {
-        plan.with_integration()
-    } else {
-        plan
-    };
-    let environment = config.require_environment(plan.to)?;
-    Ok(Target {
-        component,
-        settings,
-        service,
-        plan,
-        environment,
-    })
+    Ok((component, settings, service, state.stage))
 }
 
 /// Connects to the engine and checks the compose file, the service and its health source.
-fn site(config: &Config, target: &Target<'_>, compose_path: std::path::PathBuf) -> Result<Site> {
+pub(super) fn site(
+    config: &Config,
+    target: &Target<'_>,
+    compose_path: std::path::PathBuf,
+) -> Result<Site> {
     let docker = Rc::new(Docker::connect(
         &config.project.root,
         config.timeouts.compose,
@@ -218,7 +232,11 @@ fn site(config: &Config, target: &Target<'_>, compose_path: std::path::PathBuf) 
     })
 }
 
-fn live<'a>(target: &'a Target<'_>, site: &'a Site, state_dir: &'a std::path::Path) -> Service<'a> {
+pub(super) fn live<'a>(
+    target: &'a Target<'_>,
+    site: &'a Site,
+    state_dir: &'a std::path::Path,
+) -> Service<'a> {
     Service {
         docker: &site.docker,
         project: &site.project,
@@ -230,7 +248,7 @@ fn live<'a>(target: &'a Target<'_>, site: &'a Site, state_dir: &'a std::path::Pa
     }
 }
 
-fn place<'a>(target: &'a Target<'_>) -> Place<'a> {
+pub(super) fn place<'a>(target: &'a Target<'_>) -> Place<'a> {
     Place {
         environment: target.environment.stage,
         project_name: &target.environment.project_name,
@@ -238,7 +256,7 @@ fn place<'a>(target: &'a Target<'_>) -> Place<'a> {
     }
 }
 
-enum Recovered {
+pub(super) enum Recovered {
     Nothing,
     /// A killed deploy was found and its last proven state restored and proven.
     Proven(String),
@@ -248,7 +266,7 @@ enum Recovered {
 
 /// Finishes the attempts a killed deploy left in the history: restores the last proven state
 /// each names, records the attempt's completion, and says so.
-fn recover_unfinished(
+pub(super) fn recover_unfinished(
     config: &Config,
     target: &Target<'_>,
     site: &Site,
@@ -516,7 +534,7 @@ fn finish_report(config: &Config, args: &PromoteArgs, report: &PromotionReport) 
 }
 
 /// The commands that restore the last proven state by hand when the rollback failed.
-fn recovery(
+pub(super) fn recovery(
     target: &Target<'_>,
     site: &Site,
     live: &Service<'_>,

@@ -19,9 +19,14 @@ use crate::ui;
 use crate::vocab::{GateKind, Phase};
 
 mod deploy;
+mod drill;
 pub mod finish;
 
 pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
+    if args.drill {
+        refuse_drill_flags(args)?;
+        return drill::run(global, args);
+    }
     if args.phase.contains(Phase::Deploy) {
         return deploy::run(global, args);
     }
@@ -103,6 +108,37 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     }
     finish::emit_ci(&config, &reports, args.format)?;
     Ok(finish::exit_code(&reports).max(integration_code))
+}
+
+/// `--drill` exercises the rollback of what runs in the component's current environment: it
+/// runs with phase 5 alone, and with no flag that fixes, records, tests or picks a target.
+fn refuse_drill_flags(args: &PromoteArgs) -> Result<()> {
+    if !args.phase.contains(Phase::Deploy) {
+        return Err(usage(
+            "--drill rolls a deployed service back and forward again: pass --phase 5 --drill",
+        ));
+    }
+    let refused = [
+        (args.fix, "--fix (fix and commit first, then drill)"),
+        (
+            args.record,
+            "--record (a drill promotes nothing; record with --phase all --record)",
+        ),
+        (
+            args.integration,
+            "--integration (run the integration tests with --phase 4 --integration)",
+        ),
+        (
+            args.target.is_some(),
+            "--target (a drill runs on the environment of the stage the component is in)",
+        ),
+    ];
+    match refused.iter().find(|(given, _)| *given) {
+        Some((_, flag)) => Err(usage(format!(
+            "--drill does not take {flag}: run `cargo xtask promote COMPONENT --phase 5 --drill`"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Files `--fix` may edit: the component's code and its README.

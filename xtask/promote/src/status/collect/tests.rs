@@ -219,3 +219,28 @@ fn the_rollout_marks_who_is_ready_and_keeps_dependency_order() {
     assert_eq!(production.target, Stage::Production);
     assert_eq!(production.waves[0].components[0].name, "neo4j");
 }
+
+#[test]
+fn uptime_and_the_last_drill_come_from_their_gates_or_show_a_dash() {
+    let report = fixture::status();
+    let neo4j = component(&report, "neo4j");
+    assert_eq!(neo4j.uptime, Some(99.716));
+    assert_eq!(uptime_text(neo4j.uptime), "99.71 %");
+    let badge = neo4j.last_drill.as_ref().unwrap();
+    assert_eq!(badge.result, DrillResult::Passed);
+    assert_eq!(drill_text(Some(badge)), "passed on 2026-11-14");
+    // No uptime or rollback gate in a promotion to Staging: a dash, not a verdict.
+    let carbon = component(&report, "carbon");
+    assert_eq!(uptime_text(carbon.uptime), "–");
+    assert_eq!(drill_text(carbon.last_drill.as_ref()), "–");
+    let failed = DrillBadge {
+        result: DrillResult::Failed,
+        at: Some("2026-11-20T08:00:00Z".into()),
+    };
+    assert_eq!(failed.text(), "failed on 2026-11-20");
+    let none = DrillBadge {
+        result: DrillResult::None,
+        at: None,
+    };
+    assert_eq!(none.text(), "none");
+}
