@@ -9,7 +9,7 @@ use crate::report::PromotionReport;
 use crate::report::model::RunSummary;
 use crate::tools::result::{StepResult, StepStatus};
 use crate::tools::{Finding, Severity, StepKind};
-use crate::vocab::Stage;
+use crate::vocab::{GateKind, Stage};
 
 /// Writes `text` to `path` under `root`, creating its folders.
 pub fn write_file(root: &std::path::Path, path: &str, text: &str) {
@@ -75,7 +75,7 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
     );
     let blockers = if errors > 0 {
         vec![Blocker {
-            gate: "lint".into(),
+            gate: GateKind::Lint,
             message: format!("{errors} ruff findings (0 safely fixable)"),
             fix: "fix them by hand".into(),
         }]

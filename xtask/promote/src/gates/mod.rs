@@ -28,7 +28,8 @@ use outcome::{severity_name, utc};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blocker {
-    pub gate: String,
+    /// Serialised as the gate's id (`coverage`), as the report schema lists it.
+    pub gate: GateKind,
     pub message: String,
     /// What to do about it, ideally a command.
     pub fix: String,
@@ -187,11 +188,7 @@ impl<'a> Judge<'a> {
     }
 
     fn block(&mut self, gate: GateKind, message: String, fix: String) {
-        self.blockers.push(Blocker {
-            gate: gate.id().to_owned(),
-            message,
-            fix,
-        });
+        self.blockers.push(Blocker { gate, message, fix });
     }
 
     /// A gate whose step did not give a verdict: it fails, with what went wrong and how to

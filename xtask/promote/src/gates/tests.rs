@@ -144,8 +144,8 @@ fn gate(decision: &Decision, kind: GateKind) -> &GateResult {
     &decision.gates.iter().find(|(k, _)| *k == kind).unwrap().1
 }
 
-/// The first blocker of the gate with this id; panics (the test fails) when there is none.
-fn blocker_of<'d>(decision: &'d Decision, gate: &str) -> &'d Blocker {
+/// The first blocker of this gate; panics (the test fails) when there is none.
+fn blocker_of(decision: &Decision, gate: GateKind) -> &Blocker {
     decision
         .blockers
         .iter()
@@ -175,7 +175,7 @@ fn fixable_lint_findings_point_at_phase_one_fix() {
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
     assert!(!gate(&decision, GateKind::Lint).passed);
-    let blocker = blocker_of(&decision, "lint");
+    let blocker = blocker_of(&decision, GateKind::Lint);
     assert!(
         blocker
             .fix
@@ -212,7 +212,7 @@ fn a_step_error_fails_its_gate_never_passes_it() {
         decision
             .blockers
             .iter()
-            .any(|b| b.gate == "types" && b.fix.contains("[timeouts]"))
+            .any(|b| b.gate == GateKind::Types && b.fix.contains("[timeouts]"))
     );
 }
 
@@ -263,7 +263,7 @@ fn the_security_blocker_keeps_ids_and_paths_as_they_are_and_counts_in_words() {
         step(StepKind::Bandit, vec![upper.clone()]),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = blocker_of(&decision, "security");
+    let blocker = blocker_of(&decision, GateKind::Security);
     assert_eq!(
         blocker.message,
         format!(
@@ -278,7 +278,7 @@ fn the_security_blocker_keeps_ids_and_paths_as_they_are_and_counts_in_words() {
         step(StepKind::Bandit, vec![upper, second]),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = blocker_of(&decision, "security");
+    let blocker = blocker_of(&decision, GateKind::Security);
     assert!(
         blocker
             .message
@@ -299,7 +299,7 @@ fn coverage_threshold_is_inclusive_and_names_the_gap() {
     assert!(gate(&decision, GateKind::Coverage).passed);
     steps.insert(StepKind::Pytest, pytest(Some(31.25), 0));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = blocker_of(&decision, "coverage");
+    let blocker = blocker_of(&decision, GateKind::Coverage);
     assert!(blocker.message.contains("31.25%"), "{}", blocker.message);
     assert!(blocker.fix.contains("+38.75 points"), "{}", blocker.fix);
 }
@@ -378,7 +378,7 @@ fn dependencies_below_the_target_are_named() {
     let mut facts = clean_facts();
     facts.dependencies = vec![("model-management".into(), Stage::Development)];
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
-    let blocker = blocker_of(&decision, "dependencies");
+    let blocker = blocker_of(&decision, GateKind::Dependencies);
     assert_eq!(
         blocker.message,
         "dependency model-management is in Development, below Staging"
@@ -431,7 +431,7 @@ fn observation_needs_full_days_in_staging() {
         NaiveDate::from_ymd_opt(2026, 11, 15).and_then(|d| d.and_hms_opt(0, 0, 0));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(!gate(&decision, GateKind::Observation).passed);
-    let blocker = blocker_of(&decision, "observation");
+    let blocker = blocker_of(&decision, GateKind::Observation);
     assert!(
         blocker.fix.contains("2026-11-22 00:00 UTC"),
         "{}",
@@ -463,7 +463,7 @@ fn six_days_twenty_three_hours_in_staging_is_not_enough() {
     let observation = gate(&decision, GateKind::Observation);
     assert!(!observation.passed);
     assert_eq!(observation.measured(), serde_json::json!(6.96));
-    let blocker = blocker_of(&decision, "observation");
+    let blocker = blocker_of(&decision, GateKind::Observation);
     assert!(
         blocker.message.contains("6 days 23h of the 7 days"),
         "{}",
@@ -515,7 +515,7 @@ fn dependencies_at_or_above_the_target_pass_and_each_one_below_is_named() {
     let messages: Vec<&str> = decision
         .blockers
         .iter()
-        .filter(|b| b.gate == "dependencies")
+        .filter(|b| b.gate == GateKind::Dependencies)
         .map(|b| b.message.as_str())
         .collect();
     assert_eq!(
@@ -578,7 +578,7 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
     }];
     steps.insert(StepKind::Pytest, result);
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = blocker_of(&decision, "tests");
+    let blocker = blocker_of(&decision, GateKind::Tests);
     assert_eq!(
         blocker.message,
         "1 test module cannot be collected (ModuleNotFoundError: No module named 'torch')"
@@ -616,7 +616,7 @@ fn importing_an_undeclared_component_blocks_with_the_file_line_and_the_fix() {
     let blockers: Vec<&Blocker> = decision
         .blockers
         .iter()
-        .filter(|b| b.gate == "dependencies")
+        .filter(|b| b.gate == GateKind::Dependencies)
         .collect();
     assert_eq!(blockers.len(), 1, "{blockers:?}");
     assert_eq!(
@@ -637,7 +637,12 @@ fn a_declared_dependency_never_imported_is_a_warning_not_a_blocker() {
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
     let gate = gate(&decision, GateKind::Dependencies);
     assert!(gate.passed, "{:?}", decision.blockers);
-    assert!(!decision.blockers.iter().any(|b| b.gate == "dependencies"));
+    assert!(
+        !decision
+            .blockers
+            .iter()
+            .any(|b| b.gate == GateKind::Dependencies)
+    );
     assert_eq!(
         gate.summary(),
         "all 1 at Staging or above; warning: declared but never imported: model-management; 1 dynamic import not followed (module computed at run time: src/components/llm/plugins.py:7)"
@@ -717,7 +722,7 @@ fn the_deploy_is_decided_once_it_ran_and_a_failed_one_blocks_with_the_retry_or_t
         Some(GateKind::Deployment)
     );
     let blocker = rolled_back.blockers.last().unwrap();
-    assert_eq!(blocker.gate, "deployment");
+    assert_eq!(blocker.gate, GateKind::Deployment);
     assert!(blocker.message.contains("exited with code 3"));
     assert!(
         blocker
@@ -925,7 +930,7 @@ fn a_new_row_feeding_the_lint_gate_blocks_it() {
         }
     );
     assert_eq!(
-        blocker_of(&decision, "lint").message,
+        blocker_of(&decision, GateKind::Lint).message,
         "1 bandit finding (0 safely fixable)"
     );
     // And a row that feeds no gate any more leaves it: no step feeds security here.
@@ -992,11 +997,11 @@ fn every_step_feeding_security_counts() {
     );
     assert!(!gate(&decision, GateKind::Security).passed);
     assert!(
-        blocker_of(&decision, "security")
+        blocker_of(&decision, GateKind::Security)
             .message
             .starts_with("2 pyright and bandit findings at or above"),
         "{}",
-        blocker_of(&decision, "security").message
+        blocker_of(&decision, GateKind::Security).message
     );
 }
 

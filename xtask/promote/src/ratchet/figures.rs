@@ -12,12 +12,13 @@ use serde::Deserialize;
 use super::{Figures, Flagged, GateFigure, IGNORED_GATES, fingerprint};
 use crate::tools::Tool;
 use crate::tools::result::{StepResult, StepStatus};
+use crate::vocab::GateKind;
 
 #[derive(Debug, Deserialize)]
 pub struct ReportView {
     pub component: String,
     #[serde(default)]
-    pub quality_gates: IndexMap<String, GateView>,
+    pub quality_gates: IndexMap<GateKind, GateView>,
     #[serde(default)]
     blockers: Vec<BlockerView>,
     #[serde(default)]
@@ -36,7 +37,7 @@ pub struct GateView {
 
 #[derive(Debug, Deserialize)]
 struct BlockerView {
-    gate: String,
+    gate: GateKind,
     #[serde(default)]
     fix: Option<String>,
 }
@@ -121,15 +122,15 @@ pub fn of_report(report: &ReportView, project_root: &Path) -> Figures {
     let gates = report
         .quality_gates
         .iter()
-        .filter(|(id, _)| !IGNORED_GATES.contains(&id.as_str()))
-        .map(|(id, gate)| {
+        .filter(|(kind, _)| !IGNORED_GATES.contains(kind))
+        .map(|(&kind, gate)| {
             let fix = report
                 .blockers
                 .iter()
-                .find(|b| &b.gate == id)
+                .find(|b| b.gate == kind)
                 .and_then(|b| b.fix.clone());
             (
-                id.clone(),
+                kind,
                 GateFigure {
                     passed: gate.passed,
                     summary: gate.summary.clone(),

@@ -178,7 +178,12 @@ fn changed_since(
 pub fn rerun_differences(statement: &Statement, fresh: &ReportView) -> Vec<String> {
     let mut differences = Vec::new();
     for (gate, recorded) in &statement.predicate.gates {
-        let Some(now) = fresh.quality_gates.get(gate) else {
+        // The record is outside bytes: its gate ids are matched to ours by their text.
+        let Some(now) = fresh
+            .quality_gates
+            .iter()
+            .find_map(|(kind, now)| (kind.id() == gate).then_some(now))
+        else {
             differences.push(format!("the {gate} gate was not decided again"));
             continue;
         };

@@ -20,7 +20,7 @@ pub fn render(report: &PromotionReport) -> Result<String> {
             let blockers: Vec<String> = report
                 .blockers
                 .iter()
-                .filter(|b| b.gate == id.id())
+                .filter(|b| b.gate == *id)
                 .map(|b| format!("{}\nfix: {}", b.message, b.fix))
                 .collect();
             status.set_message(gate.summary());

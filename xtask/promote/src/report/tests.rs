@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{PromotionReport, json, junit, markdown, text};
 use crate::testutil::{assessed_report, registry};
+use crate::vocab::GateKind;
 
 /// Three ruff findings and 47.1 % coverage: lint and coverage fail, with blockers.
 fn blocked() -> PromotionReport {
@@ -81,7 +82,7 @@ fn the_reports_under_test_are_what_their_names_say() {
     let rolled_back = rolled_back();
     assert!(!rolled_back.promotable);
     assert_eq!(rolled_back.blockers.len(), 1);
-    assert_eq!(rolled_back.blockers[0].gate, "deployment");
+    assert_eq!(rolled_back.blockers[0].gate, GateKind::Deployment);
 }
 
 #[test]

@@ -414,7 +414,7 @@ fn context(
             .blockers
             .iter()
             .map(|b| BlockerView {
-                gate: inline(&b.gate, 40),
+                gate: inline(b.gate.id(), 40),
                 message: crate::markdown::prose(
                     b.message.trim_end_matches('.'),
                     Place::Line,

@@ -93,7 +93,7 @@ pub fn render(verdict: &Verdict<'_>, notes: &[String], run_url: Option<&str>) ->
                 .blockers
                 .iter()
                 .map(|b| BlockerRow {
-                    gate: inline(&b.gate, 40),
+                    gate: inline(b.gate.id(), 40),
                     message: crate::markdown::prose(
                         b.message.trim_end_matches('.'),
                         Place::Line,

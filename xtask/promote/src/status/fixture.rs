@@ -110,9 +110,9 @@ fn gate(passed: bool, outcome: Outcome) -> GateResult {
     GateResult { passed, outcome }
 }
 
-fn blocker(gate: &str, message: &str, fix: &str) -> Blocker {
+fn blocker(gate: GateKind, message: &str, fix: &str) -> Blocker {
     Blocker {
-        gate: gate.to_owned(),
+        gate,
         message: message.to_owned(),
         fix: fix.to_owned(),
     }
@@ -172,7 +172,7 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         ),
         failing("lint").then(|| {
             blocker(
-                "lint",
+                GateKind::Lint,
                 &format!("{} ruff findings (2 safely fixable)", spec.lint),
                 &format!("run `cargo xtask promote {} --phase 1 --fix`", spec.name),
             )
@@ -189,7 +189,7 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
                 },
             ),
             Some(blocker(
-                "types",
+                GateKind::Types,
                 "pyright could not give a verdict: pyright did not finish within 600s",
                 "raise its limit under [timeouts] in xtask.toml",
             )),
@@ -254,7 +254,7 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         ),
         (!coverage_passes).then(|| {
             blocker(
-                "coverage",
+                GateKind::Coverage,
                 &format!(
                     "coverage is below the {} threshold of {threshold}%",
                     spec.to.id()
@@ -286,7 +286,7 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     );
     for dependency in &lagging {
         out.blockers.push(blocker(
-            "dependencies",
+            GateKind::Dependencies,
             &format!("dependency {dependency} is below {}", spec.to),
             &format!("promote {dependency} first"),
         ));
@@ -304,8 +304,11 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
                 },
             ),
         );
-        out.blockers
-            .push(blocker("observation", "in Staging for 6 days 12h", "wait"));
+        out.blockers.push(blocker(
+            GateKind::Observation,
+            "in Staging for 6 days 12h",
+            "wait",
+        ));
     }
 }
 
