@@ -231,14 +231,7 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
         .unwrap()
         .and_hms_opt(9, 0, 0)
         .unwrap();
-    let evidence = crate::assess::Evidence {
-        plan,
-        steps,
-        facts,
-        now,
-        generated_at: "2025-11-03T09:00:00Z".into(),
-        deployment: None,
-        integration: None,
-    };
+    let evidence =
+        crate::assess::Evidence::new(plan, steps, facts, now, "2025-11-03T09:00:00Z".into());
     crate::assess::report(config, &evidence).unwrap()
 }
