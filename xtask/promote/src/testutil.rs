@@ -65,13 +65,10 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
     let mut quality_gates = IndexMap::new();
     quality_gates.insert(
         crate::vocab::GateKind::Lint,
-        GateResult {
-            passed: errors == 0,
-            outcome: crate::gates::Outcome::Lint {
-                findings: errors,
-                unformatted: 0,
-            },
-        },
+        GateResult::from(crate::gates::Outcome::Lint {
+            findings: errors,
+            unformatted: 0,
+        }),
     );
     let blockers = if errors > 0 {
         vec![Blocker {

@@ -136,7 +136,7 @@ fn decide_by(
         };
         gates.push((kind, result));
     }
-    let passed = gates.iter().all(|(_, gate)| gate.passed);
+    let passed = gates.iter().all(|(_, gate)| gate.passed());
     Decision {
         gates,
         blockers: judge.blockers,
@@ -221,13 +221,10 @@ impl<'a> Judge<'a> {
             format!("{} could not give a verdict: {message}", step.name),
             fix,
         );
-        GateResult {
-            passed: false,
-            outcome: Outcome::NoVerdict {
-                step: step.name,
-                errored: error.is_some(),
-            },
-        }
+        GateResult::from(Outcome::NoVerdict {
+            step: step.name,
+            errored: error.is_some(),
+        })
     }
 
     /// A gate whose evidence was never gathered: a bug in planning, and never a pass.
@@ -237,12 +234,9 @@ impl<'a> Judge<'a> {
             format!("{what} did not run"),
             "this is a bug in xtask: please report it".to_owned(),
         );
-        GateResult {
-            passed: false,
-            outcome: Outcome::Missing {
-                what: what.to_owned(),
-            },
-        }
+        GateResult::from(Outcome::Missing {
+            what: what.to_owned(),
+        })
     }
 
     /// The Production gates, decided by `evidence::gate`.
@@ -260,16 +254,13 @@ impl<'a> Judge<'a> {
         if let Some((message, fix)) = verdict.blocker {
             self.block(kind, message, fix);
         }
-        GateResult {
-            passed: verdict.passed,
-            outcome: Outcome::Production(verdict.outcome),
-        }
+        GateResult::from(Outcome::Production(verdict.outcome))
     }
 
     fn stage(&mut self) -> GateResult {
         let (from, to) = (self.plan.from, self.plan.to);
-        let passed = from.next() == Some(to);
-        if !passed {
+        let outcome = Outcome::Stage { from, to };
+        if !outcome.passed() {
             let (message, fix) = if to <= from {
                 (
                     format!(
@@ -291,10 +282,7 @@ impl<'a> Judge<'a> {
             };
             self.block(GateKind::Stage, message, format!("`{fix}`"));
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Stage { from, to },
-        }
+        GateResult::from(outcome)
     }
 
     fn lint(&mut self) -> GateResult {
@@ -311,8 +299,11 @@ impl<'a> Judge<'a> {
         let unformatted = all().filter(|f| f.code == UNFORMATTED).count();
         let findings = all().filter(|f| f.code != UNFORMATTED).count();
         let fixable = all().filter(|f| f.code != UNFORMATTED && f.fixable).count();
-        let passed = findings == 0 && unformatted == 0;
-        if !passed {
+        let outcome = Outcome::Lint {
+            findings,
+            unformatted,
+        };
+        if !outcome.passed() {
             let mut parts = Vec::new();
             if findings > 0 {
                 parts.push(format!(
@@ -342,13 +333,7 @@ impl<'a> Judge<'a> {
             };
             self.block(GateKind::Lint, parts.join(" and "), fix);
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Lint {
-                findings,
-                unformatted,
-            },
-        }
+        GateResult::from(outcome)
     }
 
     fn types(&mut self) -> GateResult {
@@ -371,8 +356,8 @@ impl<'a> Judge<'a> {
         };
         let errors: usize = fed.iter().map(|s| count_of(s).0).sum();
         let warnings: usize = fed.iter().map(|s| count_of(s).1).sum();
-        let passed = errors == 0;
-        if !passed {
+        let outcome = Outcome::Types { errors, warnings };
+        if !outcome.passed() {
             let per_tool: Vec<String> = fed
                 .iter()
                 .filter(|s| count_of(s).0 > 0)
@@ -390,10 +375,7 @@ impl<'a> Judge<'a> {
                 ),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Types { errors, warnings },
-        }
+        GateResult::from(outcome)
     }
 
     fn docs(&mut self, readme: Option<&ReadmeCheck>) -> GateResult {
@@ -409,7 +391,6 @@ impl<'a> Judge<'a> {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let passed = readme.passed();
         if !readme.exists {
             self.block(
                 GateKind::Docs,
@@ -458,15 +439,15 @@ impl<'a> Judge<'a> {
                 ),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Docs {
-                exists: readme.exists,
-                present,
-                required,
-                unfinished,
-            },
-        }
+        let result = GateResult::from(Outcome::Docs {
+            exists: readme.exists,
+            present,
+            required,
+            unfinished,
+        });
+        // The outcome's figures decide; the README's own reading must agree with them.
+        debug_assert_eq!(result.passed(), readme.passed(), "{readme:?}");
+        result
     }
 
     fn security(&mut self) -> GateResult {
@@ -481,8 +462,12 @@ impl<'a> Judge<'a> {
         let all = || fed.iter().flat_map(|s| &s.findings);
         let blocking: Vec<_> = all().filter(|f| f.severity >= floor).collect();
         let below = all().count() - blocking.len();
-        let passed = blocking.is_empty();
-        if !passed {
+        let outcome = Outcome::Security {
+            blocking: blocking.len(),
+            below,
+            fail_on: self.config.policy.security_fail_on,
+        };
+        if !outcome.passed() {
             let listed: Vec<String> = blocking
                 .iter()
                 .take(3)
@@ -505,14 +490,7 @@ impl<'a> Judge<'a> {
                     .to_owned(),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Security {
-                blocking: blocking.len(),
-                below,
-                fail_on: self.config.policy.security_fail_on,
-            },
-        }
+        GateResult::from(outcome)
     }
 
     /// A step's command as a user can paste it in the project root: pytest's `python` is the
@@ -551,8 +529,8 @@ impl<'a> Judge<'a> {
         }
         let counts = step.tests.unwrap_or_default();
         let broken = counts.failed + counts.errors;
-        let passed = broken == 0;
-        if !passed {
+        let outcome = Outcome::Tests(counts);
+        if !outcome.passed() {
             // A module that cannot be imported is not a failing test: say what is missing.
             let uncollected: Vec<&str> = step
                 .findings
@@ -589,10 +567,7 @@ impl<'a> Judge<'a> {
             };
             self.block(GateKind::Tests, message, fix);
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Tests(counts),
-        }
+        GateResult::from(outcome)
     }
 
     fn coverage(&mut self) -> GateResult {
@@ -602,13 +577,10 @@ impl<'a> Judge<'a> {
         };
         let fail = |judge: &mut Self, message: String, fix: String, measured| {
             judge.block(GateKind::Coverage, message, fix);
-            GateResult {
-                passed: false,
-                outcome: Outcome::Coverage {
-                    threshold,
-                    measured,
-                },
-            }
+            GateResult::from(Outcome::Coverage {
+                threshold,
+                measured,
+            })
         };
         if step.status == StepStatus::Error {
             return fail(
@@ -632,8 +604,11 @@ impl<'a> Judge<'a> {
                 CoverageMeasure::NoData,
             );
         };
-        let passed = coverage.percent >= threshold;
-        if !passed {
+        let outcome = Outcome::Coverage {
+            threshold,
+            measured: CoverageMeasure::Measured(coverage),
+        };
+        if !outcome.passed() {
             self.block(
                 GateKind::Coverage,
                 format!(
@@ -648,13 +623,7 @@ impl<'a> Judge<'a> {
                 ),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Coverage {
-                threshold,
-                measured: CoverageMeasure::Measured(coverage),
-            },
-        }
+        GateResult::from(outcome)
     }
 
     /// Declared dependencies below the target stage block; so does importing a component that
@@ -711,16 +680,13 @@ impl<'a> Judge<'a> {
                 .collect(),
             None => Vec::new(),
         };
-        GateResult {
-            passed: behind.is_empty() && undeclared.is_empty(),
-            outcome: Outcome::Dependencies(Dependencies {
-                stages: dependencies.clone(),
-                target: to,
-                undeclared: undeclared.iter().map(|u| u.component.clone()).collect(),
-                unused: unused.iter().map(|name| (*name).to_owned()).collect(),
-                dynamic: facts.unresolved_imports.clone(),
-            }),
-        }
+        GateResult::from(Outcome::Dependencies(Dependencies {
+            stages: dependencies.clone(),
+            target: to,
+            undeclared: undeclared.iter().map(|u| u.component.clone()).collect(),
+            unused: unused.iter().map(|name| (*name).to_owned()).collect(),
+            dynamic: facts.unresolved_imports.clone(),
+        }))
     }
 
     fn observation(&mut self, since: Option<NaiveDateTime>, now: NaiveDateTime) -> GateResult {
@@ -734,17 +700,17 @@ impl<'a> Judge<'a> {
                     self.component.maturity, self.component.name
                 ),
             );
-            return GateResult {
-                passed: false,
-                outcome: Outcome::Observation {
-                    required_days: days,
-                    observed: None,
-                },
-            };
+            return GateResult::from(Outcome::Observation {
+                required_days: days,
+                observed: None,
+            });
         };
         let observed = Observation::new(since, days, now);
-        let passed = observed.complete();
-        if !passed {
+        let outcome = Outcome::Observation {
+            required_days: days,
+            observed: Some(observed),
+        };
+        if !outcome.passed() {
             self.block(
                 GateKind::Observation,
                 format!(
@@ -760,13 +726,7 @@ impl<'a> Judge<'a> {
                 ),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Observation {
-                required_days: days,
-                observed: Some(observed),
-            },
-        }
+        GateResult::from(outcome)
     }
 }
 
@@ -776,7 +736,6 @@ impl Judge<'_> {
     fn deployment(&mut self, fact: &DeploymentFact) -> GateResult {
         let retry = self.command(&format!("--phase 5 --target {}", self.plan.to.id()));
         let service = &fact.service;
-        let passed = matches!(fact.result, DeployResult::Deployed { .. });
         match &fact.result {
             DeployResult::Deployed { .. } => {}
             DeployResult::RolledBack { failure, proof, .. } => self.block(
@@ -792,18 +751,14 @@ impl Judge<'_> {
                 fact.recovery.clone(),
             ),
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Deployment(fact.clone()),
-        }
+        GateResult::from(Outcome::Deployment(fact.clone()))
     }
 
     /// Integration tests pass only with healthy services, a passing pytest verdict and the
     /// services removed again.
     fn integration(&mut self, fact: &IntegrationFact) -> GateResult {
         let retry = self.command("--phase 4 --integration");
-        let passed = fact.passed();
-        if !passed {
+        if !fact.passed() {
             let (message, fix) = if let Some(error) = &fact.error {
                 let fix = match error.kind {
                     ErrorKind::Interrupted => format!("run `{retry}` again"),
@@ -842,10 +797,7 @@ impl Judge<'_> {
             };
             self.block(GateKind::Integration, message, fix);
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Integration(fact.clone()),
-        }
+        GateResult::from(Outcome::Integration(fact.clone()))
     }
 }
 

@@ -15,10 +15,11 @@ use crate::tools::result::StepError;
 use crate::vocab::SecuritySeverity;
 use crate::vocab::Stage;
 
-/// One gate's verdict and the evidence behind it.
+/// One gate's verdict and the evidence behind it. Whether it passed is not stored: it is
+/// read from the outcome (`passed`), so the verdict and the figures a report shows cannot
+/// disagree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateResult {
-    pub passed: bool,
     pub outcome: Outcome,
 }
 
@@ -195,7 +196,53 @@ pub(super) fn earliest(observed: &Observation) -> String {
     observed.earliest.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+impl Outcome {
+    /// Each gate's rule over the figures its outcome holds: the one place a gate's verdict is
+    /// read from (`gates::decide` builds the outcomes and blocks by it).
+    pub fn passed(&self) -> bool {
+        match self {
+            Outcome::NoVerdict { .. } | Outcome::Missing { .. } => false,
+            Outcome::Stage { from, to } => from.next() == Some(*to),
+            Outcome::Lint {
+                findings,
+                unformatted,
+            } => *findings == 0 && *unformatted == 0,
+            Outcome::Types { errors, .. } => *errors == 0,
+            // Every required section there and written, none holding a scaffold placeholder.
+            Outcome::Docs {
+                exists,
+                present,
+                required,
+                unfinished,
+            } => *exists && present == required && unfinished.is_empty(),
+            Outcome::Security { blocking, .. } => *blocking == 0,
+            Outcome::Tests(counts) => counts.failed + counts.errors == 0,
+            Outcome::Coverage {
+                threshold,
+                measured,
+            } => matches!(measured, CoverageMeasure::Measured(c) if c.percent >= *threshold),
+            Outcome::Dependencies(dependencies) => {
+                dependencies.behind().next().is_none() && dependencies.undeclared.is_empty()
+            }
+            Outcome::Observation { observed, .. } => observed.is_some_and(|o| o.complete()),
+            Outcome::Deployment(fact) => matches!(fact.result, DeployResult::Deployed { .. }),
+            Outcome::Integration(fact) => fact.passed(),
+            Outcome::Production(outcome) => outcome.passed(),
+        }
+    }
+}
+
+impl From<Outcome> for GateResult {
+    fn from(outcome: Outcome) -> Self {
+        GateResult { outcome }
+    }
+}
+
 impl GateResult {
+    pub fn passed(&self) -> bool {
+        self.outcome.passed()
+    }
+
     /// What the gate counted (findings, errors, failed tests), for the gates that count.
     pub fn count(&self) -> Option<u64> {
         let count = match &self.outcome {
@@ -243,7 +290,7 @@ impl GateResult {
             },
             Outcome::Production(outcome) => outcome.measured(),
             Outcome::Integration(fact) => {
-                if self.passed {
+                if self.passed() {
                     json!(fact.failed_tests())
                 } else {
                     json!(fact.counts_text())
@@ -305,7 +352,7 @@ impl GateResult {
             }
             Outcome::Missing { what } => format!("{what} did not run"),
             Outcome::Stage { from, to } => {
-                if self.passed {
+                if self.passed() {
                     format!("{from} -> {to}")
                 } else {
                     format!("{from} -> {to} is not allowed")
@@ -394,8 +441,8 @@ impl GateResult {
                     fact.service
                 ),
             },
-            Outcome::Integration(fact) => integration_summary(fact, self.passed),
-            Outcome::Production(outcome) => outcome.summary(self.passed),
+            Outcome::Integration(fact) => integration_summary(fact, self.passed()),
+            Outcome::Production(outcome) => outcome.summary(),
         }
     }
 
@@ -516,7 +563,7 @@ fn integration_summary(fact: &IntegrationFact, passed: bool) -> String {
 impl Serialize for GateResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut gate = serializer.serialize_struct("GateResult", 6)?;
-        gate.serialize_field("passed", &self.passed)?;
+        gate.serialize_field("passed", &self.passed())?;
         gate.serialize_field("measured", &self.measured())?;
         gate.serialize_field("threshold", &self.threshold())?;
         gate.serialize_field("unit", self.unit())?;

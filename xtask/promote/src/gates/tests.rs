@@ -137,7 +137,33 @@ fn decide_with(
         false,
     )
     .unwrap();
-    decide(&plan, &component, &config, steps, facts, noon(2026, 11, 21))
+    agreeing(decide(
+        &plan,
+        &component,
+        &config,
+        steps,
+        facts,
+        noon(2026, 11, 21),
+    ))
+}
+
+/// Every decision the tests make is checked here: a gate fails exactly when a blocker names
+/// it, so a verdict read from an outcome never disagrees with what the blockers tell the user.
+fn agreeing(decision: Decision) -> Decision {
+    for (kind, result) in &decision.gates {
+        let blocked = decision.blockers.iter().any(|b| b.gate == *kind);
+        assert_eq!(
+            result.passed(),
+            !blocked,
+            "the {kind} gate's verdict and its blockers disagree: {result:?} {:?}",
+            decision.blockers
+        );
+    }
+    assert_eq!(
+        decision.passed,
+        decision.gates.iter().all(|(_, g)| g.passed())
+    );
+    decision
 }
 
 fn gate(decision: &Decision, kind: GateKind) -> &GateResult {
@@ -174,7 +200,7 @@ fn fixable_lint_findings_point_at_phase_one_fix() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Lint).passed);
+    assert!(!gate(&decision, GateKind::Lint).passed());
     let blocker = blocker_of(&decision, GateKind::Lint);
     assert!(
         blocker
@@ -207,7 +233,7 @@ fn a_step_error_fails_its_gate_never_passes_it() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Types).passed);
+    assert!(!gate(&decision, GateKind::Types).passed());
     assert!(
         decision
             .blockers
@@ -227,7 +253,7 @@ fn type_gate_counts_errors_not_warnings() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(gate(&decision, GateKind::Types).passed);
+    assert!(gate(&decision, GateKind::Types).passed());
 }
 
 #[test]
@@ -241,7 +267,7 @@ fn security_gate_fails_at_or_above_the_configured_severity() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(gate(&decision, GateKind::Security).passed);
+    assert!(gate(&decision, GateKind::Security).passed());
     steps.insert(
         StepKind::Bandit,
         step(
@@ -250,7 +276,7 @@ fn security_gate_fails_at_or_above_the_configured_severity() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Security).passed);
+    assert!(!gate(&decision, GateKind::Security).passed());
 }
 
 #[test]
@@ -296,7 +322,7 @@ fn coverage_threshold_is_inclusive_and_names_the_gap() {
     let mut steps = clean_steps();
     steps.insert(StepKind::Pytest, pytest(Some(70.0), 0));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(gate(&decision, GateKind::Coverage).passed);
+    assert!(gate(&decision, GateKind::Coverage).passed());
     steps.insert(StepKind::Pytest, pytest(Some(31.25), 0));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
     let blocker = blocker_of(&decision, GateKind::Coverage);
@@ -310,7 +336,7 @@ fn no_coverage_data_fails_with_a_message_never_zero() {
     steps.insert(StepKind::Pytest, pytest(None, 0));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
     let coverage = gate(&decision, GateKind::Coverage);
-    assert!(!coverage.passed);
+    assert!(!coverage.passed());
     assert!(coverage.measured().is_null());
     assert!(
         decision
@@ -337,8 +363,8 @@ fn no_tests_fail_the_tests_and_coverage_gates() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Tests).passed);
-    assert!(!gate(&decision, GateKind::Coverage).passed);
+    assert!(!gate(&decision, GateKind::Tests).passed());
+    assert!(!gate(&decision, GateKind::Coverage).passed());
 }
 
 #[test]
@@ -346,7 +372,7 @@ fn failing_tests_fail_the_tests_gate() {
     let mut steps = clean_steps();
     steps.insert(StepKind::Pytest, pytest(Some(90.0), 2));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Tests).passed);
+    assert!(!gate(&decision, GateKind::Tests).passed());
     assert!(
         decision
             .blockers
@@ -364,7 +390,7 @@ fn a_missing_readme_points_at_the_scaffold() {
         &["Overview".into()],
     ));
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
-    assert!(!gate(&decision, GateKind::Docs).passed);
+    assert!(!gate(&decision, GateKind::Docs).passed());
     assert!(
         decision
             .blockers
@@ -398,7 +424,7 @@ fn stages_cannot_be_skipped_or_repeated() {
         &clean_steps(),
         &clean_facts(),
     );
-    assert!(!gate(&decision, GateKind::Stage).passed);
+    assert!(!gate(&decision, GateKind::Stage).passed());
     assert!(
         decision
             .blockers
@@ -411,7 +437,7 @@ fn stages_cannot_be_skipped_or_repeated() {
         &clean_steps(),
         &clean_facts(),
     );
-    assert!(!gate(&decision, GateKind::Stage).passed);
+    assert!(!gate(&decision, GateKind::Stage).passed());
     assert!(
         decision
             .blockers
@@ -430,7 +456,7 @@ fn observation_needs_full_days_in_staging() {
     facts.staging_since =
         NaiveDate::from_ymd_opt(2026, 11, 15).and_then(|d| d.and_hms_opt(0, 0, 0));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
-    assert!(!gate(&decision, GateKind::Observation).passed);
+    assert!(!gate(&decision, GateKind::Observation).passed());
     let blocker = blocker_of(&decision, GateKind::Observation);
     assert!(
         blocker.fix.contains("2026-11-22 00:00 UTC"),
@@ -442,13 +468,13 @@ fn observation_needs_full_days_in_staging() {
         NaiveDate::from_ymd_opt(2026, 11, 14).and_then(|d| d.and_hms_opt(0, 0, 0));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(
-        gate(&decision, GateKind::Observation).passed,
+        gate(&decision, GateKind::Observation).passed(),
         "{:?}",
         decision.blockers
     );
     facts.staging_since = None;
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
-    assert!(!gate(&decision, GateKind::Observation).passed);
+    assert!(!gate(&decision, GateKind::Observation).passed());
 }
 
 #[test]
@@ -461,7 +487,7 @@ fn six_days_twenty_three_hours_in_staging_is_not_enough() {
     facts.staging_since = Some(noon(2026, 11, 14) + chrono::Duration::hours(1));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     let observation = gate(&decision, GateKind::Observation);
-    assert!(!observation.passed);
+    assert!(!observation.passed());
     assert_eq!(observation.measured(), serde_json::json!(6.96));
     let blocker = blocker_of(&decision, GateKind::Observation);
     assert!(
@@ -478,7 +504,7 @@ fn six_days_twenty_three_hours_in_staging_is_not_enough() {
     // Exactly seven days is enough.
     facts.staging_since = Some(noon(2026, 11, 14));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
-    assert!(gate(&decision, GateKind::Observation).passed);
+    assert!(gate(&decision, GateKind::Observation).passed());
     assert!(decision.passed, "{:?}", decision.blockers);
 }
 
@@ -608,7 +634,7 @@ fn importing_an_undeclared_component_blocks_with_the_file_line_and_the_fix() {
     ]);
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
     let gate = gate(&decision, GateKind::Dependencies);
-    assert!(!gate.passed);
+    assert!(!gate.passed());
     assert_eq!(
         gate.summary(),
         "all 1 at Staging or above; imports neo4j undeclared"
@@ -636,7 +662,7 @@ fn a_declared_dependency_never_imported_is_a_warning_not_a_blocker() {
     facts.unresolved_imports = vec!["src/components/llm/plugins.py:7".into()];
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
     let gate = gate(&decision, GateKind::Dependencies);
-    assert!(gate.passed, "{:?}", decision.blockers);
+    assert!(gate.passed(), "{:?}", decision.blockers);
     assert!(
         !decision
             .blockers
@@ -669,14 +695,14 @@ fn decide_deploy(from: Stage, target: Stage, facts: &Facts, integration: bool) -
     } else {
         plan
     };
-    decide(
+    agreeing(decide(
         &plan,
         &component,
         &config,
         &clean_steps(),
         facts,
         noon(2026, 11, 21),
-    )
+    ))
 }
 
 fn deployed(result: DeployResult) -> DeploymentFact {
@@ -752,7 +778,7 @@ fn a_redeploy_is_decided_without_the_stage_gate() {
     assert!(redeploy.blockers.is_empty());
     assert!(redeploy.promotable);
     let skip = decide_deploy(Stage::Development, Stage::Production, &clean_facts(), false);
-    assert!(!gate(&skip, GateKind::Stage).passed);
+    assert!(!gate(&skip, GateKind::Stage).passed());
     assert!(!skip.promotable);
 }
 
@@ -779,7 +805,7 @@ fn integration_run(tests_passed: bool, failed: u64) -> IntegrationFact {
 fn integration_passes_only_with_passing_tests_and_services_removed() {
     // Asked for but never run: a bug, never a pass.
     let missing = decide_deploy(Stage::Development, Stage::Staging, &clean_facts(), true);
-    assert!(!gate(&missing, GateKind::Integration).passed);
+    assert!(!gate(&missing, GateKind::Integration).passed());
     assert!(!missing.promotable);
 
     let mut facts = clean_facts();
@@ -794,7 +820,7 @@ fn integration_passes_only_with_passing_tests_and_services_removed() {
     facts.integration = Some(integration_run(false, 2));
     let failed = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
     let failing = gate(&failed, GateKind::Integration);
-    assert!(!failing.passed);
+    assert!(!failing.passed());
     assert_eq!(failing.measured(), serde_json::json!("1 passed, 2 failed"));
     let blocker = failed.blockers.last().unwrap();
     assert_eq!(blocker.message, "2 integration tests failed");
@@ -899,7 +925,7 @@ fn a_new_row_feeding_the_lint_gate_blocks_it() {
     let (config, component, plan) = planned("all");
     let at = noon(2026, 11, 21);
     let by_the_table = decide(&plan, &component, &config, &steps, &clean_facts(), at);
-    assert!(gate(&by_the_table, GateKind::Lint).passed);
+    assert!(gate(&by_the_table, GateKind::Lint).passed());
     let table: Vec<StepSpec> = STEPS
         .iter()
         .map(|row| StepSpec {
@@ -921,7 +947,7 @@ fn a_new_row_feeding_the_lint_gate_blocks_it() {
         at,
     );
     let lint = gate(&decision, GateKind::Lint);
-    assert!(!lint.passed);
+    assert!(!lint.passed());
     assert_eq!(
         lint.outcome,
         Outcome::Lint {
@@ -954,7 +980,7 @@ fn a_new_row_feeding_the_lint_gate_blocks_it() {
         &clean_facts(),
         at,
     );
-    assert!(!gate(&decision, GateKind::Security).passed);
+    assert!(!gate(&decision, GateKind::Security).passed());
 }
 
 /// Two security tools: the gate reads both, and names each tool with a blocking finding.
@@ -995,7 +1021,7 @@ fn every_step_feeding_security_counts() {
         &clean_facts(),
         noon(2026, 11, 21),
     );
-    assert!(!gate(&decision, GateKind::Security).passed);
+    assert!(!gate(&decision, GateKind::Security).passed());
     assert!(
         blocker_of(&decision, GateKind::Security)
             .message
@@ -1031,9 +1057,65 @@ fn the_production_gates_need_prometheus_evidence() {
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     for kind in [GateKind::Uptime, GateKind::Latency, GateKind::Monitoring] {
         assert!(
-            !gate(&decision, kind).passed,
+            !gate(&decision, kind).passed(),
             "{kind} passed without evidence"
         );
     }
     assert!(!decision.promotable);
+}
+
+/// The rule of each gate is read from its outcome's figures, at their edges.
+#[test]
+fn a_verdict_is_read_from_the_figures_of_its_outcome() {
+    let coverage = |percent| Outcome::Coverage {
+        threshold: 70.0,
+        measured: CoverageMeasure::Measured(Coverage {
+            percent,
+            covered: 7,
+            total: 10,
+            files: 1,
+            branch: false,
+        }),
+    };
+    assert!(coverage(70.0).passed() && !coverage(69.99).passed());
+    for measure in [CoverageMeasure::NoData, CoverageMeasure::NotMeasured] {
+        let outcome = Outcome::Coverage {
+            threshold: 0.0,
+            measured: measure,
+        };
+        assert!(!outcome.passed(), "{outcome:?}");
+    }
+    let docs = |exists, present, unfinished: &[&str]| Outcome::Docs {
+        exists,
+        present,
+        required: 3,
+        unfinished: unfinished.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    assert!(docs(true, 3, &[]).passed());
+    assert!(!docs(true, 2, &[]).passed());
+    assert!(!docs(true, 3, &["Usage"]).passed());
+    assert!(!docs(false, 3, &[]).passed());
+    let lint = |findings, unformatted| Outcome::Lint {
+        findings,
+        unformatted,
+    };
+    assert!(lint(0, 0).passed() && !lint(1, 0).passed() && !lint(0, 1).passed());
+    let errored = TestCounts {
+        total: 1,
+        errors: 1,
+        ..TestCounts::default()
+    };
+    assert!(!Outcome::Tests(errored).passed());
+    let step = StepKind::Pyright;
+    for never in [
+        Outcome::NoVerdict {
+            step,
+            errored: false,
+        },
+        Outcome::Missing {
+            what: "x".to_owned(),
+        },
+    ] {
+        assert!(!GateResult::from(never).passed());
+    }
 }

@@ -13,7 +13,7 @@ pub fn render(report: &PromotionReport) -> Result<String> {
 
     let mut gates = TestSuite::new(format!("{}.gates", report.component));
     for (id, gate) in &report.quality_gates {
-        let status = if gate.passed {
+        let status = if gate.passed() {
             TestCaseStatus::success()
         } else {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);

@@ -52,7 +52,11 @@ pub fn render(report: &PromotionReport) -> String {
             let _ = writeln!(
                 out,
                 "| {id} | {} | {} | {} | {} |",
-                if gate.passed { "✅ pass" } else { "❌ fail" },
+                if gate.passed() {
+                    "✅ pass"
+                } else {
+                    "❌ fail"
+                },
                 cell(&gate.measured_text()),
                 cell(&gate.threshold_text()),
                 cell(&gate.summary())

@@ -151,7 +151,7 @@ fn gates(out: &mut String, report: &PromotionReport) {
     if !report.quality_gates.is_empty() {
         let _ = writeln!(out, "\n{}", style("Gates").bold().underlined());
         for (id, gate) in &report.quality_gates {
-            let mark = if gate.passed {
+            let mark = if gate.passed() {
                 style("pass").green()
             } else {
                 style("FAIL").red().bold()

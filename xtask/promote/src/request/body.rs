@@ -221,7 +221,7 @@ fn met(report: &PromotionReport, criterion: &form::Criterion) -> bool {
         && criterion
             .evidence
             .iter()
-            .all(|gate| report.gate(*gate).is_some_and(|result| result.passed))
+            .all(|gate| report.gate(*gate).is_some_and(|result| result.passed()))
 }
 
 /// The summaries of the Production gates (Prometheus evidence) that show a criterion.
@@ -268,7 +268,7 @@ fn coverage_view(report: &PromotionReport) -> Option<CoverageView> {
     Some(CoverageView {
         percent: format!("{:.2}", coverage.percent),
         threshold: format!("{threshold}"),
-        passed: gate.passed,
+        passed: gate.passed(),
     })
 }
 
@@ -286,7 +286,7 @@ fn security_view(
             || format!("{} findings", step.findings.len()),
             |g| inline(&g.summary(), TEXT_LIMIT),
         ),
-        passed: gate.is_some_and(|g| g.passed),
+        passed: gate.is_some_and(|g| g.passed()),
         fail_on: severity_name(config.policy.security_fail_on).to_owned(),
         findings: finding_group(
             StepKind::Bandit,
@@ -322,7 +322,7 @@ fn gate_views(report: &PromotionReport) -> Vec<GateView> {
         .iter()
         .map(|(id, gate)| GateView {
             id: id.id().to_owned(),
-            passed: gate.passed,
+            passed: gate.passed(),
             summary: inline(&gate.summary(), TEXT_LIMIT),
         })
         .collect()
@@ -386,7 +386,7 @@ fn context(
         failed_gates: report
             .quality_gates
             .iter()
-            .filter(|(_, g)| !g.passed)
+            .filter(|(_, g)| !g.passed())
             .map(|(id, _)| id.id().to_owned())
             .collect(),
         command: format!("cargo xtask issue {} {target_flag}", component.name),

@@ -85,7 +85,7 @@ pub fn render(verdict: &Verdict<'_>, notes: &[String], run_url: Option<&str>) ->
                 .iter()
                 .map(|(id, gate)| GateRow {
                     id: id.id().to_owned(),
-                    passed: gate.passed,
+                    passed: gate.passed(),
                     summary: inline(&gate.summary(), 300),
                 })
                 .collect();

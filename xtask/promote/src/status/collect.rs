@@ -145,7 +145,7 @@ fn component_status(
         .or_else(|| history::in_stage_since(inputs.runs, &component.name, stage, now));
     let docs = report.gate(GateKind::Docs);
     let readme = ReadmeStatus {
-        passed: docs.is_some_and(|g| g.passed),
+        passed: docs.is_some_and(|g| g.passed()),
         sections: match docs.map(|g| &g.outcome) {
             Some(Outcome::Docs {
                 exists: true,
@@ -221,7 +221,7 @@ fn failed_gates(report: &PromotionReport) -> Vec<GateKind> {
     report
         .quality_gates
         .iter()
-        .filter(|(_, gate)| !gate.passed)
+        .filter(|(_, gate)| !gate.passed())
         .map(|(kind, _)| *kind)
         .collect()
 }

@@ -106,8 +106,8 @@ pub fn runs() -> Vec<Run> {
     history::parse(history_text().as_bytes()).0
 }
 
-fn gate(passed: bool, outcome: Outcome) -> GateResult {
-    GateResult { passed, outcome }
+fn gate(outcome: Outcome) -> GateResult {
+    GateResult::from(outcome)
 }
 
 fn blocker(gate: GateKind, message: &str, fix: &str) -> Blocker {
@@ -154,22 +154,15 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     let failing = |id: &str| spec.failing.contains(&id);
     let (from, to) = (spec.from, spec.to);
     if from != to {
-        out.add(
-            GateKind::Stage,
-            gate(true, Outcome::Stage { from, to }),
-            None,
-        );
+        out.add(GateKind::Stage, gate(Outcome::Stage { from, to }), None);
     }
     let lint = spec.lint as usize;
     out.add(
         GateKind::Lint,
-        gate(
-            !failing("lint"),
-            Outcome::Lint {
-                findings: lint,
-                unformatted: 0,
-            },
-        ),
+        gate(Outcome::Lint {
+            findings: lint,
+            unformatted: 0,
+        }),
         failing("lint").then(|| {
             blocker(
                 GateKind::Lint,
@@ -181,13 +174,10 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     if spec.errored {
         out.add(
             GateKind::Types,
-            gate(
-                false,
-                Outcome::NoVerdict {
-                    step: StepKind::Pyright,
-                    errored: true,
-                },
-            ),
+            gate(Outcome::NoVerdict {
+                step: StepKind::Pyright,
+                errored: true,
+            }),
             Some(blocker(
                 GateKind::Types,
                 "pyright could not give a verdict: pyright did not finish within 600s",
@@ -197,13 +187,10 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     } else {
         out.add(
             GateKind::Types,
-            gate(
-                true,
-                Outcome::Types {
-                    errors: 0,
-                    warnings: 0,
-                },
-            ),
+            gate(Outcome::Types {
+                errors: 0,
+                warnings: 0,
+            }),
             None,
         );
     }
@@ -213,19 +200,19 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         required: 4,
         unfinished: Vec::new(),
     };
-    out.add(GateKind::Docs, gate(true, docs), None);
+    out.add(GateKind::Docs, gate(docs), None);
     let security = Outcome::Security {
         blocking: 0,
         below: 0,
         fail_on: config.policy.security_fail_on,
     };
-    out.add(GateKind::Security, gate(true, security), None);
+    out.add(GateKind::Security, gate(security), None);
     let tests = TestCounts {
         total: 5,
         passed: 5,
         ..TestCounts::default()
     };
-    out.add(GateKind::Tests, gate(true, Outcome::Tests(tests)), None);
+    out.add(GateKind::Tests, gate(Outcome::Tests(tests)), None);
 }
 
 /// Coverage, dependencies and observation.
@@ -245,13 +232,10 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     });
     out.add(
         GateKind::Coverage,
-        gate(
-            coverage_passes,
-            Outcome::Coverage {
-                threshold,
-                measured,
-            },
-        ),
+        gate(Outcome::Coverage {
+            threshold,
+            measured,
+        }),
         (!coverage_passes).then(|| {
             blocker(
                 GateKind::Coverage,
@@ -281,7 +265,7 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     };
     out.add(
         GateKind::Dependencies,
-        gate(lagging.is_empty(), Outcome::Dependencies(dependencies)),
+        gate(Outcome::Dependencies(dependencies)),
         None,
     );
     for dependency in &lagging {
@@ -296,13 +280,10 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         let observed = Observation::new(since, 7, now().naive_utc());
         out.gates.insert(
             GateKind::Observation,
-            gate(
-                false,
-                Outcome::Observation {
-                    required_days: 7,
-                    observed: Some(observed),
-                },
-            ),
+            gate(Outcome::Observation {
+                required_days: 7,
+                observed: Some(observed),
+            }),
         );
         out.blockers.push(blocker(
             GateKind::Observation,
@@ -315,7 +296,7 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
 fn report(spec: &Spec, config: &Config) -> PromotionReport {
     let component = config.component(spec.name).unwrap();
     let Decided { gates, blockers } = decided(spec, config);
-    let passed = gates.values().all(|g| g.passed);
+    let passed = gates.values().all(GateResult::passed);
     let steps = if spec.errored {
         vec![StepResult::error(
             StepKind::Pyright,
