@@ -254,7 +254,7 @@ pub fn report(config: &Config, evidence: &Evidence) -> Result<PromotionReport> {
         .iter()
         .filter_map(|kind| evidence.steps.get(kind).cloned())
         .collect();
-    let coverage = ordered.iter().find_map(|s| s.coverage.map(|c| c.percent));
+    let coverage = ordered.iter().find_map(|s| s.coverage().map(|c| c.percent));
     Ok(PromotionReport {
         schema_version: REPORT_SCHEMA_VERSION,
         component: component.name.clone(),
@@ -271,7 +271,7 @@ pub fn report(config: &Config, evidence: &Evidence) -> Result<PromotionReport> {
         summary: RunSummary {
             steps: ordered.len(),
             cached_steps: ordered.iter().filter(|s| s.cached).count(),
-            findings: ordered.iter().map(|s| s.findings.len()).sum(),
+            findings: ordered.iter().map(|s| s.findings().len()).sum(),
             coverage,
         },
         steps: ordered,

@@ -150,8 +150,8 @@ fn decide_by(
 fn tools_with(fed: &[&StepResult], counts: impl Fn(&crate::tools::Finding) -> bool) -> String {
     let mut tools: Vec<&str> = Vec::new();
     for step in fed {
-        let name = step.tool.name();
-        if step.findings.iter().any(&counts) && !tools.contains(&name) {
+        let name = step.tool().name();
+        if step.findings().iter().any(&counts) && !tools.contains(&name) {
             tools.push(name);
         }
     }
@@ -194,7 +194,7 @@ impl<'a> Judge<'a> {
     /// A gate whose step did not give a verdict: it fails, with what went wrong and how to
     /// get the step running. Never a pass.
     fn step_error(&mut self, gate: GateKind, step: &StepResult) -> GateResult {
-        let error = step.error.as_ref();
+        let error = step.step_error();
         let message = error.map_or_else(
             || format!("{} did not run", step.name),
             |e| e.message.clone(),
@@ -290,12 +290,12 @@ impl<'a> Judge<'a> {
         if fed.is_empty() {
             return self.unfed(GateKind::Lint);
         }
-        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
+        if let Some(step) = fed.iter().find(|s| s.status() == StepStatus::Error) {
             return self.step_error(GateKind::Lint, step);
         }
         // A formatter's check names each file it would rewrite; every other finding is a
         // lint finding.
-        let all = || fed.iter().flat_map(|s| &s.findings);
+        let all = || fed.iter().flat_map(|s| s.findings());
         let unformatted = all().filter(|f| f.code == UNFORMATTED).count();
         let findings = all().filter(|f| f.code != UNFORMATTED).count();
         let fixable = all().filter(|f| f.code != UNFORMATTED && f.fixable).count();
@@ -343,16 +343,16 @@ impl<'a> Judge<'a> {
         if fed.is_empty() {
             return self.unfed(GateKind::Types);
         }
-        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
+        if let Some(step) = fed.iter().find(|s| s.status() == StepStatus::Error) {
             return self.step_error(GateKind::Types, step);
         }
         let count_of = |step: &StepResult| {
             let errors = step
-                .findings
+                .findings()
                 .iter()
                 .filter(|f| f.severity == Severity::Error)
                 .count();
-            (errors, step.findings.len() - errors)
+            (errors, step.findings().len() - errors)
         };
         let errors: usize = fed.iter().map(|s| count_of(s).0).sum();
         let warnings: usize = fed.iter().map(|s| count_of(s).1).sum();
@@ -362,7 +362,7 @@ impl<'a> Judge<'a> {
                 .iter()
                 .filter(|s| count_of(s).0 > 0)
                 .map(|s| {
-                    let tool = s.tool.name();
+                    let tool = s.tool().name();
                     count(count_of(s).0, &format!("{tool} error"))
                 })
                 .collect();
@@ -455,11 +455,11 @@ impl<'a> Judge<'a> {
         if fed.is_empty() {
             return self.unfed(GateKind::Security);
         }
-        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
+        if let Some(step) = fed.iter().find(|s| s.status() == StepStatus::Error) {
             return self.step_error(GateKind::Security, step);
         }
         let floor = Severity::from(self.config.policy.security_fail_on);
-        let all = || fed.iter().flat_map(|s| &s.findings);
+        let all = || fed.iter().flat_map(|s| s.findings());
         let blocking: Vec<_> = all().filter(|f| f.severity >= floor).collect();
         let below = all().count() - blocking.len();
         let outcome = Outcome::Security {
@@ -524,16 +524,16 @@ impl<'a> Judge<'a> {
         let Some(&step) = self.fed(GateKind::Tests).first() else {
             return self.unfed(GateKind::Tests);
         };
-        if step.status == StepStatus::Error {
+        if step.status() == StepStatus::Error {
             return self.step_error(GateKind::Tests, step);
         }
-        let counts = step.tests.unwrap_or_default();
+        let counts = step.tests().unwrap_or_default();
         let broken = counts.failed + counts.errors;
         let outcome = Outcome::Tests(counts);
         if !outcome.passed() {
             // A module that cannot be imported is not a failing test: say what is missing.
             let uncollected: Vec<&str> = step
-                .findings
+                .findings()
                 .iter()
                 .filter_map(|f| f.message.split_once(": cannot be collected: "))
                 .map(|(_, cause)| cause)
@@ -582,7 +582,7 @@ impl<'a> Judge<'a> {
                 measured,
             })
         };
-        if step.status == StepStatus::Error {
+        if step.status() == StepStatus::Error {
             return fail(
                 self,
                 "coverage was not measured because pytest gave no verdict".to_owned(),
@@ -590,7 +590,7 @@ impl<'a> Judge<'a> {
                 CoverageMeasure::NotMeasured,
             );
         }
-        let Some(coverage) = step.coverage else {
+        let Some(coverage) = step.coverage() else {
             return fail(
                 self,
                 format!(

@@ -7,9 +7,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::*;
 use crate::config::Config;
 use crate::plan::{PhaseSelection, plan_component};
+use crate::tools::Finding;
 use crate::tools::pytest::{Coverage, TestCounts};
-use crate::tools::result::{StepError, StepResult, StepStatus};
-use crate::tools::{Finding, Tool};
+use crate::tools::result::{StepError, StepOutcome, StepResult};
 
 fn config() -> Config {
     let components = r#"
@@ -41,47 +41,27 @@ fn finding(code: &str, severity: Severity, fixable: bool) -> Finding {
 }
 
 fn step(kind: StepKind, findings: Vec<Finding>) -> StepResult {
-    StepResult {
-        name: kind,
-        tool: kind.tool(),
-        version: "1".into(),
-        command: vec![kind.tool().name().into()],
-        status: if findings.is_empty() {
-            StepStatus::Passed
-        } else {
-            StepStatus::Failed
-        },
-        cached: false,
-        duration_ms: 1,
-        findings,
-        error: None,
-        tests: None,
-        coverage: None,
-        not_cached: None,
-    }
+    let command = vec![kind.tool().name().into()];
+    StepResult::verdict(kind, "1", command, findings.is_empty(), findings, 1)
 }
 
 fn pytest(percent: Option<f64>, failed: u64) -> StepResult {
-    let mut result = step(StepKind::Pytest, vec![]);
-    result.tool = Tool::Pytest;
-    result.tests = Some(TestCounts {
+    let counts = TestCounts {
         total: 10,
         passed: 10 - failed,
         failed,
         errors: 0,
         skipped: 0,
-    });
-    result.coverage = percent.map(|percent| Coverage {
+    };
+    let coverage = percent.map(|percent| Coverage {
         percent,
         covered: 1,
         total: 2,
         files: 1,
         branch: true,
     });
-    if failed > 0 {
-        result.status = StepStatus::Failed;
-    }
-    result
+    let command = vec!["pytest".into()];
+    StepResult::test_run(StepKind::Pytest, "1", command, counts, coverage, vec![], 1)
 }
 
 fn clean_steps() -> BTreeMap<StepKind, StepResult> {
@@ -575,14 +555,6 @@ fn dependencies_at_or_above_the_target_pass_and_each_one_below_is_named() {
 fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted() {
     let mut steps = clean_steps();
     let mut result = pytest(None, 0);
-    result.tests = Some(TestCounts {
-        total: 1,
-        passed: 0,
-        failed: 0,
-        errors: 1,
-        skipped: 0,
-    });
-    result.status = StepStatus::Failed;
     result.command = std::iter::once("python".to_owned())
         .chain(crate::tools::pytest::args(
             crate::engine::RUN_DIR,
@@ -591,7 +563,7 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
             &["tests/test_models.py".to_owned()],
         ))
         .collect();
-    result.findings = vec![Finding {
+    let findings = vec![Finding {
         file: "tests/test_models.py".into(),
         line: None,
         column: None,
@@ -602,6 +574,17 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
         severity: Severity::Error,
         fixable: false,
     }];
+    result.outcome = StepOutcome::TestRun {
+        counts: TestCounts {
+            total: 1,
+            passed: 0,
+            failed: 0,
+            errors: 1,
+            skipped: 0,
+        },
+        coverage: None,
+        findings,
+    };
     steps.insert(StepKind::Pytest, result);
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
     let blocker = blocker_of(&decision, GateKind::Tests);
@@ -994,11 +977,10 @@ fn every_step_feeding_security_counts() {
             vec![finding("B105", Severity::Error, false)],
         ),
     );
-    let mut second = step(
+    let second = step(
         StepKind::Pyright,
         vec![finding("AWS", Severity::Error, false)],
     );
-    second.tool = Tool::Pyright;
     steps.insert(StepKind::Pyright, second);
     let (config, component, plan) = planned("4");
     let table: Vec<StepSpec> = STEPS

@@ -209,13 +209,13 @@ pub fn rerun_differences(statement: &Statement, fresh: &ReportView) -> Vec<Strin
     }
     for step in &statement.predicate.steps {
         if let Some(now) = fresh.steps.iter().find(|s| s.name.id() == step.step)
-            && now.findings.len() != step.findings
+            && now.findings().len() != step.findings
         {
             differences.push(format!(
                 "{} reported {} then and {} now",
                 step.step,
                 crate::plural::count(step.findings, "finding"),
-                now.findings.len()
+                now.findings().len()
             ));
         }
     }

@@ -283,7 +283,7 @@ fn security_view(
     Some(SecurityView {
         tool: format!("bandit {}", inline(&step.version, 40)),
         summary: gate.map_or_else(
-            || format!("{} findings", step.findings.len()),
+            || format!("{} findings", step.findings().len()),
             |g| inline(&g.summary(), TEXT_LIMIT),
         ),
         passed: gate.is_some_and(|g| g.passed()),
@@ -291,7 +291,7 @@ fn security_view(
         findings: finding_group(
             StepKind::Bandit,
             "bandit".into(),
-            &step.findings,
+            step.findings(),
             cap,
             project_prefix,
         ),
@@ -345,7 +345,7 @@ fn context(
     let step = |kind: StepKind| report.steps.iter().find(|s| s.name == kind);
 
     let tests = step(StepKind::Pytest).and_then(|s| {
-        s.tests.map(|t| TestsView {
+        s.tests().map(|t| TestsView {
             tool: format!("pytest {}", inline(&s.version, 40)),
             passed: t.passed,
             failed: t.failed,
@@ -356,12 +356,12 @@ fn context(
     let finding_groups = report
         .steps
         .iter()
-        .filter(|s| s.name != StepKind::Bandit && !s.findings.is_empty())
+        .filter(|s| s.name != StepKind::Bandit && !s.findings().is_empty())
         .map(|s| {
             finding_group(
                 s.name,
-                format!("{} {}", s.tool.name(), inline(&s.version, 40)),
-                &s.findings,
+                format!("{} {}", s.tool().name(), inline(&s.version, 40)),
+                s.findings(),
                 cap,
                 project_prefix,
             )
@@ -430,7 +430,7 @@ fn context(
             .iter()
             .map(|s| StepView {
                 name: s.name.id(),
-                tool: s.tool.name(),
+                tool: s.tool().name(),
                 version: inline(&s.version, 40),
                 cached: s.cached,
             })
@@ -573,15 +573,17 @@ mod tests {
         let mut report = assessed_report(&config, "llm", 3000, 80.0);
         // Every step full of hostile tool text: long, multi-line, with headings and HTML. It
         // must neither break the layout nor the size limit.
-        let template = report.steps[0].findings[0].clone();
+        let template = report.steps[0].findings()[0].clone();
         for step in &mut report.steps {
-            step.findings = (0..3000)
-                .map(|_| crate::tools::Finding {
-                    file: format!("src/{}x.py", "deep/".repeat(80)),
-                    message: format!("{}\n### Component Name\n<details>", "é".repeat(400)),
-                    ..template.clone()
-                })
-                .collect();
+            if let Some(findings) = step.findings_mut() {
+                *findings = (0..3000)
+                    .map(|_| crate::tools::Finding {
+                        file: format!("src/{}x.py", "deep/".repeat(80)),
+                        message: format!("{}\n### Component Name\n<details>", "é".repeat(400)),
+                        ..template.clone()
+                    })
+                    .collect();
+            }
         }
         let text = render(&config, &report, "examples/tta", date(), true).unwrap();
         assert!(text.encode_utf16().count() <= BODY_LIMIT, "{}", text.len());

@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn a_comment_too_long_for_github_drops_the_full_report() {
         let mut report = assessed_report(&registry(), "llm", 2000, 80.0);
-        for finding in &mut report.steps[0].findings {
+        for finding in report.steps[0].findings_mut().unwrap() {
             finding.message = "y".repeat(3000);
         }
         let text = render(&Verdict::Checked(&report), &[], None).unwrap();
