@@ -36,8 +36,55 @@ pub struct Evidence {
     pub facts: Facts,
     pub now: NaiveDateTime,
     pub generated_at: String,
-    pub deployment: Option<Deployment>,
-    pub integration: Option<IntegrationRun>,
+    /// Private: the report's section and the gate's typed fact are one thing, set together by
+    /// `add_deployment` / `add_integration`, so a report never shows a run its gate did not
+    /// read.
+    deployment: Option<Deployment>,
+    integration: Option<IntegrationRun>,
+}
+
+impl Evidence {
+    /// Evidence without a deploy or an integration run (those are added once they ran).
+    pub fn new(
+        plan: ComponentPlan,
+        steps: BTreeMap<StepKind, StepResult>,
+        facts: Facts,
+        now: NaiveDateTime,
+        generated_at: String,
+    ) -> Self {
+        Evidence {
+            plan,
+            steps,
+            facts,
+            now,
+            generated_at,
+            deployment: None,
+            integration: None,
+        }
+    }
+
+    /// An `--integration` run: the typed fact the integration gate reads, and the report's
+    /// section.
+    pub fn add_integration(&mut self, run: IntegrationRun) {
+        self.facts.integration = Some(crate::deploy::gate::integration_fact(&run));
+        self.integration = Some(run);
+    }
+
+    /// A finished deploy: the typed fact the deployment gate reads (with the health timeout it
+    /// was held to and the commands that restore the service), and the report's section.
+    pub fn add_deployment(
+        &mut self,
+        deployment: Deployment,
+        health_timeout: std::time::Duration,
+        recovery: &str,
+    ) {
+        self.facts.deployment = Some(crate::deploy::gate::deployment_fact(
+            &deployment,
+            health_timeout,
+            recovery,
+        ));
+        self.deployment = Some(deployment);
+    }
 }
 
 /// Runs the plans and returns their reports in plan order.
@@ -103,15 +150,13 @@ fn gather_with(
                 .collect();
             let mut facts = facts(ctx.config, &ctx.index, &ctx.warm, plan, book, &owners)?;
             facts.production = production_facts(&prometheus, plan, now);
-            Ok(Evidence {
-                plan: plan.clone(),
+            Ok(Evidence::new(
+                plan.clone(),
                 steps,
                 facts,
                 now,
-                generated_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-                deployment: None,
-                integration: None,
-            })
+                Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            ))
         })
         .collect();
     if let Some(warning) = prometheus.take_warning() {
@@ -218,7 +263,7 @@ pub fn report(config: &Config, evidence: &Evidence) -> Result<PromotionReport> {
         .iter()
         .filter_map(|kind| evidence.steps.get(kind).cloned())
         .collect();
-    let coverage = ordered.iter().find_map(|s| s.coverage.map(|c| c.percent));
+    let coverage = ordered.iter().find_map(|s| s.coverage().map(|c| c.percent));
     Ok(PromotionReport {
         schema_version: REPORT_SCHEMA_VERSION,
         component: component.name.clone(),
@@ -235,7 +280,7 @@ pub fn report(config: &Config, evidence: &Evidence) -> Result<PromotionReport> {
         summary: RunSummary {
             steps: ordered.len(),
             cached_steps: ordered.iter().filter(|s| s.cached).count(),
-            findings: ordered.iter().map(|s| s.findings.len()).sum(),
+            findings: ordered.iter().map(|s| s.findings().len()).sum(),
             coverage,
         },
         steps: ordered,

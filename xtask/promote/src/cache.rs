@@ -837,7 +837,7 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<&[u8], String> {
 /// Returns how many were rewritten.
 #[doc(hidden)]
 pub fn flip_stored_verdicts(dir: &Path, step: &str) -> usize {
-    use crate::tools::result::StepStatus;
+    use crate::tools::result::StepOutcome;
     let mut flipped = 0;
     for (path, _, _) in Cache::open(dir, u64::MAX).entries() {
         let Ok(mut result) = std::fs::read(&path)
@@ -849,11 +849,19 @@ pub fn flip_stored_verdicts(dir: &Path, step: &str) -> usize {
         if result.name.id() != step {
             continue;
         }
-        result.status = match result.status {
-            StepStatus::Passed => StepStatus::Failed,
-            StepStatus::Failed => StepStatus::Passed,
-            other => other,
-        };
+        // A test run's verdict is its counts': one test moves between passed and failed.
+        match &mut result.outcome {
+            StepOutcome::Verdict { passed, .. } => *passed = !*passed,
+            StepOutcome::TestRun { counts, .. } if counts.failed + counts.errors > 0 => {
+                counts.passed += counts.failed + counts.errors;
+                (counts.failed, counts.errors) = (0, 0);
+            }
+            StepOutcome::TestRun { counts, .. } => {
+                counts.failed += 1;
+                counts.passed = counts.passed.saturating_sub(1);
+            }
+            StepOutcome::Error(_) => continue,
+        }
         if let Ok(bytes) = encode(&result)
             && fsutil::write_atomic_regenerable(&path, &bytes).is_ok()
         {
@@ -913,24 +921,17 @@ mod tests {
         assert_eq!(removed, vec![old.clone()]);
         assert!(!old.exists() && fresh.exists() && entry.exists());
     }
-    use crate::tools::result::StepStatus;
-    use crate::tools::{StepKind, Tool};
+    use crate::tools::StepKind;
 
     fn result() -> StepResult {
-        StepResult {
-            name: StepKind::RuffCheck,
-            tool: Tool::Ruff,
-            version: "0.17.5".into(),
-            command: vec!["ruff".into(), "check".into()],
-            status: StepStatus::Passed,
-            cached: false,
-            duration_ms: 12,
-            findings: vec![],
-            error: None,
-            tests: None,
-            coverage: None,
-            not_cached: None,
-        }
+        StepResult::verdict(
+            StepKind::RuffCheck,
+            "0.17.5",
+            vec!["ruff".into(), "check".into()],
+            true,
+            vec![],
+            12,
+        )
     }
 
     fn key(text: &str) -> Digest {
@@ -990,6 +991,54 @@ mod tests {
         let (checked, broken) = cache.verify(true, crate::engine::warm::is_record);
         assert_eq!((checked, broken.len()), (1, 1));
         assert!(!path.exists());
+    }
+
+    /// Well framed, but a step object whose parts disagree: read as neither half.
+    #[test]
+    fn an_entry_whose_status_and_counts_disagree_is_a_corrupt_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path(), u64::MAX);
+        let tests = StepResult::test_run(
+            StepKind::Pytest,
+            "9.2.0",
+            vec!["python".into()],
+            crate::tools::pytest::TestCounts {
+                total: 2,
+                passed: 1,
+                failed: 1,
+                ..Default::default()
+            },
+            None,
+            vec![],
+            40,
+        );
+        cache.put(&KEY, &tests);
+        let path = cache.entry_path(&KEY);
+        let good: serde_json::Value =
+            serde_json::from_slice(unframe(&std::fs::read(&path).unwrap()).unwrap()).unwrap();
+        assert_eq!(good["status"], "failed");
+        assert!(matches!(cache.get(&KEY), Lookup::Hit(_)));
+        let mut lies = Vec::new();
+        for (field, value) in [
+            ("status", serde_json::json!("passed")),
+            ("tool", serde_json::json!("ruff")),
+            ("tests", serde_json::Value::Null),
+            (
+                "error",
+                serde_json::json!({"kind": "crashed", "message": "x"}),
+            ),
+        ] {
+            let mut lie = good.clone();
+            lie[field] = value;
+            lies.push(lie);
+        }
+        for lie in lies {
+            std::fs::write(&path, frame(&serde_json::to_vec(&lie).unwrap())).unwrap();
+            assert!(
+                matches!(cache.get(&KEY), Lookup::Corrupt(_)),
+                "read as an answer: {lie}"
+            );
+        }
     }
 
     fn reads(pairs: &[(&str, &str)]) -> ReadSet {

@@ -20,21 +20,19 @@ pub fn listener() -> Box<dyn Listener> {
 }
 
 fn outcome(result: &StepResult) -> String {
-    let status = match result.status {
+    let status = match result.status() {
         StepStatus::Passed => style("passed").green().to_string(),
         StepStatus::Failed => style("failed").red().to_string(),
         // No tests to run is the tests gate failing (exit 1), not a check that could not run
         // (exit 3, what the reports count as "could not be checked"): it says which.
         StepStatus::Error
             if result
-                .error
-                .as_ref()
+                .step_error()
                 .is_some_and(|e| !e.kind.is_infrastructure()) =>
         {
             style("no tests").red().to_string()
         }
         StepStatus::Error => style("error").red().bold().to_string(),
-        StepStatus::Skipped => style("skipped").dim().to_string(),
     };
     let timing = if result.cached {
         "cached".to_owned()
@@ -135,7 +133,7 @@ impl Listener for Bar {
             Event::StepFinished { component, result } => self.with(|bar| {
                 bar.inc(1);
                 if ui::verbosity() >= Verbosity::Verbose
-                    || matches!(result.status, StepStatus::Error)
+                    || matches!(result.status(), StepStatus::Error)
                 {
                     bar.println(format!("  {component} {} {}", result.name, outcome(result)));
                 }

@@ -7,9 +7,9 @@ use crate::config::{self, Config};
 use crate::gates::{Blocker, GateResult};
 use crate::report::PromotionReport;
 use crate::report::model::RunSummary;
-use crate::tools::result::{StepResult, StepStatus};
+use crate::tools::result::StepResult;
 use crate::tools::{Finding, Severity, StepKind};
-use crate::vocab::Stage;
+use crate::vocab::{GateKind, Stage};
 
 /// Writes `text` to `path` under `root`, creating its folders.
 pub fn write_file(root: &std::path::Path, path: &str, text: &str) {
@@ -41,41 +41,25 @@ pub fn report_with_findings(errors: usize, warnings: usize, infos: usize) -> Pro
         severity,
         fixable: false,
     };
-    let step = |kind: StepKind, findings: Vec<Finding>| StepResult {
-        name: kind,
-        tool: kind.tool(),
-        version: "1.0".into(),
-        command: vec![
+    let step = |kind: StepKind, findings: Vec<Finding>| {
+        let command = vec![
             kind.tool().name().into(),
             "src/components/carbon_component.py".into(),
-        ],
-        status: if findings.iter().any(|f| f.severity == Severity::Error) {
-            StepStatus::Failed
-        } else {
-            StepStatus::Passed
-        },
-        cached: false,
-        duration_ms: 10,
-        findings,
-        error: None,
-        tests: None,
-        coverage: None,
-        not_cached: None,
+        ];
+        let passed = !findings.iter().any(|f| f.severity == Severity::Error);
+        StepResult::verdict(kind, "1.0", command, passed, findings, 10)
     };
     let mut quality_gates = IndexMap::new();
     quality_gates.insert(
         crate::vocab::GateKind::Lint,
-        GateResult {
-            passed: errors == 0,
-            outcome: crate::gates::Outcome::Lint {
-                findings: errors,
-                unformatted: 0,
-            },
-        },
+        GateResult::from(crate::gates::Outcome::Lint {
+            findings: errors,
+            unformatted: 0,
+        }),
     );
     let blockers = if errors > 0 {
         vec![Blocker {
-            gate: "lint".into(),
+            gate: GateKind::Lint,
             message: format!("{errors} ruff findings (0 safely fixable)"),
             fix: "fix them by hand".into(),
         }]
@@ -155,23 +139,12 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
         severity,
         fixable: i.is_multiple_of(2),
     };
-    let result = |kind: StepKind, findings: Vec<Finding>| StepResult {
-        name: kind,
-        tool: kind.tool(),
-        version: "9.9.9".into(),
-        command: vec![kind.tool().name().into(), component.source.clone()],
-        status: if findings.iter().any(|f| f.severity == Severity::Error) {
-            StepStatus::Failed
-        } else {
-            StepStatus::Passed
-        },
-        cached: kind != StepKind::Pytest,
-        duration_ms: 5,
-        findings,
-        error: None,
-        tests: None,
-        coverage: None,
-        not_cached: None,
+    let result = |kind: StepKind, findings: Vec<Finding>| {
+        let command = vec![kind.tool().name().into(), component.source.clone()];
+        let passed = !findings.iter().any(|f| f.severity == Severity::Error);
+        let mut result = StepResult::verdict(kind, "9.9.9", command, passed, findings, 5);
+        result.cached = kind != StepKind::Pytest;
+        result
     };
     let mut steps = BTreeMap::new();
     steps.insert(
@@ -197,21 +170,27 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
             )],
         ),
     );
-    let mut pytest = result(StepKind::Pytest, vec![]);
-    pytest.tests = Some(TestCounts {
-        total: 5,
-        passed: 5,
-        failed: 0,
-        errors: 0,
-        skipped: 0,
-    });
-    pytest.coverage = Some(Coverage {
-        percent: coverage,
-        covered: 98,
-        total: 136,
-        files: 1,
-        branch: true,
-    });
+    let pytest = StepResult::test_run(
+        StepKind::Pytest,
+        "9.9.9",
+        vec!["pytest".into(), component.source.clone()],
+        TestCounts {
+            total: 5,
+            passed: 5,
+            failed: 0,
+            errors: 0,
+            skipped: 0,
+        },
+        Some(Coverage {
+            percent: coverage,
+            covered: 98,
+            total: 136,
+            files: 1,
+            branch: true,
+        }),
+        vec![],
+        5,
+    );
     steps.insert(StepKind::Pytest, pytest);
     let facts = Facts {
         readme: Some(crate::readme::check(
@@ -231,14 +210,7 @@ pub fn assessed_report(config: &Config, name: &str, lint: usize, coverage: f64) 
         .unwrap()
         .and_hms_opt(9, 0, 0)
         .unwrap();
-    let evidence = crate::assess::Evidence {
-        plan,
-        steps,
-        facts,
-        now,
-        generated_at: "2025-11-03T09:00:00Z".into(),
-        deployment: None,
-        integration: None,
-    };
+    let evidence =
+        crate::assess::Evidence::new(plan, steps, facts, now, "2025-11-03T09:00:00Z".into());
     crate::assess::report(config, &evidence).unwrap()
 }

@@ -57,11 +57,7 @@ pub fn run(global: &GlobalArgs, args: &IssueArgs) -> Result<u8> {
         let failed: Vec<String> = report
             .steps
             .iter()
-            .filter_map(|s| {
-                s.error
-                    .as_ref()
-                    .map(|e| format!("{}: {}", s.name, e.message))
-            })
+            .filter_map(|s| s.step_error().map(|e| format!("{}: {}", s.name, e.message)))
             .collect();
         return Err(infra(format!(
             "could not measure {} ({}): fix that and run the command again",

@@ -23,7 +23,7 @@ use crate::plan::ComponentPlan;
 use crate::process;
 use crate::toolchain::Toolchain;
 use crate::tools::pytest::TestCounts;
-use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
+use crate::tools::result::{ErrorKind, StepError, StepOutcome, StepResult, StepStatus};
 use crate::tools::{Finding, StepKind};
 use crate::vocab::Stage;
 
@@ -60,12 +60,16 @@ impl IntegrationRun {
     /// report: the command, verdict, counts, findings and error of the `pytest-integration`
     /// step.
     fn absorb(&mut self, result: StepResult) {
+        self.status = result.status();
+        self.tests = result.tests();
         self.command = result.command;
-        self.status = result.status;
         self.duration_ms = result.duration_ms;
-        self.tests = result.tests;
-        self.findings = result.findings;
-        self.error = result.error;
+        (self.findings, self.error) = match result.outcome {
+            StepOutcome::Verdict { findings, .. } | StepOutcome::TestRun { findings, .. } => {
+                (findings, None)
+            }
+            StepOutcome::Error(error) => (Vec::new(), Some(error)),
+        };
     }
 }
 

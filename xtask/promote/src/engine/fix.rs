@@ -25,7 +25,7 @@ use crate::events::Event;
 use crate::process;
 use crate::toolchain::ResolvedTool;
 use crate::tools::StepKind;
-use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
+use crate::tools::result::{ErrorKind, StepError, StepResult};
 use crate::tools::table::{FixSpec, Output};
 
 /// The largest source file `--fix` takes on: far beyond any real module.
@@ -388,20 +388,14 @@ fn results(
                 Some(error) => {
                     StepResult::error(stage.kind, &stage.tool.version, command, error, duration_ms)
                 }
-                None => StepResult {
-                    name: stage.kind,
-                    tool: stage.kind.tool(),
-                    version: stage.tool.version.clone(),
+                None => StepResult::verdict(
+                    stage.kind,
+                    &stage.tool.version,
                     command,
-                    status: StepStatus::Passed,
-                    cached: false,
+                    true,
+                    Vec::new(),
                     duration_ms,
-                    findings: Vec::new(),
-                    error: None,
-                    tests: None,
-                    coverage: None,
-                    not_cached: None,
-                },
+                ),
             };
             ctx.listener.event(&Event::StepFinished {
                 component: &component.name,

@@ -195,8 +195,7 @@ pub fn run_steps(ctx: &RunContext<'_>, requests: &[StepId]) -> Results {
     let fixed = !results.is_empty();
     let to_prepare = steps_to_prepare(ctx, requests, &mut tools, &mut results);
     let missing = results.values().any(|r| {
-        r.error
-            .as_ref()
+        r.step_error()
             .is_some_and(|e| e.kind == ErrorKind::NotFound)
     });
     // Keys and lookups are independent per step and are most of a warm run: they run in

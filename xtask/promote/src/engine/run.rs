@@ -8,7 +8,7 @@ use crate::config::Component;
 use crate::events::Event;
 use crate::process::{self, RunError, ToolCommand};
 use crate::toolchain::ResolvedTool;
-use crate::tools::result::{ErrorKind, StepError, StepResult, StepStatus};
+use crate::tools::result::{ErrorKind, StepError, StepResult};
 use crate::tools::table::{ArgvInputs, EnvValue, Launch, Output, TestRunSpec, Verdict};
 use crate::tools::{self, Finding, Severity, StepKind};
 
@@ -383,24 +383,7 @@ fn verdict_result(
         Verdict::AnyError => findings.iter().any(|f| f.severity == Severity::Error),
         Verdict::AnyFinding => !findings.is_empty(),
     };
-    StepResult {
-        name: kind,
-        tool: kind.tool(),
-        version: tool.version.clone(),
-        command,
-        status: if failed {
-            StepStatus::Failed
-        } else {
-            StepStatus::Passed
-        },
-        cached: false,
-        duration_ms,
-        findings,
-        error: None,
-        tests: None,
-        coverage: None,
-        not_cached: None,
-    }
+    StepResult::verdict(kind, &tool.version, command, !failed, findings, duration_ms)
 }
 
 /// A verdict that needs no tool and no cache: a component with no tests listed, or with a
@@ -567,7 +550,7 @@ fn run_tests_observed(
     )
 }
 
-/// A test run's verdict: failed when any test failed or erred.
+/// A test run's verdict (failed when any test failed or erred: `StepOutcome::status`).
 fn tests_result(
     member: &Prepared<'_>,
     command: Vec<String>,
@@ -576,23 +559,13 @@ fn tests_result(
     coverage: Option<tools::Coverage>,
     duration_ms: u64,
 ) -> StepResult {
-    let failed = tests.failed + tests.errors > 0;
-    StepResult {
-        name: member.kind,
-        tool: member.kind.tool(),
-        version: member.tool.version.clone(),
+    StepResult::test_run(
+        member.kind,
+        &member.tool.version,
         command,
-        status: if failed {
-            StepStatus::Failed
-        } else {
-            StepStatus::Passed
-        },
-        cached: false,
-        duration_ms,
-        findings,
-        error: None,
-        tests: Some(tests),
+        tests,
         coverage,
-        not_cached: None,
-    }
+        findings,
+        duration_ms,
+    )
 }

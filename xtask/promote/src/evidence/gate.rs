@@ -8,19 +8,40 @@ use crate::config::Config;
 use crate::config::observability::Sla;
 
 pub struct Verdict {
-    pub passed: bool,
     pub outcome: ProductionOutcome,
     /// (message, fix) when it failed.
     pub blocker: Option<(String, String)>,
 }
 
-fn verdict(passed: bool, outcome: ProductionOutcome, fix: impl FnOnce() -> String) -> Verdict {
-    let blocker = (!passed).then(|| (outcome.summary(false), fix()));
-    Verdict {
-        passed,
-        outcome,
-        blocker,
+impl ProductionOutcome {
+    /// The Production rules, in one place: the outcome holds every figure they read, so the
+    /// gate's `passed` is derived and cannot disagree with what the report shows.
+    pub fn passed(&self) -> bool {
+        match self {
+            ProductionOutcome::Uptime {
+                min,
+                coverage_min,
+                measured,
+                ..
+            } => measured.as_ref().is_ok_and(|m| {
+                m.coverage.is_finite()
+                    && m.coverage >= *coverage_min
+                    && m.percent.is_finite()
+                    && m.percent >= *min
+            }),
+            ProductionOutcome::Latency { sla, measured, .. } => match (sla, measured) {
+                (Some(Sla::None), _) => true,
+                (Some(Sla::P95 { p95_ms, .. }), Some(Ok(ms))) => ms.is_finite() && ms <= p95_ms,
+                _ => false,
+            },
+            ProductionOutcome::Monitoring(m) => m.checks_passed() == 3,
+        }
     }
+}
+
+fn verdict(outcome: ProductionOutcome, fix: impl FnOnce() -> String) -> Verdict {
+    let blocker = (!outcome.passed()).then(|| (outcome.summary(), fix()));
+    Verdict { outcome, blocker }
 }
 
 /// Where to paste a query to see what the gate saw.
@@ -33,12 +54,6 @@ fn paste(facts: &ProductionFacts, expr: String) -> String {
 
 pub fn uptime(facts: &ProductionFacts, config: &Config) -> Verdict {
     let settings = &config.observability;
-    let passed = facts.uptime.as_ref().is_ok_and(|m| {
-        m.coverage.is_finite()
-            && m.coverage >= settings.coverage_min
-            && m.percent.is_finite()
-            && m.percent >= settings.uptime_min
-    });
     let outcome = ProductionOutcome::Uptime {
         min: settings.uptime_min,
         coverage_min: settings.coverage_min,
@@ -46,7 +61,7 @@ pub fn uptime(facts: &ProductionFacts, config: &Config) -> Verdict {
         selector: facts.selector.as_ref().map(ToString::to_string),
         measured: facts.uptime.clone(),
     };
-    verdict(passed, outcome, || match (&facts.uptime, &facts.selector) {
+    verdict(outcome, || match (&facts.uptime, &facts.selector) {
         (Ok(m), Some(selector)) if m.coverage >= settings.coverage_min => format!(
             "keep it up for {} days at {}% or better (it was {}%); {}",
             facts.window.days,
@@ -66,11 +81,6 @@ pub fn uptime(facts: &ProductionFacts, config: &Config) -> Verdict {
 
 pub fn latency(facts: &ProductionFacts, component: &str) -> Verdict {
     let sla = facts.sla.clone();
-    let passed = match (&sla, &facts.latency) {
-        (Some(Sla::None), _) => true,
-        (Some(Sla::P95 { p95_ms, .. }), Some(Ok(ms))) => ms.is_finite() && ms <= p95_ms,
-        _ => false,
-    };
     let fix = || match (&sla, &facts.selector) {
         (None, _) => format!(
             "declare the SLA under [components.{component}.sla] (p95_ms = 300, metric = \"http_request_duration_seconds\"), or write sla = \"none\" there if it has none"
@@ -85,12 +95,11 @@ pub fn latency(facts: &ProductionFacts, component: &str) -> Verdict {
         window: facts.window,
         measured: facts.latency.clone(),
     };
-    verdict(passed, outcome, fix)
+    verdict(outcome, fix)
 }
 
 pub fn monitoring(facts: &ProductionFacts, component: &str) -> Verdict {
     let m = &facts.monitoring;
-    let passed = m.checks_passed() == 3;
     let fix = || {
         let mut steps = Vec::new();
         if m.target.is_err() {
@@ -112,5 +121,5 @@ pub fn monitoring(facts: &ProductionFacts, component: &str) -> Verdict {
         }
         steps.join("; ")
     };
-    verdict(passed, ProductionOutcome::Monitoring(m.clone()), fix)
+    verdict(ProductionOutcome::Monitoring(m.clone()), fix)
 }

@@ -158,7 +158,8 @@ impl ProductionOutcome {
         }
     }
 
-    pub fn summary(&self, passed: bool) -> String {
+    pub fn summary(&self) -> String {
+        let passed = self.passed();
         match self {
             ProductionOutcome::Uptime {
                 min,

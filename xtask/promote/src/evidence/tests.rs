@@ -96,8 +96,8 @@ fn uptime_latency_and_monitoring_from_a_real_prometheus() {
 
     let outage = facts("outage");
     let verdict = gate::uptime(&outage, &config);
-    let summary = verdict.outcome.summary(verdict.passed);
-    assert!(!verdict.passed, "{summary}");
+    let summary = verdict.outcome.summary();
+    assert!(!verdict.outcome.passed(), "{summary}");
     assert!(summary.starts_with("99.40% up over 7 days"), "{summary}");
     assert!(summary.contains("below 99.50%"), "{summary}");
     let (message, fix) = verdict.blocker.unwrap();
@@ -115,19 +115,19 @@ fn uptime_latency_and_monitoring_from_a_real_prometheus() {
 
     let good = facts("good");
     let verdict = gate::uptime(&good, &config);
-    let summary = verdict.outcome.summary(verdict.passed);
-    assert!(verdict.passed, "{summary}");
+    let summary = verdict.outcome.summary();
+    assert!(verdict.outcome.passed(), "{summary}");
     assert!(summary.starts_with("99.70% up"), "{summary}");
     assert!(summary.contains("worst hour"), "{summary}");
     let latency = gate::latency(&good, "good");
-    let summary = latency.outcome.summary(latency.passed);
-    assert!(latency.passed, "{summary}");
+    let summary = latency.outcome.summary();
+    assert!(latency.outcome.passed(), "{summary}");
     let p95 = good.latency.clone().unwrap().unwrap();
     assert!((200.0..300.0).contains(&p95), "{p95}");
     let monitoring = gate::monitoring(&good, "good");
     // An alerting rule and a healthcheck, but no scrape target for `good`.
-    assert!(!monitoring.passed);
-    let summary = monitoring.outcome.summary(false);
+    assert!(!monitoring.outcome.passed());
+    let summary = monitoring.outcome.summary();
     assert!(summary.contains("alerts: GoodDown"), "{summary}");
     assert!(summary.contains("no active target"), "{summary}");
     assert!(summary.contains("healthcheck of `carbon-api`"), "{summary}");
@@ -135,11 +135,10 @@ fn uptime_latency_and_monitoring_from_a_real_prometheus() {
     // The same series against a tighter SLA, and a service without a healthcheck.
     let slow = facts("slow");
     let latency = gate::latency(&slow, "slow");
-    assert!(!latency.passed);
+    let summary = latency.outcome.summary();
     assert!(
-        latency.outcome.summary(false).contains("over 200 ms"),
-        "{}",
-        latency.outcome.summary(false)
+        !latency.outcome.passed() && summary.contains("over 200 ms"),
+        "{summary}"
     );
     let monitoring = gate::monitoring(&slow, "slow");
     assert!(
@@ -153,24 +152,27 @@ fn uptime_latency_and_monitoring_from_a_real_prometheus() {
 
     let gap = facts("gap");
     let verdict = gate::uptime(&gap, &config);
-    let summary = verdict.outcome.summary(verdict.passed);
-    assert!(!verdict.passed, "{summary}");
+    let summary = verdict.outcome.summary();
+    assert!(!verdict.outcome.passed(), "{summary}");
     assert!(summary.starts_with("not enough data: 71."), "{summary}");
 
     // Prometheus scraping itself: a healthy target, an alerting rule, a healthcheck.
     let me = facts("self");
     let monitoring = gate::monitoring(&me, "self");
     assert!(
-        monitoring.passed,
+        monitoring.outcome.passed(),
         "{}",
-        monitoring.outcome.summary(monitoring.passed)
+        monitoring.outcome.summary()
     );
-    assert!(gate::latency(&me, "self").passed, "sla = \"none\"");
+    assert!(
+        gate::latency(&me, "self").outcome.passed(),
+        "sla = \"none\""
+    );
 
     // No SLA declared: the latency gate fails and says how to declare one.
     let nosla = facts("nosla");
     let verdict = gate::latency(&nosla, "nosla");
-    assert!(!verdict.passed);
+    assert!(!verdict.outcome.passed());
     assert!(verdict.blocker.unwrap().1.contains("sla = \"none\""));
     assert_eq!(
         session.take_warning(),
@@ -187,8 +189,11 @@ fn all_fail(facts: &ProductionFacts, config: &Config, reason: &str) {
         ("monitoring", gate::monitoring(facts, "good")),
     ];
     for (name, verdict) in verdicts {
-        let summary = verdict.outcome.summary(verdict.passed);
-        assert!(!verdict.passed, "{name} passed on a bad answer: {summary}");
+        let summary = verdict.outcome.summary();
+        assert!(
+            !verdict.outcome.passed(),
+            "{name} passed on a bad answer: {summary}"
+        );
         // A NaN count of samples is no coverage: the uptime gate says "not enough data".
         let reason = if reason == "NaN" && name == "uptime" {
             "not enough data"

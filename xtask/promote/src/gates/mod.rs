@@ -28,7 +28,8 @@ use outcome::{severity_name, utc};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Blocker {
-    pub gate: String,
+    /// Serialised as the gate's id (`coverage`), as the report schema lists it.
+    pub gate: GateKind,
     pub message: String,
     /// What to do about it, ideally a command.
     pub fix: String,
@@ -141,7 +142,7 @@ fn decide_by(
         };
         gates.push((kind, result));
     }
-    let passed = gates.iter().all(|(_, gate)| gate.passed);
+    let passed = gates.iter().all(|(_, gate)| gate.passed());
     Decision {
         gates,
         blockers: judge.blockers,
@@ -155,8 +156,8 @@ fn decide_by(
 fn tools_with(fed: &[&StepResult], counts: impl Fn(&crate::tools::Finding) -> bool) -> String {
     let mut tools: Vec<&str> = Vec::new();
     for step in fed {
-        let name = step.tool.name();
-        if step.findings.iter().any(&counts) && !tools.contains(&name) {
+        let name = step.tool().name();
+        if step.findings().iter().any(&counts) && !tools.contains(&name) {
             tools.push(name);
         }
     }
@@ -193,17 +194,13 @@ impl<'a> Judge<'a> {
     }
 
     fn block(&mut self, gate: GateKind, message: String, fix: String) {
-        self.blockers.push(Blocker {
-            gate: gate.id().to_owned(),
-            message,
-            fix,
-        });
+        self.blockers.push(Blocker { gate, message, fix });
     }
 
     /// A gate whose step did not give a verdict: it fails, with what went wrong and how to
     /// get the step running. Never a pass.
     fn step_error(&mut self, gate: GateKind, step: &StepResult) -> GateResult {
-        let error = step.error.as_ref();
+        let error = step.step_error();
         let message = error.map_or_else(
             || format!("{} did not run", step.name),
             |e| e.message.clone(),
@@ -230,13 +227,10 @@ impl<'a> Judge<'a> {
             format!("{} could not give a verdict: {message}", step.name),
             fix,
         );
-        GateResult {
-            passed: false,
-            outcome: Outcome::NoVerdict {
-                step: step.name,
-                errored: error.is_some(),
-            },
-        }
+        GateResult::from(Outcome::NoVerdict {
+            step: step.name,
+            errored: error.is_some(),
+        })
     }
 
     /// A gate whose evidence was never gathered: a bug in planning, and never a pass.
@@ -246,19 +240,15 @@ impl<'a> Judge<'a> {
             format!("{what} did not run"),
             "this is a bug in xtask: please report it".to_owned(),
         );
-        GateResult {
-            passed: false,
-            outcome: Outcome::Missing {
-                what: what.to_owned(),
-            },
-        }
+        GateResult::from(Outcome::Missing {
+            what: what.to_owned(),
+        })
     }
 
     /// A passing rollback drill inside the observation window, on the environment of the
     /// stage the component is in. No drill, a failed one or an old one fails, naming the drill.
     fn rollback(&mut self, fact: &DrillFact, now: NaiveDateTime) -> GateResult {
-        let passed = fact.passes(now);
-        if !passed {
+        if !fact.passes(now) {
             let message = fact.describe(false);
             let fix = format!(
                 "run the rollback drill in {}: `{}` (it needs two proven deploys there)",
@@ -267,13 +257,10 @@ impl<'a> Judge<'a> {
             );
             self.block(GateKind::Rollback, message, fix);
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Rollback {
-                fact: fact.clone(),
-                age_days: fact.age_days(now),
-            },
-        }
+        GateResult::from(Outcome::Rollback {
+            fact: fact.clone(),
+            now,
+        })
     }
 
     /// The Production gates, decided by `evidence::gate`.
@@ -291,16 +278,13 @@ impl<'a> Judge<'a> {
         if let Some((message, fix)) = verdict.blocker {
             self.block(kind, message, fix);
         }
-        GateResult {
-            passed: verdict.passed,
-            outcome: Outcome::Production(verdict.outcome),
-        }
+        GateResult::from(Outcome::Production(verdict.outcome))
     }
 
     fn stage(&mut self) -> GateResult {
         let (from, to) = (self.plan.from, self.plan.to);
-        let passed = from.next() == Some(to);
-        if !passed {
+        let outcome = Outcome::Stage { from, to };
+        if !outcome.passed() {
             let (message, fix) = if to <= from {
                 (
                     format!(
@@ -322,10 +306,7 @@ impl<'a> Judge<'a> {
             };
             self.block(GateKind::Stage, message, format!("`{fix}`"));
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Stage { from, to },
-        }
+        GateResult::from(outcome)
     }
 
     fn lint(&mut self) -> GateResult {
@@ -333,17 +314,20 @@ impl<'a> Judge<'a> {
         if fed.is_empty() {
             return self.unfed(GateKind::Lint);
         }
-        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
+        if let Some(step) = fed.iter().find(|s| s.status() == StepStatus::Error) {
             return self.step_error(GateKind::Lint, step);
         }
         // A formatter's check names each file it would rewrite; every other finding is a
         // lint finding.
-        let all = || fed.iter().flat_map(|s| &s.findings);
+        let all = || fed.iter().flat_map(|s| s.findings());
         let unformatted = all().filter(|f| f.code == UNFORMATTED).count();
         let findings = all().filter(|f| f.code != UNFORMATTED).count();
         let fixable = all().filter(|f| f.code != UNFORMATTED && f.fixable).count();
-        let passed = findings == 0 && unformatted == 0;
-        if !passed {
+        let outcome = Outcome::Lint {
+            findings,
+            unformatted,
+        };
+        if !outcome.passed() {
             let mut parts = Vec::new();
             if findings > 0 {
                 parts.push(format!(
@@ -373,13 +357,7 @@ impl<'a> Judge<'a> {
             };
             self.block(GateKind::Lint, parts.join(" and "), fix);
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Lint {
-                findings,
-                unformatted,
-            },
-        }
+        GateResult::from(outcome)
     }
 
     fn types(&mut self) -> GateResult {
@@ -389,26 +367,26 @@ impl<'a> Judge<'a> {
         if fed.is_empty() {
             return self.unfed(GateKind::Types);
         }
-        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
+        if let Some(step) = fed.iter().find(|s| s.status() == StepStatus::Error) {
             return self.step_error(GateKind::Types, step);
         }
         let count_of = |step: &StepResult| {
             let errors = step
-                .findings
+                .findings()
                 .iter()
                 .filter(|f| f.severity == Severity::Error)
                 .count();
-            (errors, step.findings.len() - errors)
+            (errors, step.findings().len() - errors)
         };
         let errors: usize = fed.iter().map(|s| count_of(s).0).sum();
         let warnings: usize = fed.iter().map(|s| count_of(s).1).sum();
-        let passed = errors == 0;
-        if !passed {
+        let outcome = Outcome::Types { errors, warnings };
+        if !outcome.passed() {
             let per_tool: Vec<String> = fed
                 .iter()
                 .filter(|s| count_of(s).0 > 0)
                 .map(|s| {
-                    let tool = s.tool.name();
+                    let tool = s.tool().name();
                     count(count_of(s).0, &format!("{tool} error"))
                 })
                 .collect();
@@ -421,10 +399,7 @@ impl<'a> Judge<'a> {
                 ),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Types { errors, warnings },
-        }
+        GateResult::from(outcome)
     }
 
     fn docs(&mut self, readme: Option<&ReadmeCheck>) -> GateResult {
@@ -440,7 +415,6 @@ impl<'a> Judge<'a> {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let passed = readme.passed();
         if !readme.exists {
             self.block(
                 GateKind::Docs,
@@ -489,15 +463,15 @@ impl<'a> Judge<'a> {
                 ),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Docs {
-                exists: readme.exists,
-                present,
-                required,
-                unfinished,
-            },
-        }
+        let result = GateResult::from(Outcome::Docs {
+            exists: readme.exists,
+            present,
+            required,
+            unfinished,
+        });
+        // The outcome's figures decide; the README's own reading must agree with them.
+        debug_assert_eq!(result.passed(), readme.passed(), "{readme:?}");
+        result
     }
 
     fn security(&mut self) -> GateResult {
@@ -505,15 +479,19 @@ impl<'a> Judge<'a> {
         if fed.is_empty() {
             return self.unfed(GateKind::Security);
         }
-        if let Some(step) = fed.iter().find(|s| s.status == StepStatus::Error) {
+        if let Some(step) = fed.iter().find(|s| s.status() == StepStatus::Error) {
             return self.step_error(GateKind::Security, step);
         }
         let floor = Severity::from(self.config.policy.security_fail_on);
-        let all = || fed.iter().flat_map(|s| &s.findings);
+        let all = || fed.iter().flat_map(|s| s.findings());
         let blocking: Vec<_> = all().filter(|f| f.severity >= floor).collect();
         let below = all().count() - blocking.len();
-        let passed = blocking.is_empty();
-        if !passed {
+        let outcome = Outcome::Security {
+            blocking: blocking.len(),
+            below,
+            fail_on: self.config.policy.security_fail_on,
+        };
+        if !outcome.passed() {
             let listed: Vec<String> = blocking
                 .iter()
                 .take(3)
@@ -536,14 +514,7 @@ impl<'a> Judge<'a> {
                     .to_owned(),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Security {
-                blocking: blocking.len(),
-                below,
-                fail_on: self.config.policy.security_fail_on,
-            },
-        }
+        GateResult::from(outcome)
     }
 
     /// A step's command as a user can paste it in the project root: pytest's `python` is the
@@ -577,16 +548,16 @@ impl<'a> Judge<'a> {
         let Some(&step) = self.fed(GateKind::Tests).first() else {
             return self.unfed(GateKind::Tests);
         };
-        if step.status == StepStatus::Error {
+        if step.status() == StepStatus::Error {
             return self.step_error(GateKind::Tests, step);
         }
-        let counts = step.tests.unwrap_or_default();
+        let counts = step.tests().unwrap_or_default();
         let broken = counts.failed + counts.errors;
-        let passed = broken == 0;
-        if !passed {
+        let outcome = Outcome::Tests(counts);
+        if !outcome.passed() {
             // A module that cannot be imported is not a failing test: say what is missing.
             let uncollected: Vec<&str> = step
-                .findings
+                .findings()
                 .iter()
                 .filter_map(|f| f.message.split_once(": cannot be collected: "))
                 .map(|(_, cause)| cause)
@@ -620,10 +591,7 @@ impl<'a> Judge<'a> {
             };
             self.block(GateKind::Tests, message, fix);
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Tests(counts),
-        }
+        GateResult::from(outcome)
     }
 
     fn coverage(&mut self) -> GateResult {
@@ -633,15 +601,12 @@ impl<'a> Judge<'a> {
         };
         let fail = |judge: &mut Self, message: String, fix: String, measured| {
             judge.block(GateKind::Coverage, message, fix);
-            GateResult {
-                passed: false,
-                outcome: Outcome::Coverage {
-                    threshold,
-                    measured,
-                },
-            }
+            GateResult::from(Outcome::Coverage {
+                threshold,
+                measured,
+            })
         };
-        if step.status == StepStatus::Error {
+        if step.status() == StepStatus::Error {
             return fail(
                 self,
                 "coverage was not measured because pytest gave no verdict".to_owned(),
@@ -649,7 +614,7 @@ impl<'a> Judge<'a> {
                 CoverageMeasure::NotMeasured,
             );
         }
-        let Some(coverage) = step.coverage else {
+        let Some(coverage) = step.coverage() else {
             return fail(
                 self,
                 format!(
@@ -663,8 +628,11 @@ impl<'a> Judge<'a> {
                 CoverageMeasure::NoData,
             );
         };
-        let passed = coverage.percent >= threshold;
-        if !passed {
+        let outcome = Outcome::Coverage {
+            threshold,
+            measured: CoverageMeasure::Measured(coverage),
+        };
+        if !outcome.passed() {
             self.block(
                 GateKind::Coverage,
                 format!(
@@ -679,13 +647,7 @@ impl<'a> Judge<'a> {
                 ),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Coverage {
-                threshold,
-                measured: CoverageMeasure::Measured(coverage),
-            },
-        }
+        GateResult::from(outcome)
     }
 
     /// Declared dependencies below the target stage block; so does importing a component that
@@ -742,16 +704,13 @@ impl<'a> Judge<'a> {
                 .collect(),
             None => Vec::new(),
         };
-        GateResult {
-            passed: behind.is_empty() && undeclared.is_empty(),
-            outcome: Outcome::Dependencies(Dependencies {
-                stages: dependencies.clone(),
-                target: to,
-                undeclared: undeclared.iter().map(|u| u.component.clone()).collect(),
-                unused: unused.iter().map(|name| (*name).to_owned()).collect(),
-                dynamic: facts.unresolved_imports.clone(),
-            }),
-        }
+        GateResult::from(Outcome::Dependencies(Dependencies {
+            stages: dependencies.clone(),
+            target: to,
+            undeclared: undeclared.iter().map(|u| u.component.clone()).collect(),
+            unused: unused.iter().map(|name| (*name).to_owned()).collect(),
+            dynamic: facts.unresolved_imports.clone(),
+        }))
     }
 
     fn observation(&mut self, since: Option<NaiveDateTime>, now: NaiveDateTime) -> GateResult {
@@ -765,17 +724,17 @@ impl<'a> Judge<'a> {
                     self.component.maturity, self.component.name
                 ),
             );
-            return GateResult {
-                passed: false,
-                outcome: Outcome::Observation {
-                    required_days: days,
-                    observed: None,
-                },
-            };
+            return GateResult::from(Outcome::Observation {
+                required_days: days,
+                observed: None,
+            });
         };
         let observed = Observation::new(since, days, now);
-        let passed = observed.complete();
-        if !passed {
+        let outcome = Outcome::Observation {
+            required_days: days,
+            observed: Some(observed),
+        };
+        if !outcome.passed() {
             self.block(
                 GateKind::Observation,
                 format!(
@@ -791,13 +750,7 @@ impl<'a> Judge<'a> {
                 ),
             );
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Observation {
-                required_days: days,
-                observed: Some(observed),
-            },
-        }
+        GateResult::from(outcome)
     }
 }
 
@@ -807,7 +760,6 @@ impl Judge<'_> {
     fn deployment(&mut self, fact: &DeploymentFact) -> GateResult {
         let retry = self.command(&format!("--phase 5 --target {}", self.plan.to.id()));
         let service = &fact.service;
-        let passed = matches!(fact.result, DeployResult::Deployed { .. });
         match &fact.result {
             DeployResult::Deployed { .. } => {}
             DeployResult::RolledBack { failure, proof, .. } => self.block(
@@ -823,18 +775,14 @@ impl Judge<'_> {
                 fact.recovery.clone(),
             ),
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Deployment(fact.clone()),
-        }
+        GateResult::from(Outcome::Deployment(fact.clone()))
     }
 
     /// Integration tests pass only with healthy services, a passing pytest verdict and the
     /// services removed again.
     fn integration(&mut self, fact: &IntegrationFact) -> GateResult {
         let retry = self.command("--phase 4 --integration");
-        let passed = fact.passed();
-        if !passed {
+        if !fact.passed() {
             let (message, fix) = if let Some(error) = &fact.error {
                 let fix = match error.kind {
                     ErrorKind::Interrupted => format!("run `{retry}` again"),
@@ -873,10 +821,7 @@ impl Judge<'_> {
             };
             self.block(GateKind::Integration, message, fix);
         }
-        GateResult {
-            passed,
-            outcome: Outcome::Integration(fact.clone()),
-        }
+        GateResult::from(Outcome::Integration(fact.clone()))
     }
 }
 

@@ -15,10 +15,11 @@ use crate::tools::result::StepError;
 use crate::vocab::SecuritySeverity;
 use crate::vocab::Stage;
 
-/// One gate's verdict and the evidence behind it.
+/// One gate's verdict and the evidence behind it. Whether it passed is not stored: it is
+/// read from the outcome (`passed`), so the verdict and the figures a report shows cannot
+/// disagree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateResult {
-    pub passed: bool,
     pub outcome: Outcome,
 }
 
@@ -76,8 +77,8 @@ pub enum Outcome {
     /// The newest rollback drill, and how old it was when the gate was decided.
     Rollback {
         fact: DrillFact,
-        /// Days from the drill to `now`; `None` without a drill.
-        age_days: Option<f64>,
+        /// When the gate was decided: the drill's age, and so the verdict, are read against it.
+        now: NaiveDateTime,
     },
 }
 
@@ -272,7 +273,54 @@ pub(super) fn earliest(observed: &Observation) -> String {
     observed.earliest.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+impl Outcome {
+    /// Each gate's rule over the figures its outcome holds: the one place a gate's verdict is
+    /// read from (`gates::decide` builds the outcomes and blocks by it).
+    pub fn passed(&self) -> bool {
+        match self {
+            Outcome::NoVerdict { .. } | Outcome::Missing { .. } => false,
+            Outcome::Stage { from, to } => from.next() == Some(*to),
+            Outcome::Lint {
+                findings,
+                unformatted,
+            } => *findings == 0 && *unformatted == 0,
+            Outcome::Types { errors, .. } => *errors == 0,
+            // Every required section there and written, none holding a scaffold placeholder.
+            Outcome::Docs {
+                exists,
+                present,
+                required,
+                unfinished,
+            } => *exists && present == required && unfinished.is_empty(),
+            Outcome::Security { blocking, .. } => *blocking == 0,
+            Outcome::Tests(counts) => counts.failed + counts.errors == 0,
+            Outcome::Coverage {
+                threshold,
+                measured,
+            } => matches!(measured, CoverageMeasure::Measured(c) if c.percent >= *threshold),
+            Outcome::Dependencies(dependencies) => {
+                dependencies.behind().next().is_none() && dependencies.undeclared.is_empty()
+            }
+            Outcome::Observation { observed, .. } => observed.is_some_and(|o| o.complete()),
+            Outcome::Deployment(fact) => matches!(fact.result, DeployResult::Deployed { .. }),
+            Outcome::Integration(fact) => fact.passed(),
+            Outcome::Production(outcome) => outcome.passed(),
+            Outcome::Rollback { fact, now } => fact.passes(*now),
+        }
+    }
+}
+
+impl From<Outcome> for GateResult {
+    fn from(outcome: Outcome) -> Self {
+        GateResult { outcome }
+    }
+}
+
 impl GateResult {
+    pub fn passed(&self) -> bool {
+        self.outcome.passed()
+    }
+
     /// What the gate counted (findings, errors, failed tests), for the gates that count.
     pub fn count(&self) -> Option<u64> {
         let count = match &self.outcome {
@@ -319,9 +367,11 @@ impl GateResult {
                 _ => json!(self.summary()),
             },
             Outcome::Production(outcome) => outcome.measured(),
-            Outcome::Rollback { age_days, .. } => age_days.map_or(Value::Null, |d| json!(d)),
+            Outcome::Rollback { fact, now } => {
+                fact.age_days(*now).map_or(Value::Null, |d| json!(d))
+            }
             Outcome::Integration(fact) => {
-                if self.passed {
+                if self.passed() {
                     json!(fact.failed_tests())
                 } else {
                     json!(fact.counts_text())
@@ -385,7 +435,7 @@ impl GateResult {
             }
             Outcome::Missing { what } => format!("{what} did not run"),
             Outcome::Stage { from, to } => {
-                if self.passed {
+                if self.passed() {
                     format!("{from} -> {to}")
                 } else {
                     format!("{from} -> {to} is not allowed")
@@ -474,9 +524,9 @@ impl GateResult {
                     fact.service
                 ),
             },
-            Outcome::Integration(fact) => integration_summary(fact, self.passed),
-            Outcome::Production(outcome) => outcome.summary(self.passed),
-            Outcome::Rollback { fact, .. } => fact.describe(self.passed),
+            Outcome::Integration(fact) => integration_summary(fact, self.passed()),
+            Outcome::Production(outcome) => outcome.summary(),
+            Outcome::Rollback { fact, .. } => fact.describe(self.passed()),
         }
     }
 
@@ -619,7 +669,7 @@ fn drill_facts(fact: &DrillFact) -> Value {
 impl Serialize for GateResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut gate = serializer.serialize_struct("GateResult", 6)?;
-        gate.serialize_field("passed", &self.passed)?;
+        gate.serialize_field("passed", &self.passed())?;
         gate.serialize_field("measured", &self.measured())?;
         gate.serialize_field("threshold", &self.threshold())?;
         gate.serialize_field("unit", self.unit())?;

@@ -7,9 +7,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::*;
 use crate::config::Config;
 use crate::plan::{PhaseSelection, plan_component};
+use crate::tools::Finding;
 use crate::tools::pytest::{Coverage, TestCounts};
-use crate::tools::result::{StepError, StepResult, StepStatus};
-use crate::tools::{Finding, Tool};
+use crate::tools::result::{StepError, StepOutcome, StepResult};
 
 fn config() -> Config {
     let components = r#"
@@ -41,47 +41,27 @@ fn finding(code: &str, severity: Severity, fixable: bool) -> Finding {
 }
 
 fn step(kind: StepKind, findings: Vec<Finding>) -> StepResult {
-    StepResult {
-        name: kind,
-        tool: kind.tool(),
-        version: "1".into(),
-        command: vec![kind.tool().name().into()],
-        status: if findings.is_empty() {
-            StepStatus::Passed
-        } else {
-            StepStatus::Failed
-        },
-        cached: false,
-        duration_ms: 1,
-        findings,
-        error: None,
-        tests: None,
-        coverage: None,
-        not_cached: None,
-    }
+    let command = vec![kind.tool().name().into()];
+    StepResult::verdict(kind, "1", command, findings.is_empty(), findings, 1)
 }
 
 fn pytest(percent: Option<f64>, failed: u64) -> StepResult {
-    let mut result = step(StepKind::Pytest, vec![]);
-    result.tool = Tool::Pytest;
-    result.tests = Some(TestCounts {
+    let counts = TestCounts {
         total: 10,
         passed: 10 - failed,
         failed,
         errors: 0,
         skipped: 0,
-    });
-    result.coverage = percent.map(|percent| Coverage {
+    };
+    let coverage = percent.map(|percent| Coverage {
         percent,
         covered: 1,
         total: 2,
         files: 1,
         branch: true,
     });
-    if failed > 0 {
-        result.status = StepStatus::Failed;
-    }
-    result
+    let command = vec!["pytest".into()];
+    StepResult::test_run(StepKind::Pytest, "1", command, counts, coverage, vec![], 1)
 }
 
 fn clean_steps() -> BTreeMap<StepKind, StepResult> {
@@ -154,15 +134,41 @@ fn decide_with(
         false,
     )
     .unwrap();
-    decide(&plan, &component, &config, steps, facts, noon(2026, 11, 21))
+    agreeing(decide(
+        &plan,
+        &component,
+        &config,
+        steps,
+        facts,
+        noon(2026, 11, 21),
+    ))
+}
+
+/// Every decision the tests make is checked here: a gate fails exactly when a blocker names
+/// it, so a verdict read from an outcome never disagrees with what the blockers tell the user.
+fn agreeing(decision: Decision) -> Decision {
+    for (kind, result) in &decision.gates {
+        let blocked = decision.blockers.iter().any(|b| b.gate == *kind);
+        assert_eq!(
+            result.passed(),
+            !blocked,
+            "the {kind} gate's verdict and its blockers disagree: {result:?} {:?}",
+            decision.blockers
+        );
+    }
+    assert_eq!(
+        decision.passed,
+        decision.gates.iter().all(|(_, g)| g.passed())
+    );
+    decision
 }
 
 fn gate(decision: &Decision, kind: GateKind) -> &GateResult {
     &decision.gates.iter().find(|(k, _)| *k == kind).unwrap().1
 }
 
-/// The first blocker of the gate with this id; panics (the test fails) when there is none.
-fn blocker_of<'d>(decision: &'d Decision, gate: &str) -> &'d Blocker {
+/// The first blocker of this gate; panics (the test fails) when there is none.
+fn blocker_of(decision: &Decision, gate: GateKind) -> &Blocker {
     decision
         .blockers
         .iter()
@@ -191,8 +197,8 @@ fn fixable_lint_findings_point_at_phase_one_fix() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Lint).passed);
-    let blocker = blocker_of(&decision, "lint");
+    assert!(!gate(&decision, GateKind::Lint).passed());
+    let blocker = blocker_of(&decision, GateKind::Lint);
     assert!(
         blocker
             .fix
@@ -224,12 +230,12 @@ fn a_step_error_fails_its_gate_never_passes_it() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Types).passed);
+    assert!(!gate(&decision, GateKind::Types).passed());
     assert!(
         decision
             .blockers
             .iter()
-            .any(|b| b.gate == "types" && b.fix.contains("[timeouts]"))
+            .any(|b| b.gate == GateKind::Types && b.fix.contains("[timeouts]"))
     );
 }
 
@@ -244,7 +250,7 @@ fn type_gate_counts_errors_not_warnings() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(gate(&decision, GateKind::Types).passed);
+    assert!(gate(&decision, GateKind::Types).passed());
 }
 
 #[test]
@@ -258,7 +264,7 @@ fn security_gate_fails_at_or_above_the_configured_severity() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(gate(&decision, GateKind::Security).passed);
+    assert!(gate(&decision, GateKind::Security).passed());
     steps.insert(
         StepKind::Bandit,
         step(
@@ -267,7 +273,7 @@ fn security_gate_fails_at_or_above_the_configured_severity() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Security).passed);
+    assert!(!gate(&decision, GateKind::Security).passed());
 }
 
 #[test]
@@ -280,7 +286,7 @@ fn the_security_blocker_keeps_ids_and_paths_as_they_are_and_counts_in_words() {
         step(StepKind::Bandit, vec![upper.clone()]),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = blocker_of(&decision, "security");
+    let blocker = blocker_of(&decision, GateKind::Security);
     assert_eq!(
         blocker.message,
         format!(
@@ -295,7 +301,7 @@ fn the_security_blocker_keeps_ids_and_paths_as_they_are_and_counts_in_words() {
         step(StepKind::Bandit, vec![upper, second]),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = blocker_of(&decision, "security");
+    let blocker = blocker_of(&decision, GateKind::Security);
     assert!(
         blocker
             .message
@@ -313,10 +319,10 @@ fn coverage_threshold_is_inclusive_and_names_the_gap() {
     let mut steps = clean_steps();
     steps.insert(StepKind::Pytest, pytest(Some(70.0), 0));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(gate(&decision, GateKind::Coverage).passed);
+    assert!(gate(&decision, GateKind::Coverage).passed());
     steps.insert(StepKind::Pytest, pytest(Some(31.25), 0));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = blocker_of(&decision, "coverage");
+    let blocker = blocker_of(&decision, GateKind::Coverage);
     assert!(blocker.message.contains("31.25%"), "{}", blocker.message);
     assert!(blocker.fix.contains("+38.75 points"), "{}", blocker.fix);
 }
@@ -327,7 +333,7 @@ fn no_coverage_data_fails_with_a_message_never_zero() {
     steps.insert(StepKind::Pytest, pytest(None, 0));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
     let coverage = gate(&decision, GateKind::Coverage);
-    assert!(!coverage.passed);
+    assert!(!coverage.passed());
     assert!(coverage.measured().is_null());
     assert!(
         decision
@@ -354,8 +360,8 @@ fn no_tests_fail_the_tests_and_coverage_gates() {
         ),
     );
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Tests).passed);
-    assert!(!gate(&decision, GateKind::Coverage).passed);
+    assert!(!gate(&decision, GateKind::Tests).passed());
+    assert!(!gate(&decision, GateKind::Coverage).passed());
 }
 
 #[test]
@@ -363,7 +369,7 @@ fn failing_tests_fail_the_tests_gate() {
     let mut steps = clean_steps();
     steps.insert(StepKind::Pytest, pytest(Some(90.0), 2));
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    assert!(!gate(&decision, GateKind::Tests).passed);
+    assert!(!gate(&decision, GateKind::Tests).passed());
     assert!(
         decision
             .blockers
@@ -381,7 +387,7 @@ fn a_missing_readme_points_at_the_scaffold() {
         &["Overview".into()],
     ));
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
-    assert!(!gate(&decision, GateKind::Docs).passed);
+    assert!(!gate(&decision, GateKind::Docs).passed());
     assert!(
         decision
             .blockers
@@ -395,7 +401,7 @@ fn dependencies_below_the_target_are_named() {
     let mut facts = clean_facts();
     facts.dependencies = vec![("model-management".into(), Stage::Development)];
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
-    let blocker = blocker_of(&decision, "dependencies");
+    let blocker = blocker_of(&decision, GateKind::Dependencies);
     assert_eq!(
         blocker.message,
         "dependency model-management is in Development, below Staging"
@@ -415,7 +421,7 @@ fn stages_cannot_be_skipped_or_repeated() {
         &clean_steps(),
         &clean_facts(),
     );
-    assert!(!gate(&decision, GateKind::Stage).passed);
+    assert!(!gate(&decision, GateKind::Stage).passed());
     assert!(
         decision
             .blockers
@@ -428,7 +434,7 @@ fn stages_cannot_be_skipped_or_repeated() {
         &clean_steps(),
         &clean_facts(),
     );
-    assert!(!gate(&decision, GateKind::Stage).passed);
+    assert!(!gate(&decision, GateKind::Stage).passed());
     assert!(
         decision
             .blockers
@@ -447,8 +453,8 @@ fn observation_needs_full_days_in_staging() {
     facts.staging_since =
         NaiveDate::from_ymd_opt(2026, 11, 15).and_then(|d| d.and_hms_opt(0, 0, 0));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
-    assert!(!gate(&decision, GateKind::Observation).passed);
-    let blocker = blocker_of(&decision, "observation");
+    assert!(!gate(&decision, GateKind::Observation).passed());
+    let blocker = blocker_of(&decision, GateKind::Observation);
     assert!(
         blocker.fix.contains("2026-11-22 00:00 UTC"),
         "{}",
@@ -459,13 +465,13 @@ fn observation_needs_full_days_in_staging() {
         NaiveDate::from_ymd_opt(2026, 11, 14).and_then(|d| d.and_hms_opt(0, 0, 0));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(
-        gate(&decision, GateKind::Observation).passed,
+        gate(&decision, GateKind::Observation).passed(),
         "{:?}",
         decision.blockers
     );
     facts.staging_since = None;
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
-    assert!(!gate(&decision, GateKind::Observation).passed);
+    assert!(!gate(&decision, GateKind::Observation).passed());
 }
 
 #[test]
@@ -478,9 +484,9 @@ fn six_days_twenty_three_hours_in_staging_is_not_enough() {
     facts.staging_since = Some(noon(2026, 11, 14) + chrono::Duration::hours(1));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     let observation = gate(&decision, GateKind::Observation);
-    assert!(!observation.passed);
+    assert!(!observation.passed());
     assert_eq!(observation.measured(), serde_json::json!(6.96));
-    let blocker = blocker_of(&decision, "observation");
+    let blocker = blocker_of(&decision, GateKind::Observation);
     assert!(
         blocker.message.contains("6 days 23h of the 7 days"),
         "{}",
@@ -495,7 +501,7 @@ fn six_days_twenty_three_hours_in_staging_is_not_enough() {
     // Exactly seven days is enough.
     facts.staging_since = Some(noon(2026, 11, 14));
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
-    assert!(gate(&decision, GateKind::Observation).passed);
+    assert!(gate(&decision, GateKind::Observation).passed());
     assert!(decision.passed, "{:?}", decision.blockers);
 }
 
@@ -532,7 +538,7 @@ fn dependencies_at_or_above_the_target_pass_and_each_one_below_is_named() {
     let messages: Vec<&str> = decision
         .blockers
         .iter()
-        .filter(|b| b.gate == "dependencies")
+        .filter(|b| b.gate == GateKind::Dependencies)
         .map(|b| b.message.as_str())
         .collect();
     assert_eq!(
@@ -566,14 +572,6 @@ fn dependencies_at_or_above_the_target_pass_and_each_one_below_is_named() {
 fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted() {
     let mut steps = clean_steps();
     let mut result = pytest(None, 0);
-    result.tests = Some(TestCounts {
-        total: 1,
-        passed: 0,
-        failed: 0,
-        errors: 1,
-        skipped: 0,
-    });
-    result.status = StepStatus::Failed;
     result.command = std::iter::once("python".to_owned())
         .chain(crate::tools::pytest::args(
             crate::engine::RUN_DIR,
@@ -582,7 +580,7 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
             &["tests/test_models.py".to_owned()],
         ))
         .collect();
-    result.findings = vec![Finding {
+    let findings = vec![Finding {
         file: "tests/test_models.py".into(),
         line: None,
         column: None,
@@ -593,9 +591,20 @@ fn a_collection_error_is_named_with_its_cause_and_a_command_that_can_be_pasted()
         severity: Severity::Error,
         fixable: false,
     }];
+    result.outcome = StepOutcome::TestRun {
+        counts: TestCounts {
+            total: 1,
+            passed: 0,
+            failed: 0,
+            errors: 1,
+            skipped: 0,
+        },
+        coverage: None,
+        findings,
+    };
     steps.insert(StepKind::Pytest, result);
     let decision = decide_with(Stage::Development, None, &steps, &clean_facts());
-    let blocker = blocker_of(&decision, "tests");
+    let blocker = blocker_of(&decision, GateKind::Tests);
     assert_eq!(
         blocker.message,
         "1 test module cannot be collected (ModuleNotFoundError: No module named 'torch')"
@@ -625,7 +634,7 @@ fn importing_an_undeclared_component_blocks_with_the_file_line_and_the_fix() {
     ]);
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
     let gate = gate(&decision, GateKind::Dependencies);
-    assert!(!gate.passed);
+    assert!(!gate.passed());
     assert_eq!(
         gate.summary(),
         "all 1 at Staging or above; imports neo4j undeclared"
@@ -633,7 +642,7 @@ fn importing_an_undeclared_component_blocks_with_the_file_line_and_the_fix() {
     let blockers: Vec<&Blocker> = decision
         .blockers
         .iter()
-        .filter(|b| b.gate == "dependencies")
+        .filter(|b| b.gate == GateKind::Dependencies)
         .collect();
     assert_eq!(blockers.len(), 1, "{blockers:?}");
     assert_eq!(
@@ -653,8 +662,13 @@ fn a_declared_dependency_never_imported_is_a_warning_not_a_blocker() {
     facts.unresolved_imports = vec!["src/components/llm/plugins.py:7".into()];
     let decision = decide_with(Stage::Development, None, &clean_steps(), &facts);
     let gate = gate(&decision, GateKind::Dependencies);
-    assert!(gate.passed, "{:?}", decision.blockers);
-    assert!(!decision.blockers.iter().any(|b| b.gate == "dependencies"));
+    assert!(gate.passed(), "{:?}", decision.blockers);
+    assert!(
+        !decision
+            .blockers
+            .iter()
+            .any(|b| b.gate == GateKind::Dependencies)
+    );
     assert_eq!(
         gate.summary(),
         "all 1 at Staging or above; warning: declared but never imported: model-management; 1 dynamic import not followed (module computed at run time: src/components/llm/plugins.py:7)"
@@ -681,14 +695,14 @@ fn decide_deploy(from: Stage, target: Stage, facts: &Facts, integration: bool) -
     } else {
         plan
     };
-    decide(
+    agreeing(decide(
         &plan,
         &component,
         &config,
         &clean_steps(),
         facts,
         noon(2026, 11, 21),
-    )
+    ))
 }
 
 fn deployed(result: DeployResult) -> DeploymentFact {
@@ -734,7 +748,7 @@ fn the_deploy_is_decided_once_it_ran_and_a_failed_one_blocks_with_the_retry_or_t
         Some(GateKind::Deployment)
     );
     let blocker = rolled_back.blockers.last().unwrap();
-    assert_eq!(blocker.gate, "deployment");
+    assert_eq!(blocker.gate, GateKind::Deployment);
     assert!(blocker.message.contains("exited with code 3"));
     assert!(
         blocker
@@ -764,7 +778,7 @@ fn a_redeploy_is_decided_without_the_stage_gate() {
     assert!(redeploy.blockers.is_empty());
     assert!(redeploy.promotable);
     let skip = decide_deploy(Stage::Development, Stage::Production, &clean_facts(), false);
-    assert!(!gate(&skip, GateKind::Stage).passed);
+    assert!(!gate(&skip, GateKind::Stage).passed());
     assert!(!skip.promotable);
 }
 
@@ -791,7 +805,7 @@ fn integration_run(tests_passed: bool, failed: u64) -> IntegrationFact {
 fn integration_passes_only_with_passing_tests_and_services_removed() {
     // Asked for but never run: a bug, never a pass.
     let missing = decide_deploy(Stage::Development, Stage::Staging, &clean_facts(), true);
-    assert!(!gate(&missing, GateKind::Integration).passed);
+    assert!(!gate(&missing, GateKind::Integration).passed());
     assert!(!missing.promotable);
 
     let mut facts = clean_facts();
@@ -806,7 +820,7 @@ fn integration_passes_only_with_passing_tests_and_services_removed() {
     facts.integration = Some(integration_run(false, 2));
     let failed = decide_deploy(Stage::Development, Stage::Staging, &facts, true);
     let failing = gate(&failed, GateKind::Integration);
-    assert!(!failing.passed);
+    assert!(!failing.passed());
     assert_eq!(failing.measured(), serde_json::json!("1 passed, 2 failed"));
     let blocker = failed.blockers.last().unwrap();
     assert_eq!(blocker.message, "2 integration tests failed");
@@ -911,7 +925,7 @@ fn a_new_row_feeding_the_lint_gate_blocks_it() {
     let (config, component, plan) = planned("all");
     let at = noon(2026, 11, 21);
     let by_the_table = decide(&plan, &component, &config, &steps, &clean_facts(), at);
-    assert!(gate(&by_the_table, GateKind::Lint).passed);
+    assert!(gate(&by_the_table, GateKind::Lint).passed());
     let table: Vec<StepSpec> = STEPS
         .iter()
         .map(|row| StepSpec {
@@ -933,7 +947,7 @@ fn a_new_row_feeding_the_lint_gate_blocks_it() {
         at,
     );
     let lint = gate(&decision, GateKind::Lint);
-    assert!(!lint.passed);
+    assert!(!lint.passed());
     assert_eq!(
         lint.outcome,
         Outcome::Lint {
@@ -942,7 +956,7 @@ fn a_new_row_feeding_the_lint_gate_blocks_it() {
         }
     );
     assert_eq!(
-        blocker_of(&decision, "lint").message,
+        blocker_of(&decision, GateKind::Lint).message,
         "1 bandit finding (0 safely fixable)"
     );
     // And a row that feeds no gate any more leaves it: no step feeds security here.
@@ -966,7 +980,7 @@ fn a_new_row_feeding_the_lint_gate_blocks_it() {
         &clean_facts(),
         at,
     );
-    assert!(!gate(&decision, GateKind::Security).passed);
+    assert!(!gate(&decision, GateKind::Security).passed());
 }
 
 /// Two security tools: the gate reads both, and names each tool with a blocking finding.
@@ -980,11 +994,10 @@ fn every_step_feeding_security_counts() {
             vec![finding("B105", Severity::Error, false)],
         ),
     );
-    let mut second = step(
+    let second = step(
         StepKind::Pyright,
         vec![finding("AWS", Severity::Error, false)],
     );
-    second.tool = Tool::Pyright;
     steps.insert(StepKind::Pyright, second);
     let (config, component, plan) = planned("4");
     let table: Vec<StepSpec> = STEPS
@@ -1007,13 +1020,13 @@ fn every_step_feeding_security_counts() {
         &clean_facts(),
         noon(2026, 11, 21),
     );
-    assert!(!gate(&decision, GateKind::Security).passed);
+    assert!(!gate(&decision, GateKind::Security).passed());
     assert!(
-        blocker_of(&decision, "security")
+        blocker_of(&decision, GateKind::Security)
             .message
             .starts_with("2 pyright and bandit findings at or above"),
         "{}",
-        blocker_of(&decision, "security").message
+        blocker_of(&decision, GateKind::Security).message
     );
 }
 
@@ -1043,7 +1056,7 @@ fn the_production_gates_need_prometheus_evidence() {
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     for kind in [GateKind::Uptime, GateKind::Latency, GateKind::Monitoring] {
         assert!(
-            !gate(&decision, kind).passed,
+            !gate(&decision, kind).passed(),
             "{kind} passed without evidence"
         );
     }
@@ -1063,7 +1076,7 @@ fn production_needs_a_passing_rollback_drill_inside_the_observation_window() {
     let decision = decide_with(Stage::Staging, None, &steps, &facts);
     assert!(decision.promotable, "{:?}", decision.blockers);
     let rollback = gate(&decision, GateKind::Rollback);
-    assert!(rollback.passed);
+    assert!(rollback.passed());
     assert_eq!(rollback.measured(), serde_json::json!(2.0));
     assert_eq!(rollback.threshold(), serde_json::json!(7));
     assert!(
@@ -1100,9 +1113,9 @@ fn production_needs_a_passing_rollback_drill_inside_the_observation_window() {
     for (fact, message) in cases {
         facts.drill = fact;
         let decision = decide_with(Stage::Staging, None, &steps, &facts);
-        assert!(!gate(&decision, GateKind::Rollback).passed, "{message}");
+        assert!(!gate(&decision, GateKind::Rollback).passed(), "{message}");
         assert!(!decision.promotable, "{message}");
-        let blocker = blocker_of(&decision, "rollback");
+        let blocker = blocker_of(&decision, GateKind::Rollback);
         assert!(blocker.message.starts_with(message), "{}", blocker.message);
         if facts.drill.is_some() {
             assert!(blocker.fix.contains(fix), "{}", blocker.fix);
@@ -1118,4 +1131,60 @@ fn production_needs_a_passing_rollback_drill_inside_the_observation_window() {
     // Promotions to Staging ask for no drill.
     let decision = decide_with(Stage::Development, None, &steps, &facts);
     assert!(!decision.gates.iter().any(|(k, _)| *k == GateKind::Rollback));
+}
+
+/// The rule of each gate is read from its outcome's figures, at their edges.
+#[test]
+fn a_verdict_is_read_from_the_figures_of_its_outcome() {
+    let coverage = |percent| Outcome::Coverage {
+        threshold: 70.0,
+        measured: CoverageMeasure::Measured(Coverage {
+            percent,
+            covered: 7,
+            total: 10,
+            files: 1,
+            branch: false,
+        }),
+    };
+    assert!(coverage(70.0).passed() && !coverage(69.99).passed());
+    for measure in [CoverageMeasure::NoData, CoverageMeasure::NotMeasured] {
+        let outcome = Outcome::Coverage {
+            threshold: 0.0,
+            measured: measure,
+        };
+        assert!(!outcome.passed(), "{outcome:?}");
+    }
+    let docs = |exists, present, unfinished: &[&str]| Outcome::Docs {
+        exists,
+        present,
+        required: 3,
+        unfinished: unfinished.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    assert!(docs(true, 3, &[]).passed());
+    assert!(!docs(true, 2, &[]).passed());
+    assert!(!docs(true, 3, &["Usage"]).passed());
+    assert!(!docs(false, 3, &[]).passed());
+    let lint = |findings, unformatted| Outcome::Lint {
+        findings,
+        unformatted,
+    };
+    assert!(lint(0, 0).passed() && !lint(1, 0).passed() && !lint(0, 1).passed());
+    let errored = TestCounts {
+        total: 1,
+        errors: 1,
+        ..TestCounts::default()
+    };
+    assert!(!Outcome::Tests(errored).passed());
+    let step = StepKind::Pyright;
+    for never in [
+        Outcome::NoVerdict {
+            step,
+            errored: false,
+        },
+        Outcome::Missing {
+            what: "x".to_owned(),
+        },
+    ] {
+        assert!(!GateResult::from(never).passed());
+    }
 }

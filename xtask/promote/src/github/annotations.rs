@@ -119,13 +119,13 @@ pub fn collect(reports: &[PromotionReport], path_prefix: &str) -> Vec<Annotation
             });
         }
         for step in &report.steps {
-            for finding in &step.findings {
+            for finding in step.findings() {
                 all.push(Annotation {
                     level: Level::of(finding.severity),
                     file: (!finding.file.is_empty()).then(|| repo_path(path_prefix, &finding.file)),
                     line: finding.line,
                     column: finding.column,
-                    title: format!("{} {}", step.tool.name(), finding.code),
+                    title: format!("{} {}", step.tool().name(), finding.code),
                     message: finding.message.clone(),
                 });
             }
@@ -141,7 +141,6 @@ fn status_word(status: StepStatus) -> &'static str {
         StepStatus::Passed => "passed",
         StepStatus::Failed => "failed",
         StepStatus::Error => "error",
-        StepStatus::Skipped => "skipped",
     }
 }
 
@@ -171,16 +170,16 @@ pub fn render(reports: &[PromotionReport], paths: Paths<'_>, token: &str) -> Str
                 "::group::{} {}: {}{}, {} findings",
                 report.component,
                 step.name,
-                status_word(step.status),
+                status_word(step.status()),
                 if step.cached { " (cached)" } else { "" },
-                step.findings.len()
+                step.findings().len()
             );
             let _ = writeln!(out, "::stop-commands::{token}");
             let _ = writeln!(out, "$ {}", plain(&step.command.join(" "), token));
-            if let Some(error) = &step.error {
+            if let Some(error) = step.step_error() {
                 let _ = writeln!(out, "error: {}", plain(&error.message, token));
             }
-            for finding in step.findings.iter().take(GROUP_LINES) {
+            for finding in step.findings().iter().take(GROUP_LINES) {
                 let _ = writeln!(
                     out,
                     "{} {} {}",
@@ -189,11 +188,11 @@ pub fn render(reports: &[PromotionReport], paths: Paths<'_>, token: &str) -> Str
                     plain(&finding.message, token)
                 );
             }
-            if step.findings.len() > GROUP_LINES {
+            if step.findings().len() > GROUP_LINES {
                 let _ = writeln!(
                     out,
                     "... and {} more in {}/{}/promotion.json",
-                    step.findings.len() - GROUP_LINES,
+                    step.findings().len() - GROUP_LINES,
                     paths.reports,
                     report.component
                 );
@@ -330,7 +329,7 @@ mod tests {
     #[test]
     fn tool_text_inside_groups_cannot_issue_commands() {
         let mut report = fixtures::report_with_findings(0, 1, 0);
-        report.steps[1].findings[0].message = "x\n::add-mask::T0K leaked".into();
+        report.steps[1].findings_mut().unwrap()[0].message = "x\n::add-mask::T0K leaked".into();
         let text = render(
             &[report],
             Paths {

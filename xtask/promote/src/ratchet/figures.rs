@@ -11,13 +11,14 @@ use serde::Deserialize;
 
 use super::{Figures, Flagged, GateFigure, IGNORED_GATES, fingerprint};
 use crate::tools::Tool;
-use crate::tools::result::{StepResult, StepStatus};
+use crate::tools::result::StepResult;
+use crate::vocab::GateKind;
 
 #[derive(Debug, Deserialize)]
 pub struct ReportView {
     pub component: String,
     #[serde(default)]
-    pub quality_gates: IndexMap<String, GateView>,
+    pub quality_gates: IndexMap<GateKind, GateView>,
     #[serde(default)]
     blockers: Vec<BlockerView>,
     #[serde(default)]
@@ -36,7 +37,7 @@ pub struct GateView {
 
 #[derive(Debug, Deserialize)]
 struct BlockerView {
-    gate: String,
+    gate: GateKind,
     #[serde(default)]
     fix: Option<String>,
 }
@@ -53,9 +54,8 @@ impl ReportView {
     pub fn infrastructure_errors(&self) -> Vec<String> {
         self.steps
             .iter()
-            .filter(|s| s.status == StepStatus::Error)
             .filter_map(|s| {
-                let error = s.error.as_ref()?;
+                let error = s.step_error()?;
                 error
                     .kind
                     .is_infrastructure()
@@ -88,12 +88,9 @@ pub fn of_report(report: &ReportView, project_root: &Path) -> Figures {
     let mut findings = Vec::new();
     // Tests are held by the tests and coverage gates; a failing test is not a finding of the
     // code that a line could identify.
-    let checked = report
-        .steps
-        .iter()
-        .filter(|s| s.tool != Tool::Pytest && s.status != StepStatus::Skipped);
+    let checked = report.steps.iter().filter(|s| s.tool() != Tool::Pytest);
     for step in checked {
-        for finding in &step.findings {
+        for finding in step.findings() {
             let source = sources.entry(finding.file.clone()).or_insert_with(|| {
                 (!finding.file.is_empty())
                     .then(|| std::fs::read_to_string(project_root.join(&finding.file)).ok())
@@ -104,7 +101,7 @@ pub fn of_report(report: &ReportView, project_root: &Path) -> Figures {
                 .zip(source.as_deref())
                 .and_then(|(line, text)| fingerprint::line_text(text, line));
             findings.push(Flagged {
-                tool: step.tool.name().to_owned(),
+                tool: step.tool().name().to_owned(),
                 rule: finding.code.clone(),
                 file: finding.file.clone(),
                 line: finding.line,
@@ -121,15 +118,15 @@ pub fn of_report(report: &ReportView, project_root: &Path) -> Figures {
     let gates = report
         .quality_gates
         .iter()
-        .filter(|(id, _)| !IGNORED_GATES.contains(&id.as_str()))
-        .map(|(id, gate)| {
+        .filter(|(kind, _)| !IGNORED_GATES.contains(kind))
+        .map(|(&kind, gate)| {
             let fix = report
                 .blockers
                 .iter()
-                .find(|b| &b.gate == id)
+                .find(|b| b.gate == kind)
                 .and_then(|b| b.fix.clone());
             (
-                id.clone(),
+                kind,
                 GateFigure {
                     passed: gate.passed,
                     summary: gate.summary.clone(),

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::vocab::Stage;
+use crate::vocab::{GateKind, Stage};
 
 /// One finding of a lint, type or security tool, with what identifies it across commits.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,9 +64,9 @@ pub struct GateFigure {
 pub struct Figures {
     pub findings: Vec<Flagged>,
     pub coverage: Option<f64>,
-    /// Gate id -> verdict, for the gates the ratchet holds (not `stage` or `observation`,
+    /// Gate -> verdict, for the gates the ratchet holds (not `stage` or `observation`,
     /// which depend on the calendar, not the change).
-    pub gates: BTreeMap<String, GateFigure>,
+    pub gates: BTreeMap<GateKind, GateFigure>,
 }
 
 /// Why one component got worse.
@@ -81,7 +81,7 @@ pub enum Worse {
     CoverageLost { base: f64 },
     /// A gate of the component's stage passed on the base and fails on the head.
     GateFailed {
-        gate: String,
+        gate: GateKind,
         summary: String,
         fix: Option<String>,
     },
@@ -108,7 +108,7 @@ impl Comparison {
 }
 
 /// Gates whose verdict depends on the calendar or on the stage itself rather than the code.
-pub const IGNORED_GATES: &[&str] = &["stage", "observation"];
+pub const IGNORED_GATES: &[GateKind] = &[GateKind::Stage, GateKind::Observation];
 
 /// Coverage is compared on the rounded figures the reports carry; this absorbs their rounding.
 const ROUNDING: f64 = 1e-9;
@@ -145,7 +145,7 @@ pub fn compare(
         _ => {}
     }
     for (gate, now) in &head.gates {
-        if IGNORED_GATES.contains(&gate.as_str()) || now.passed {
+        if IGNORED_GATES.contains(gate) || now.passed {
             continue;
         }
         // A gate the base failed too is not this change's doing; one the base did not decide
@@ -153,7 +153,7 @@ pub fn compare(
         let passed_before = base.gates.get(gate).is_none_or(|before| before.passed);
         if passed_before {
             worse.push(Worse::GateFailed {
-                gate: gate.clone(),
+                gate: *gate,
                 summary: now.summary.clone(),
                 fix: now.fix.clone(),
             });

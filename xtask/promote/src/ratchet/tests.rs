@@ -27,7 +27,7 @@ fn figures(findings: Vec<Flagged>, coverage: Option<f64>) -> Figures {
     Figures {
         findings,
         coverage,
-        gates: BTreeMap::from([("coverage".to_owned(), gate(true))]),
+        gates: BTreeMap::from([(GateKind::Coverage, gate(true))]),
     }
 }
 
@@ -132,19 +132,19 @@ fn coverage_may_fall_by_the_slack_and_no_more() {
 fn a_gate_newly_failing_is_worse_but_one_failing_before_is_not() {
     let base = figures(vec![], Some(80.0));
     let mut head = figures(vec![], Some(80.0));
-    head.gates.insert("coverage".into(), gate(false));
+    head.gates.insert(GateKind::Coverage, gate(false));
     let c = compare("a", Stage::Staging, Some(&base), &head, 5.0);
     assert!(matches!(
         c.worse.as_slice(),
-        [Worse::GateFailed { gate, fix: Some(_), .. }] if gate == "coverage"
+        [Worse::GateFailed { gate, fix: Some(_), .. }] if *gate == GateKind::Coverage
     ));
     let mut failing_before = base.clone();
-    failing_before.gates.insert("coverage".into(), gate(false));
+    failing_before.gates.insert(GateKind::Coverage, gate(false));
     let c = compare("a", Stage::Staging, Some(&failing_before), &head, 5.0);
     assert!(!c.is_worse());
     // The calendar's gates never count.
     let mut head = figures(vec![], Some(80.0));
-    head.gates.insert("observation".into(), gate(false));
+    head.gates.insert(GateKind::Observation, gate(false));
     assert!(!compare("a", Stage::Staging, Some(&base), &head, 0.1).is_worse());
 }
 

@@ -130,19 +130,19 @@ pub fn statement(
         .iter()
         .map(|step| StepRecord {
             step: step.name.id().to_owned(),
-            tool: step.tool.name().to_owned(),
+            tool: step.tool().name().to_owned(),
             version: step.version.clone(),
             cache_key: keys
                 .iter()
                 .find(|(id, _)| id == step.name.id())
                 .map(|(_, key)| key.clone()),
-            status: serde_json::to_value(step.status)
+            status: serde_json::to_value(step.status())
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
             cached: step.cached,
             duration_ms: step.duration_ms,
-            findings: step.findings.len(),
+            findings: step.findings().len(),
         })
         .collect();
     let deployment = report

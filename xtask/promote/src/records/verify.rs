@@ -411,7 +411,12 @@ fn changed_recorded(
 pub fn rerun_differences(statement: &Statement, fresh: &ReportView) -> Vec<String> {
     let mut differences = Vec::new();
     for (gate, recorded) in &statement.predicate.gates {
-        let Some(now) = fresh.quality_gates.get(gate) else {
+        // The record is outside bytes: its gate ids are matched to ours by their text.
+        let Some(now) = fresh
+            .quality_gates
+            .iter()
+            .find_map(|(kind, now)| (kind.id() == gate).then_some(now))
+        else {
             differences.push(format!("the {gate} gate was not decided again"));
             continue;
         };
@@ -437,13 +442,13 @@ pub fn rerun_differences(statement: &Statement, fresh: &ReportView) -> Vec<Strin
     }
     for step in &statement.predicate.steps {
         if let Some(now) = fresh.steps.iter().find(|s| s.name.id() == step.step)
-            && now.findings.len() != step.findings
+            && now.findings().len() != step.findings
         {
             differences.push(format!(
                 "{} reported {} then and {} now",
                 step.step,
                 crate::plural::count(step.findings, "finding"),
-                now.findings.len()
+                now.findings().len()
             ));
         }
     }

@@ -13,14 +13,14 @@ pub fn render(report: &PromotionReport) -> Result<String> {
 
     let mut gates = TestSuite::new(format!("{}.gates", report.component));
     for (id, gate) in &report.quality_gates {
-        let status = if gate.passed {
+        let status = if gate.passed() {
             TestCaseStatus::success()
         } else {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let blockers: Vec<String> = report
                 .blockers
                 .iter()
-                .filter(|b| b.gate == id.id())
+                .filter(|b| b.gate == *id)
                 .map(|b| format!("{}\nfix: {}", b.message, b.fix))
                 .collect();
             status.set_message(gate.summary());
@@ -36,9 +36,9 @@ pub fn render(report: &PromotionReport) -> Result<String> {
     for step in &report.steps {
         let classname = format!("{}.{}", report.component, step.name);
         let mut suite = TestSuite::new(classname.clone());
-        if step.status == StepStatus::Error {
+        if step.status() == StepStatus::Error {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-            if let Some(error) = &step.error {
+            if let Some(error) = step.step_error() {
                 status.set_message(error.message.lines().next().unwrap_or_default().to_owned());
                 status.set_description(error.message.clone());
                 status.set_type(format!("{:?}", error.kind));
@@ -46,12 +46,12 @@ pub fn render(report: &PromotionReport) -> Result<String> {
             let mut case = TestCase::new(step.name.id(), status);
             case.set_classname(classname.clone());
             suite.add_test_case(case);
-        } else if step.findings.is_empty() {
+        } else if step.findings().is_empty() {
             let mut case = TestCase::new(format!("{} clean", step.name), TestCaseStatus::success());
             case.set_classname(classname.clone());
             suite.add_test_case(case);
         }
-        for finding in &step.findings {
+        for finding in step.findings() {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             status.set_message(finding.message.clone());
             status.set_type(finding.code.clone());

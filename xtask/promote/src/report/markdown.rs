@@ -52,7 +52,11 @@ pub fn render(report: &PromotionReport) -> String {
             let _ = writeln!(
                 out,
                 "| {id} | {} | {} | {} | {} |",
-                if gate.passed { "✅ pass" } else { "❌ fail" },
+                if gate.passed() {
+                    "✅ pass"
+                } else {
+                    "❌ fail"
+                },
                 cell(&gate.measured_text()),
                 cell(&gate.threshold_text()),
                 cell(&gate.summary())
@@ -96,39 +100,38 @@ fn steps(out: &mut String, report: &PromotionReport) {
         "## Steps\n\n| Step | Tool | Status | Cached | Findings |\n|---|---|---|---|---|\n",
     );
     for step in &report.steps {
-        let status = match step.status {
+        let status = match step.status() {
             StepStatus::Passed => "passed",
             StepStatus::Failed => "failed",
             StepStatus::Error => "error",
-            StepStatus::Skipped => "skipped",
         };
         let _ = writeln!(
             out,
             "| {} | {} {} | {status} | {} | {} |",
             step.name,
-            step.tool.name(),
+            step.tool().name(),
             cell(&step.version),
             if step.cached { "yes" } else { "no" },
-            step.findings.len()
+            step.findings().len()
         );
     }
     out.push('\n');
 
-    for step in report.steps.iter().filter(|s| !s.findings.is_empty()) {
+    for step in report.steps.iter().filter(|s| !s.findings().is_empty()) {
         let _ = writeln!(
             out,
             "<details><summary>{} of {}</summary>\n",
-            count(step.findings.len(), "finding"),
+            count(step.findings().len(), "finding"),
             step.name
         );
-        for finding in step.findings.iter().take(FINDINGS_PER_STEP) {
+        for finding in step.findings().iter().take(FINDINGS_PER_STEP) {
             out.push_str(&super::finding_item::render(finding));
         }
-        if step.findings.len() > FINDINGS_PER_STEP {
+        if step.findings().len() > FINDINGS_PER_STEP {
             let _ = writeln!(
                 out,
                 "- … {} more in `promotion.json`",
-                step.findings.len() - FINDINGS_PER_STEP
+                step.findings().len() - FINDINGS_PER_STEP
             );
         }
         out.push_str("\n</details>\n\n");

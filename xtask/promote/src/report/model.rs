@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::gates::{Blocker, GateResult};
-use crate::tools::result::{StepResult, StepStatus};
+use crate::tools::result::StepResult;
 use crate::vocab::GateKind;
 use crate::vocab::Stage;
 
@@ -56,16 +56,14 @@ impl PromotionReport {
 
     /// Whether any step could not give a verdict because of the machine (exit code 3).
     pub fn infrastructure_error(&self) -> bool {
-        self.steps.iter().any(|s| {
-            s.status == StepStatus::Error
-                && s.error.as_ref().is_some_and(|e| e.kind.is_infrastructure())
-        })
+        self.steps
+            .iter()
+            .any(|s| s.step_error().is_some_and(|e| e.kind.is_infrastructure()))
     }
 
     pub fn interrupted(&self) -> bool {
         self.steps.iter().any(|s| {
-            s.error
-                .as_ref()
+            s.step_error()
                 .is_some_and(|e| e.kind == crate::tools::result::ErrorKind::Interrupted)
         })
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{PromotionReport, json, junit, markdown, text};
 use crate::testutil::{assessed_report, registry};
+use crate::vocab::GateKind;
 
 /// Three ruff findings and 47.1 % coverage: lint and coverage fail, with blockers.
 fn blocked() -> PromotionReport {
@@ -40,7 +41,7 @@ fn rolled_back() -> PromotionReport {
     // The validation evidence of a passing carbon, re-decided with the deploy as a fact.
     let passing = passing();
     let steps: BTreeMap<_, _> = passing.steps.iter().map(|s| (s.name, s.clone())).collect();
-    let mut facts = crate::gates::Facts {
+    let facts = crate::gates::Facts {
         readme: Some(crate::readme::ReadmeCheck {
             path: component.readme.clone(),
             exists: true,
@@ -54,23 +55,21 @@ fn rolled_back() -> PromotionReport {
             .collect(),
         ..Default::default()
     };
-    facts.deployment = Some(crate::deploy::gate::deployment_fact(
-        &deployment,
-        std::time::Duration::from_secs(120),
-        "recover by hand",
-    ));
-    let evidence = crate::assess::Evidence {
+    let mut evidence = crate::assess::Evidence::new(
         plan,
         steps,
         facts,
-        now: chrono::NaiveDate::from_ymd_opt(2025, 11, 3)
+        chrono::NaiveDate::from_ymd_opt(2025, 11, 3)
             .unwrap()
             .and_hms_opt(9, 0, 0)
             .unwrap(),
-        generated_at: "2025-11-03T09:00:00Z".into(),
-        deployment: Some(deployment),
-        integration: None,
-    };
+        "2025-11-03T09:00:00Z".into(),
+    );
+    evidence.add_deployment(
+        deployment,
+        std::time::Duration::from_secs(120),
+        "recover by hand",
+    );
     crate::assess::report(&config, &evidence).unwrap()
 }
 
@@ -81,7 +80,7 @@ fn the_reports_under_test_are_what_their_names_say() {
     let rolled_back = rolled_back();
     assert!(!rolled_back.promotable);
     assert_eq!(rolled_back.blockers.len(), 1);
-    assert_eq!(rolled_back.blockers[0].gate, "deployment");
+    assert_eq!(rolled_back.blockers[0].gate, GateKind::Deployment);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use console::style;
 use super::PromotionReport;
 use crate::plural::count;
 use crate::tools::Finding;
-use crate::tools::result::StepStatus;
+use crate::tools::result::{StepOutcome, StepStatus};
 
 /// How many finding lines to show before summarising the rest (unless verbose).
 pub const FINDINGS_SHOWN: usize = 60;
@@ -59,7 +59,7 @@ fn findings(out: &mut String, report: &PromotionReport, show_all: bool) {
     let mut findings: Vec<(&str, &Finding)> = report
         .steps
         .iter()
-        .flat_map(|s| s.findings.iter().map(move |f| (s.name.id(), f)))
+        .flat_map(|s| s.findings().iter().map(move |f| (s.name.id(), f)))
         .collect();
     findings.sort_by(|(_, a), (_, b)| {
         (&a.file, a.line, a.column, &a.code).cmp(&(&b.file, b.line, b.column, &b.code))
@@ -99,26 +99,31 @@ fn steps(out: &mut String, report: &PromotionReport) {
     }
     let _ = writeln!(out, "\n{}", style("Steps").bold().underlined());
     for step in &report.steps {
-        let mark = match step.status {
+        let mark = match step.status() {
             StepStatus::Passed => style("pass").green(),
             StepStatus::Failed => style("FAIL").red().bold(),
             StepStatus::Error => style("ERROR").red().bold(),
-            StepStatus::Skipped => style("skip").dim(),
         };
-        let detail = match (&step.error, step.status) {
-            (Some(error), _) => error.message.lines().next().unwrap_or_default().to_owned(),
-            (None, _) => match (step.tests, step.coverage) {
-                (Some(tests), Some(coverage)) => format!(
-                    "{}, {} failed, coverage {:.2}%",
-                    count(tests.total, "test"),
-                    tests.failed + tests.errors,
-                    coverage.percent
-                ),
-                (Some(tests), None) => {
-                    format!("{}, no coverage data", count(tests.total, "test"))
-                }
-                _ => count(step.findings.len(), "finding"),
-            },
+        let detail = match &step.outcome {
+            StepOutcome::Error(error) => {
+                error.message.lines().next().unwrap_or_default().to_owned()
+            }
+            StepOutcome::TestRun {
+                counts,
+                coverage: Some(coverage),
+                ..
+            } => format!(
+                "{}, {} failed, coverage {:.2}%",
+                count(counts.total, "test"),
+                counts.failed + counts.errors,
+                coverage.percent
+            ),
+            StepOutcome::TestRun {
+                counts,
+                coverage: None,
+                ..
+            } => format!("{}, no coverage data", count(counts.total, "test")),
+            StepOutcome::Verdict { findings, .. } => count(findings.len(), "finding"),
         };
         let timing = if step.cached {
             style("cached".to_owned()).dim()
@@ -130,7 +135,7 @@ fn steps(out: &mut String, report: &PromotionReport) {
             "  {:<6} {:<18} {:<10} {:<7} {detail}",
             mark,
             step.name.id(),
-            format!("{} {}", step.tool.name(), step.version)
+            format!("{} {}", step.tool().name(), step.version)
                 .chars()
                 .take(18)
                 .collect::<String>(),
@@ -151,7 +156,7 @@ fn gates(out: &mut String, report: &PromotionReport) {
     if !report.quality_gates.is_empty() {
         let _ = writeln!(out, "\n{}", style("Gates").bold().underlined());
         for (id, gate) in &report.quality_gates {
-            let mark = if gate.passed {
+            let mark = if gate.passed() {
                 style("pass").green()
             } else {
                 style("FAIL").red().bold()

@@ -221,7 +221,7 @@ fn met(report: &PromotionReport, criterion: &form::Criterion) -> bool {
         && criterion
             .evidence
             .iter()
-            .all(|gate| report.gate(*gate).is_some_and(|result| result.passed))
+            .all(|gate| report.gate(*gate).is_some_and(|result| result.passed()))
 }
 
 /// The summaries of the Production gates (Prometheus evidence, the rollback drill with its
@@ -269,7 +269,7 @@ fn coverage_view(report: &PromotionReport) -> Option<CoverageView> {
     Some(CoverageView {
         percent: format!("{:.2}", coverage.percent),
         threshold: format!("{threshold}"),
-        passed: gate.passed,
+        passed: gate.passed(),
     })
 }
 
@@ -284,15 +284,15 @@ fn security_view(
     Some(SecurityView {
         tool: format!("bandit {}", inline(&step.version, 40)),
         summary: gate.map_or_else(
-            || format!("{} findings", step.findings.len()),
+            || format!("{} findings", step.findings().len()),
             |g| inline(&g.summary(), TEXT_LIMIT),
         ),
-        passed: gate.is_some_and(|g| g.passed),
+        passed: gate.is_some_and(|g| g.passed()),
         fail_on: severity_name(config.policy.security_fail_on).to_owned(),
         findings: finding_group(
             StepKind::Bandit,
             "bandit".into(),
-            &step.findings,
+            step.findings(),
             cap,
             project_prefix,
         ),
@@ -323,7 +323,7 @@ fn gate_views(report: &PromotionReport) -> Vec<GateView> {
         .iter()
         .map(|(id, gate)| GateView {
             id: id.id().to_owned(),
-            passed: gate.passed,
+            passed: gate.passed(),
             summary: inline(&gate.summary(), TEXT_LIMIT),
         })
         .collect()
@@ -346,7 +346,7 @@ fn context(
     let step = |kind: StepKind| report.steps.iter().find(|s| s.name == kind);
 
     let tests = step(StepKind::Pytest).and_then(|s| {
-        s.tests.map(|t| TestsView {
+        s.tests().map(|t| TestsView {
             tool: format!("pytest {}", inline(&s.version, 40)),
             passed: t.passed,
             failed: t.failed,
@@ -357,12 +357,12 @@ fn context(
     let finding_groups = report
         .steps
         .iter()
-        .filter(|s| s.name != StepKind::Bandit && !s.findings.is_empty())
+        .filter(|s| s.name != StepKind::Bandit && !s.findings().is_empty())
         .map(|s| {
             finding_group(
                 s.name,
-                format!("{} {}", s.tool.name(), inline(&s.version, 40)),
-                &s.findings,
+                format!("{} {}", s.tool().name(), inline(&s.version, 40)),
+                s.findings(),
                 cap,
                 project_prefix,
             )
@@ -387,7 +387,7 @@ fn context(
         failed_gates: report
             .quality_gates
             .iter()
-            .filter(|(_, g)| !g.passed)
+            .filter(|(_, g)| !g.passed())
             .map(|(id, _)| id.id().to_owned())
             .collect(),
         command: format!("cargo xtask issue {} {target_flag}", component.name),
@@ -415,7 +415,7 @@ fn context(
             .blockers
             .iter()
             .map(|b| BlockerView {
-                gate: inline(&b.gate, 40),
+                gate: inline(b.gate.id(), 40),
                 message: crate::markdown::prose(
                     b.message.trim_end_matches('.'),
                     Place::Line,
@@ -431,7 +431,7 @@ fn context(
             .iter()
             .map(|s| StepView {
                 name: s.name.id(),
-                tool: s.tool.name(),
+                tool: s.tool().name(),
                 version: inline(&s.version, 40),
                 cached: s.cached,
             })
@@ -574,15 +574,17 @@ mod tests {
         let mut report = assessed_report(&config, "llm", 3000, 80.0);
         // Every step full of hostile tool text: long, multi-line, with headings and HTML. It
         // must neither break the layout nor the size limit.
-        let template = report.steps[0].findings[0].clone();
+        let template = report.steps[0].findings()[0].clone();
         for step in &mut report.steps {
-            step.findings = (0..3000)
-                .map(|_| crate::tools::Finding {
-                    file: format!("src/{}x.py", "deep/".repeat(80)),
-                    message: format!("{}\n### Component Name\n<details>", "é".repeat(400)),
-                    ..template.clone()
-                })
-                .collect();
+            if let Some(findings) = step.findings_mut() {
+                *findings = (0..3000)
+                    .map(|_| crate::tools::Finding {
+                        file: format!("src/{}x.py", "deep/".repeat(80)),
+                        message: format!("{}\n### Component Name\n<details>", "é".repeat(400)),
+                        ..template.clone()
+                    })
+                    .collect();
+            }
         }
         let text = render(&config, &report, "examples/tta", date(), true).unwrap();
         assert!(text.encode_utf16().count() <= BODY_LIMIT, "{}", text.len());

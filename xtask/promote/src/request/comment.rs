@@ -85,7 +85,7 @@ pub fn render(verdict: &Verdict<'_>, notes: &[String], run_url: Option<&str>) ->
                 .iter()
                 .map(|(id, gate)| GateRow {
                     id: id.id().to_owned(),
-                    passed: gate.passed,
+                    passed: gate.passed(),
                     summary: inline(&gate.summary(), 300),
                 })
                 .collect();
@@ -93,7 +93,7 @@ pub fn render(verdict: &Verdict<'_>, notes: &[String], run_url: Option<&str>) ->
                 .blockers
                 .iter()
                 .map(|b| BlockerRow {
-                    gate: inline(&b.gate, 40),
+                    gate: inline(b.gate.id(), 40),
                     message: crate::markdown::prose(
                         b.message.trim_end_matches('.'),
                         Place::Line,
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn a_comment_too_long_for_github_drops_the_full_report() {
         let mut report = assessed_report(&registry(), "llm", 2000, 80.0);
-        for finding in &mut report.steps[0].findings {
+        for finding in report.steps[0].findings_mut().unwrap() {
             finding.message = "y".repeat(3000);
         }
         let text = render(&Verdict::Checked(&report), &[], None).unwrap();

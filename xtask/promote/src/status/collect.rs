@@ -145,7 +145,7 @@ fn component_status(
         .or_else(|| history::in_stage_since(inputs.runs, &component.name, stage, now));
     let docs = report.gate(GateKind::Docs);
     let readme = ReadmeStatus {
-        passed: docs.is_some_and(|g| g.passed),
+        passed: docs.is_some_and(|g| g.passed()),
         sections: match docs.map(|g| &g.outcome) {
             Some(Outcome::Docs {
                 exists: true,
@@ -257,7 +257,7 @@ fn failed_gates(report: &PromotionReport) -> Vec<GateKind> {
     report
         .quality_gates
         .iter()
-        .filter(|(_, gate)| !gate.passed)
+        .filter(|(_, gate)| !gate.passed())
         .map(|(kind, _)| *kind)
         .collect()
 }
@@ -321,16 +321,16 @@ fn summarise(components: &[ComponentStatus]) -> Summary {
 /// two gates away.
 fn recommend(components: &[ComponentStatus]) -> Vec<Recommendation> {
     let mut out = Vec::new();
-    fn gates_of(c: &ComponentStatus) -> Vec<&str> {
-        let mut gates: Vec<&str> = c.blockers.iter().map(|b| b.gate.as_str()).collect();
+    fn gates_of(c: &ComponentStatus) -> Vec<GateKind> {
+        let mut gates: Vec<GateKind> = c.blockers.iter().map(|b| b.gate).collect();
         gates.dedup();
         gates
     }
     // The gates the component itself can fix: not its dependencies, not the calendar.
-    fn own_gates(c: &ComponentStatus) -> Vec<&str> {
+    fn own_gates(c: &ComponentStatus) -> Vec<GateKind> {
         gates_of(c)
             .into_iter()
-            .filter(|g| *g != "dependencies" && *g != "observation")
+            .filter(|g| !matches!(g, GateKind::Dependencies | GateKind::Observation))
             .collect()
     }
     for wanted in [
@@ -357,7 +357,11 @@ fn recommend(components: &[ComponentStatus]) -> Vec<Recommendation> {
                     target: Stage::Staging,
                     reason: format!(
                         "in Production but failing its gates: {}",
-                        gates_of(c).join(", ")
+                        gates_of(c)
+                            .iter()
+                            .map(|g| g.id())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                     command: Some(format!(
                         "cargo xtask demote {name} --to staging --reason \"fails the Production maintenance check\""
@@ -437,27 +441,27 @@ fn recommend(components: &[ComponentStatus]) -> Vec<Recommendation> {
 
 /// Each gate still to fix with the figure behind it, so the reader can judge how far off it
 /// is (`coverage 8.83% (needs 70%)` is not close, and says so by itself).
-fn left_to_fix(c: &ComponentStatus, gates: &[&str]) -> String {
-    let counted = |gate: &str, value: Option<u64>, noun: &str| match value {
+fn left_to_fix(c: &ComponentStatus, gates: &[GateKind]) -> String {
+    let counted = |gate: GateKind, value: Option<u64>, noun: &str| match value {
         Some(n) => format!("{gate} ({})", count(n, noun)),
-        None => gate.to_owned(),
+        None => gate.id().to_owned(),
     };
     gates
         .iter()
-        .map(|gate| match *gate {
-            "coverage" => match c.coverage {
+        .map(|&gate| match gate {
+            GateKind::Coverage => match c.coverage {
                 Some(coverage) => format!(
                     "coverage {coverage:.2}% (needs {})",
                     super::view::threshold(c.coverage_threshold)
                 ),
                 None => "coverage (not measured)".to_owned(),
             },
-            "lint" => counted("lint", c.lint, "finding"),
-            "types" => counted("types", c.types, "error"),
-            "security" => counted("security", c.security, "finding"),
-            "tests" => counted("tests", c.failed_tests, "failed test"),
-            "docs" => format!("docs ({})", c.readme.summary),
-            other => other.to_owned(),
+            GateKind::Lint => counted(gate, c.lint, "finding"),
+            GateKind::Types => counted(gate, c.types, "error"),
+            GateKind::Security => counted(gate, c.security, "finding"),
+            GateKind::Tests => counted(gate, c.failed_tests, "failed test"),
+            GateKind::Docs => format!("docs ({})", c.readme.summary),
+            other => other.id().to_owned(),
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -106,13 +106,13 @@ pub fn runs() -> Vec<Run> {
     history::parse(history_text().as_bytes()).0
 }
 
-fn gate(passed: bool, outcome: Outcome) -> GateResult {
-    GateResult { passed, outcome }
+fn gate(outcome: Outcome) -> GateResult {
+    GateResult::from(outcome)
 }
 
-fn blocker(gate: &str, message: &str, fix: &str) -> Blocker {
+fn blocker(gate: GateKind, message: &str, fix: &str) -> Blocker {
     Blocker {
-        gate: gate.to_owned(),
+        gate,
         message: message.to_owned(),
         fix: fix.to_owned(),
     }
@@ -157,9 +157,8 @@ fn production_gates(spec: &Spec, out: &mut Decided) {
         let to = now().timestamp();
         out.add(
             GateKind::Uptime,
-            gate(
-                true,
-                Outcome::Production(crate::evidence::outcome::ProductionOutcome::Uptime {
+            gate(Outcome::Production(
+                crate::evidence::outcome::ProductionOutcome::Uptime {
                     min: 99.5,
                     coverage_min: 95.0,
                     window: crate::evidence::Window::ending(to, 7),
@@ -170,8 +169,8 @@ fn production_gates(spec: &Spec, out: &mut Decided) {
                         series: 1,
                         worst_hour: Some((to - 3 * 86_400, 91.6)),
                     }),
-                }),
-            ),
+                },
+            )),
             None,
         );
     }
@@ -187,10 +186,12 @@ fn production_gates(spec: &Spec, out: &mut Decided) {
                 failure: None,
             })),
         };
-        let age_days = fact.age_days(now().naive_utc());
         out.add(
             GateKind::Rollback,
-            gate(true, Outcome::Rollback { fact, age_days }),
+            gate(Outcome::Rollback {
+                fact,
+                now: now().naive_utc(),
+            }),
             None,
         );
     }
@@ -201,25 +202,18 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     let failing = |id: &str| spec.failing.contains(&id);
     let (from, to) = (spec.from, spec.to);
     if from != to {
-        out.add(
-            GateKind::Stage,
-            gate(true, Outcome::Stage { from, to }),
-            None,
-        );
+        out.add(GateKind::Stage, gate(Outcome::Stage { from, to }), None);
     }
     let lint = spec.lint as usize;
     out.add(
         GateKind::Lint,
-        gate(
-            !failing("lint"),
-            Outcome::Lint {
-                findings: lint,
-                unformatted: 0,
-            },
-        ),
+        gate(Outcome::Lint {
+            findings: lint,
+            unformatted: 0,
+        }),
         failing("lint").then(|| {
             blocker(
-                "lint",
+                GateKind::Lint,
                 &format!("{} ruff findings (2 safely fixable)", spec.lint),
                 &format!("run `cargo xtask promote {} --phase 1 --fix`", spec.name),
             )
@@ -228,15 +222,12 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     if spec.errored {
         out.add(
             GateKind::Types,
-            gate(
-                false,
-                Outcome::NoVerdict {
-                    step: StepKind::Pyright,
-                    errored: true,
-                },
-            ),
+            gate(Outcome::NoVerdict {
+                step: StepKind::Pyright,
+                errored: true,
+            }),
             Some(blocker(
-                "types",
+                GateKind::Types,
                 "pyright could not give a verdict: pyright did not finish within 600s",
                 "raise its limit under [timeouts] in xtask.toml",
             )),
@@ -244,13 +235,10 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     } else {
         out.add(
             GateKind::Types,
-            gate(
-                true,
-                Outcome::Types {
-                    errors: 0,
-                    warnings: 0,
-                },
-            ),
+            gate(Outcome::Types {
+                errors: 0,
+                warnings: 0,
+            }),
             None,
         );
     }
@@ -260,19 +248,19 @@ fn code_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         required: 4,
         unfinished: Vec::new(),
     };
-    out.add(GateKind::Docs, gate(true, docs), None);
+    out.add(GateKind::Docs, gate(docs), None);
     let security = Outcome::Security {
         blocking: 0,
         below: 0,
         fail_on: config.policy.security_fail_on,
     };
-    out.add(GateKind::Security, gate(true, security), None);
+    out.add(GateKind::Security, gate(security), None);
     let tests = TestCounts {
         total: 5,
         passed: 5,
         ..TestCounts::default()
     };
-    out.add(GateKind::Tests, gate(true, Outcome::Tests(tests)), None);
+    out.add(GateKind::Tests, gate(Outcome::Tests(tests)), None);
 }
 
 /// Coverage, dependencies and observation.
@@ -292,16 +280,13 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     });
     out.add(
         GateKind::Coverage,
-        gate(
-            coverage_passes,
-            Outcome::Coverage {
-                threshold,
-                measured,
-            },
-        ),
+        gate(Outcome::Coverage {
+            threshold,
+            measured,
+        }),
         (!coverage_passes).then(|| {
             blocker(
-                "coverage",
+                GateKind::Coverage,
                 &format!(
                     "coverage is below the {} threshold of {threshold}%",
                     spec.to.id()
@@ -328,12 +313,12 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
     };
     out.add(
         GateKind::Dependencies,
-        gate(lagging.is_empty(), Outcome::Dependencies(dependencies)),
+        gate(Outcome::Dependencies(dependencies)),
         None,
     );
     for dependency in &lagging {
         out.blockers.push(blocker(
-            "dependencies",
+            GateKind::Dependencies,
             &format!("dependency {dependency} is below {}", spec.to),
             &format!("promote {dependency} first"),
         ));
@@ -343,23 +328,23 @@ fn promotion_gates(spec: &Spec, out: &mut Decided, config: &Config) {
         let observed = Observation::new(since, 7, now().naive_utc());
         out.gates.insert(
             GateKind::Observation,
-            gate(
-                false,
-                Outcome::Observation {
-                    required_days: 7,
-                    observed: Some(observed),
-                },
-            ),
+            gate(Outcome::Observation {
+                required_days: 7,
+                observed: Some(observed),
+            }),
         );
-        out.blockers
-            .push(blocker("observation", "in Staging for 6 days 12h", "wait"));
+        out.blockers.push(blocker(
+            GateKind::Observation,
+            "in Staging for 6 days 12h",
+            "wait",
+        ));
     }
 }
 
 fn report(spec: &Spec, config: &Config) -> PromotionReport {
     let component = config.component(spec.name).unwrap();
     let Decided { gates, blockers } = decided(spec, config);
-    let passed = gates.values().all(|g| g.passed);
+    let passed = gates.values().all(GateResult::passed);
     let steps = if spec.errored {
         vec![StepResult::error(
             StepKind::Pyright,

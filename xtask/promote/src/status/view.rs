@@ -306,7 +306,7 @@ pub fn build(report: &StatusReport) -> View<'_> {
         .flat_map(|c| {
             c.blockers.iter().map(|b| BlockerRow {
                 component: c.name.clone(),
-                gate: b.gate.clone(),
+                gate: b.gate.id().to_owned(),
                 message: b.message.clone(),
                 fix: b.fix.clone(),
             })

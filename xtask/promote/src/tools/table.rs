@@ -543,28 +543,20 @@ mod tests {
         let spec = StepKind::PytestIntegration.spec();
         assert!(spec.on_request && !spec.cached && !spec.batchable);
         assert!(spec.output.runs_tests());
-        let verdict = crate::tools::result::StepResult {
-            status: crate::tools::result::StepStatus::Passed,
-            ..crate::tools::result::StepResult::error(
-                StepKind::PytestIntegration,
+        let counts = crate::tools::pytest::TestCounts::default();
+        let verdict = |kind| {
+            crate::tools::result::StepResult::test_run(
+                kind,
                 "9.2.0",
-                Vec::new(),
-                crate::tools::result::StepError {
-                    kind: crate::tools::result::ErrorKind::Crashed,
-                    message: String::new(),
-                },
+                vec![],
+                counts,
+                None,
+                vec![],
                 0,
             )
         };
-        let verdict = crate::tools::result::StepResult {
-            error: None,
-            ..verdict
-        };
-        assert!(!verdict.cacheable());
-        let ordinary = crate::tools::result::StepResult {
-            name: StepKind::Pytest,
-            ..verdict
-        };
+        assert!(!verdict(StepKind::PytestIntegration).cacheable());
+        let ordinary = verdict(StepKind::Pytest);
         assert!(ordinary.cacheable());
     }
 }

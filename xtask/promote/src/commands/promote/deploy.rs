@@ -505,12 +505,11 @@ fn deploy(
     )?;
 
     let recovery = recovery(target, site, live, deployment.restore_to.as_ref());
-    evidence.facts.deployment = Some(gate::deployment_fact(
-        &deployment,
+    evidence.add_deployment(
+        deployment.clone(),
         target.environment.health_timeout,
         &recovery,
-    ));
-    evidence.deployment = Some(deployment.clone());
+    );
     let report = assess::report(config, &evidence)?;
     finish_report(config, args, &report)?;
     if args.record && deployment.outcome == Outcome::Deployed {

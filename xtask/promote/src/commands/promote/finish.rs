@@ -33,8 +33,7 @@ pub(super) fn add_integration_runs(
         };
         let run = crate::deploy::integration::run(config, toolchain, prepared);
         code = code.max(run.exit_code());
-        evidence.facts.integration = Some(crate::deploy::gate::integration_fact(&run));
-        evidence.integration = Some(run);
+        evidence.add_integration(run);
     }
     code
 }

@@ -16,13 +16,13 @@ pub fn differences(before: &StepResult, after: &StepResult, labels: (&str, &str)
             found.push(format!("{name}: {a} ({was}) vs {b} ({now})"));
         }
     };
-    figure("status", status(before.status), status(after.status));
+    figure("status", status(before.status()), status(after.status()));
     figure(
         "findings",
-        before.findings.len().to_string(),
-        after.findings.len().to_string(),
+        before.findings().len().to_string(),
+        after.findings().len().to_string(),
     );
-    if before.findings.len() == after.findings.len() {
+    if before.findings().len() == after.findings().len() {
         // As many findings, in other places: name the first place each side has alone.
         let (a, b) = (places(before), places(after));
         let alone = |x: &BTreeMap<String, usize>, y: &BTreeMap<String, usize>| {
@@ -39,12 +39,10 @@ pub fn differences(before: &StepResult, after: &StepResult, labels: (&str, &str)
     figure(
         "error",
         before
-            .error
-            .as_ref()
+            .step_error()
             .map_or("none".to_owned(), |e| format!("{:?}", e.kind)),
         after
-            .error
-            .as_ref()
+            .step_error()
             .map_or("none".to_owned(), |e| format!("{:?}", e.kind)),
     );
     found
@@ -55,7 +53,6 @@ fn status(status: StepStatus) -> String {
         StepStatus::Passed => "passed",
         StepStatus::Failed => "failed",
         StepStatus::Error => "error",
-        StepStatus::Skipped => "skipped",
     }
     .to_owned()
 }
@@ -63,7 +60,7 @@ fn status(status: StepStatus) -> String {
 /// Findings by `file:line code`, counted: the same findings in another order are the same.
 fn places(result: &StepResult) -> BTreeMap<String, usize> {
     let mut places = BTreeMap::new();
-    for finding in &result.findings {
+    for finding in result.findings() {
         let place = match finding.line {
             Some(line) => format!("{}:{line} {}", finding.file, finding.code),
             None => format!("{} {}", finding.file, finding.code),
@@ -74,7 +71,7 @@ fn places(result: &StepResult) -> BTreeMap<String, usize> {
 }
 
 fn tests(result: &StepResult) -> String {
-    match result.tests {
+    match result.tests() {
         Some(t) => format!(
             "{} total, {} passed, {} failed, {} errors, {} skipped",
             t.total, t.passed, t.failed, t.errors, t.skipped
@@ -84,7 +81,7 @@ fn tests(result: &StepResult) -> String {
 }
 
 fn coverage(result: &StepResult) -> String {
-    match result.coverage {
+    match result.coverage() {
         Some(c) => format!(
             "{:.2}% ({} of {} {}, {} {})",
             c.percent,
@@ -106,36 +103,35 @@ fn coverage(result: &StepResult) -> String {
 mod tests {
     use super::*;
     use crate::tools::pytest::{Coverage, TestCounts};
+    use crate::tools::result::StepOutcome;
     use crate::tools::{Finding, Severity, StepKind};
 
     fn result() -> StepResult {
-        let mut result = StepResult::error(
+        with_findings(Vec::new())
+    }
+
+    fn with_findings(findings: Vec<Finding>) -> StepResult {
+        StepResult::test_run(
             StepKind::Pytest,
             "9.2.0",
             vec!["python".into()],
-            crate::tools::result::StepError {
-                kind: crate::tools::result::ErrorKind::Crashed,
-                message: String::new(),
+            TestCounts {
+                total: 5,
+                passed: 5,
+                failed: 0,
+                errors: 0,
+                skipped: 0,
             },
+            Some(Coverage {
+                percent: 72.06,
+                covered: 98,
+                total: 136,
+                files: 1,
+                branch: true,
+            }),
+            findings,
             5,
-        );
-        result.status = StepStatus::Passed;
-        result.error = None;
-        result.tests = Some(TestCounts {
-            total: 5,
-            passed: 5,
-            failed: 0,
-            errors: 0,
-            skipped: 0,
-        });
-        result.coverage = Some(Coverage {
-            percent: 72.06,
-            covered: 98,
-            total: 136,
-            files: 1,
-            branch: true,
-        });
-        result
+        )
     }
 
     fn finding(file: &str, line: u32, message: &str) -> Finding {
@@ -157,16 +153,14 @@ mod tests {
         b.cached = true;
         b.duration_ms = 9000;
         assert!(differences(&a, &b, ("cached", "fresh")).is_empty());
-        let mut a = result();
-        a.findings = vec![
+        let a = with_findings(vec![
             finding("t.py", 3, "<object at 0x1>"),
             finding("u.py", 1, "x"),
-        ];
-        let mut b = result();
-        b.findings = vec![
+        ]);
+        let b = with_findings(vec![
             finding("u.py", 1, "x"),
             finding("t.py", 3, "<object at 0x2>"),
-        ];
+        ]);
         assert!(differences(&a, &b, ("cached", "fresh")).is_empty());
     }
 
@@ -174,26 +168,25 @@ mod tests {
     fn names_each_figure_that_differs() {
         let cached = result();
         let mut fresh = result();
-        fresh.status = StepStatus::Failed;
-        fresh.tests = Some(TestCounts {
-            total: 5,
-            passed: 4,
-            failed: 1,
-            errors: 0,
-            skipped: 0,
-        });
-        fresh.coverage = None;
-        fresh.findings = vec![finding("tests/test_a.py", 7, "assert 1 == 2")];
+        fresh.outcome = StepOutcome::TestRun {
+            counts: TestCounts {
+                total: 5,
+                passed: 4,
+                failed: 1,
+                errors: 0,
+                skipped: 0,
+            },
+            coverage: None,
+            findings: vec![finding("tests/test_a.py", 7, "assert 1 == 2")],
+        };
         insta::assert_snapshot!(differences(&cached, &fresh, ("cached", "fresh")).join("\n"), @r"
         status: passed (cached) vs failed (fresh)
         findings: 0 (cached) vs 1 (fresh)
         tests: 5 total, 5 passed, 0 failed, 0 errors, 0 skipped (cached) vs 5 total, 4 passed, 1 failed, 0 errors, 0 skipped (fresh)
         coverage: 72.06% (98 of 136 lines and branches, 1 file) (cached) vs not measured (fresh)
         ");
-        let mut moved = result();
-        moved.findings = vec![finding("t.py", 3, "x")];
-        let mut elsewhere = result();
-        elsewhere.findings = vec![finding("t.py", 4, "x")];
+        let moved = with_findings(vec![finding("t.py", 3, "x")]);
+        let elsewhere = with_findings(vec![finding("t.py", 4, "x")]);
         assert_eq!(
             differences(&moved, &elsewhere, ("first run", "second run")),
             vec!["a finding: t.py:3 test-failed (first run) vs t.py:4 test-failed (second run)"]

@@ -285,8 +285,8 @@ fn judge(
 ) -> Judgement {
     let no_verdict = |fresh: Option<&StepResult>| match fresh {
         None => Some("the step did not run again".to_owned()),
-        Some(fresh) if !fresh.cacheable() => Some(fresh.error.as_ref().map_or_else(
-            || format!("the fresh run gave no verdict ({:?})", fresh.status),
+        Some(fresh) if !fresh.cacheable() => Some(fresh.step_error().map_or_else(
+            || format!("the fresh run gave no verdict ({:?})", fresh.status()),
             |e| e.message.lines().next().unwrap_or_default().to_owned(),
         )),
         Some(_) => None,
@@ -530,21 +530,27 @@ mod tests {
     use crate::tools::result::{ErrorKind, StepError, StepStatus};
 
     fn result(status: StepStatus) -> StepResult {
-        let mut result = StepResult::error(
-            StepKind::Bandit,
-            "1.9.4",
-            vec!["bandit".into()],
-            StepError {
-                kind: ErrorKind::Crashed,
-                message: "bandit crashed\nTraceback".into(),
-            },
-            0,
-        );
-        if status != StepStatus::Error {
-            result.status = status;
-            result.error = None;
+        let (version, command) = ("1.9.4", vec!["bandit".into()]);
+        match status {
+            StepStatus::Error => StepResult::error(
+                StepKind::Bandit,
+                version,
+                command,
+                StepError {
+                    kind: ErrorKind::Crashed,
+                    message: "bandit crashed\nTraceback".into(),
+                },
+                0,
+            ),
+            _ => StepResult::verdict(
+                StepKind::Bandit,
+                version,
+                command,
+                status == StepStatus::Passed,
+                Vec::new(),
+                0,
+            ),
         }
-        result
     }
 
     fn hit(cached: StepStatus) -> Hit {

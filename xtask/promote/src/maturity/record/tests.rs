@@ -20,26 +20,20 @@ fn report(from: Stage, to: Stage, promotable: bool) -> PromotionReport {
     let mut gates = IndexMap::new();
     gates.insert(
         GateKind::Coverage,
-        GateResult {
-            passed: true,
-            outcome: Outcome::Coverage {
-                threshold: 70.0,
-                measured: CoverageMeasure::Measured(crate::tools::pytest::Coverage {
-                    percent: 72.06,
-                    covered: 7206,
-                    total: 10000,
-                    files: 1,
-                    branch: false,
-                }),
-            },
-        },
+        GateResult::from(Outcome::Coverage {
+            threshold: 70.0,
+            measured: CoverageMeasure::Measured(crate::tools::pytest::Coverage {
+                percent: 72.06,
+                covered: 7206,
+                total: 10000,
+                files: 1,
+                branch: false,
+            }),
+        }),
     );
     gates.insert(
         GateKind::Stage,
-        GateResult {
-            passed: true,
-            outcome: Outcome::Stage { from, to },
-        },
+        GateResult::from(Outcome::Stage { from, to }),
     );
     PromotionReport {
         schema_version: REPORT_SCHEMA_VERSION,
