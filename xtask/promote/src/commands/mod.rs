@@ -51,7 +51,7 @@ pub fn jobs(requested: Option<usize>) -> usize {
 }
 
 /// `--jobs` and `--no-cache`, as every command that runs checks takes them.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CheckOptions {
     pub jobs: Option<usize>,
     /// Run every step even when a cached result exists, and refresh the entries.

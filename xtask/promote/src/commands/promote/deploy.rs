@@ -18,8 +18,9 @@ use std::rc::Rc;
 use anyhow::Result;
 use chrono::Utc;
 
+use super::request::Deploy;
 use crate::assess::{self, Evidence};
-use crate::cli::{GlobalArgs, PromoteArgs};
+use crate::cli::GlobalArgs;
 use crate::config::{Component, Config, Environment, ServiceSettings};
 use crate::deploy::argv::Project;
 use crate::deploy::compose_file::ComposeModel;
@@ -67,9 +68,9 @@ struct Decided {
     notes: Vec<String>,
 }
 
-pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
+pub fn run(global: &GlobalArgs, request: &Deploy) -> Result<u8> {
     let config = crate::commands::load_config(global)?;
-    let target = target(&config, args)?;
+    let target = target(&config, request)?;
     let compose_path = preflight::compose_file(&config, target.environment)?;
     let reports_dir = config.component_reports_dir(&target.component.name);
     record::require_writable(&reports_dir)?;
@@ -114,7 +115,7 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         ui::warn(note);
     }
 
-    let prepared_integration = if args.integration {
+    let prepared_integration = if request.integration {
         Some(integration::prepare(
             &config,
             target.component,
@@ -126,9 +127,9 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
     };
     // The validation gates of the target: cheap from the cache when nothing changed.
     report::clear(&reports_dir)?;
-    let (evidence, validation) = validate(&config, &target, args, prepared_integration)?;
+    let (evidence, validation) = validate(&config, &target, request, prepared_integration)?;
     if !validation.report.promotable || validation.code != exit::OK {
-        finish_report(&config, args, &validation.report)?;
+        finish_report(&config, request, &validation.report)?;
         ui::error(format!(
             "not deploying {} to {}: its validation did not pass ({} blockers above); nothing was changed{}",
             target.component.name,
@@ -142,16 +143,16 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         ));
         return Ok(validation.code.max(exit::GATE_FAILED));
     }
-    deploy(&config, args, &target, &site, &live, decided, evidence)
+    deploy(&config, request, &target, &site, &live, decided, evidence)
 }
 
 /// The component, its service and environment, and the plan (validation, deploy, and the
 /// integration gate when asked for).
-fn target<'c>(config: &'c Config, args: &PromoteArgs) -> Result<Target<'c>> {
-    let (component, settings, service, stage) = service_of(config, args)?;
+fn target<'c>(config: &'c Config, request: &Deploy) -> Result<Target<'c>> {
+    let (component, settings, service, stage) = service_of(config, &request.component)?;
     let phases = PhaseSelection(vec![Phase::Validate, Phase::Deploy]);
-    let plan = plan::plan_component(component, stage, &phases, args.target, false)?;
-    let plan = if args.integration {
+    let plan = plan::plan_component(component, stage, &phases, request.target, false)?;
+    let plan = if request.integration {
         plan.with_integration()
     } else {
         plan
@@ -170,18 +171,8 @@ fn target<'c>(config: &'c Config, args: &PromoteArgs) -> Result<Target<'c>> {
 /// its MATURITY.md states.
 pub(super) fn service_of<'c>(
     config: &'c Config,
-    args: &PromoteArgs,
+    name: &str,
 ) -> Result<(&'c Component, ServiceSettings, String, crate::vocab::Stage)> {
-    let [name] = args.components.as_slice() else {
-        return Err(usage(
-            "phase 5 deploys one component at a time: name a single component",
-        ));
-    };
-    if args.fix {
-        return Err(usage(
-            "--fix does not apply to phase 5: run `--phase all --fix` first, commit, then deploy",
-        ));
-    }
     let component = config.require_component(name)?;
     let settings = config.service_settings(&component.name);
     let Some(service) = settings.service.clone() else {
@@ -417,16 +408,14 @@ struct Validation {
 fn validate(
     config: &Config,
     target: &Target<'_>,
-    args: &PromoteArgs,
+    request: &Deploy,
     prepared_integration: Option<integration::Prepared>,
 ) -> Result<(Evidence, Validation)> {
     let plans = std::slice::from_ref(&target.plan);
-    let options = crate::commands::CheckOptions {
-        jobs: args.jobs,
-        refresh: args.no_cache,
-    };
     let (mut evidence, toolchain) =
-        crate::commands::run_checks(config, plans, options, |ctx| assess::gather(ctx, plans))?;
+        crate::commands::run_checks(config, plans, request.options, |ctx| {
+            assess::gather(ctx, plans)
+        })?;
     let integration_code = super::finish::add_integration_runs(
         config,
         &toolchain,
@@ -445,7 +434,7 @@ fn validate(
 /// a fact, writes it, and picks the exit code.
 fn deploy(
     config: &Config,
-    args: &PromoteArgs,
+    request: &Deploy,
     target: &Target<'_>,
     site: &Site,
     live: &Service<'_>,
@@ -511,8 +500,8 @@ fn deploy(
         &recovery,
     );
     let report = assess::report(config, &evidence)?;
-    finish_report(config, args, &report)?;
-    if args.record && deployment.outcome == Outcome::Deployed {
+    finish_report(config, request, &report)?;
+    if request.record && deployment.outcome == Outcome::Deployed {
         // The deployment was just appended to the record, so the promotion finds it.
         super::finish::record(
             config,
@@ -525,11 +514,11 @@ fn deploy(
 }
 
 /// Writes the reports, prints them and emits the CI output.
-fn finish_report(config: &Config, args: &PromoteArgs, report: &PromotionReport) -> Result<()> {
+fn finish_report(config: &Config, request: &Deploy, report: &PromotionReport) -> Result<()> {
     let reports = std::slice::from_ref(report);
     report::write(&config.component_reports_dir(&report.component), report)?;
-    super::finish::print(reports, args.format)?;
-    super::finish::emit_ci(config, reports, args.format)
+    super::finish::print(reports, request.format)?;
+    super::finish::emit_ci(config, reports, request.format)
 }
 
 /// The commands that restore the last proven state by hand when the rollback failed.

@@ -12,7 +12,8 @@ use anyhow::Result;
 use chrono::Utc;
 
 use super::deploy::{self, Recovered, Target};
-use crate::cli::{GlobalArgs, OutputFormat, PromoteArgs};
+use super::request::Drill as DrillRequest;
+use crate::cli::{GlobalArgs, OutputFormat};
 use crate::config::Config;
 use crate::deploy::docker::Mode;
 use crate::deploy::engine_lock::{self, Holder};
@@ -25,9 +26,9 @@ use crate::plan::{self, PhaseSelection};
 use crate::ui;
 use crate::vocab::Phase;
 
-pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
+pub fn run(global: &GlobalArgs, request: &DrillRequest) -> Result<u8> {
     let config = crate::commands::load_config(global)?;
-    let target = target(&config, args)?;
+    let target = target(&config, request)?;
     let compose_path = preflight::compose_file(&config, target.environment)?;
     record::require_writable(&config.component_reports_dir(&target.component.name))?;
     record::require_writable(&configs::restore_dir(&config.state_dir()))?;
@@ -124,7 +125,7 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
         &target.component.name,
         Entry::Drill(Box::new(drill.clone())),
     )?;
-    if args.format == OutputFormat::Json {
+    if request.format == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&drill)?);
     }
     let recovery = deploy::recovery(&target, &site, &live, Some(&drill.from));
@@ -132,8 +133,8 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<u8> {
 }
 
 /// The component's service on the environment of the stage it is in.
-fn target<'c>(config: &'c Config, args: &PromoteArgs) -> Result<Target<'c>> {
-    let (component, settings, service, stage) = deploy::service_of(config, args)?;
+fn target<'c>(config: &'c Config, request: &DrillRequest) -> Result<Target<'c>> {
+    let (component, settings, service, stage) = deploy::service_of(config, &request.component)?;
     // A redeploy to the stage it is in: the plan of that environment, whichever stage.
     let phases = PhaseSelection(vec![Phase::Deploy]);
     let plan = plan::plan_component(component, stage, &phases, Some(stage), false)?;

@@ -1,6 +1,6 @@
 //! What every promote run does once its reports exist: integration runs added to the
 //! evidence, `--record` into MATURITY.md, the reports printed, the CI output, the exit code.
-//! Shared by the checks (`mod.rs`) and the deploy (`deploy.rs`).
+//! Shared by the checks (`check.rs`) and the deploy (`deploy.rs`).
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
