@@ -78,27 +78,10 @@ pub fn run(global: &GlobalArgs, request: &Deploy) -> Result<u8> {
     let history = record::read(&config, &target.component.name, Utc::now())?;
 
     // Nothing below may change the engine until the checks are done.
-    let (service, environment) = (&target.service, target.environment);
-    let _lock = lock::try_acquire(
-        &config.locks_dir(),
-        &format!("deploy-{}-{service}", environment.project_name),
-        &lock::holder_text(&target.component.name, Utc::now()),
-        &format!(
-            "a deploy of service `{service}` to {} (project {})",
-            environment.stage, environment.project_name
-        ),
-    )?;
+    let _lock = take_service_lock(&config, &target)?;
     let site = site(&config, &target, compose_path)?;
-    let since = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let holder = Holder::this_process(&config.workspace_root, &target.component.name, &since);
     let state_dir = config.state_dir();
-    let (_engine_lock, lock_note) = engine_lock::acquire(
-        &site.docker,
-        &state_dir,
-        &environment.project_name,
-        service,
-        &holder,
-    )?;
+    let (_engine_lock, lock_note) = take_engine_lock(&config, &target, &site, &state_dir)?;
     let live = live(&target, &site, &state_dir);
     let mut notes: Vec<String> = lock_note.into_iter().collect();
     if let Some(history) = &history {
@@ -188,6 +171,40 @@ pub(super) fn service_of<'c>(
         ui::warn(warning);
     }
     Ok((component, settings, service, state.stage))
+}
+
+/// The checkout's lock of the service's deploys (a deploy and a drill take the same one),
+/// taken before the engine is asked anything.
+pub(super) fn take_service_lock(config: &Config, target: &Target<'_>) -> Result<lock::Lock> {
+    let (service, environment) = (&target.service, target.environment);
+    lock::try_acquire(
+        &config.locks_dir(),
+        &format!("deploy-{}-{service}", environment.project_name),
+        &lock::holder_text(&target.component.name, Utc::now()),
+        &format!(
+            "a deploy of service `{service}` to {} (project {})",
+            environment.stage, environment.project_name
+        ),
+    )
+}
+
+/// The engine's lock of the service for this process (other checkouts share the engine), and
+/// the note when a stale holder's lock was taken over.
+pub(super) fn take_engine_lock<'s>(
+    config: &Config,
+    target: &Target<'_>,
+    site: &'s Site,
+    state_dir: &std::path::Path,
+) -> Result<(engine_lock::EngineLock<'s>, Option<String>)> {
+    let since = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let holder = Holder::this_process(&config.workspace_root, &target.component.name, &since);
+    engine_lock::acquire(
+        &site.docker,
+        state_dir,
+        &target.environment.project_name,
+        &target.service,
+        &holder,
+    )
 }
 
 /// Connects to the engine and checks the compose file, the service and its health source.

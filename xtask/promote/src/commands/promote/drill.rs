@@ -16,11 +16,11 @@ use super::request::Drill as DrillRequest;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::config::Config;
 use crate::deploy::docker::Mode;
-use crate::deploy::engine_lock::{self, Holder};
+use crate::deploy::engine_lock;
 use crate::deploy::history::{self, History};
 use crate::deploy::model::{Attempt, Drill, DrillOutcome, Entry, ProvenState, Started, short_id};
 use crate::deploy::service::{self, Service};
-use crate::deploy::{configs, drill, health, lock, preflight, record};
+use crate::deploy::{configs, drill, health, preflight, record};
 use crate::errors::{exit, infra, usage};
 use crate::plan::{self, PhaseSelection};
 use crate::ui;
@@ -35,26 +35,10 @@ pub fn run(global: &GlobalArgs, request: &DrillRequest) -> Result<u8> {
     let history = record::read(&config, &target.component.name, Utc::now())?;
 
     let (service, environment) = (&target.service, target.environment);
-    let _lock = lock::try_acquire(
-        &config.locks_dir(),
-        &format!("deploy-{}-{service}", environment.project_name),
-        &lock::holder_text(&target.component.name, Utc::now()),
-        &format!(
-            "a deploy of service `{service}` to {} (project {})",
-            environment.stage, environment.project_name
-        ),
-    )?;
+    let _lock = deploy::take_service_lock(&config, &target)?;
     let site = deploy::site(&config, &target, compose_path)?;
-    let since = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let holder = Holder::this_process(&config.workspace_root, &target.component.name, &since);
     let state_dir = config.state_dir();
-    let (_engine_lock, lock_note) = engine_lock::acquire(
-        &site.docker,
-        &state_dir,
-        &environment.project_name,
-        service,
-        &holder,
-    )?;
+    let (_engine_lock, lock_note) = deploy::take_engine_lock(&config, &target, &site, &state_dir)?;
     if let Some(note) = lock_note {
         ui::warn(note);
     }
