@@ -14,6 +14,7 @@ pub mod observe;
 pub mod parallel;
 pub mod reach;
 mod run;
+mod stat_at;
 pub mod trace;
 pub mod warm;
 

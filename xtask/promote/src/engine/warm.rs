@@ -25,6 +25,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::digest_memo::Stat;
 use super::inputs;
+use super::stat_at::{self, Found, Kind};
 use super::{Results, RunContext, StepId};
 use crate::tools::result::StepResult;
 
@@ -535,29 +536,40 @@ fn still_holds(ctx: &RunContext<'_>, walk: &Walk, record: &Record) -> bool {
         ctx.index
             .outside_digest(&root.join(path))
             .is_some_and(|d| Digest::from(d) == *digest)
-    }) && record
-        .outside
-        .iter()
-        .all(|(path, probe)| holds(ctx, path, probe))
+    }) && {
+        let paths: Vec<&Path> = record
+            .outside
+            .iter()
+            .map(|(path, _)| path.as_path())
+            .collect();
+        let now = stat_at::stat_all(&paths);
+        record
+            .outside
+            .iter()
+            .zip(now)
+            .all(|((path, probe), found)| holds(ctx, path, probe, found))
+    }
 }
 
-/// Whether `path` is still as `recorded`.
-fn holds(ctx: &RunContext<'_>, path: &Path, recorded: &Probe) -> bool {
-    let metadata = std::fs::metadata(path);
-    match (recorded, metadata) {
-        (Probe::Absent, Err(_)) => true,
-        (Probe::Folder, Ok(m)) => m.is_dir(),
-        (Probe::Listing(fields, None), Ok(m)) => {
-            m.is_dir() && stat_fields(&Stat::of(&m)) == *fields
+/// Whether `path`, whose stat is `found` now (`None`: it cannot be stat'ed), is still as
+/// `recorded`.
+fn holds(ctx: &RunContext<'_>, path: &Path, recorded: &Probe, found: Option<Found>) -> bool {
+    match (recorded, found) {
+        (Probe::Absent, None) => true,
+        (Probe::Folder, Some(m)) => m.kind == Kind::Folder,
+        (Probe::Listing(fields, None), Some(m)) => {
+            m.kind == Kind::Folder && stat_fields(&m.stat) == *fields
         }
-        (Probe::Listing(_, Some(names)), Ok(m)) => {
-            m.is_dir() && listing_digest(path).as_ref() == Some(names)
+        (Probe::Listing(_, Some(names)), Some(m)) => {
+            m.kind == Kind::Folder && listing_digest(path).as_ref() == Some(names)
         }
-        (Probe::File(fields, None), Ok(m)) => !m.is_dir() && stat_fields(&Stat::of(&m)) == *fields,
+        (Probe::File(fields, None), Some(m)) => {
+            m.kind != Kind::Folder && stat_fields(&m.stat) == *fields
+        }
         // Racy when recorded: its content decides. Only a regular file is read (a record
         // naming a FIFO or a device must not block or run forever).
-        (Probe::File(_, Some(digest)), Ok(m)) => {
-            m.is_file()
+        (Probe::File(_, Some(digest)), Some(m)) => {
+            m.kind == Kind::File
                 && ctx
                     .index
                     .outside_digest(path)
