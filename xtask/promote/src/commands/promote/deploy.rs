@@ -207,6 +207,32 @@ pub(super) fn take_engine_lock<'s>(
     )
 }
 
+/// The intent of an attempt on the target's service, started now by this process (`note` after
+/// `host pid N`); the caller fills in what it replaces and restores.
+pub(super) fn started_now(target: &Target<'_>, site: &Site, note: &str) -> Attempt {
+    let started_at = Utc::now();
+    let host = engine_lock::Host::this();
+    Attempt {
+        attempt: format!(
+            "{}-{}",
+            started_at.format("%Y%m%dT%H%M%S%.3fZ"),
+            std::process::id()
+        ),
+        outcome: Started::Started,
+        component: target.component.name.clone(),
+        environment: target.environment.stage,
+        service: target.service.clone(),
+        project_name: site.project.name.clone(),
+        compose_file: target.environment.compose_file.clone(),
+        started_at,
+        by: format!("{} pid {}{note}", host.name, std::process::id()),
+        previous_image_id: None,
+        replicas: 0,
+        config_digest: None,
+        restore_to: None,
+    }
+}
+
 /// Connects to the engine and checks the compose file, the service and its health source.
 pub(super) fn site(
     config: &Config,
@@ -460,26 +486,12 @@ fn deploy(
 ) -> Result<u8> {
     let (service, to) = (&target.service, target.plan.to);
     let config_digest = configs::store(&config.state_dir(), &site.document)?;
-    let started_at = Utc::now();
-    let host = engine_lock::Host::this();
     let attempt = Attempt {
-        attempt: format!(
-            "{}-{}",
-            started_at.format("%Y%m%dT%H%M%S%.3fZ"),
-            std::process::id()
-        ),
-        outcome: Started::Started,
-        component: target.component.name.clone(),
-        environment: target.environment.stage,
-        service: service.clone(),
-        project_name: site.project.name.clone(),
-        compose_file: target.environment.compose_file.clone(),
-        started_at,
-        by: format!("{} pid {}", host.name, std::process::id()),
         previous_image_id: decided.previous_image.clone(),
         replicas: decided.replicas,
         config_digest: Some(config_digest),
         restore_to: decided.restore_to.clone(),
+        ..started_now(target, site, "")
     };
     record::append(
         config,

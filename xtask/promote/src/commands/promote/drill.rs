@@ -16,9 +16,8 @@ use super::request::Drill as DrillRequest;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::config::Config;
 use crate::deploy::docker::Mode;
-use crate::deploy::engine_lock;
 use crate::deploy::history::{self, History};
-use crate::deploy::model::{Attempt, Drill, DrillOutcome, Entry, ProvenState, Started, short_id};
+use crate::deploy::model::{Attempt, Drill, DrillOutcome, Entry, ProvenState, short_id};
 use crate::deploy::service::{self, Service};
 use crate::deploy::{configs, drill, health, preflight, record};
 use crate::errors::{exit, infra, usage};
@@ -53,28 +52,14 @@ pub fn run(global: &GlobalArgs, request: &DrillRequest) -> Result<u8> {
     }
     let (from, to) = states(&config, &target, &site, &live, &history)?;
 
-    let started_at = Utc::now();
-    let host = engine_lock::Host::this();
     let attempt = Attempt {
-        attempt: format!(
-            "{}-{}",
-            started_at.format("%Y%m%dT%H%M%S%.3fZ"),
-            std::process::id()
-        ),
-        outcome: Started::Started,
-        component: target.component.name.clone(),
-        environment: environment.stage,
-        service: service.clone(),
-        project_name: site.project.name.clone(),
-        compose_file: environment.compose_file.clone(),
-        started_at,
-        by: format!("{} pid {} (rollback drill)", host.name, std::process::id()),
         previous_image_id: Some(from.image_id.clone()),
         replicas: from.replicas,
         config_digest: from.config_digest.clone(),
         // A drill killed half-way is finished by the next run like a killed deploy: it
         // restores the state the drill started from.
         restore_to: Some(from.clone()),
+        ..deploy::started_now(&target, &site, " (rollback drill)")
     };
     let file = record::path(&config, &target.component.name);
     record::append(
