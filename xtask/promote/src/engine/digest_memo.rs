@@ -72,6 +72,17 @@ impl Stat {
 
     /// Whether a file with this stat, hashed at `hashed_at_ns`, could still have been rewritten
     /// afterwards without any stat field changing.
+    /// The fields that identify a file's bytes, as stored in a warm-run record.
+    pub fn fields(&self) -> [i64; 5] {
+        [
+            self.dev as i64,
+            self.ino as i64,
+            self.size as i64,
+            self.mtime_ns as i64,
+            self.ctime_ns as i64,
+        ]
+    }
+
     pub fn is_racy(&self, hashed_at_ns: i128) -> bool {
         self.mtime_ns.max(self.ctime_ns) + RACY_WINDOW_NS >= hashed_at_ns
     }

@@ -16,6 +16,7 @@ pub mod reach;
 mod run;
 mod stat_at;
 pub mod trace;
+mod walk;
 pub mod warm;
 
 /// The placeholder for a run's private output folder in step commands (`$XTASK_RUN_DIR`).

@@ -24,251 +24,21 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::digest_memo::Stat;
-use super::inputs;
 use super::stat_at::{self, Found, Kind};
+use super::walk::{Apart, Walk};
 use super::{Results, RunContext, StepId};
 use crate::tools::result::StepResult;
 
 /// The records' folder in the cache folder.
 pub const DIR: &str = crate::cache::WARM_DIR;
 /// The first part of every identity: a new meaning of the record changes every name.
-const MAGIC: &str = "xtask-warm v2";
+const MAGIC: &str = "xtask-warm v3";
 /// Records kept, one per identity (command and environment): the newest ones.
 const KEEP: usize = 8;
 
 /// What the input walk itself reads in each folder above the project (the ignore files of
 /// parent folders apply to it); what the tools read above it is in their traces.
 const ABOVE_ROOT: &[&str] = &[".gitignore", ".ignore", ".git"];
-
-/// What one entry of the project was when walked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seen {
-    File(Stat),
-    /// A folder, compared by its entries (walked), not its stat.
-    Dir,
-    /// A folder not walked into (`.git`, a virtual environment): present, and nothing more;
-    /// what a run reads in it is checked as a read outside the walk.
-    Opaque,
-    /// A symbolic link, by the stat of what it points to.
-    Link(Option<Stat>),
-    Other,
-}
-
-/// One walk of the project.
-pub struct Walk {
-    started_ns: i128,
-    /// Root-relative, in a canonical order (folders by path, each one's entries by name).
-    entries: Vec<(String, Seen)>,
-}
-
-impl Walk {
-    /// Every entry under `root` except tool output (`__pycache__`, …) and xtask's own folders
-    /// (`own`, root-relative); `.git` and virtual environments are noted, not walked.
-    pub fn take(root: &Path, own: &[String]) -> Walk {
-        let started_ns = now_ns();
-        // Folders go through one queue that every core takes from (one big package would
-        // otherwise keep one core busy while the other waits); each folder's entries come back
-        // as one chunk, and the chunks in folder order make the order canonical.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let queue = Mutex::new((vec![String::new()], 0usize));
-        let ready = std::sync::Condvar::new();
-        let mut chunks: Vec<(String, Vec<(String, Seen)>)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| scope.spawn(|| walk_worker(root, own, &queue, &ready)))
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        chunks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Walk {
-            started_ns,
-            entries: chunks.into_iter().flat_map(|(_, found)| found).collect(),
-        }
-    }
-
-    /// The entries by path, for the questions a record asks of the walk once.
-    fn by_path(&self) -> WalkIndex<'_> {
-        WalkIndex(
-            self.entries
-                .iter()
-                .map(|(path, seen)| (path.as_str(), *seen))
-                .collect(),
-        )
-    }
-
-    /// Files stamped so recently that a rewrite could leave their stat unchanged, except the
-    /// run's own `outputs` (sorted), which are left out.
-    fn racy(&self, outputs: &[String]) -> Vec<&str> {
-        self.entries
-            .iter()
-            .filter_map(|(path, seen)| match seen {
-                Seen::File(stat)
-                    if stat.is_racy(self.started_ns)
-                        && outputs.binary_search_by(|o| o.as_str().cmp(path)).is_err() =>
-                {
-                    Some(path.as_str())
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The fingerprint: every entry with its kind and stat, except the stat of the files in
-    /// `racy` (sorted), which are compared by content, and the run's own `outputs` (sorted),
-    /// which no step read or listed the folder of: whether they are there cannot change an
-    /// answer.
-    fn digest(&self, racy: &[String], outputs: &[String]) -> Digest {
-        let mut hasher = Sha256::new();
-        for (path, seen) in &self.entries {
-            if matches!(seen, Seen::File(_))
-                && outputs.binary_search_by(|o| o.as_str().cmp(path)).is_ok()
-            {
-                continue;
-            }
-            hasher.update((path.len() as u64).to_le_bytes());
-            hasher.update(path.as_bytes());
-            match seen {
-                Seen::File(stat) => {
-                    if racy.binary_search_by(|r| r.as_str().cmp(path)).is_ok() {
-                        hasher.update(b"r");
-                    } else {
-                        hasher.update(b"f");
-                        hash_stat(&mut hasher, stat);
-                    }
-                }
-                Seen::Dir => hasher.update(b"d"),
-                Seen::Opaque => hasher.update(b"o"),
-                Seen::Link(target) => {
-                    hasher.update(b"l");
-                    if let Some(stat) = target {
-                        hash_stat(&mut hasher, stat);
-                    }
-                }
-                Seen::Other => hasher.update(b"?"),
-            }
-        }
-        Digest::from(<[u8; 32]>::from(hasher.finalize()))
-    }
-}
-
-/// A walk's entries by path.
-struct WalkIndex<'w>(std::collections::HashMap<&'w str, Seen>);
-
-impl WalkIndex<'_> {
-    fn contains(&self, path: &str) -> bool {
-        self.0.contains_key(path)
-    }
-
-    /// Whether `path` is inside a folder the walk did not enter.
-    fn under_opaque(&self, path: &str) -> bool {
-        path.match_indices('/')
-            .filter_map(|(end, _)| path.get(..end))
-            .any(|folder| matches!(self.0.get(folder), Some(Seen::Opaque | Seen::Link(_))))
-    }
-}
-
-/// Takes folders from `queue` (pending, busy) until none is left and no one is reading one
-/// (which could add more); returns each folder read with its entries.
-fn walk_worker(
-    root: &Path,
-    own: &[String],
-    queue: &Mutex<(Vec<String>, usize)>,
-    ready: &std::sync::Condvar,
-) -> Vec<(String, Vec<(String, Seen)>)> {
-    let mut chunks = Vec::new();
-    loop {
-        let folder = {
-            let mut state = queue.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if let Some(folder) = state.0.pop() {
-                    state.1 += 1;
-                    break Some(folder);
-                }
-                if state.1 == 0 {
-                    break None;
-                }
-                state = ready.wait(state).unwrap_or_else(|e| e.into_inner());
-            }
-        };
-        let Some(folder) = folder else {
-            ready.notify_all();
-            return chunks;
-        };
-        let mut found = Vec::new();
-        let mut folders = Vec::new();
-        read_folder(root, own, &folder, &mut found, &mut folders);
-        chunks.push((folder, found));
-        let mut state = queue.lock().unwrap_or_else(|e| e.into_inner());
-        state.0.extend(folders);
-        state.1 -= 1;
-        drop(state);
-        ready.notify_all();
-    }
-}
-
-fn hash_stat(hasher: &mut Sha256, stat: &Stat) {
-    for field in stat_fields(stat) {
-        hasher.update(field.to_le_bytes());
-    }
-}
-
-fn read_folder(
-    root: &Path,
-    own: &[String],
-    folder: &str,
-    entries: &mut Vec<(String, Seen)>,
-    folders: &mut Vec<String>,
-) {
-    let Ok(listing) = std::fs::read_dir(root.join(folder)) else {
-        return;
-    };
-    let mut listing: Vec<(String, std::fs::DirEntry)> = listing
-        .flatten()
-        .map(|entry| (entry.file_name().to_string_lossy().into_owned(), entry))
-        .collect();
-    listing.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (name, entry) in listing {
-        let path = if folder.is_empty() {
-            name.clone()
-        } else {
-            format!("{folder}/{name}")
-        };
-        if own.contains(&path) {
-            continue;
-        }
-        let Ok(kind) = entry.file_type() else {
-            entries.push((path, Seen::Other));
-            continue;
-        };
-        let seen = if kind.is_dir() {
-            if name == ".git" || inputs::is_virtual_env(&entry.path()) {
-                Seen::Opaque
-            } else {
-                folders.push(path.clone());
-                Seen::Dir
-            }
-        } else if kind.is_file() {
-            // DirEntry::metadata is an fstatat beside the open folder: no path walk.
-            match entry.metadata() {
-                Ok(metadata) => Seen::File(Stat::of(&metadata)),
-                Err(_) => Seen::Other,
-            }
-        } else if kind.is_symlink() {
-            Seen::Link(std::fs::metadata(entry.path()).ok().map(|m| Stat::of(&m)))
-        } else {
-            Seen::Other
-        };
-        entries.push((path, seen));
-    }
-}
-
-fn now_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128)
-}
 
 /// A path outside the walk, as the run saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,16 +51,6 @@ enum Probe {
     Listing([i64; 5], Option<Digest>),
     /// A file by its stat; with its digest when the stat was racy.
     File([i64; 5], Option<Digest>),
-}
-
-fn stat_fields(stat: &Stat) -> [i64; 5] {
-    [
-        stat.dev as i64,
-        stat.ino as i64,
-        stat.size as i64,
-        stat.mtime_ns as i64,
-        stat.ctime_ns as i64,
-    ]
 }
 
 /// What a run answered, and what it was computed from.
@@ -357,10 +117,25 @@ impl WarmRun {
             .dir()
             .join(DIR)
             .join(identity(ctx, requests, cache.dir()).to_string());
-        let walk = Walk::take(&ctx.config.project.root, ctx.locator.own_folders());
-        let record = read(&file)
-            .filter(|_| !ctx.refresh)
-            .filter(|record| still_holds(ctx, &walk, record));
+        let root = &ctx.config.project.root;
+        let own = ctx.locator.own_folders();
+        let record = read(&file).filter(|_| !ctx.refresh);
+        // A record with racy files is written again when it holds (their stat can be trusted
+        // now), from the walk that checked it; any other check keeps no entries, and a miss
+        // walks again for the record this run will write (before any step runs).
+        let mut walk = None;
+        let record = record.filter(|record| {
+            let apart = Apart::new(
+                record.racy.keys().map(String::as_str),
+                record.outputs.iter().map(String::as_str),
+            );
+            let tree = if record.racy.is_empty() {
+                Walk::fingerprint(root, own, &apart)
+            } else {
+                walk.insert(Walk::take(root, own)).digest(&apart)
+            };
+            tree == record.tree && still_holds(ctx, record)
+        });
         state.file = Some(file);
         let Some(Record {
             racy,
@@ -371,7 +146,7 @@ impl WarmRun {
             ..
         }) = record
         else {
-            state.walk = Some(walk);
+            state.walk = Some(walk.unwrap_or_else(|| Walk::take(root, own)));
             return None;
         };
         let results: Results = results
@@ -385,7 +160,7 @@ impl WarmRun {
                 .into_iter()
                 .map(|(path, probe)| (path, matches!(probe, Probe::Listing(..))))
                 .collect();
-            state.walk = Some(walk);
+            state.walk = walk;
             state.results = Some(results.clone());
             state.facts = facts.clone();
         }
@@ -500,7 +275,7 @@ fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> Dige
     let binary = std::env::current_exe()
         .ok()
         .and_then(|exe| std::fs::metadata(exe).ok())
-        .map(|m| format!("{:?}", stat_fields(&Stat::of(&m))))
+        .map(|m| format!("{:?}", Stat::of(&m).fields()))
         .unwrap_or_default();
     text(&binary);
     text(&std::fs::read_to_string(&ctx.config.path).unwrap_or_default());
@@ -525,12 +300,9 @@ fn identity(ctx: &RunContext<'_>, requests: &[StepId], cache_dir: &Path) -> Dige
     Digest::from(<[u8; 32]>::from(hasher.finalize()))
 }
 
-/// Whether `record` still describes the project as `walk` found it, and everything outside.
-fn still_holds(ctx: &RunContext<'_>, walk: &Walk, record: &Record) -> bool {
-    let racy: Vec<String> = record.racy.keys().cloned().collect();
-    if walk.digest(&racy, &record.outputs) != record.tree {
-        return false;
-    }
+/// Whether the racy files and everything outside the project are still as `record` found
+/// them (the walk's fingerprint is compared first).
+fn still_holds(ctx: &RunContext<'_>, record: &Record) -> bool {
     let root = &ctx.config.project.root;
     record.racy.iter().all(|(path, digest)| {
         ctx.index
@@ -558,13 +330,13 @@ fn holds(ctx: &RunContext<'_>, path: &Path, recorded: &Probe, found: Option<Foun
         (Probe::Absent, None) => true,
         (Probe::Folder, Some(m)) => m.kind == Kind::Folder,
         (Probe::Listing(fields, None), Some(m)) => {
-            m.kind == Kind::Folder && stat_fields(&m.stat) == *fields
+            m.kind == Kind::Folder && m.stat.fields() == *fields
         }
         (Probe::Listing(_, Some(names)), Some(m)) => {
             m.kind == Kind::Folder && listing_digest(path).as_ref() == Some(names)
         }
         (Probe::File(fields, None), Some(m)) => {
-            m.kind != Kind::Folder && stat_fields(&m.stat) == *fields
+            m.kind != Kind::Folder && m.stat.fields() == *fields
         }
         // Racy when recorded: its content decides. Only a regular file is read (a record
         // naming a FIFO or a device must not block or run forever).
@@ -589,11 +361,10 @@ fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -
     let stat = Stat::of(&metadata);
     if metadata.is_dir() {
         return match listing {
-            true if stat.is_racy(taken_ns) => Some(Probe::Listing(
-                stat_fields(&stat),
-                Some(listing_digest(path)?),
-            )),
-            true => Some(Probe::Listing(stat_fields(&stat), None)),
+            true if stat.is_racy(taken_ns) => {
+                Some(Probe::Listing(stat.fields(), Some(listing_digest(path)?)))
+            }
+            true => Some(Probe::Listing(stat.fields(), None)),
             false => Some(Probe::Folder),
         };
     }
@@ -602,7 +373,7 @@ fn probe_now(ctx: &RunContext<'_>, path: &Path, listing: bool, taken_ns: i128) -
     } else {
         None
     };
-    Some(Probe::File(stat_fields(&stat), digest))
+    Some(Probe::File(stat.fields(), digest))
 }
 
 /// A digest of the names in a folder, sorted.
@@ -646,11 +417,10 @@ fn build(
         })
         .collect();
     let mut racy = BTreeMap::new();
-    for path in walk.racy(&outputs) {
-        let digest = ctx.index.outside_digest(&root.join(path))?;
-        racy.insert(path.to_owned(), Digest::from(digest));
+    for path in walk.racy(&Apart::new([], outputs.iter().map(String::as_str))) {
+        let digest = ctx.index.outside_digest(&root.join(&path))?;
+        racy.insert(path, Digest::from(digest));
     }
-    let racy_paths: Vec<String> = racy.keys().cloned().collect();
     let walked = walk.by_path();
     let mut outside: BTreeMap<PathBuf, Probe> = BTreeMap::new();
     let mut note = |path: PathBuf, listing: bool| -> Option<()> {
@@ -696,7 +466,10 @@ fn build(
     }
     note(root.join(".git/info/exclude"), false)?;
     Some(Record {
-        tree: walk.digest(&racy_paths, &outputs),
+        tree: walk.digest(&Apart::new(
+            racy.keys().map(String::as_str),
+            outputs.iter().map(String::as_str),
+        )),
         racy,
         outside: outside.into_iter().collect(),
         outputs,
@@ -755,122 +528,6 @@ fn prune(folder: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    use crate::testutil::write_file as write;
-
-    fn fingerprint(root: &Path) -> Digest {
-        Walk::take(root, &[".xtask".to_owned()]).digest(&[], &[])
-    }
-
-    #[test]
-    fn every_change_under_the_project_changes_the_fingerprint_and_xtask_s_own_does_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for n in 0..40 {
-            write(root, &format!("src/pkg{}/m{n}.py", n % 7), "x = 1\n");
-        }
-        write(root, "tests/test_a.py", "def test(): pass\n");
-        let base = fingerprint(root);
-        assert_eq!(base, fingerprint(root), "a walk is repeatable");
-
-        // xtask's own folder, and what is inside .git and a venv are not seen.
-        write(root, ".xtask/tmp/1/junit.xml", "");
-        assert_eq!(base, fingerprint(root));
-        // Bytecode is a file like any other: a run may read it.
-        write(root, "src/pkg1/__pycache__/m1.cpython-311.pyc", "");
-        assert_ne!(base, fingerprint(root));
-        let base = fingerprint(root);
-        std::fs::create_dir_all(root.join(".git/objects")).unwrap();
-        let with_git = fingerprint(root);
-        write(root, ".git/objects/ab", "");
-        write(root, ".venv/pyvenv.cfg", "");
-        let with_venv = fingerprint(root);
-        write(root, ".venv/lib/site.py", "");
-        assert_eq!(with_venv, fingerprint(root));
-        assert_ne!(base, with_git, "a .git folder appearing is seen");
-        assert_ne!(with_git, with_venv, "a venv appearing is seen");
-        let base = with_venv;
-
-        // An edit, a new file, a removal, a rename, a new empty folder: each is seen.
-        let edited = {
-            std::thread::sleep(std::time::Duration::from_millis(30));
-            write(root, "src/pkg3/m3.py", "x = 2\n");
-            fingerprint(root)
-        };
-        assert_ne!(base, edited);
-        write(root, "src/pkg3/new.py", "");
-        let added = fingerprint(root);
-        assert_ne!(edited, added);
-        std::fs::rename(
-            root.join("src/pkg3/new.py"),
-            root.join("src/pkg3/renamed.py"),
-        )
-        .unwrap();
-        let renamed = fingerprint(root);
-        assert_ne!(added, renamed);
-        std::fs::remove_file(root.join("src/pkg3/renamed.py")).unwrap();
-        assert_eq!(
-            edited,
-            fingerprint(root),
-            "back to the same entries and stats"
-        );
-        std::fs::create_dir_all(root.join("src/pkg3/empty")).unwrap();
-        assert_ne!(edited, fingerprint(root));
-    }
-
-    #[test]
-    fn the_run_s_own_outputs_are_left_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        write(root, "src/a.py", "x = 1\n");
-        write(root, ".metrics/today.jsonl", "{}\n");
-        let outputs = vec![".metrics/today.jsonl".to_owned()];
-        let before = Walk::take(root, &[]).digest(&[], &outputs);
-        std::thread::sleep(std::time::Duration::from_millis(30));
-        write(root, ".metrics/today.jsonl", "{}\n{}\n");
-        assert_eq!(before, Walk::take(root, &[]).digest(&[], &outputs));
-        std::fs::remove_file(root.join(".metrics/today.jsonl")).unwrap();
-        assert_eq!(before, Walk::take(root, &[]).digest(&[], &outputs));
-        write(root, ".metrics/tomorrow.jsonl", "{}\n");
-        assert_ne!(before, Walk::take(root, &[]).digest(&[], &outputs));
-    }
-
-    #[test]
-    fn racy_files_are_left_to_their_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        write(root, "a.py", "x = 1\n");
-        write(root, "b.py", "y = 1\n");
-        let walk = Walk::take(root, &[]);
-        // Just written: both are within the racy window of the walk.
-        let racy: Vec<String> = walk.racy(&[]).into_iter().map(str::to_owned).collect();
-        assert_eq!(racy, vec!["a.py", "b.py"]);
-        let before = walk.digest(&racy, &[]);
-        // Rewritten with the same bytes: the stat changes, the fingerprint without the racy
-        // files' stats does not (their content is compared on its own).
-        std::thread::sleep(std::time::Duration::from_millis(30));
-        write(root, "a.py", "x = 1\n");
-        assert_eq!(before, Walk::take(root, &[]).digest(&racy, &[]));
-        assert_ne!(
-            walk.digest(&[], &[]),
-            Walk::take(root, &[]).digest(&[], &[])
-        );
-    }
-
-    #[test]
-    fn paths_in_folders_not_walked_are_known() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        write(root, "src/a.py", "");
-        write(root, "env/pyvenv.cfg", "");
-        write(root, "env/lib/x.py", "");
-        let walk = Walk::take(root, &[]);
-        let walked = walk.by_path();
-        assert!(walked.contains("src/a.py"));
-        assert!(!walked.under_opaque("src/a.py"));
-        assert!(!walked.contains("env/lib/x.py"));
-        assert!(walked.under_opaque("env/lib/x.py"));
-    }
 
     #[test]
     fn a_damaged_record_reads_as_none() {
