@@ -6,7 +6,7 @@
 //! joined an earlier wave. Components that can never join (a dependency cycle, which the
 //! registry refuses but this function does not assume away) are listed as unschedulable.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use super::model::{RolloutPlan, Wave, WaveMember};
 use crate::vocab::Stage;
@@ -24,52 +24,73 @@ pub struct Node<'a> {
 /// The waves toward `target`. `nodes` come in the order members of a wave are listed (the
 /// registry's topological order keeps it stable and readable).
 pub fn plan(nodes: &[Node<'_>], target: Stage) -> RolloutPlan {
-    let stage_of: BTreeMap<&str, Stage> = nodes.iter().map(|n| (n.name, n.stage)).collect();
-    let mut remaining: Vec<&Node<'_>> = nodes.iter().filter(|n| n.stage < target).collect();
-    let mut placed: BTreeSet<&str> = BTreeSet::new();
-    let mut waves = Vec::new();
-    while !remaining.is_empty() {
-        let (joining, waiting): (Vec<&Node<'_>>, Vec<&Node<'_>>) =
-            remaining.into_iter().partition(|node| {
-                node.depends_on.iter().all(|dependency| {
-                    // A dependency the registry does not know cannot hold a wave back; the
-                    // registry refuses unknown names before we get here.
-                    stage_of
-                        .get(dependency.as_str())
-                        .is_none_or(|stage| *stage >= target)
-                        || placed.contains(dependency.as_str())
-                })
-            });
-        if joining.is_empty() {
-            return RolloutPlan {
-                target,
-                waves,
-                unschedulable: waiting.iter().map(|n| n.name.to_owned()).collect(),
-            };
+    // Kahn's algorithm in layers: a wave is every component whose last dependency below the
+    // target joined the wave before (linear in the graph, where trying every remaining
+    // component once per wave was quadratic on a long dependency chain).
+    let below: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.stage < target)
+        .map(|(index, n)| (n.name, index))
+        .collect();
+    let mut waiting_on = vec![0usize; nodes.len()];
+    let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (index, node) in nodes.iter().enumerate() {
+        if !below.contains_key(node.name) {
+            continue;
         }
-        placed.extend(joining.iter().map(|n| n.name));
+        // A dependency at the target already, or one the registry does not know (it refuses
+        // unknown names before we get here), holds no wave back.
+        for dependency in node.depends_on {
+            if let Some(&on) = below.get(dependency.as_str()) {
+                waiting_on[index] += 1;
+                dependants[on].push(index);
+            }
+        }
+    }
+    let mut joining: Vec<usize> = (0..nodes.len())
+        .filter(|&i| below.contains_key(nodes[i].name) && waiting_on[i] == 0)
+        .collect();
+    let mut placed = vec![false; nodes.len()];
+    let mut waves = Vec::new();
+    while !joining.is_empty() {
+        joining.sort_unstable();
+        let mut next = Vec::new();
+        for &index in &joining {
+            placed[index] = true;
+            for &dependant in &dependants[index] {
+                waiting_on[dependant] -= 1;
+                if waiting_on[dependant] == 0 {
+                    next.push(dependant);
+                }
+            }
+        }
         waves.push(Wave {
             number: waves.len() + 1,
             components: joining
                 .iter()
-                .map(|n| WaveMember {
-                    name: n.name.to_owned(),
-                    ready: n.ready,
+                .map(|&i| WaveMember {
+                    name: nodes[i].name.to_owned(),
+                    ready: nodes[i].ready,
                 })
                 .collect(),
         });
-        remaining = waiting;
+        joining = next;
     }
     RolloutPlan {
         target,
         waves,
-        unschedulable: Vec::new(),
+        unschedulable: (0..nodes.len())
+            .filter(|&i| below.contains_key(nodes[i].name) && !placed[i])
+            .map(|i| nodes[i].name.to_owned())
+            .collect(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn deps(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| (*s).to_owned()).collect()
@@ -255,6 +276,106 @@ mod tests {
             plan.unschedulable,
             vec!["gameplay-loop", "therapeutic-systems", "player-experience"]
         );
+        assert_after_dependencies(&spec, &plan);
+    }
+
+    /// The first implementation, kept as the specification: each pass takes every remaining
+    /// component whose dependencies below the target were all placed before.
+    fn reference(nodes: &[Node<'_>], target: Stage) -> RolloutPlan {
+        let stage_of: BTreeMap<&str, Stage> = nodes.iter().map(|n| (n.name, n.stage)).collect();
+        let mut remaining: Vec<&Node<'_>> = nodes.iter().filter(|n| n.stage < target).collect();
+        let mut placed: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        let mut waves = Vec::new();
+        while !remaining.is_empty() {
+            let (joining, waiting): (Vec<&Node<'_>>, Vec<&Node<'_>>) =
+                remaining.into_iter().partition(|node| {
+                    node.depends_on.iter().all(|d| {
+                        stage_of.get(d.as_str()).is_none_or(|s| *s >= target)
+                            || placed.contains(d.as_str())
+                    })
+                });
+            if joining.is_empty() {
+                return RolloutPlan {
+                    target,
+                    waves,
+                    unschedulable: waiting.iter().map(|n| n.name.to_owned()).collect(),
+                };
+            }
+            placed.extend(joining.iter().map(|n| n.name));
+            waves.push(Wave {
+                number: waves.len() + 1,
+                components: joining
+                    .iter()
+                    .map(|n| WaveMember {
+                        name: n.name.to_owned(),
+                        ready: n.ready,
+                    })
+                    .collect(),
+            });
+            remaining = waiting;
+        }
+        RolloutPlan {
+            target,
+            waves,
+            unschedulable: Vec::new(),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any graph (cycles, self-dependencies, repeated and unknown names, any stages) plans
+        /// exactly as the specification does.
+        #[test]
+        fn plans_as_the_specification_does(
+            graph in proptest::collection::vec(
+                (0u8..3, proptest::collection::vec(0usize..12, 0..4)),
+                0..10,
+            ),
+            target in 1u8..3,
+        ) {
+            let stage = |n: u8| match n {
+                0 => Stage::Development,
+                1 => Stage::Staging,
+                _ => Stage::Production,
+            };
+            let spec: Vec<(&'static str, Stage, Vec<String>)> = graph
+                .iter()
+                .enumerate()
+                .map(|(i, (s, ds))| {
+                    let name: &'static str = Box::leak(format!("c{i}").into_boxed_str());
+                    (name, stage(*s), ds.iter().map(|d| format!("c{d}")).collect())
+                })
+                .collect();
+            let nodes = nodes(&spec);
+            let target = stage(target);
+            let fast = plan(&nodes, target);
+            let slow = reference(&nodes, target);
+            proptest::prop_assert_eq!(wave_names(&fast), wave_names(&slow));
+            proptest::prop_assert_eq!(fast.unschedulable, slow.unschedulable);
+        }
+    }
+
+    #[test]
+    fn a_long_chain_is_one_wave_per_link() {
+        let spec: Vec<(&'static str, Stage, Vec<String>)> = (0..2000)
+            .map(|i| {
+                let name: &'static str = Box::leak(format!("c{i}").into_boxed_str());
+                let depends = if i == 0 {
+                    vec![]
+                } else {
+                    vec![format!("c{}", i - 1)]
+                };
+                (name, Stage::Development, depends)
+            })
+            .collect();
+        let plan = plan(&nodes(&spec), Stage::Staging);
+        assert_eq!(plan.waves.len(), 2000);
+        assert_eq!(plan.waves[1999].components[0].name, "c1999");
         assert_after_dependencies(&spec, &plan);
     }
 }
