@@ -72,6 +72,10 @@ pub struct Cache {
     stats: Mutex<RunStats>,
     /// The shared remote cache under this one, if `[cache.remote]` is set.
     remote: Option<RemoteStore>,
+    /// Entries this run read or wrote: the size cap never evicts them at its end, so a
+    /// project whose one run needs more than the cap keeps what the next run asks for,
+    /// instead of evicting it and running every tool again.
+    used: Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl Cache {
@@ -82,6 +86,7 @@ impl Cache {
             write_warning: Mutex::new(None),
             stats: Mutex::new(RunStats::default()),
             remote: None,
+            used: Mutex::default(),
         }
     }
 
@@ -160,8 +165,10 @@ impl Cache {
             // (best effort) and used like a local entry.
             let bytes = self.remote.as_ref()?.get(key)?;
             let _ = fsutil::write_atomic_regenerable(&path, &bytes);
+            self.used(path);
             return Some(bytes);
         };
+        self.used(path.clone());
         // Recency for eviction, refreshed at most once per `TOUCH_INTERVAL`: a warm run then
         // costs no write per hit. Failure (read-only cache) only weakens LRU order.
         let stale = modified
@@ -173,9 +180,18 @@ impl Cache {
         Some(bytes)
     }
 
+    fn used(&self, entry: PathBuf) {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(entry);
+    }
+
     /// Stores `bytes` under `key`, atomically.
     pub fn write_entry(&self, key: &Digest, bytes: &[u8]) -> Result<()> {
-        fsutil::write_atomic_regenerable(&self.entry_path(key), bytes)?;
+        let path = self.entry_path(key);
+        fsutil::write_atomic_regenerable(&path, bytes)?;
+        self.used(path);
         // Remote hook: queue the same bytes for the remote (sent by `flush_remote`).
         if let Some(remote) = &self.remote {
             remote.put(key, bytes);
@@ -414,7 +430,8 @@ impl Cache {
             let _ = file.write_all(format!("{line}\n").as_bytes());
         }
         if stats.stored > 0 {
-            let _ = self.evict_to(self.max_bytes);
+            let used = std::mem::take(&mut *self.used.lock().unwrap_or_else(|e| e.into_inner()));
+            let _ = self.evict_to(self.max_bytes, &used);
         }
     }
 
@@ -445,10 +462,13 @@ impl Cache {
         entries
     }
 
-    /// Deletes least recently used entries until the cache holds at most `max_bytes`.
-    pub fn evict_to(&self, max_bytes: u64) -> Result<u64> {
+    /// Deletes least recently used entries until the cache holds at most `max_bytes`, never
+    /// removing those in `keep` (the ones the run used): they stay even when they alone are
+    /// over `max_bytes`.
+    fn evict_to(&self, max_bytes: u64, keep: &std::collections::HashSet<PathBuf>) -> Result<u64> {
         let mut entries = self.entries();
         let mut total: u64 = entries.iter().map(|(_, size, _)| size).sum();
+        entries.retain(|(path, _, _)| !keep.contains(path));
         entries.sort_by_key(|(_, _, used)| *used);
         let mut removed = 0;
         for (path, size, _) in entries {
@@ -1147,9 +1167,28 @@ mod tests {
         // A hit refreshes aa03, so aa01 is the oldest.
         assert!(matches!(cache.get(&a3), Lookup::Hit(_)));
         let size = std::fs::metadata(cache.entry_path(&a2)).unwrap().len();
-        cache.evict_to(size * 2).unwrap();
+        cache.evict_to(size * 2, &Default::default()).unwrap();
         assert!(!cache.entry_path(&a1).exists());
         assert!(cache.entry_path(&a2).exists() && cache.entry_path(&a3).exists());
+    }
+
+    #[test]
+    fn the_cap_never_evicts_what_the_run_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, used, stored) = (key("aa01"), key("aa02"), key("aa03"));
+        Cache::open(dir.path(), u64::MAX).put(&old, &result());
+        Cache::open(dir.path(), u64::MAX).put(&used, &result());
+        let size = std::fs::metadata(Cache::open(dir.path(), 0).entry_path(&old))
+            .unwrap()
+            .len();
+        // A run with room for one entry that reads one and stores another keeps both, and
+        // evicts the one it did not use.
+        let run = Cache::open(dir.path(), size);
+        assert!(matches!(run.get(&used), Lookup::Hit(_)));
+        assert!(run.put(&stored, &result()).is_none());
+        run.finish_run();
+        assert!(!run.entry_path(&old).exists());
+        assert!(run.entry_path(&used).exists() && run.entry_path(&stored).exists());
     }
 
     #[test]
