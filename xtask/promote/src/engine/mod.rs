@@ -694,8 +694,13 @@ pub(crate) struct Job<'c> {
     pub members: Vec<Prepared<'c>>,
 }
 
-/// Batchable steps become one job per kind; pytest stays one job per component. Jobs are
-/// ordered so the slowest start first (workers pop from the end).
+/// Components in one batch at most. A tool's time over one batch grows faster than its files
+/// (pyright over 1,000 components took 7.4 times its time over 200, at 3.9 GB), and batches of
+/// a bounded size keep a large monorepo's cold run linear and spread over the cores.
+const MAX_BATCH: usize = 100;
+
+/// Batchable steps become one job per kind and up to `MAX_BATCH` components; pytest stays one
+/// job per component. Jobs are ordered so the slowest start first (workers pop from the end).
 fn group_into_jobs<'c>(pending: Vec<Prepared<'c>>) -> Vec<Job<'c>> {
     let mut batches: BTreeMap<StepKind, Vec<Prepared<'_>>> = BTreeMap::new();
     let mut singles = Vec::new();
@@ -709,16 +714,43 @@ fn group_into_jobs<'c>(pending: Vec<Prepared<'c>>) -> Vec<Job<'c>> {
             });
         }
     }
-    let mut jobs: Vec<Job<'_>> = batches
-        .into_iter()
-        .map(|(kind, members)| Job { kind, members })
-        .collect();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    for (kind, members) in batches {
+        jobs.extend(
+            chunks(members, MAX_BATCH)
+                .into_iter()
+                .map(|members| Job { kind, members }),
+        );
+    }
     jobs.extend(singles);
     // Stable and ascending: workers pop from the end, so the most expensive job starts first.
     jobs.sort_by_key(|job| expected_cost(job.kind));
     jobs
 }
 
+/// `items` in order, in runs of `size` (the last may be shorter).
+fn chunks<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut items = items.into_iter().peekable();
+    let mut chunks = Vec::new();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(size.max(1)).collect());
+    }
+    chunks
+}
+
 fn expected_cost(kind: StepKind) -> u8 {
     kind.spec().cost
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn batches_are_cut_in_order_into_runs_of_the_bound() {
+        let cut = super::chunks((0..250).collect::<Vec<u32>>(), super::MAX_BATCH);
+        let sizes: Vec<usize> = cut.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![100, 100, 50]);
+        assert_eq!(cut.concat(), (0..250).collect::<Vec<u32>>());
+        assert!(super::chunks(Vec::<u32>::new(), 100).is_empty());
+        assert_eq!(super::chunks(vec![1, 2], 0), vec![vec![1], vec![2]]);
+    }
 }
