@@ -134,10 +134,14 @@ impl DigestMemo {
 
     /// The memo stored at `file`; missing, unreadable or corrupt reads as empty.
     pub fn open(file: &Path) -> DigestMemo {
-        let loaded = read(file, |entry| Loaded {
-            entry,
-            used: AtomicBool::new(false),
-        })
+        let loaded = read(
+            file,
+            |_| true,
+            |entry| Loaded {
+                entry,
+                used: AtomicBool::new(false),
+            },
+        )
         .unwrap_or_default();
         DigestMemo::with_entries(Some(file.to_path_buf()), loaded)
     }
@@ -210,23 +214,48 @@ impl DigestMemo {
         if current.is_empty() {
             return;
         }
-        let mut merged: HashMap<Key, Entry> = read(file, |entry| entry).unwrap_or_default();
-        for (path, loaded) in &self.loaded {
-            if loaded.used.load(Ordering::Relaxed) {
-                let entry = Entry {
-                    seen: self.started,
+        // Only what another run saved meanwhile is read back: the entries held here are not
+        // copied again (at 100,000 entries each copy of the memo is some 20 MB).
+        let others: HashMap<Key, Entry> = read(
+            file,
+            |key| !self.loaded.contains_key(key) && !current.contains_key(key),
+            |entry| entry,
+        )
+        .unwrap_or_default();
+        let held = self.loaded.iter().map(|(path, loaded)| {
+            let seen = if loaded.used.load(Ordering::Relaxed) {
+                self.started
+            } else {
+                loaded.entry.seen
+            };
+            (
+                &**path,
+                Entry {
+                    seen,
                     ..loaded.entry
-                };
-                merged.insert(path.clone(), entry);
-            }
-        }
-        merged.extend(current.drain());
-        let mut entries: Vec<(Key, Entry)> = merged.into_iter().collect();
-        if entries.len() > MAX_ENTRIES {
+                },
+            )
+        });
+        let all = held
+            .filter(|(path, _)| !current.contains_key(*path))
+            .chain(current.iter().map(|(path, entry)| (&**path, *entry)))
+            .chain(others.iter().map(|(path, entry)| (&**path, *entry)));
+        let count = self.loaded.len() + current.len() + others.len()
+            - self
+                .loaded
+                .keys()
+                .filter(|k| current.contains_key(*k))
+                .count();
+        let bytes = if count > MAX_ENTRIES {
+            let mut entries: Vec<(&[u8], Entry)> = all.collect();
             entries.sort_by_key(|(_, entry)| std::cmp::Reverse(entry.seen));
             entries.truncate(MAX_ENTRIES);
-        }
-        let _ = fsutil::write_atomic_regenerable(file, &encode(&entries));
+            encode(entries.len(), entries.into_iter())
+        } else {
+            encode(count, all)
+        };
+        current.clear();
+        let _ = fsutil::write_atomic_regenerable(file, &bytes);
     }
 }
 
@@ -236,10 +265,11 @@ impl Drop for DigestMemo {
     }
 }
 
-fn encode(entries: &[(Key, Entry)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(MAGIC.len() + 8 + entries.len() * 160 + 32);
+/// The memo file of `count` entries.
+fn encode<'a>(count: usize, entries: impl Iterator<Item = (&'a [u8], Entry)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAGIC.len() + 8 + count * 160 + 32);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(count as u64).to_le_bytes());
     for (path, entry) in entries {
         out.extend_from_slice(&(path.len() as u32).to_le_bytes());
         out.extend_from_slice(path);
@@ -259,7 +289,12 @@ fn encode(entries: &[(Key, Entry)]) -> Vec<u8> {
 /// The memo's entries, or `None` when the file is missing or not a whole, intact memo. Entries
 /// that are racy against the memo's own write time are dropped (git's rule; it only matters
 /// when the clock that stamped the memo and the one we read disagree).
-fn read<T>(file: &Path, wrap: impl Fn(Entry) -> T) -> Option<HashMap<Key, T>> {
+/// Only the entries whose path `wanted` accepts are kept.
+fn read<T>(
+    file: &Path,
+    wanted: impl Fn(&[u8]) -> bool,
+    wrap: impl Fn(Entry) -> T,
+) -> Option<HashMap<Key, T>> {
     let bytes = std::fs::read(file).ok()?;
     let written = Stat::of(&std::fs::metadata(file).ok()?).mtime_ns;
     let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
@@ -276,7 +311,7 @@ fn read<T>(file: &Path, wrap: impl Fn(Entry) -> T) -> Option<HashMap<Key, T>> {
     );
     for _ in 0..count {
         let length = reader.u32()? as usize;
-        let path: Key = reader.take(length)?.into();
+        let path = reader.take(length)?;
         let stat = Stat {
             dev: reader.u64()?,
             ino: reader.u64()?,
@@ -286,8 +321,8 @@ fn read<T>(file: &Path, wrap: impl Fn(Entry) -> T) -> Option<HashMap<Key, T>> {
         };
         let digest: FileDigest = reader.take(32)?.try_into().ok()?;
         let seen = reader.u64()?;
-        if !stat.is_racy(written) {
-            entries.insert(path, wrap(Entry { stat, digest, seen }));
+        if !stat.is_racy(written) && wanted(path) {
+            entries.insert(path.into(), wrap(Entry { stat, digest, seen }));
         }
     }
     reader.bytes.is_empty().then_some(entries)
@@ -385,7 +420,7 @@ mod tests {
             digest: sha(claimed),
             seen: 1,
         };
-        std::fs::write(memo_file, encode(&[(key(path).into(), entry)])).unwrap();
+        std::fs::write(memo_file, encode(1, std::iter::once((key(path), entry)))).unwrap();
         File::options()
             .write(true)
             .open(memo_file)
@@ -493,7 +528,7 @@ mod tests {
         let memo = DigestMemo::open(&memo_file);
         memo.remember(&file, old_stat(&file), sha(b"one"));
         drop(memo);
-        let loaded = read(&memo_file, |e| e).unwrap();
+        let loaded = read(&memo_file, |_| true, |e| e).unwrap();
         assert_eq!(loaded[key(&file)].stat, old_stat(&file));
         assert_eq!(loaded[key(&file)].digest, sha(b"one"));
         // A run that hashed nothing new leaves the file alone.
@@ -520,7 +555,7 @@ mod tests {
         second.remember(&b, old_stat(&b), sha(b.to_string_lossy().as_bytes()));
         first.save();
         second.save();
-        let merged = read(&memo_file, |e| e).unwrap();
+        let merged = read(&memo_file, |_| true, |e| e).unwrap();
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[key(&a)].digest, sha(a.to_string_lossy().as_bytes()));
         assert_eq!(merged[key(&b)].digest, sha(b.to_string_lossy().as_bytes()));
@@ -552,7 +587,7 @@ mod tests {
             other_version,
         ] {
             std::fs::write(&memo_file, &bad).unwrap();
-            assert!(read(&memo_file, |e| e).is_none());
+            assert!(read(&memo_file, |_| true, |e| e).is_none());
             assert_eq!(
                 DigestMemo::open(&memo_file).digest(&file),
                 Some(sha(b"one"))
@@ -567,10 +602,10 @@ mod tests {
         let memo_file = dir.path().join("memo");
         std::fs::write(&file, "one").unwrap();
         memo_claiming(&memo_file, &file, b"claimed", stat_of(&file));
-        assert_eq!(read(&memo_file, |e| e).map(|m| m.len()), Some(1));
+        assert_eq!(read(&memo_file, |_| true, |e| e).map(|m| m.len()), Some(1));
         // A memo stamped before the entry's timestamps cannot vouch for it.
         age(&memo_file, Duration::from_secs(3600));
-        assert_eq!(read(&memo_file, |e| e).map(|m| m.len()), Some(0));
+        assert_eq!(read(&memo_file, |_| true, |e| e).map(|m| m.len()), Some(0));
         assert_eq!(
             DigestMemo::open(&memo_file).digest(&file),
             Some(sha(b"one"))
@@ -600,11 +635,15 @@ mod tests {
                 )
             })
             .collect();
-        std::fs::write(&memo_file, encode(&entries)).unwrap();
+        std::fs::write(
+            &memo_file,
+            encode(entries.len(), entries.iter().map(|(k, e)| (&**k, *e))),
+        )
+        .unwrap();
         let memo = DigestMemo::open(&memo_file);
         memo.remember(Path::new("/new"), stat, [1; 32]);
         memo.save();
-        let kept = read(&memo_file, |e| e).unwrap();
+        let kept = read(&memo_file, |_| true, |e| e).unwrap();
         assert_eq!(kept.len(), MAX_ENTRIES);
         assert!(kept.contains_key(b"/new".as_slice()));
         // Eleven too many: the eleven least recently seen go.

@@ -3,7 +3,7 @@
 //! fingerprint, so each folder is hashed where it is read and nothing else is kept (memory
 //! stays flat at 100,000 files); a run that will write a record keeps the entries, by name.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
@@ -116,13 +116,28 @@ impl Walk {
             .collect()
     }
 
-    /// The entries by path, for the questions a record asks of the walk once.
-    pub fn by_path(&self) -> WalkIndex {
-        WalkIndex(
-            self.entries()
-                .map(|(folder, name, seen)| (join(folder, name), *seen))
-                .collect(),
-        )
+    /// What the walk found at `path` (root-relative), by two binary searches: folders are in
+    /// path order and each one's entries in name order.
+    fn find(&self, path: &str) -> Option<&Seen> {
+        let (folder, name) = split(path);
+        let at = self
+            .folders
+            .binary_search_by(|(f, _)| f.as_str().cmp(folder))
+            .ok()?;
+        let entries = &self.folders.get(at)?.1;
+        let at = entries.binary_search_by(|(n, _)| (**n).cmp(name)).ok()?;
+        entries.get(at).map(|(_, seen)| seen)
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.find(path).is_some()
+    }
+
+    /// Whether `path` is inside a folder the walk did not enter.
+    pub fn under_opaque(&self, path: &str) -> bool {
+        path.match_indices('/')
+            .filter_map(|(end, _)| path.get(..end))
+            .any(|folder| matches!(self.find(folder), Some(Seen::Opaque | Seen::Link(_))))
     }
 
     fn entries(&self) -> impl Iterator<Item = (&str, &str, &Seen)> {
@@ -181,22 +196,6 @@ fn combine(folders: impl IntoIterator<Item = (String, [u8; 32])>) -> Digest {
 fn hash_stat(hasher: &mut Sha256, stat: &Stat) {
     for field in stat.fields() {
         hasher.update(field.to_le_bytes());
-    }
-}
-
-/// A walk's entries by path.
-pub struct WalkIndex(HashMap<String, Seen>);
-
-impl WalkIndex {
-    pub fn contains(&self, path: &str) -> bool {
-        self.0.contains_key(path)
-    }
-
-    /// Whether `path` is inside a folder the walk did not enter.
-    pub fn under_opaque(&self, path: &str) -> bool {
-        path.match_indices('/')
-            .filter_map(|(end, _)| path.get(..end))
-            .any(|folder| matches!(self.0.get(folder), Some(Seen::Opaque | Seen::Link(_))))
     }
 }
 
@@ -434,9 +433,12 @@ mod tests {
         write(root, "src/a.py", "");
         write(root, "env/pyvenv.cfg", "");
         write(root, "env/lib/x.py", "");
-        let walk = Walk::take(root, &[]);
-        let walked = walk.by_path();
+        let walked = Walk::take(root, &[]);
         assert!(walked.contains("src/a.py"));
+        assert!(walked.contains("src"));
+        assert!(walked.contains("env"));
+        assert!(!walked.contains("src/b.py"));
+        assert!(!walked.contains("lib/a.py"));
         assert!(!walked.under_opaque("src/a.py"));
         assert!(!walked.contains("env/lib/x.py"));
         assert!(walked.under_opaque("env/lib/x.py"));

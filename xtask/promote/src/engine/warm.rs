@@ -421,7 +421,7 @@ fn build(
         let digest = ctx.index.outside_digest(&root.join(&path))?;
         racy.insert(path, Digest::from(digest));
     }
-    let walked = walk.by_path();
+    let walked = walk;
     let mut outside: BTreeMap<PathBuf, Probe> = BTreeMap::new();
     let mut note = |path: PathBuf, listing: bool| -> Option<()> {
         if let std::collections::btree_map::Entry::Vacant(slot) = outside.entry(path) {
