@@ -457,6 +457,44 @@ fn an_unwritable_cache_still_gives_a_result_with_a_warning() {
 /// and nothing of its neighbours, whose coverage is measured by module name (coverage reads
 /// every file of a measured folder), and the figures equal a `--no-cache` run's.
 #[test]
+fn a_dependency_re_runs_a_dependant_only_through_a_file_its_steps_read() {
+    // llm depends on model-management and imports its package, which imports registry.py;
+    // nothing of llm reads model-management's README.
+    let sandbox = Sandbox::new();
+    let args = ["promote", "llm"];
+    run_ok(&sandbox, &args);
+    append(
+        &sandbox,
+        "src/components/model_management/README.md",
+        "\nMore words.\n",
+    );
+    run_ok(&sandbox, &args);
+    let steps = cached(&sandbox, "llm");
+    assert!(steps.contains_key("pyright") && steps.contains_key("pytest"));
+    assert!(
+        steps.values().all(|c| *c),
+        "llm ran again after a change no step of it reads: {steps:?}"
+    );
+    append(
+        &sandbox,
+        "src/components/model_management/registry.py",
+        "\n\n# a comment\n",
+    );
+    run_ok(&sandbox, &args);
+    let steps = cached(&sandbox, "llm");
+    for read in ["pyright", "pytest"] {
+        assert_eq!(
+            steps.get(read),
+            Some(&false),
+            "{read} imports registry.py and must run again: {steps:?}"
+        );
+    }
+    let warm = normalized(sandbox.report("llm"));
+    run_ok(&sandbox, &["promote", "llm", "--no-cache"]);
+    assert_eq!(warm, normalized(sandbox.report("llm")));
+}
+
+#[test]
 fn a_change_to_one_module_re_runs_only_the_steps_that_read_it() {
     let sandbox = Sandbox::new();
     let components = ["promote", "carbon", "neo4j", "docker"];
@@ -551,18 +589,26 @@ fn cache_stats_and_clean_report_what_is_there() {
 }
 
 #[test]
-fn the_size_cap_evicts_least_recently_used_entries() {
+fn the_size_cap_evicts_what_the_last_run_did_not_use() {
     let sandbox = Sandbox::new();
     let config = sandbox
         .config_text()
         .replace("max_size_mb = 256", "max_size_mb = 0");
     sandbox.set_config(&config);
     run_ok(&sandbox, &["promote", "carbon"]);
-    assert!(
-        entries(&cache_dir(&sandbox)).is_empty(),
-        "a zero cap keeps nothing"
-    );
     assert_eq!(sandbox.report("carbon")["promotable"], true);
+    let carbon = entries(&cache_dir(&sandbox));
+    assert!(
+        !carbon.is_empty(),
+        "a run keeps the entries it used, even over the cap"
+    );
+    run_ok(&sandbox, &["promote", "neo4j"]);
+    let neo4j = entries(&cache_dir(&sandbox));
+    assert!(!neo4j.is_empty());
+    assert!(
+        carbon.iter().all(|entry| !neo4j.contains(entry)),
+        "a zero cap keeps nothing the last run did not use:\n{carbon:?}\n{neo4j:?}"
+    );
 }
 
 #[test]

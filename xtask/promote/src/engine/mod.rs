@@ -538,10 +538,14 @@ pub fn declared_key(
 }
 
 /// What each step is declared to read, the fast first part of its key: the component's own
-/// files and its dependencies' trees. Everything else a tool reads (configs wherever they are,
-/// imports, data files, the interpreter's files, commands) is in the read set its trace gave.
-/// ruff and bandit look at one file at a time, so a dependency's change cannot change their
-/// result; pyright and pytest import the dependencies.
+/// files, and its dependencies' trees for a step that imports them and runs unobserved.
+/// Everything else a tool reads (configs wherever they are, imports, data files, the
+/// interpreter's files, commands) is in the read set its trace gave. ruff and bandit look at
+/// one file at a time, so a dependency's change cannot change their result; pyright and pytest
+/// import the dependencies, and their traces hold every dependency file they read: declaring
+/// the trees as well re-ran every dependant for a change none of them reads, and made each
+/// key (and its `cache explain` record) grow with the dependency closure, quadratic over a
+/// long chain of components.
 pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) -> StepInputs {
     StepInputs {
         sources: inputs::sources(&ctx.index, component),
@@ -555,7 +559,7 @@ pub fn step_inputs(ctx: &RunContext<'_>, component: &Component, kind: StepKind) 
         } else {
             Vec::new()
         },
-        dependencies: if kind.reads_dependencies() {
+        dependencies: if kind.reads_dependencies() && !run::observed(kind) {
             inputs::dependency_sources(ctx.config, component)
         } else {
             Vec::new()
