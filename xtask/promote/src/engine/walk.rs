@@ -100,16 +100,26 @@ impl Walk {
         )
     }
 
-    /// Files stamped so recently that a rewrite could leave their stat unchanged, except the
-    /// run's own `outputs`, which are left out.
-    pub fn racy(&self, outputs: &Apart<'_>) -> Vec<String> {
+    /// Files stamped so recently before the walk that a rewrite could have left their stat
+    /// unchanged, except the run's own `outputs`; and of those, only the ones still racy when
+    /// stat'ed again at `now_ns` (or changed since the walk): a file whose stat is the walk's
+    /// and older than the racy window now cannot be rewritten without its stat changing, so
+    /// from now on its stat names its bytes, as the stat memo's rule has it. (A long cold run
+    /// over files written just before it then leaves no racy file for the next run to read.)
+    pub fn racy(&self, root: &Path, outputs: &Apart<'_>, now_ns: i128) -> Vec<String> {
         self.entries()
             .filter_map(|(folder, name, seen)| match seen {
                 Seen::File(stat)
                     if stat.is_racy(self.started_ns)
                         && !outputs.outputs.contains(&(folder, name)) =>
                 {
-                    Some(join(folder, name))
+                    let path = join(folder, name);
+                    let settled = std::fs::symlink_metadata(root.join(&path))
+                        .ok()
+                        .filter(std::fs::Metadata::is_file)
+                        .map(|m| Stat::of(&m))
+                        .is_some_and(|now| now == *stat && !now.is_racy(now_ns));
+                    (!settled).then_some(path)
                 }
                 _ => None,
             })
@@ -314,7 +324,7 @@ fn read_folder(root: &Path, own: &[String], folder: &str, folders: &mut Vec<Stri
     entries
 }
 
-fn now_ns() -> i128 {
+pub(super) fn now_ns() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
@@ -410,9 +420,17 @@ mod tests {
         write(root, "a.py", "x = 1\n");
         write(root, "b.py", "y = 1\n");
         let walk = Walk::take(root, &[]);
-        // Just written: both are within the racy window of the walk.
-        let racy = walk.racy(&Apart::default());
+        // Just written: both are within the racy window of the walk, and still are now.
+        let racy = walk.racy(root, &Apart::default(), now_ns());
         assert_eq!(racy, vec!["a.py", "b.py"]);
+        // Seen again past the window with the walk's stat: the stat names the bytes.
+        let later = walk.started_ns + 3 * super::super::digest_memo::RACY_WINDOW_NS;
+        assert!(walk.racy(root, &Apart::default(), later).is_empty());
+        assert_eq!(
+            walk.racy(root, &Apart::new([], ["b.py"]), now_ns()),
+            vec!["a.py"],
+            "an output is left out"
+        );
         let racy = Apart::new(racy.iter().map(String::as_str), []);
         let before = walk.digest(&racy);
         // Rewritten with the same bytes: the stat changes, the fingerprint without the racy
@@ -420,6 +438,9 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(30));
         write(root, "a.py", "x = 1\n");
         assert_eq!(before, Walk::take(root, &[]).digest(&racy));
+        // Rewritten since the walk: racy whenever it is asked.
+        let later = walk.started_ns + 3 * super::super::digest_memo::RACY_WINDOW_NS;
+        assert_eq!(walk.racy(root, &Apart::default(), later), vec!["a.py"]);
         assert_ne!(
             walk.digest(&Apart::default()),
             Walk::take(root, &[]).digest(&Apart::default())

@@ -417,7 +417,12 @@ fn build(
         })
         .collect();
     let mut racy = BTreeMap::new();
-    for path in walk.racy(&Apart::new([], outputs.iter().map(String::as_str))) {
+    let now = super::walk::now_ns();
+    for path in walk.racy(
+        root,
+        &Apart::new([], outputs.iter().map(String::as_str)),
+        now,
+    ) {
         let digest = ctx.index.outside_digest(&root.join(&path))?;
         racy.insert(path, Digest::from(digest));
     }
