@@ -9,7 +9,7 @@ use std::sync::{Condvar, Mutex};
 
 use sha2::{Digest as _, Sha256};
 
-use super::digest_memo::Stat;
+use super::digest_memo::{Stat, now_ns};
 use super::inputs;
 use crate::digest::Digest;
 
@@ -96,7 +96,7 @@ impl Walk {
         combine(
             self.folders
                 .iter()
-                .map(|(folder, entries)| (folder.clone(), folder_digest(folder, entries, apart))),
+                .map(|(folder, entries)| (folder.as_str(), folder_digest(folder, entries, apart))),
         )
     }
 
@@ -193,9 +193,10 @@ fn folder_digest(folder: &str, entries: &Entries, apart: &Apart<'_>) -> [u8; 32]
 }
 
 /// The fingerprint of every folder's part, in path order.
-fn combine(folders: impl IntoIterator<Item = (String, [u8; 32])>) -> Digest {
+fn combine<S: AsRef<str>>(folders: impl IntoIterator<Item = (S, [u8; 32])>) -> Digest {
     let mut hasher = Sha256::new();
     for (folder, digest) in folders {
+        let folder = folder.as_ref();
         hasher.update((folder.len() as u64).to_le_bytes());
         hasher.update(folder.as_bytes());
         hasher.update(digest);
@@ -322,12 +323,6 @@ fn read_folder(root: &Path, own: &[String], folder: &str, folders: &mut Vec<Stri
         entries.push((name, seen));
     }
     entries
-}
-
-pub(super) fn now_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 #[cfg(test)]

@@ -417,7 +417,7 @@ fn build(
         })
         .collect();
     let mut racy = BTreeMap::new();
-    let now = super::walk::now_ns();
+    let now = super::digest_memo::now_ns();
     for path in walk.racy(
         root,
         &Apart::new([], outputs.iter().map(String::as_str)),
@@ -426,7 +426,6 @@ fn build(
         let digest = ctx.index.outside_digest(&root.join(&path))?;
         racy.insert(path, Digest::from(digest));
     }
-    let walked = walk;
     let mut outside: BTreeMap<PathBuf, Probe> = BTreeMap::new();
     let mut note = |path: PathBuf, listing: bool| -> Option<()> {
         if let std::collections::btree_map::Entry::Vacant(slot) = outside.entry(path) {
@@ -440,12 +439,12 @@ fn build(
     let mut note_path = |rel: &str, listing: bool| -> Option<()> {
         let path = ctx.locator.resolve(rel);
         let inside = super::observe::in_project(rel);
-        if inside && (rel == "." || (walked.contains(rel) && !walked.under_opaque(rel))) {
+        if inside && (rel == "." || (walk.contains(rel) && !walk.under_opaque(rel))) {
             return Some(());
         }
         note(path.clone(), listing)?;
         if inside
-            && walked.under_opaque(rel)
+            && walk.under_opaque(rel)
             && let Some(parent) = path.parent()
         {
             note(parent.to_path_buf(), true)?;
